@@ -1,0 +1,59 @@
+"""Argument parsing and dispatch for ``mailwatch``."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+
+from mailwatch import __version__
+from mailwatch.cli import check_cmd, validate_cmd
+from mailwatch.config import EX_CONFIG, ConfigError, MailwatchConfig, config_path, load_config
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="mailwatch",
+        description="Proves that mail flows; opens tickets and alerts when it does not.",
+    )
+    parser.add_argument("--version", action="version", version=f"mailwatch {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug details")
+    config_parent = argparse.ArgumentParser(add_help=False)
+    config_parent.add_argument(
+        "-c",
+        "--config",
+        metavar="FILE",
+        help="config file (default: $MAILWATCH_CONFIG or /etc/mailwatch/mailwatch.toml)",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    check_cmd.add_parser(commands, config_parent)
+    validate_cmd.add_parser(commands, config_parent)
+    return parser
+
+
+def load_or_exit(explicit: str | None) -> MailwatchConfig:
+    """Load the config, or print one line per problem and exit 78 (EX_CONFIG)."""
+    path = config_path(explicit)
+    try:
+        return load_config(path)
+    except ConfigError as exc:
+        print(f"mailwatch: invalid config {path}:", file=sys.stderr)
+        for problem in exc.problems:
+            print(f"  {problem}", file=sys.stderr)
+        raise SystemExit(EX_CONFIG) from None
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    result: int = args.handler(args)
+    return result
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,46 @@
+"""The whole configuration file as one validated model. Every section is optional."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator
+
+from pydantic import Field, model_validator
+
+from mailwatch.config.base import StrictModel
+from mailwatch.config.checks import CheckBase
+from mailwatch.config.roundtrip import RoundtripCheck
+
+
+class ChecksConfig(StrictModel):
+    """Checks by kind: ``[[checks.roundtrip]]``, ``[[checks.mx]]``, ..."""
+
+    roundtrip: list[RoundtripCheck] = Field(default_factory=list)
+
+    def __iter__(self) -> Iterator[CheckBase]:  # type: ignore[override]
+        for name in type(self).model_fields:
+            yield from getattr(self, name)
+
+
+class MailwatchConfig(StrictModel):
+    """The root of ``mailwatch.toml``."""
+
+    checks: ChecksConfig = Field(default_factory=ChecksConfig)
+
+    @model_validator(mode="after")
+    def _references(self) -> MailwatchConfig:
+        checks = list(self.checks)
+        counts = Counter(check.name for check in checks)
+        duplicated = sorted(name for name, n in counts.items() if n > 1)
+        if duplicated:
+            raise ValueError(f"check names must be unique; repeated: {', '.join(duplicated)}")
+        for check in checks:
+            unknown = [dep for dep in check.depends_on if dep not in counts]
+            if unknown:
+                raise ValueError(
+                    f"check {check.name} depends_on unknown check(s): {', '.join(unknown)}"
+                )
+        return self
+
+    def enabled_checks(self) -> list[CheckBase]:
+        return [check for check in self.checks if check.enabled]

@@ -1,0 +1,99 @@
+"""Config of the canary round trip: where to send, where to look, and how long to wait."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import Field, model_validator
+
+from mailwatch.config.base import Secret
+from mailwatch.config.checks import CheckBase
+from mailwatch.config.tls import TlsClientConfig, TlsMode
+
+Port = Field(default=None, ge=1, le=65535)
+
+
+class SmtpEndpoint(TlsClientConfig):
+    """The SMTP server the canary is handed to."""
+
+    host: str
+    port: int | None = Port
+    username: str | None = None
+    password: Secret | None = None
+    helo: str | None = None
+    command_timeout_s: float = Field(default=30.0, gt=0)
+
+    @model_validator(mode="after")
+    def _auth_needs_both(self) -> SmtpEndpoint:
+        if (self.username is None) != (self.password is None):
+            raise ValueError("username and password go together (both or neither)")
+        return self
+
+    @property
+    def effective_port(self) -> int:
+        if self.port is not None:
+            return self.port
+        if self.tls == "tls":
+            return 465
+        return 587 if self.username else 25
+
+
+class ImapEndpoint(TlsClientConfig):
+    """The mailbox the canary must arrive in."""
+
+    tls: TlsMode = "tls"
+    host: str
+    port: int | None = Port
+    username: str
+    password: Secret
+    mailbox: str = "INBOX"
+    spam_folders: list[str] = Field(default_factory=lambda: ["Junk"])
+    use_idle: bool = True
+    poll_interval_s: float = Field(default=2.0, gt=0)
+    command_timeout_s: float = Field(default=30.0, gt=0)
+
+    @property
+    def effective_port(self) -> int:
+        if self.port is not None:
+            return self.port
+        return 993 if self.tls == "tls" else 143
+
+
+class RoundtripCheck(CheckBase):
+    """Send a canary through SMTP and confirm it arrives over IMAP."""
+
+    kind = "roundtrip"
+
+    smtp: SmtpEndpoint
+    imap: ImapEndpoint
+    mail_from: str
+    rcpt_to: str
+    deadline_s: float = Field(default=120.0, gt=0)
+    latency_warning_s: float = Field(default=30.0, gt=0)
+    latency_critical_s: float = Field(default=90.0, gt=0)
+    sweep_after_s: float = Field(default=3600.0, gt=0)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _default_timeout(cls, data: Any) -> Any:
+        # The probe must outlive its own delivery deadline, with room to clean up.
+        if isinstance(data, dict) and "timeout_s" not in data:
+            deadline = data.get("deadline_s", 120.0)
+            if isinstance(deadline, int | float):
+                return {**data, "timeout_s": float(deadline) + 30.0}
+        return data
+
+    @model_validator(mode="after")
+    def _coherent_times(self) -> RoundtripCheck:
+        if self.latency_warning_s > self.latency_critical_s:
+            raise ValueError("latency_warning_s must not exceed latency_critical_s")
+        if self.timeout_s <= self.deadline_s:
+            raise ValueError(
+                f"timeout_s ({self.timeout_s:g}) must exceed deadline_s ({self.deadline_s:g}) "
+                "so the probe can report a missing canary and clean up"
+            )
+        return self
+
+    @property
+    def target(self) -> str:
+        return f"{self.rcpt_to} via {self.smtp.host}"

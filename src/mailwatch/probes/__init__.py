@@ -1,0 +1,17 @@
+"""The probe registry: one line per check kind."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mailwatch.probes import roundtrip
+from mailwatch.probes.base import ProbeContext, ProbeFailure, ProbeSpec
+
+PROBES: dict[str, ProbeSpec[Any]] = {
+    spec.kind: spec
+    for spec in (
+        roundtrip.SPEC,
+    )
+}
+
+__all__ = ["PROBES", "ProbeContext", "ProbeFailure", "ProbeSpec"]

@@ -1,0 +1,97 @@
+"""What a probe is: one async function per check kind, all with one signature.
+
+The caller owns the deadline (see ``mailwatch.runner``); a probe reports what it is doing in
+``ctx.stage`` so that a timeout names the step that hung.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Generic, TypeVar
+
+from mailwatch.config.checks import CheckBase
+from mailwatch.result import CheckResult, State
+
+C = TypeVar("C", bound=CheckBase)
+
+
+class ProbeFailure(Exception):
+    """Raised inside a probe to end it with a failed result.
+
+    Each protocol module turns its library's exceptions into this at one boundary.
+    """
+
+    def __init__(
+        self,
+        stage: str,
+        summary: str,
+        state: State = State.CRITICAL,
+        metrics: Mapping[str, float] | None = None,
+    ) -> None:
+        super().__init__(summary)
+        self.stage = stage
+        self.summary = summary
+        self.state = state
+        self.metrics = dict(metrics or {})
+
+
+@dataclass
+class ProbeContext:
+    """Per-run facts for a probe, and the place it reports progress.
+
+    ``memory`` survives between runs of the same check in the daemon (growth rates, learned
+    deadlines); a one-shot ``mailwatch check`` starts it empty.
+    """
+
+    check: str
+    kind: str
+    target: str
+    started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    stage: str | None = None
+    memory: dict[str, Any] = field(default_factory=dict)
+
+    def result(
+        self,
+        state: State,
+        summary: str,
+        *,
+        stage: str | None = None,
+        metrics: Mapping[str, float] | None = None,
+        details: Mapping[str, Any] | None = None,
+    ) -> CheckResult:
+        return CheckResult(
+            check=self.check,
+            kind=self.kind,
+            target=self.target,
+            state=state,
+            summary=summary,
+            stage=stage,
+            metrics=dict(metrics or {}),
+            details=dict(details or {}),
+            started_at=self.started_at,
+            finished_at=datetime.now(UTC),
+        )
+
+    def failed(self, failure: ProbeFailure, **details: Any) -> CheckResult:
+        return self.result(
+            failure.state,
+            failure.summary,
+            stage=failure.stage,
+            metrics=failure.metrics,
+            details=details,
+        )
+
+
+ProbeFunction = Callable[[C, ProbeContext], Awaitable[CheckResult]]
+
+
+@dataclass(frozen=True)
+class ProbeSpec(Generic[C]):
+    """A check kind: its config model, its probe, and what a timeout means for it."""
+
+    kind: str
+    config: type[C]
+    probe: ProbeFunction[C]
+    timeout_state: State = State.CRITICAL

@@ -1,0 +1,45 @@
+"""Runs checks under their timeouts; whatever a probe does, the caller gets a result back."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Iterable
+from typing import Any
+
+from mailwatch.config.checks import CheckBase
+from mailwatch.probes import PROBES, ProbeContext
+from mailwatch.result import CheckResult, State
+
+log = logging.getLogger(__name__)
+
+
+async def run_check(check: CheckBase, memory: dict[str, Any] | None = None) -> CheckResult:
+    """Run one check; a timeout or a probe bug becomes a result, never an exception."""
+    spec = PROBES[check.kind]
+    ctx = ProbeContext(check=check.name, kind=check.kind, target=check.target)
+    if memory is not None:
+        ctx.memory = memory
+    try:
+        async with asyncio.timeout(check.timeout_s):
+            return await spec.probe(check, ctx)
+    except TimeoutError:
+        stage = ctx.stage or "timeout"
+        return ctx.result(
+            spec.timeout_state,
+            f"no answer within {check.timeout_s:g} s during {stage}",
+            stage=stage,
+        )
+    except Exception as exc:
+        # A probe bug must never take the daemon down; it shows as unknown with the reason.
+        log.exception("probe %s (%s) failed unexpectedly", check.name, check.kind)
+        return ctx.result(
+            State.UNKNOWN,
+            f"internal error in the {check.kind} probe: {type(exc).__name__}: {exc}",
+            stage="internal",
+        )
+
+
+async def run_checks(checks: Iterable[CheckBase]) -> list[CheckResult]:
+    """Run checks concurrently; results come back in the order the checks were given."""
+    return list(await asyncio.gather(*(run_check(check) for check in checks)))
