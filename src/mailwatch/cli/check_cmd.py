@@ -58,9 +58,7 @@ def table(results: Sequence[CheckResult]) -> str:
     """A plain table, worst first, for a person at a terminal."""
     ordered = sorted(results, key=lambda r: (-r.state.badness, r.check))
     rows = [("STATE", "CHECK", "KIND", "STAGE", "SUMMARY")]
-    rows += [
-        (r.state.label.upper(), r.check, r.kind, r.stage or "-", r.summary) for r in ordered
-    ]
+    rows += [(r.state.label.upper(), r.check, r.kind, r.stage or "-", r.summary) for r in ordered]
     widths = [max(len(row[i]) for row in rows) for i in range(4)]
     return "\n".join(
         "  ".join(cell.ljust(width) for cell, width in zip(row[:4], widths, strict=True))
@@ -75,16 +73,13 @@ def nagios_line(results: Sequence[CheckResult]) -> str:
     overall = worst(result.state for result in results)
     counts = Counter(result.state for result in results)
     tally = ", ".join(
-        f"{counts[state]} {state.label}"
-        for state in sorted(counts, key=lambda s: -s.badness)
+        f"{counts[state]} {state.label}" for state in sorted(counts, key=lambda s: -s.badness)
     )
     bad = [r for r in results if r.state is not State.OK]
     shown = bad or list(results)
     text = "; ".join(f"{r.check}: {r.summary}" for r in shown).replace("|", "/")
     perf = " ".join(
-        _perfdatum(f"{r.check}.{name}", value)
-        for r in results
-        for name, value in r.metrics.items()
+        _perfdatum(f"{r.check}.{name}", value) for r in results for name, value in r.metrics.items()
     )
     line = f"MAILWATCH {overall.label.upper()} - {tally}: {text}"
     return f"{line} | {perf}" if perf else line

@@ -1,14 +1,225 @@
-"""The canary round trip (placeholder while it is being written)."""
+"""The canary round trip: send through SMTP, confirm over IMAP, time it, clean up.
+
+The IMAP session is opened and the folder selected before the canary is sent, so the server's
+IDLE announcement (or the next poll) marks the arrival; latency runs from the SMTP server's
+final reply to DATA to that moment. Earlier canaries of the same route that arrived after their
+deadline are reported as ``late`` (once: they are deleted when reported); other leftovers of
+ours older than ``sweep_after_s`` are deleted. Messages without our header are never touched.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from mailwatch.canary import HEADER, Canary, parse_header, route_search_key
 from mailwatch.config.roundtrip import RoundtripCheck
-from mailwatch.probes.base import ProbeContext, ProbeSpec
+from mailwatch.probes.base import ProbeContext, ProbeFailure, ProbeSpec
+from mailwatch.protocols.imap import ImapSession
+from mailwatch.protocols.smtp import SmtpReceipt, send_message
+from mailwatch.received import hops_from_headers
 from mailwatch.result import CheckResult, State
 
 
+@dataclass
+class Arrival:
+    folder: str
+    uid: int
+    seen_at: float
+    """``time.monotonic()`` when the server told us (IDLE) or we found it (polling)."""
+
+
+@dataclass
+class SweepReport:
+    late: list[dict[str, Any]] = field(default_factory=list)
+    removed_orphans: int = 0
+
+
 async def probe(check: RoundtripCheck, ctx: ProbeContext) -> CheckResult:
-    return ctx.result(State.UNKNOWN, "not implemented yet", stage="internal")
+    canary = Canary.new(check.name)
+    try:
+        async with ImapSession(check.imap, ctx) as imap:
+            return await _round_trip(check, ctx, imap, canary)
+    except ProbeFailure as failure:
+        return ctx.failed(failure, canary=canary.id)
+
+
+async def _round_trip(
+    check: RoundtripCheck, ctx: ProbeContext, imap: ImapSession, canary: Canary
+) -> CheckResult:
+    ctx.stage = "imap_protocol"
+    if not await imap.select(check.imap.mailbox):
+        raise ProbeFailure(
+            "imap_protocol", f"folder {check.imap.mailbox} cannot be selected on {imap.where}"
+        )
+    spam_uidnext = {folder: await imap.uidnext(folder) for folder in check.imap.spam_folders}
+    missing_folders = [folder for folder, uid in spam_uidnext.items() if uid is None]
+
+    message = canary.message(check.mail_from, check.rcpt_to)
+    receipt = await send_message(check.smtp, check.mail_from, check.rcpt_to, message, ctx)
+    ctx.stage = "not_delivered"
+    arrival = await _wait_for(check, imap, canary, receipt, spam_uidnext)
+
+    metrics: dict[str, float] = {"send_s": round(receipt.send_s, 3)}
+    details: dict[str, Any] = {"canary": canary.id, "smtp_reply": receipt.reply}
+    if missing_folders:
+        details["missing_spam_folders"] = missing_folders
+    if arrival is None:
+        # The canary may still arrive; the next run reports it as late and deletes it.
+        sweep = await _sweep(check, ctx, imap, canary, receipt)
+        metrics["late_canaries"] = len(sweep.late)
+        return ctx.result(
+            State.CRITICAL,
+            f"canary to {check.rcpt_to} not delivered within {check.deadline_s:g} s "
+            f"(accepted by {check.smtp.host}: {receipt.reply[:80]})",
+            stage="not_delivered",
+            metrics=metrics,
+            details={**details, "late": sweep.late},
+        )
+
+    latency_s = arrival.seen_at - receipt.accepted_at
+    metrics["latency_s"] = round(latency_s, 3)
+    ctx.stage = "cleanup"
+    fetched = await imap.fetch_headers(arrival.uid)
+    if fetched is not None:
+        received = fetched.headers.get_all("Received") or []
+        details["hops"] = [hop.to_dict() for hop in hops_from_headers(received, canary.sent_at)]
+    cleanup_error: str | None = None
+    try:
+        await imap.delete([arrival.uid])
+        sweep = await _sweep(check, ctx, imap, canary, receipt)
+    except ProbeFailure as failure:
+        cleanup_error = failure.summary
+        sweep = SweepReport()
+    metrics["late_canaries"] = len(sweep.late)
+    details["late"] = sweep.late
+    details["removed_orphans"] = sweep.removed_orphans
+    details["folder"] = arrival.folder
+    return _verdict(check, ctx, latency_s, arrival, sweep, cleanup_error, metrics, details)
+
+
+def _verdict(
+    check: RoundtripCheck,
+    ctx: ProbeContext,
+    latency_s: float,
+    arrival: Arrival,
+    sweep: SweepReport,
+    cleanup_error: str | None,
+    metrics: dict[str, float],
+    details: dict[str, Any],
+) -> CheckResult:
+    timing = f"in {latency_s:.2f} s"
+    if arrival.folder != check.imap.mailbox:
+        state, stage = State.WARNING, "delivered_to_spam"
+        summary = f"canary delivered to spam folder {arrival.folder} {timing}"
+    elif latency_s > check.latency_critical_s:
+        state, stage = State.CRITICAL, "slow"
+        summary = f"canary delivered {timing}, over the critical {check.latency_critical_s:g} s"
+    elif latency_s > check.latency_warning_s:
+        state, stage = State.WARNING, "slow"
+        summary = f"canary delivered {timing}, over the warning {check.latency_warning_s:g} s"
+    else:
+        state, stage = State.OK, None
+        summary = f"canary delivered {timing}"
+    if sweep.late:
+        first = sweep.late[0]
+        late = (
+            f"{len(sweep.late)} earlier canary(ies) arrived late: sent {first['sent_at']}, "
+            f"arrived after {first['delay_s']:g} s (deadline {check.deadline_s:g} s)"
+        )
+        summary = f"{summary}; {late}"
+        if state is State.OK:
+            state, stage = State.WARNING, "late"
+    if cleanup_error is not None:
+        summary = f"{summary}; cleanup failed: {cleanup_error}"
+        if state is State.OK:
+            state, stage = State.WARNING, "cleanup"
+    return ctx.result(state, summary, stage=stage, metrics=metrics, details=details)
+
+
+async def _wait_for(
+    check: RoundtripCheck,
+    imap: ImapSession,
+    canary: Canary,
+    receipt: SmtpReceipt,
+    spam_uidnext: dict[str, int | None],
+) -> Arrival | None:
+    """Wait until the canary shows up in the mailbox or a spam folder, or the deadline passes."""
+    deadline = receipt.accepted_at + check.deadline_s
+    use_idle = check.imap.use_idle and imap.has_idle
+    watched_spam = {folder: uid for folder, uid in spam_uidnext.items() if uid is not None}
+    mailbox = check.imap.mailbox
+    while True:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return None
+        # Wake up every poll interval even with IDLE: spam folders cannot be IDLEd alongside
+        # the inbox, and an announcement that came while we were not idling is not repeated.
+        wait_s = min(remaining, check.imap.poll_interval_s)
+        if use_idle:
+            announced = await imap.idle(wait_s)
+        else:
+            await asyncio.sleep(wait_s)
+            announced = None
+        uids = await imap.search_header(HEADER, canary.id)
+        if uids:
+            return Arrival(mailbox, uids[0], announced or time.monotonic())
+        for folder, before in watched_spam.items():
+            now_uidnext = await imap.uidnext(folder)
+            if now_uidnext is None or now_uidnext == before:
+                continue
+            watched_spam[folder] = now_uidnext
+            found_at = time.monotonic()
+            await imap.select(folder)
+            uids = await imap.search_header(HEADER, canary.id)
+            if uids:
+                return Arrival(folder, uids[0], found_at)
+            await imap.select(mailbox)
+
+
+async def _sweep(
+    check: RoundtripCheck,
+    ctx: ProbeContext,
+    imap: ImapSession,
+    canary: Canary,
+    receipt: SmtpReceipt,
+) -> SweepReport:
+    """Report and delete this route's late canaries; delete its stale leftovers."""
+    ctx.stage = "cleanup"
+    report = SweepReport()
+    now = datetime.now(UTC)
+    for folder in [check.imap.mailbox, *check.imap.spam_folders]:
+        if imap.selected != folder and not await imap.select(folder):
+            continue
+        doomed: list[int] = []
+        for uid in await imap.search_header(HEADER, route_search_key(check.name)):
+            fetched = await imap.fetch_headers(uid)
+            if fetched is None:
+                continue
+            found = parse_header(str(fetched.headers.get(HEADER, "")))
+            if found is None or found.route != check.name or found.id == canary.id:
+                continue
+            arrived = fetched.internal_date
+            delay_s = (arrived - found.sent_at).total_seconds() if arrived else None
+            if delay_s is not None and delay_s > check.deadline_s:
+                report.late.append(
+                    {
+                        "canary": found.id,
+                        "folder": folder,
+                        "sent_at": found.sent_at.isoformat(timespec="seconds"),
+                        "arrived_at": arrived.isoformat() if arrived else None,
+                        "delay_s": round(delay_s, 1),
+                    }
+                )
+                doomed.append(uid)
+            elif (now - found.sent_at).total_seconds() > check.sweep_after_s:
+                report.removed_orphans += 1
+                doomed.append(uid)
+        await imap.delete(doomed)
+    return report
 
 
 SPEC = ProbeSpec(kind="roundtrip", config=RoundtripCheck, probe=probe)

@@ -1,0 +1,71 @@
+"""The canary message: a unique token in its own header, so we only ever touch our own mail.
+
+The header looks like ``X-Mailwatch-Canary: route=canary-main; id=<uuid4 hex>; sent=<ISO 8601>``.
+Mailboxes are searched for the id (our canary) or for ``route=<name>;`` (our leftovers).
+"""
+
+from __future__ import annotations
+
+import re
+import socket
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.message import EmailMessage
+from email.utils import format_datetime, make_msgid
+
+HEADER = "X-Mailwatch-Canary"
+_TOKEN = re.compile(
+    r"route=(?P<route>[A-Za-z0-9._-]+);\s*id=(?P<id>[0-9a-f]{32});\s*sent=(?P<sent>\S+)"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Canary:
+    route: str
+    id: str
+    sent_at: datetime
+
+    @classmethod
+    def new(cls, route: str) -> Canary:
+        return cls(route=route, id=uuid.uuid4().hex, sent_at=datetime.now(UTC))
+
+    @property
+    def header_value(self) -> str:
+        sent = self.sent_at.isoformat(timespec="microseconds")
+        return f"route={self.route}; id={self.id}; sent={sent}"
+
+    def message(self, mail_from: str, rcpt_to: str) -> EmailMessage:
+        domain = mail_from.rpartition("@")[2] or socket.getfqdn()
+        msg = EmailMessage()
+        msg["From"] = mail_from
+        msg["To"] = rcpt_to
+        msg["Subject"] = f"[mailwatch canary] {self.route} {self.id}"
+        msg["Date"] = format_datetime(self.sent_at)
+        msg["Message-ID"] = make_msgid(idstring=f"mailwatch.{self.id}", domain=domain)
+        msg[HEADER] = self.header_value
+        msg["Auto-Submitted"] = "auto-generated"
+        msg.set_content(
+            "This is a mailwatch canary: a test message that proves mail flows from\n"
+            f"{mail_from} to {rcpt_to}. mailwatch deletes it as soon as it arrives.\n"
+        )
+        return msg
+
+
+def route_search_key(route: str) -> str:
+    """What to search the header for to find every canary of one route."""
+    return f"route={route};"
+
+
+def parse_header(value: str) -> Canary | None:
+    """Our header's value back into a Canary; None for anything that is not ours."""
+    match = _TOKEN.search(value)
+    if match is None:
+        return None
+    try:
+        sent_at = datetime.fromisoformat(match["sent"])
+    except ValueError:
+        return None
+    if sent_at.tzinfo is None:
+        return None
+    return Canary(route=match["route"], id=match["id"], sent_at=sent_at)
