@@ -1,0 +1,28 @@
+"""The canary's token header is the only thing mailwatch matches mail on."""
+
+from __future__ import annotations
+
+from email import message_from_bytes
+
+from mailwatch.canary import HEADER, Canary, parse_header, route_search_key
+
+
+def test_message_carries_token_in_header_and_subject() -> None:
+    canary = Canary.new("route-1")
+    msg = message_from_bytes(canary.message("mw@example.test", "c@example.test").as_bytes())
+    assert parse_header(msg[HEADER]) == canary
+    assert canary.id in msg["Subject"]
+    assert msg["Message-ID"].endswith("@example.test>")
+    assert msg["Date"]
+
+
+def test_foreign_or_mangled_headers_are_not_ours() -> None:
+    assert parse_header("route=x; id=nothex; sent=2026-11-22T10:00:00+00:00") is None
+    assert parse_header("route=x; id=" + "a" * 32 + "; sent=2026-11-22T10:00:00") is None
+    assert parse_header("") is None
+
+
+def test_route_key_does_not_match_a_longer_route_name() -> None:
+    canary = Canary.new("main-2")
+    assert route_search_key("main") not in canary.header_value
+    assert route_search_key("main-2") in canary.header_value
