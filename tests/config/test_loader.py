@@ -165,3 +165,22 @@ def test_config_path_from_environment(tmp_path: Path) -> None:
     )
     assert proc.returncode == 0, proc.stderr
     assert "config OK: 0 check(s)" in proc.stdout
+
+
+def test_shipped_example_plans_load_as_a_whole_config() -> None:
+    path = Path(__file__).resolve().parents[2] / "config" / "sla-plans.toml"
+    config = load_config(path)
+    assert list(config.checks) == []
+    assert "netgovern-premium" in config.plans
+    assert config.plans["netgovern-premium"].calendar in config.calendars
+
+
+def test_plan_with_unknown_calendar_and_check_with_unknown_plan(tmp_path: Path) -> None:
+    text = '[plans.gold]\ncalendar = "nowhere"\nsev1 = { response = "1h" }\n'
+    [problem] = problems(write(tmp_path, text))
+    assert problem.startswith("(top level): ")
+    assert "nowhere" in problem
+    with_plan = route().replace('name = "main"', 'name = "main"\nplan = "gold"')
+    assert problems(write(tmp_path, with_plan)) == [
+        "(top level): check main names unknown plan gold"
+    ]

@@ -8,7 +8,7 @@ import sys
 from collections.abc import Sequence
 
 from mailwatch import __version__
-from mailwatch.cli import check_cmd, validate_cmd
+from mailwatch.cli import check_cmd, sla_cmd, validate_cmd
 from mailwatch.config import EX_CONFIG, ConfigError, MailwatchConfig, config_path, load_config
 
 
@@ -29,6 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     check_cmd.add_parser(commands, config_parent)
     validate_cmd.add_parser(commands, config_parent)
+    sla_cmd.add_parser(commands, config_parent)
     return parser
 
 

@@ -9,13 +9,22 @@ from pydantic import Field, model_validator
 
 from mailwatch.config.base import StrictModel
 from mailwatch.config.checks import CheckBase
+from mailwatch.config.dnsbl import DnsblCheck
+from mailwatch.config.mx import MxCheck
+from mailwatch.config.resources import ResourcesCheck
 from mailwatch.config.roundtrip import RoundtripCheck
+from mailwatch.config.sla import BusinessCalendarConfig, SlaPlanConfig, check_plan_references
+from mailwatch.config.service import ServiceCheck
 
 
 class ChecksConfig(StrictModel):
     """Checks by kind: ``[[checks.roundtrip]]``, ``[[checks.mx]]``, ..."""
 
     roundtrip: list[RoundtripCheck] = Field(default_factory=list)
+    resources: list[ResourcesCheck] = Field(default_factory=list)
+    service: list[ServiceCheck] = Field(default_factory=list)
+    mx: list[MxCheck] = Field(default_factory=list)
+    dnsbl: list[DnsblCheck] = Field(default_factory=list)
 
     def __iter__(self) -> Iterator[CheckBase]:  # type: ignore[override]
         for name in type(self).model_fields:
@@ -26,9 +35,12 @@ class MailwatchConfig(StrictModel):
     """The root of ``mailwatch.toml``."""
 
     checks: ChecksConfig = Field(default_factory=ChecksConfig)
+    calendars: dict[str, BusinessCalendarConfig] = Field(default_factory=dict)
+    plans: dict[str, SlaPlanConfig] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _references(self) -> MailwatchConfig:
+        check_plan_references(self.calendars, self.plans)
         checks = list(self.checks)
         counts = Counter(check.name for check in checks)
         duplicated = sorted(name for name, n in counts.items() if n > 1)
@@ -40,6 +52,8 @@ class MailwatchConfig(StrictModel):
                 raise ValueError(
                     f"check {check.name} depends_on unknown check(s): {', '.join(unknown)}"
                 )
+            if check.plan is not None and check.plan not in self.plans:
+                raise ValueError(f"check {check.name} names unknown plan {check.plan}")
         return self
 
     def enabled_checks(self) -> list[CheckBase]:

@@ -61,10 +61,15 @@ async def _round_trip(
     message = canary.message(check.mail_from, check.rcpt_to)
     receipt = await send_message(check.smtp, check.mail_from, check.rcpt_to, message, ctx)
     ctx.stage = "not_delivered"
-    arrival = await _wait_for(check, imap, canary, receipt, spam_uidnext)
+    use_idle = check.imap.use_idle and imap.has_idle
+    arrival = await _wait_for(check, imap, canary, receipt, spam_uidnext, use_idle)
 
     metrics: dict[str, float] = {"send_s": round(receipt.send_s, 3)}
-    details: dict[str, Any] = {"canary": canary.id, "smtp_reply": receipt.reply}
+    details: dict[str, Any] = {
+        "canary": canary.id,
+        "smtp_reply": receipt.reply,
+        "wait": "idle" if use_idle else "poll",
+    }
     if missing_folders:
         details["missing_spam_folders"] = missing_folders
     if arrival is None:
@@ -146,10 +151,10 @@ async def _wait_for(
     canary: Canary,
     receipt: SmtpReceipt,
     spam_uidnext: dict[str, int | None],
+    use_idle: bool,
 ) -> Arrival | None:
     """Wait until the canary shows up in the mailbox or a spam folder, or the deadline passes."""
     deadline = receipt.accepted_at + check.deadline_s
-    use_idle = check.imap.use_idle and imap.has_idle
     watched_spam = {folder: uid for folder, uid in spam_uidnext.items() if uid is not None}
     mailbox = check.imap.mailbox
     while True:

@@ -1,0 +1,435 @@
+"""The canary round trip against the real Postfix and Dovecot of the test harness."""
+
+from __future__ import annotations
+
+import asyncio
+import imaplib
+import json
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from harness.mailservers import MailServers
+from mailwatch.canary import Canary
+from mailwatch.config.roundtrip import RoundtripCheck
+from mailwatch.result import State
+from mailwatch.runner import run_check
+
+
+def deep_merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in extra.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def route_dict(servers: MailServers, **extra: Any) -> dict[str, Any]:
+    base = {
+        "name": "rt",
+        "mail_from": "mailwatch@example.test",
+        "rcpt_to": servers.canary,
+        "deadline_s": 10,
+        "smtp": {
+            "host": "localhost",
+            "port": servers.smtp_port,
+            "tls": "starttls",
+            "ca_file": str(servers.ca_file),
+        },
+        "imap": {
+            "host": "localhost",
+            "port": servers.imap_port,
+            "tls": "starttls",
+            "ca_file": str(servers.ca_file),
+            "username": servers.canary,
+            "password": servers.password,
+            "poll_interval_s": 0.5,
+        },
+    }
+    return deep_merge(base, extra)
+
+
+def route(servers: MailServers, **extra: Any) -> RoundtripCheck:
+    return RoundtripCheck.model_validate(route_dict(servers, **extra))
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@pytest.fixture
+def servers(mail_servers: MailServers) -> Iterator[MailServers]:
+    """The harness, with empty mailboxes and nothing held, before and after each test."""
+    _reset(mail_servers)
+    yield mail_servers
+    _reset(mail_servers)
+
+
+def _reset(servers: MailServers) -> None:
+    servers.release_delivery()
+    for user in ("canary", "junk"):
+        for folder in ("", "Junk"):
+            for path in servers.maildir_files(user, folder):
+                path.unlink(missing_ok=True)
+
+
+def assert_mailbox_empty(servers: MailServers, user: str = "canary", folder: str = "") -> None:
+    assert servers.maildir_files(user, folder) == []
+
+
+async def test_healthy_round_trip_measures_latency_parses_hops_and_cleans_up(
+    servers: MailServers,
+) -> None:
+    result = await run_check(route(servers))
+    assert result.state is State.OK, result.summary
+    assert result.stage is None
+    assert 0 < result.metrics["latency_s"] < 5
+    assert result.metrics["send_s"] > 0
+    assert result.summary.startswith("canary delivered in ")
+    assert result.details["wait"] == "idle"
+    hops = result.details["hops"]
+    assert hops and hops[-1]["by"] == "mail.example.test"
+    assert hops[-1]["with"] in {"ESMTPS", "ESMTPSA"}
+    assert hops[-1]["delay_s"] is not None
+    assert_mailbox_empty(servers)
+
+
+async def test_many_probes_do_not_grow_the_mailbox(servers: MailServers) -> None:
+    for _ in range(3):
+        result = await run_check(route(servers))
+        assert result.state is State.OK, result.summary
+    assert_mailbox_empty(servers)
+
+
+@pytest.mark.parametrize(
+    ("smtp", "imap"),
+    [
+        pytest.param(
+            {"tls": "tls", "port": "smtps"}, {"tls": "tls", "port": "imaps"}, id="implicit"
+        ),
+        pytest.param({"tls": "starttls", "port": "submission"}, {"tls": "starttls"}, id="starttls"),
+    ],
+)
+async def test_tls_modes_with_auth(
+    servers: MailServers, smtp: dict[str, Any], imap: dict[str, Any]
+) -> None:
+    ports = {
+        "smtps": servers.smtps_port,
+        "submission": servers.submission_port,
+        "imaps": servers.imaps_port,
+    }
+    smtp = {**smtp, "port": ports[smtp["port"]]}
+    smtp |= {"username": servers.canary, "password": servers.password}
+    if "port" in imap:
+        imap = {**imap, "port": ports[imap["port"]]}
+    result = await run_check(route(servers, smtp=smtp, imap=imap))
+    assert result.state is State.OK, result.summary
+    assert_mailbox_empty(servers)
+
+
+async def test_smtp_certificate_from_unknown_ca_is_refused(servers: MailServers) -> None:
+    smtp = {"tls": "tls", "port": servers.smtps_unknown_ca_port}
+    result = await run_check(route(servers, smtp=smtp))
+    assert (result.state, result.stage) == (State.CRITICAL, "smtp_tls")
+    assert "certificate of localhost:10466 not accepted" in result.summary
+    assert "unable to get local issuer certificate" in result.summary
+
+
+async def test_imap_certificate_from_unknown_ca_is_refused(servers: MailServers) -> None:
+    imap = {"tls": "tls", "port": servers.imaps_unknown_ca_port}
+    result = await run_check(route(servers, imap=imap))
+    assert (result.state, result.stage) == (State.CRITICAL, "imap_tls")
+    assert "not accepted" in result.summary
+
+
+async def test_certificate_check_can_be_turned_off_per_route(servers: MailServers) -> None:
+    imap = {"tls": "tls", "port": servers.imaps_unknown_ca_port, "verify_cert": False}
+    result = await run_check(route(servers, imap=imap))
+    assert result.state is State.OK, result.summary
+
+
+async def test_wrong_imap_password(servers: MailServers) -> None:
+    result = await run_check(route(servers, imap={"password": "wrong-password"}))
+    assert (result.state, result.stage) == (State.CRITICAL, "imap_auth")
+    assert "refused the login of canary@example.test" in result.summary
+    assert "wrong-password" not in result.summary
+
+
+async def test_wrong_smtp_password(servers: MailServers) -> None:
+    smtp = {
+        "port": servers.submission_port,
+        "username": servers.canary,
+        "password": "wrong-password",
+    }
+    result = await run_check(route(servers, smtp=smtp))
+    assert (result.state, result.stage) == (State.CRITICAL, "smtp_auth")
+    assert "refused the login: 535" in result.summary
+
+
+async def test_recipient_rejected_by_postfix(servers: MailServers) -> None:
+    result = await run_check(route(servers, rcpt_to="nobody@example.test"))
+    assert (result.state, result.stage) == (State.CRITICAL, "smtp_rejected")
+    assert "refused nobody@example.test: 550" in result.summary
+
+
+async def test_smtp_port_closed(servers: MailServers) -> None:
+    port = free_port()
+    result = await run_check(route(servers, smtp={"port": port}))
+    assert (result.state, result.stage) == (State.CRITICAL, "smtp_connect")
+    assert f"cannot connect to localhost:{port}" in result.summary
+
+
+async def test_imap_port_closed(servers: MailServers) -> None:
+    result = await run_check(route(servers, imap={"port": free_port(), "tls": "none"}))
+    assert (result.state, result.stage) == (State.CRITICAL, "imap_connect")
+
+
+async def test_unknown_host(servers: MailServers) -> None:
+    result = await run_check(route(servers, smtp={"host": "no-such-host.invalid"}))
+    assert (result.state, result.stage) == (State.CRITICAL, "smtp_connect")
+    assert "no-such-host.invalid" in result.summary
+
+
+async def test_held_mail_is_not_delivered_then_reported_late_once(servers: MailServers) -> None:
+    check = route(servers, deadline_s=2)
+    servers.hold_delivery()
+    held = await run_check(check)
+    assert (held.state, held.stage) == (State.CRITICAL, "not_delivered")
+    assert "not delivered within 2 s" in held.summary
+    assert servers.queue_ids("hold")
+
+    servers.release_delivery()
+    servers.wait_for_maildir("canary", 1)
+    later = await run_check(check)
+    assert (later.state, later.stage) == (State.WARNING, "late")
+    assert later.metrics["late_canaries"] == 1
+    assert "1 earlier canary(ies) arrived late" in later.summary
+    [late] = later.details["late"]
+    assert late["canary"] == held.details["canary"]
+    assert late["delay_s"] > 2
+
+    again = await run_check(check)
+    assert again.state is State.OK, again.summary
+    assert again.metrics["late_canaries"] == 0
+    assert_mailbox_empty(servers)
+
+
+async def test_delivery_into_spam_folder(servers: MailServers) -> None:
+    imap = {"username": servers.junk}
+    result = await run_check(route(servers, rcpt_to=servers.junk, imap=imap))
+    assert (result.state, result.stage) == (State.WARNING, "delivered_to_spam")
+    assert "spam folder Junk" in result.summary
+    assert result.metrics["latency_s"] < 5
+    assert_mailbox_empty(servers, "junk", "Junk")
+
+
+async def test_server_without_idle_is_polled(servers: MailServers) -> None:
+    imap = {"port": servers.imap_noidle_port, "tls": "none"}
+    result = await run_check(route(servers, imap=imap))
+    assert result.state is State.OK, result.summary
+    assert result.details["wait"] == "poll"
+    assert_mailbox_empty(servers)
+
+
+def _append(servers: MailServers, msg: EmailMessage, when: datetime) -> None:
+    with imaplib.IMAP4(servers.host, servers.imap_noidle_port) as client:
+        client.login(servers.canary, servers.password)
+        client.append("INBOX", "", imaplib.Time2Internaldate(when), msg.as_bytes())
+
+
+def _canary_at(route_name: str, sent_at: datetime) -> EmailMessage:
+    canary = Canary(route=route_name, id=Canary.new(route_name).id, sent_at=sent_at)
+    return canary.message("mailwatch@example.test", "canary@example.test")
+
+
+async def test_orphan_sweep_removes_only_our_old_canaries(servers: MailServers) -> None:
+    now = datetime.now(UTC)
+    two_hours_ago = now - timedelta(hours=2)
+    old_ours = _canary_at("rt", two_hours_ago)
+    recent_ours = _canary_at("rt", now - timedelta(minutes=1))
+    other_route = _canary_at("rt-other", two_hours_ago)
+    lookalike = EmailMessage()
+    lookalike["Subject"] = "[mailwatch canary] rt " + "0" * 32
+    lookalike["From"] = "someone@example.test"
+    lookalike.set_content("a person's mail that merely looks like a canary")
+    # Each arrived a second after it was sent: none of them is late.
+    _append(servers, old_ours, two_hours_ago + timedelta(seconds=1))
+    _append(servers, recent_ours, now - timedelta(minutes=1) + timedelta(seconds=1))
+    _append(servers, other_route, two_hours_ago + timedelta(seconds=1))
+    _append(servers, lookalike, two_hours_ago)
+
+    result = await run_check(route(servers))
+    assert result.state is State.OK, result.summary
+    assert result.details["removed_orphans"] == 1
+    left = {_subject(path) for path in servers.maildir_files("canary")}
+    assert left == {recent_ours["Subject"], other_route["Subject"], lookalike["Subject"]}
+
+
+def _subject(path: Path) -> str:
+    from email import message_from_bytes
+
+    return str(message_from_bytes(path.read_bytes())["Subject"])
+
+
+class Tarpit:
+    """A TCP server that accepts and never speaks, or speaks garbage: a broken peer that a
+    real Postfix or Dovecot cannot be made to imitate."""
+
+    def __init__(self, greeting: bytes | None) -> None:
+        self.greeting = greeting
+        self.server: asyncio.Server | None = None
+        self.writers: list[asyncio.StreamWriter] = []
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.writers.append(writer)
+        if self.greeting is not None:
+            writer.write(self.greeting)
+            await writer.drain()
+
+    async def __aenter__(self) -> int:
+        self.server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        port: int = self.server.sockets[0].getsockname()[1]
+        return port
+
+    async def __aexit__(self, *exc: object) -> None:
+        for writer in self.writers:
+            writer.close()
+        assert self.server is not None
+        self.server.close()
+        await self.server.wait_closed()
+
+
+@pytest.fixture
+async def tarpit() -> AsyncIterator[int]:
+    async with Tarpit(None) as port:
+        yield port
+
+
+async def test_silent_smtp_server_times_out_at_smtp_connect(
+    servers: MailServers, tarpit: int
+) -> None:
+    check = route(servers, smtp={"port": tarpit, "command_timeout_s": 1})
+    started = time.monotonic()
+    result = await run_check(check)
+    assert time.monotonic() - started < 5
+    assert (result.state, result.stage) == (State.CRITICAL, "smtp_connect")
+    assert "did not answer in time" in result.summary
+
+
+async def test_whole_check_timeout_names_the_stage(servers: MailServers, tarpit: int) -> None:
+    check = route(servers, timeout_s=11, imap={"port": tarpit, "tls": "none"})
+    started = time.monotonic()
+    # The per-command timeout (30 s) is longer than the check's: the caller's timeout wins.
+    result = await run_check(check)
+    assert time.monotonic() - started < 13
+    assert (result.state, result.stage) == (State.CRITICAL, "imap_connect")
+    assert result.summary == "no answer within 11 s during imap_connect"
+
+
+@pytest.mark.parametrize(
+    "greeting",
+    [b"garbage\r\n", b"554 go away\r\n", b"220 trunc"],
+    ids=["garbage", "554", "truncated"],
+)
+async def test_broken_smtp_greetings(servers: MailServers, greeting: bytes) -> None:
+    async with Tarpit(greeting) as port:
+        check = route(servers, smtp={"port": port, "command_timeout_s": 1})
+        result = await run_check(check)
+    assert (result.state, result.stage) == (State.CRITICAL, "smtp_connect")
+    assert "localhost:" in result.summary
+
+
+async def test_garbage_imap_greeting(servers: MailServers) -> None:
+    async with Tarpit(b"HTTP/1.1 400 Bad Request\r\n") as port:
+        check = route(servers, imap={"port": port, "tls": "none", "command_timeout_s": 1})
+        result = await run_check(check)
+    assert (result.state, result.stage) == (State.CRITICAL, "imap_connect")
+
+
+def _write_config(tmp_path: Path, servers: MailServers) -> Path:
+    path = tmp_path / "mailwatch.toml"
+    path.write_text(
+        f"""
+[[checks.roundtrip]]
+name = "local"
+mail_from = "mailwatch@example.test"
+rcpt_to = "{servers.canary}"
+deadline_s = 10
+[checks.roundtrip.smtp]
+host = "localhost"
+port = {servers.smtp_port}
+ca_file = "{servers.ca_file}"
+[checks.roundtrip.imap]
+host = "localhost"
+port = {servers.imaps_port}
+ca_file = "{servers.ca_file}"
+username = "{servers.canary}"
+password = "env:MW_TEST_IMAP_PASSWORD"
+"""
+    )
+    return path
+
+
+def _mailwatch(*args: str, password: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "mailwatch", *args],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+        env={"MW_TEST_IMAP_PASSWORD": password, "PATH": "/usr/bin:/bin"},
+    )
+
+
+def test_cli_check_json_reports_latency_and_hops(servers: MailServers, tmp_path: Path) -> None:
+    proc = _mailwatch(
+        "check", "-c", str(_write_config(tmp_path, servers)), "--json", password=servers.password
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    [result] = json.loads(proc.stdout)
+    assert result["check"] == "local"
+    assert result["kind"] == "roundtrip"
+    assert result["state"] == "ok"
+    assert result["metrics"]["latency_s"] > 0
+    assert result["details"]["hops"][-1]["by"] == "mail.example.test"
+    assert servers.password not in proc.stdout + proc.stderr
+
+
+def test_cli_check_nagios_line_and_exit_code(servers: MailServers, tmp_path: Path) -> None:
+    config = str(_write_config(tmp_path, servers))
+    proc = _mailwatch("check", "-c", config, "--nagios", password=servers.password)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert proc.stdout.startswith("MAILWATCH OK - 1 ok: local: canary delivered in ")
+    assert "'local.latency_s'=" in proc.stdout
+
+    proc = _mailwatch("check", "-c", config, password="wrong-password")
+    assert proc.returncode == 2
+    assert proc.stdout.splitlines()[0].split() == ["STATE", "CHECK", "KIND", "STAGE", "SUMMARY"]
+    assert proc.stdout.splitlines()[1].split()[:4] == [
+        "CRITICAL",
+        "local",
+        "roundtrip",
+        "imap_auth",
+    ]
+    assert "wrong-password" not in proc.stdout + proc.stderr
+
+
+def test_cli_unknown_check_name_exits_3(servers: MailServers, tmp_path: Path) -> None:
+    proc = _mailwatch(
+        "check", "-c", str(_write_config(tmp_path, servers)), "nope", password=servers.password
+    )
+    assert proc.returncode == 3
+    assert "no such check: nope" in proc.stderr
