@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from mailwatch.probes import roundtrip
+from mailwatch.probes import resources, roundtrip, service
 from mailwatch.probes.base import ProbeContext, ProbeFailure, ProbeSpec
 
 PROBES: dict[str, ProbeSpec[Any]] = {
     spec.kind: spec
     for spec in (
         roundtrip.SPEC,
+        resources.SPEC,
+        service.SPEC,
     )
 }
 

@@ -1,0 +1,226 @@
+"""The resources check: samples this host with psutil, always in a worker thread, and judges the
+figures with the pure ``mailwatch.resource_thresholds``.
+
+Network figures are growth since the previous run: the counters are kept in ``ctx.memory``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+from mailwatch.config.resources import ResourcesCheck
+from mailwatch.probes.base import ProbeContext, ProbeSpec
+from mailwatch.resource_thresholds import Finding, Reading, evaluate, metric_slugs
+from mailwatch.result import CheckResult, State
+
+NicCounters = dict[str, int]
+"""``rx_bytes``, ``tx_bytes``, ``errors`` (in + out), ``drops`` (in + out) of one interface."""
+
+
+@dataclass(frozen=True, slots=True)
+class MountFigures:
+    path: str
+    percent: float
+    free_bytes: float
+    inodes_percent: float | None
+    """None on filesystems without an inode table (btrfs, some FUSE): they report zero inodes."""
+
+
+@dataclass(frozen=True, slots=True)
+class NicDelta:
+    """What one interface did between two runs."""
+
+    rx_bytes_per_s: float
+    tx_bytes_per_s: float
+    errors: int
+    drops: int
+
+
+async def probe(check: ResourcesCheck, ctx: ProbeContext) -> CheckResult:
+    # Every psutil call may block (cpu_percent sleeps for the sampling window, statvfs on a
+    # dead NFS server hangs), so each goes to a thread; the stage names the one that hung.
+    ctx.stage = "cpu"
+    cpu_percent = await asyncio.to_thread(psutil.cpu_percent, interval=check.cpu_sample_s)
+    ctx.stage = "memory"
+    memory_percent, swap_percent, load_per_core = await asyncio.to_thread(
+        _memory_and_load, check.load_minutes
+    )
+    ctx.stage = "disk"
+    mounts, problems = await asyncio.to_thread(_sample_mounts, check.mounts)
+    ctx.stage = "network"
+    counters, nic_problems = await asyncio.to_thread(_sample_nics, check.interfaces)
+    sampled_at = time.time()
+    deltas = counter_deltas(ctx.memory.get("network"), counters, sampled_at)
+    ctx.memory["network"] = {"at": sampled_at, "counters": counters}
+    ctx.stage = "evaluate"
+
+    readings = [
+        Reading("cpu", cpu_percent),
+        Reading("load", load_per_core),
+        Reading("memory", memory_percent),
+        Reading("swap", swap_percent),
+    ]
+    metrics: dict[str, float] = {
+        "cpu_percent": cpu_percent,
+        "load_per_core": load_per_core,
+        "memory_percent": memory_percent,
+        "swap_percent": swap_percent,
+    }
+    mount_slugs = metric_slugs(m.path for m in mounts)
+    for mount in mounts:
+        slug = mount_slugs[mount.path]
+        readings += [
+            Reading("disk", mount.percent, mount.path),
+            Reading("disk_free", mount.free_bytes, mount.path),
+        ]
+        metrics[f"disk_{slug}_percent"] = mount.percent
+        metrics[f"disk_{slug}_free_bytes"] = mount.free_bytes
+        if mount.inodes_percent is not None:
+            readings.append(Reading("inodes", mount.inodes_percent, mount.path))
+            metrics[f"inodes_{slug}_percent"] = mount.inodes_percent
+    nic_slugs = metric_slugs(deltas)
+    for name, delta in sorted(deltas.items()):
+        slug = nic_slugs[name]
+        readings += [
+            Reading("net_errors", delta.errors, name),
+            Reading("net_drops", delta.drops, name),
+        ]
+        metrics[f"net_{slug}_errors"] = delta.errors
+        metrics[f"net_{slug}_drops"] = delta.drops
+        metrics[f"net_{slug}_rx_bytes_per_s"] = delta.rx_bytes_per_s
+        metrics[f"net_{slug}_tx_bytes_per_s"] = delta.tx_bytes_per_s
+
+    verdict = evaluate(readings, check.limits(), [*problems, *nic_problems])
+    details: dict[str, Any] = {
+        "findings": [
+            {"state": f.state.label, "stage": f.stage, "text": f.text} for f in verdict.findings
+        ],
+        "network_baseline": sorted(set(counters) - set(deltas)),
+    }
+    return ctx.result(
+        verdict.state, verdict.summary, stage=verdict.stage, metrics=metrics, details=details
+    )
+
+
+def _memory_and_load(load_minutes: int) -> tuple[float, float, float]:
+    memory = psutil.virtual_memory()
+    swap = psutil.swap_memory()
+    load = psutil.getloadavg()[{1: 0, 5: 1, 15: 2}[load_minutes]]
+    cores = psutil.cpu_count() or 1
+    return float(memory.percent), float(swap.percent), load / cores
+
+
+def _sample_mounts(paths: Iterable[str]) -> tuple[list[MountFigures], list[Finding]]:
+    figures: list[MountFigures] = []
+    problems: list[Finding] = []
+    for path in dict.fromkeys(paths):
+        # A path that exists but is not a mount point is reported, not measured: measuring it
+        # would silently watch the filesystem underneath an unmounted spool.
+        if not Path(path).exists():
+            problems.append(Finding(State.UNKNOWN, "mount_missing", f"{path} does not exist"))
+            continue
+        if not Path(path).is_mount():
+            problems.append(
+                Finding(
+                    State.UNKNOWN,
+                    "mount_missing",
+                    f"{path} is not a mount point (not mounted?)",
+                )
+            )
+            continue
+        try:
+            usage = psutil.disk_usage(path)
+            inodes = os.statvfs(path)
+        except OSError as exc:
+            problems.append(
+                Finding(State.UNKNOWN, "mount_unreadable", f"cannot read {path}: {exc.strerror}")
+            )
+            continue
+        inodes_percent = None
+        if inodes.f_files > 0:
+            inodes_percent = 100.0 * (inodes.f_files - inodes.f_ffree) / inodes.f_files
+        figures.append(MountFigures(path, float(usage.percent), float(usage.free), inodes_percent))
+    return figures, problems
+
+
+def _sample_nics(wanted: Iterable[str]) -> tuple[dict[str, NicCounters], list[Finding]]:
+    wanted = list(dict.fromkeys(wanted))
+    io = psutil.net_io_counters(pernic=True)
+    if wanted:
+        names = [name for name in wanted if name in io]
+        problems = [
+            Finding(State.UNKNOWN, "interface_missing", f"network interface {name} not found")
+            for name in wanted
+            if name not in io
+        ]
+    else:
+        stats = psutil.net_if_stats()
+        names = [name for name in io if not _is_loopback(name, stats.get(name))]
+        problems = []
+    counters = {
+        name: {
+            "rx_bytes": io[name].bytes_recv,
+            "tx_bytes": io[name].bytes_sent,
+            "errors": io[name].errin + io[name].errout,
+            "drops": io[name].dropin + io[name].dropout,
+        }
+        for name in names
+    }
+    return counters, problems
+
+
+def _is_loopback(name: str, stats: Any) -> bool:
+    flags = str(getattr(stats, "flags", ""))
+    return name == "lo" or "loopback" in flags.split(",")
+
+
+def counter_deltas(
+    previous: Any, current: Mapping[str, Mapping[str, int]], now: float
+) -> dict[str, NicDelta]:
+    """Growth per interface since the previous sample (``{"at": epoch_s, "counters": ...}``).
+
+    An interface without a previous sample, or whose counters went backwards (reboot, driver
+    reload, interface recreated), gets no figures this run: its sample becomes the baseline.
+    Anything unreadable in ``previous`` counts as no previous sample.
+    """
+    if not isinstance(previous, dict):
+        return {}
+    at, before = previous.get("at"), previous.get("counters")
+    if not isinstance(at, int | float) or not isinstance(before, dict) or now <= at:
+        return {}
+    elapsed_s = now - at
+    deltas: dict[str, NicDelta] = {}
+    for name, counters in current.items():
+        old = before.get(name)
+        if not isinstance(old, dict):
+            continue
+        try:
+            growth = {key: counters[key] - int(old[key]) for key in counters}
+        except (KeyError, TypeError, ValueError):
+            continue
+        if any(value < 0 for value in growth.values()):
+            continue
+        deltas[name] = NicDelta(
+            rx_bytes_per_s=growth["rx_bytes"] / elapsed_s,
+            tx_bytes_per_s=growth["tx_bytes"] / elapsed_s,
+            errors=growth["errors"],
+            drops=growth["drops"],
+        )
+    return deltas
+
+
+SPEC = ProbeSpec(
+    kind="resources",
+    config=ResourcesCheck,
+    probe=probe,
+    # A sample that never came back (a hung NFS statvfs) says nothing about the host's health.
+    timeout_state=State.UNKNOWN,
+)

@@ -1,0 +1,309 @@
+"""The service check: is the daemon there, and does it speak its protocol?
+
+Stages: ``connect`` (refused, unreachable, no such socket file, permission denied), ``tls``
+(handshake or certificate), ``banner`` (no greeting, or one that does not match), ``ping`` (no
+answer to PING yet), ``protocol`` (a reply that is garbled, truncated or not PONG),
+``process_missing`` and ``process_count``. Socket and TLS errors become a stage and a sentence in
+``_translate`` only. A silent peer is cut off by the runner's timeout, which names the stage.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import socket
+import ssl
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager, suppress
+
+import psutil
+
+from mailwatch.config.service import (
+    BannerService,
+    ClamdService,
+    PingService,
+    ProcessService,
+    ServiceCheckBase,
+    SpamdService,
+)
+from mailwatch.probes.base import ProbeContext, ProbeFailure, ProbeSpec
+from mailwatch.protocols.tlserrors import describe_tls_error, is_tls_error
+from mailwatch.result import CheckResult, State
+
+MAX_REPLY_BYTES = 4096
+"""A greeting or PONG is a few dozen bytes; a peer sending more without a line end is not it."""
+SHOWN_CHARS = 80
+CLOSE_GRACE_S = 1.0
+"""How long a clean close may take (a TLS close_notify) before the connection is dropped."""
+
+_LABELS = {
+    "smtp": "SMTP server",
+    "imap": "IMAP server",
+    "banner": "service",
+    "clamd": "clamd",
+    "spamd": "spamd",
+}
+_SPAMD_PONG = re.compile(r"^SPAMD/\d+\.\d+ 0 PONG\r?\n$")
+_EOL = b"\r\n"
+
+PongTest = Callable[[bytes], bool]
+
+
+async def probe(check: ServiceCheckBase, ctx: ProbeContext) -> CheckResult:
+    try:
+        if isinstance(check, BannerService):
+            return await _banner(check, ctx)
+        if isinstance(check, ClamdService):
+            return await _clamd(check, ctx)
+        if isinstance(check, SpamdService):
+            return await _spamd(check, ctx)
+        if isinstance(check, ProcessService):
+            return await _process(check, ctx)
+    except ProbeFailure as failure:
+        return ctx.failed(failure)
+    raise TypeError(f"no service probe for {type(check).__name__}")
+
+
+async def _banner(check: BannerService, ctx: ProbeContext) -> CheckResult:
+    where = f"{_LABELS[check.protocol]} at {check.target}"
+    pattern = check.banner_pattern
+    tls = check.ssl_context() if check.tls == "tls" else None
+    started = time.monotonic()
+    async with _connection(ctx, where, host=check.host, port=check.effective_port, tls=tls) as (
+        reader,
+        writer,
+    ):
+        connected = time.monotonic()
+        ctx.stage = "banner"
+        with _translate(ctx, where):
+            data, complete = await _read_through(reader, b"\n")
+        metrics = {"connect_s": connected - started, "banner_s": time.monotonic() - connected}
+        if not data:
+            raise ProbeFailure(
+                "banner", f"{where} closed the connection without a banner", metrics=metrics
+            )
+        if not complete:
+            raise ProbeFailure("protocol", f"{where} sent {_incomplete(data)}", metrics=metrics)
+        line = data.decode("utf-8", "replace").rstrip("\r\n")
+        if not pattern.search(line):
+            raise ProbeFailure(
+                "banner",
+                f"{where} sent an unexpected banner: {shown(data.rstrip(_EOL))} "
+                f"(expected {pattern.pattern})",
+                metrics=metrics,
+            )
+        if check.effective_quit_command:
+            # A clean goodbye: the server logs a QUIT instead of a lost connection.
+            ctx.stage = "quit"
+            with suppress(OSError):
+                writer.write(check.effective_quit_command.encode() + b"\r\n")
+                await writer.drain()
+    return ctx.result(
+        State.OK,
+        f"{where} greeted in {metrics['banner_s']:.3f} s: {shown(line)}",
+        metrics=metrics,
+        details={"banner": line[:200]},
+    )
+
+
+async def _clamd(check: ClamdService, ctx: ProbeContext) -> CheckResult:
+    # The z prefix makes clamd end its answer with NUL, so a complete reply is recognisable.
+    return await _ping(check, ctx, "clamd", b"zPING\0", b"\0", lambda reply: reply == b"PONG\0")
+
+
+async def _spamd(check: SpamdService, ctx: ProbeContext) -> CheckResult:
+    return await _ping(
+        check,
+        ctx,
+        "spamd",
+        b"PING SPAMC/1.5\r\n\r\n",
+        b"\n",
+        lambda reply: _SPAMD_PONG.match(reply.decode("utf-8", "replace")) is not None,
+    )
+
+
+async def _ping(
+    check: PingService,
+    ctx: ProbeContext,
+    label: str,
+    request: bytes,
+    terminator: bytes,
+    is_pong: PongTest,
+) -> CheckResult:
+    where = f"{label} at {check.target}"
+    started = time.monotonic()
+    async with _connection(ctx, where, host=check.host, port=check.port, path=check.socket) as (
+        reader,
+        writer,
+    ):
+        connected = time.monotonic()
+        ctx.stage = "ping"
+        with _translate(ctx, where):
+            writer.write(request)
+            await writer.drain()
+            data, complete = await _read_through(reader, terminator)
+        metrics = {"connect_s": connected - started, "pong_s": time.monotonic() - connected}
+        if not data:
+            raise ProbeFailure(
+                "protocol", f"{where} closed the connection without answering PING", metrics=metrics
+            )
+        if not complete:
+            raise ProbeFailure("protocol", f"{where} sent {_incomplete(data)}", metrics=metrics)
+        if not is_pong(data):
+            raise ProbeFailure(
+                "protocol",
+                f"{where} did not answer PONG: got {shown(data.rstrip(terminator + _EOL))}",
+                metrics=metrics,
+            )
+    return ctx.result(
+        State.OK, f"{where} answered PONG in {metrics['pong_s']:.3f} s", metrics=metrics
+    )
+
+
+async def _process(check: ProcessService, ctx: ProbeContext) -> CheckResult:
+    ctx.stage = "process"
+    pids = await asyncio.to_thread(_matching_pids, check.process_name, check.cmdline_contains)
+    what = f"named {check.process_name!r}"
+    if check.cmdline_contains:
+        what += f" with {check.cmdline_contains!r} in the command line"
+    metrics = {"process_count": float(len(pids))}
+    details = {"pids": pids[:20]}
+    if not pids:
+        return ctx.result(
+            State.CRITICAL,
+            f"no running process {what}",
+            stage="process_missing",
+            metrics=metrics,
+        )
+    if len(pids) < check.min_count:
+        return ctx.result(
+            State.CRITICAL,
+            f"{_processes(len(pids))} {what} running, expected at least {check.min_count}",
+            stage="process_count",
+            metrics=metrics,
+            details=details,
+        )
+    return ctx.result(
+        State.OK, f"{_processes(len(pids))} {what} running", metrics=metrics, details=details
+    )
+
+
+def _matching_pids(name: str, cmdline_contains: str | None) -> list[int]:
+    pids = []
+    for proc in psutil.process_iter(["name", "cmdline", "status"]):
+        info = proc.info
+        if info["name"] != name or info["status"] == psutil.STATUS_ZOMBIE:
+            continue
+        # cmdline is None when we may not read it (another user's process under hidepid).
+        if cmdline_contains and cmdline_contains not in " ".join(info["cmdline"] or ()):
+            continue
+        pids.append(proc.pid)
+    return sorted(pids)
+
+
+def _processes(n: int) -> str:
+    return f"{n} process{'' if n == 1 else 'es'}"
+
+
+@asynccontextmanager
+async def _connection(
+    ctx: ProbeContext,
+    where: str,
+    *,
+    host: str | None = None,
+    port: int | None = None,
+    path: str | None = None,
+    tls: ssl.SSLContext | None = None,
+) -> AsyncIterator[tuple[asyncio.StreamReader, asyncio.StreamWriter]]:
+    """A connected stream (TCP, TLS over TCP, or a unix socket), closed whatever happens."""
+    ctx.stage = "connect"
+    with _translate(ctx, where):
+        if path is not None:
+            reader, writer = await asyncio.open_unix_connection(path)
+        else:
+            reader, writer = await asyncio.open_connection(host, port)
+    try:
+        if tls is not None:
+            ctx.stage = "tls"
+            with _translate(ctx, where):
+                await writer.start_tls(tls, server_hostname=host)
+        yield reader, writer
+    except BaseException:
+        # Failed, or cut off by the timeout: drop the connection now, wait for nothing.
+        writer.transport.abort()
+        raise
+    writer.close()
+    try:
+        async with asyncio.timeout(CLOSE_GRACE_S):
+            await writer.wait_closed()
+    except (OSError, TimeoutError):
+        writer.transport.abort()
+
+
+@contextmanager
+def _translate(ctx: ProbeContext, where: str) -> Iterator[None]:
+    """Socket and TLS errors as the stage they happened in and words a person can act on."""
+    stage = ctx.stage or "connect"
+    try:
+        yield
+    except ProbeFailure:
+        raise
+    except Exception as exc:
+        if is_tls_error(exc):
+            raise ProbeFailure("tls", describe_tls_error(exc, where)) from None
+        if not isinstance(exc, OSError):
+            raise
+        if stage != "connect":
+            raise ProbeFailure(
+                stage, f"{where} broke the connection during {stage}: {_why(exc)}"
+            ) from None
+        raise ProbeFailure("connect", f"cannot connect to {where}: {_why(exc)}") from None
+
+
+def _why(exc: OSError) -> str:
+    if isinstance(exc, socket.gaierror):
+        return f"host name lookup failed ({exc.strerror})"
+    if isinstance(exc, FileNotFoundError):
+        return "the socket does not exist (daemon not running, or another path?)"
+    if isinstance(exc, PermissionError):
+        return "permission denied on the socket (is mailwatch's user in the daemon's group?)"
+    if isinstance(exc, ConnectionRefusedError):
+        return "connection refused"
+    return exc.strerror or str(exc) or type(exc).__name__
+
+
+async def _read_through(reader: asyncio.StreamReader, terminator: bytes) -> tuple[bytes, bool]:
+    """Bytes up to and including ``terminator``; ``complete`` is False when the peer closed
+    first or sent ``MAX_REPLY_BYTES`` without it."""
+    data = bytearray()
+    while len(data) < MAX_REPLY_BYTES:
+        chunk = await reader.read(MAX_REPLY_BYTES - len(data))
+        if not chunk:
+            return bytes(data), False
+        data += chunk
+        end = data.find(terminator)
+        if end >= 0:
+            return bytes(data[: end + len(terminator)]), True
+    return bytes(data), False
+
+
+def _incomplete(data: bytes) -> str:
+    if len(data) >= MAX_REPLY_BYTES:
+        return f"{len(data)} bytes without a line end: {shown(data)}"
+    return f"a truncated reply before closing: {shown(data)}"
+
+
+def shown(data: bytes | str) -> str:
+    """Peer bytes made safe for a summary: quoted, control characters escaped, cut short."""
+    if isinstance(data, bytes):
+        try:
+            data = data.decode("utf-8")
+        except UnicodeDecodeError:
+            cut = repr(data[:SHOWN_CHARS])
+            return cut + (f"… ({len(data)} bytes)" if len(data) > SHOWN_CHARS else "")
+    cut = repr(data[:SHOWN_CHARS])
+    return cut + (f"… ({len(data)} characters)" if len(data) > SHOWN_CHARS else "")
+
+
+SPEC = ProbeSpec(kind="service", config=ServiceCheckBase, probe=probe)
