@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from mailwatch.probes import resources, roundtrip, service
+from mailwatch.probes import dnsbl, mx, resources, roundtrip, service
 from mailwatch.probes.base import ProbeContext, ProbeFailure, ProbeSpec
 
 PROBES: dict[str, ProbeSpec[Any]] = {
@@ -13,6 +13,8 @@ PROBES: dict[str, ProbeSpec[Any]] = {
         roundtrip.SPEC,
         resources.SPEC,
         service.SPEC,
+        mx.SPEC,
+        dnsbl.SPEC,
     )
 }
 

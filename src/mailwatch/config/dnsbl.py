@@ -1,0 +1,107 @@
+"""Config of the ``dnsbl`` check: which addresses and domains to look up on which blocklists,
+and which blocklist answers mean "your query was refused" rather than "listed"."""
+
+from __future__ import annotations
+
+from ipaddress import IPv4Network
+from typing import Literal
+
+from pydantic import Field, IPvAnyAddress, model_validator
+
+from mailwatch.config.base import StrictModel
+from mailwatch.config.checks import CheckBase
+from mailwatch.config.dns import DomainName, ResolverConfig
+
+ZoneType = Literal["ip", "domain"]
+"""``ip``: queried with reversed IPv4 octets or IPv6 nibbles; ``domain``: with the domain."""
+
+# 127.0.0.1 is how SURBL/URIBL-style lists say "blocked"; 127.255.255.0/24 is Spamhaus's
+# error range (252 bad DQS key, 254 public/open resolver, 255 too many queries). No list uses
+# either for a real listing, so treating them as "refused" everywhere is safe.
+DEFAULT_REFUSED_CODES: tuple[str, ...] = ("127.0.0.1/32", "127.255.255.0/24")
+
+
+class DnsblZone(StrictModel):
+    """One blocklist."""
+
+    zone: DomainName
+    type: ZoneType = "ip"
+    refused_codes: list[IPv4Network] = Field(
+        default_factory=lambda: [IPv4Network(code) for code in DEFAULT_REFUSED_CODES]
+    )
+
+
+DEFAULT_ZONES: tuple[DnsblZone, ...] = (
+    DnsblZone(zone="zen.spamhaus.org"),
+    DnsblZone(zone="bl.spamcop.net"),
+    DnsblZone(zone="b.barracudacentral.org"),
+    # 127.0.1.255: the DBL was queried with an IP address.
+    DnsblZone.model_validate(
+        {
+            "zone": "dbl.spamhaus.org",
+            "type": "domain",
+            "refused_codes": [*DEFAULT_REFUSED_CODES, "127.0.1.255/32"],
+        }
+    ),
+)
+"""Used unless ``use_default_zones = false``; docs/checks/dnsbl.md says why each is here."""
+
+
+class DnsblCheck(CheckBase):
+    """Are our sending addresses, our MX hosts or our domains on a blocklist?"""
+
+    kind = "dnsbl"
+
+    ips: list[IPvAnyAddress] = Field(default_factory=list)
+    mx_domains: list[DomainName] = Field(default_factory=list)
+    domains: list[DomainName] = Field(default_factory=list)
+    use_default_zones: bool = True
+    zones: list[DnsblZone] = Field(default_factory=list)
+    disabled_zones: list[DomainName] = Field(default_factory=list)
+    resolver: ResolverConfig = Field(default_factory=ResolverConfig)
+
+    @model_validator(mode="after")
+    def _coherent(self) -> DnsblCheck:
+        if not (self.ips or self.mx_domains or self.domains):
+            raise ValueError("nothing to look up: set ips, mx_domains or domains")
+        own = [zone.zone for zone in self.zones]
+        repeated = sorted({name for name in own if own.count(name) > 1})
+        if repeated:
+            raise ValueError(f"zones lists {', '.join(repeated)} more than once")
+        known = {zone.zone for zone in self._all_zones()}
+        unknown = [name for name in self.disabled_zones if name not in known]
+        if unknown:
+            raise ValueError(
+                f"disabled_zones names {', '.join(unknown)}, which is not among the zones "
+                f"({', '.join(sorted(known)) or 'none'})"
+            )
+        active = self.active_zones
+        if (self.ips or self.mx_domains) and not any(z.type == "ip" for z in active):
+            raise ValueError("ips or mx_domains are set but no zone of type ip is enabled")
+        if self.domains and not any(z.type == "domain" for z in active):
+            raise ValueError("domains are set but no zone of type domain is enabled")
+        if self.resolver.query_timeout_s >= self.timeout_s:
+            raise ValueError(
+                f"resolver.query_timeout_s ({self.resolver.query_timeout_s:g}) must be less "
+                f"than timeout_s ({self.timeout_s:g}) so a slow blocklist is reported as such"
+            )
+        return self
+
+    def _all_zones(self) -> list[DnsblZone]:
+        # A zone of your own with a default's name replaces the default (e.g. other codes).
+        own = {zone.zone for zone in self.zones}
+        defaults = [z for z in DEFAULT_ZONES if z.zone not in own] if self.use_default_zones else []
+        return [*defaults, *self.zones]
+
+    @property
+    def active_zones(self) -> list[DnsblZone]:
+        """The zones this check queries, defaults first, in a stable order."""
+        disabled = set(self.disabled_zones)
+        return [zone for zone in self._all_zones() if zone.zone not in disabled]
+
+    @property
+    def target(self) -> str:
+        parts = [str(ip) for ip in self.ips]
+        parts += [f"MX of {domain}" for domain in self.mx_domains]
+        parts += self.domains
+        return ", ".join(parts)

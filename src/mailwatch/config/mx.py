@@ -1,0 +1,56 @@
+"""Config of the ``mx`` check: one domain's MX records, their addresses, and optionally whether
+each MX host answers on port 25."""
+
+from __future__ import annotations
+
+from pydantic import Field, model_validator
+
+from mailwatch.config.checks import CheckBase
+from mailwatch.config.dns import DomainName, ResolverConfig
+
+
+class MxCheck(CheckBase):
+    """Can the world find, and reach, the mail servers of ``domain``?"""
+
+    kind = "mx"
+
+    domain: DomainName
+    resolver: ResolverConfig = Field(default_factory=ResolverConfig)
+    expected_hosts: list[DomainName] | None = None
+    expect_null_mx: bool = False
+    connect: bool = False
+    smtp_port: int = Field(default=25, ge=1, le=65535)
+    connect_timeout_s: float = Field(default=10.0, gt=0)
+    helo_name: DomainName | None = None
+    require_starttls: bool = False
+
+    @model_validator(mode="after")
+    def _coherent(self) -> MxCheck:
+        if self.expected_hosts is not None and not self.expected_hosts:
+            raise ValueError(
+                "expected_hosts must name at least one host "
+                "(for a domain that accepts no mail, set expect_null_mx = true)"
+            )
+        if self.expected_hosts and self.expect_null_mx:
+            raise ValueError("expected_hosts and expect_null_mx = true contradict each other")
+        if self.require_starttls and not self.connect:
+            raise ValueError("require_starttls needs connect = true")
+        if self.resolver.query_timeout_s >= self.timeout_s:
+            raise ValueError(
+                f"resolver.query_timeout_s ({self.resolver.query_timeout_s:g}) must be less "
+                f"than timeout_s ({self.timeout_s:g}) so a slow lookup is reported as such"
+            )
+        if self.connect and self.connect_timeout_s >= self.timeout_s:
+            raise ValueError(
+                f"connect_timeout_s ({self.connect_timeout_s:g}) must be less than "
+                f"timeout_s ({self.timeout_s:g}) so an unreachable MX is reported as such"
+            )
+        return self
+
+    @property
+    def expected_set(self) -> frozenset[str] | None:
+        return frozenset(self.expected_hosts) if self.expected_hosts else None
+
+    @property
+    def target(self) -> str:
+        return self.domain
