@@ -11,7 +11,8 @@ from mailwatch.received import hops_from_headers, parse_received
 
 POSTFIX_LOCAL = (
     "from mail.example.test (localhost [127.0.0.1])\r\n\tby mx.example.test (Postfix) "
-    "with ESMTPS id 4F3A2C0123\r\n\tfor <canary@example.test>; Sun, 22 Nov 2026 10:00:01 +0000 (UTC)"
+    "with ESMTPS id 4F3A2C0123\r\n\tfor <canary@example.test>; "
+    "Sun, 22 Nov 2026 10:00:01 +0000 (UTC)"
 )
 RELAY = (
     "from relay.example.org (relay.example.org [192.0.2.7]) by mail.example.test "

@@ -219,7 +219,8 @@ async def test_held_mail_is_not_delivered_then_reported_late_once(servers: MailS
     assert "1 earlier canary(ies) arrived late" in later.summary
     [late] = later.details["late"]
     assert late["canary"] == held.details["canary"]
-    assert late["delay_s"] > 2
+    # INTERNALDATE has whole seconds, so the measured delay may fall up to 1 s short.
+    assert late["delay_s"] >= 1
 
     again = await run_check(check)
     assert again.state is State.OK, again.summary
@@ -330,13 +331,13 @@ async def test_silent_smtp_server_times_out_at_smtp_connect(
 
 
 async def test_whole_check_timeout_names_the_stage(servers: MailServers, tarpit: int) -> None:
-    check = route(servers, timeout_s=11, imap={"port": tarpit, "tls": "none"})
+    check = route(servers, deadline_s=1, timeout_s=2, imap={"port": tarpit, "tls": "none"})
     started = time.monotonic()
     # The per-command timeout (30 s) is longer than the check's: the caller's timeout wins.
     result = await run_check(check)
-    assert time.monotonic() - started < 13
+    assert time.monotonic() - started < 4
     assert (result.state, result.stage) == (State.CRITICAL, "imap_connect")
-    assert result.summary == "no answer within 11 s during imap_connect"
+    assert result.summary == "no answer within 2 s during imap_connect"
 
 
 @pytest.mark.parametrize(

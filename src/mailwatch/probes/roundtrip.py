@@ -24,6 +24,10 @@ from mailwatch.received import hops_from_headers
 from mailwatch.result import CheckResult, State
 
 
+MAX_PENDING = 100
+"""Undelivered canaries remembered per route; older ones are still caught by their delay."""
+
+
 @dataclass
 class Arrival:
     folder: str
@@ -74,6 +78,10 @@ async def _round_trip(
         details["missing_spam_folders"] = missing_folders
     if arrival is None:
         # The canary may still arrive; the next run reports it as late and deletes it.
+        pending = _pending(ctx)
+        pending.add(canary.id)
+        if len(pending) > MAX_PENDING:
+            pending.pop()
         sweep = await _sweep(check, ctx, imap, canary, receipt)
         metrics["late_canaries"] = len(sweep.late)
         return ctx.result(
@@ -131,9 +139,10 @@ def _verdict(
         summary = f"canary delivered {timing}"
     if sweep.late:
         first = sweep.late[0]
+        delay = "an unknown time" if first["delay_s"] is None else f"{first['delay_s']:g} s"
         late = (
             f"{len(sweep.late)} earlier canary(ies) arrived late: sent {first['sent_at']}, "
-            f"arrived after {first['delay_s']:g} s (deadline {check.deadline_s:g} s)"
+            f"arrived after {delay} (deadline {check.deadline_s:g} s)"
         )
         summary = f"{summary}; {late}"
         if state is State.OK:
@@ -168,6 +177,7 @@ async def _wait_for(
             announced = await imap.idle(wait_s)
         else:
             await asyncio.sleep(wait_s)
+            await imap.noop()
             announced = None
         uids = await imap.search_header(HEADER, canary.id)
         if uids:
@@ -196,6 +206,7 @@ async def _sweep(
     ctx.stage = "cleanup"
     report = SweepReport()
     now = datetime.now(UTC)
+    pending = _pending(ctx)
     for folder in [check.imap.mailbox, *check.imap.spam_folders]:
         if imap.selected != folder and not await imap.select(folder):
             continue
@@ -209,14 +220,17 @@ async def _sweep(
                 continue
             arrived = fetched.internal_date
             delay_s = (arrived - found.sent_at).total_seconds() if arrived else None
-            if delay_s is not None and delay_s > check.deadline_s:
+            # INTERNALDATE has whole seconds: the arrival lies within [date, date + 1 s).
+            late = found.id in pending or (delay_s is not None and delay_s + 1.0 > check.deadline_s)
+            if late:
+                pending.discard(found.id)
                 report.late.append(
                     {
                         "canary": found.id,
                         "folder": folder,
                         "sent_at": found.sent_at.isoformat(timespec="seconds"),
                         "arrived_at": arrived.isoformat() if arrived else None,
-                        "delay_s": round(delay_s, 1),
+                        "delay_s": None if delay_s is None else round(delay_s, 1),
                     }
                 )
                 doomed.append(uid)
@@ -225,6 +239,12 @@ async def _sweep(
                 doomed.append(uid)
         await imap.delete(doomed)
     return report
+
+
+def _pending(ctx: ProbeContext) -> set[str]:
+    """Ids of this route's canaries reported not_delivered, while the daemon remembers them."""
+    pending: set[str] = ctx.memory.setdefault("pending_canaries", set())
+    return pending
 
 
 SPEC = ProbeSpec(kind="roundtrip", config=RoundtripCheck, probe=probe)

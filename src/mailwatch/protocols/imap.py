@@ -49,7 +49,11 @@ class ImapSession:
         self.selected: str | None = None
 
     async def __aenter__(self) -> ImapSession:
-        await self._open()
+        try:
+            await self._open()
+        except BaseException:
+            await self.close()
+            raise
         return self
 
     async def __aexit__(
@@ -160,6 +164,12 @@ class ImapSession:
             if isinstance(line, bytes | bytearray) and (match := _UIDNEXT.search(line)):
                 return int(match.group(1))
         return None
+
+    async def noop(self) -> None:
+        """Let the server look for new mail; a search alone may not make it look."""
+        with self._translate():
+            response = await self._client.noop()
+        self._expect_ok(response, "NOOP")
 
     async def search_header(self, header: str, value: str) -> list[int]:
         with self._translate():
