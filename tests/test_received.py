@@ -38,6 +38,13 @@ def test_hops_are_in_travel_order_with_delays() -> None:
     assert hops[1].time == datetime(2026, 11, 22, 11, 0, 3, tzinfo=timezone(timedelta(hours=1)))
 
 
+def test_first_hop_delay_compares_whole_seconds() -> None:
+    # Sent at 10:00:00.9, received at 10:00:01 by the header's clock: one second, never -0.x.
+    sent = datetime(2026, 11, 22, 10, 0, 0, 900_000, tzinfo=UTC)
+    [hop] = hops_from_headers([POSTFIX_LOCAL], sent_at=sent)
+    assert hop.delay_s == 1.0
+
+
 def test_unreadable_date_keeps_the_rest() -> None:
     hop = parse_received("from a by b with SMTP id X; yesterday-ish")
     assert (hop.by, hop.from_host, hop.time) == ("b", "a", None)

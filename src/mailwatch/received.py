@@ -58,7 +58,8 @@ def hops_from_headers(received: list[str], sent_at: datetime | None = None) -> l
     Each hop's delay is measured from the hop before it, the first one from ``sent_at``.
     """
     hops = []
-    previous = sent_at
+    # Header times have whole seconds; compare like with like.
+    previous = sent_at.replace(microsecond=0) if sent_at is not None else None
     for value in reversed(received):
         hop = parse_received(value)
         delay = None
