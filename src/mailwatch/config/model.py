@@ -9,12 +9,16 @@ from pydantic import Field, model_validator
 
 from mailwatch.config.base import StrictModel
 from mailwatch.config.checks import CheckBase
+from mailwatch.config.daemon import DaemonConfig
 from mailwatch.config.dnsbl import DnsblCheck
+from mailwatch.config.incidents import IncidentsConfig, check_incident_references
+from mailwatch.config.maintenance import MaintenanceWindowConfig, check_maintenance_references
 from mailwatch.config.mx import MxCheck
 from mailwatch.config.resources import ResourcesCheck
 from mailwatch.config.roundtrip import RoundtripCheck
 from mailwatch.config.sla import BusinessCalendarConfig, SlaPlanConfig, check_plan_references
 from mailwatch.config.service import ServiceCheck
+from mailwatch.config.store import StoreConfig
 
 
 class ChecksConfig(StrictModel):
@@ -37,6 +41,10 @@ class MailwatchConfig(StrictModel):
     checks: ChecksConfig = Field(default_factory=ChecksConfig)
     calendars: dict[str, BusinessCalendarConfig] = Field(default_factory=dict)
     plans: dict[str, SlaPlanConfig] = Field(default_factory=dict)
+    daemon: DaemonConfig = Field(default_factory=DaemonConfig)
+    store: StoreConfig = Field(default_factory=StoreConfig)
+    incidents: IncidentsConfig = Field(default_factory=IncidentsConfig)
+    maintenance: list[MaintenanceWindowConfig] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _references(self) -> MailwatchConfig:
@@ -54,6 +62,13 @@ class MailwatchConfig(StrictModel):
                 )
             if check.plan is not None and check.plan not in self.plans:
                 raise ValueError(f"check {check.name} names unknown plan {check.plan}")
+        return self
+
+    @model_validator(mode="after")
+    def _incident_references(self) -> MailwatchConfig:
+        names = {check.name for check in self.checks}
+        check_incident_references(self.incidents, self.plans, names)
+        check_maintenance_references(self.maintenance, names)
         return self
 
     def enabled_checks(self) -> list[CheckBase]:

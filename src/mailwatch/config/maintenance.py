@@ -1,0 +1,124 @@
+"""``[[maintenance]]`` windows: when results are recorded and tickets open, but nobody is told.
+
+A window is one-off (``start``/``end`` with a UTC offset) or recurring (``days``, ``from``,
+``to`` and ``timezone``). Validation only; whether one is active is ``mailwatch.incidents``.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+
+from pydantic import ConfigDict, Field, field_validator, model_validator
+
+from mailwatch.config.base import StrictModel
+from mailwatch.config.sla import Weekday
+from mailwatch.sla.calendar import load_zone
+
+ALL_CHECKS = "all"
+_CLOCK_RE = re.compile(r"([0-9]{2}):([0-9]{2})")
+
+
+def clock_minutes(text: str, *, allow_midnight_end: bool = False) -> int:
+    """Minutes after midnight of ``"HH:MM"``; ``"24:00"`` only where it ends a window."""
+    match = _CLOCK_RE.fullmatch(text)
+    if match is None:
+        raise ValueError(f"invalid time {text!r}: expected HH:MM in 24-hour time, e.g. '02:00'")
+    hours, minutes = int(match[1]), int(match[2])
+    total = hours * 60 + minutes
+    limit = 24 * 60 if allow_midnight_end else 24 * 60 - 1
+    if minutes > 59 or total > limit:
+        raise ValueError(f"invalid time {text!r}: not a time of day")
+    return total
+
+
+class MaintenanceWindowConfig(StrictModel):
+    """One maintenance window; ``checks = ["all"]`` covers every check."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    name: str = Field(min_length=1, max_length=100)
+    checks: tuple[str, ...] = (ALL_CHECKS,)
+    start: datetime | None = None
+    end: datetime | None = None
+    days: tuple[Weekday, ...] | None = None
+    from_: str | None = Field(default=None, alias="from")
+    to: str | None = None
+    timezone: str | None = None
+
+    @field_validator("start", "end")
+    @classmethod
+    def _has_offset(cls, value: datetime | None) -> datetime | None:
+        if value is not None and value.utcoffset() is None:
+            # A local time would be read differently by hosts in different zones.
+            raise ValueError("needs a UTC offset, e.g. 2026-11-22T02:00:00+01:00 (or Z for UTC)")
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str | None) -> str | None:
+        if value is not None:
+            load_zone(value)
+        return value
+
+    @field_validator("checks")
+    @classmethod
+    def _some_checks(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if not value:
+            raise ValueError('list at least one check name, or "all"')
+        return value
+
+    @model_validator(mode="after")
+    def _one_off_or_recurring(self) -> MaintenanceWindowConfig:
+        one_off = self.start is not None or self.end is not None
+        recurring_keys = {
+            "days": self.days,
+            "from": self.from_,
+            "to": self.to,
+            "timezone": self.timezone,
+        }
+        recurring = any(value is not None for value in recurring_keys.values())
+        if one_off and recurring:
+            raise ValueError(
+                "a window is either one-off (start, end) or recurring (days, from, to, "
+                "timezone), not both"
+            )
+        if one_off:
+            if self.start is None or self.end is None:
+                raise ValueError("a one-off window needs both start and end")
+            if self.end <= self.start:
+                raise ValueError("end must be later than start")
+            return self
+        if not recurring:
+            raise ValueError(
+                "a window needs start and end (one-off), or days, from, to and timezone (recurring)"
+            )
+        missing = [key for key, value in recurring_keys.items() if value is None]
+        if missing:
+            raise ValueError(f"a recurring window needs {', '.join(missing)} as well")
+        assert self.days is not None and self.from_ is not None and self.to is not None
+        if not self.days:
+            raise ValueError("days must list at least one weekday")
+        opens = clock_minutes(self.from_)
+        closes = clock_minutes(self.to, allow_midnight_end=True)
+        if opens == closes:
+            raise ValueError("from and to are the same time; a window cannot be empty")
+        return self
+
+
+def check_maintenance_references(
+    windows: list[MaintenanceWindowConfig], check_names: set[str]
+) -> None:
+    """Raise ``ValueError`` for repeated window names and windows naming unknown checks."""
+    names = [window.name for window in windows]
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:
+        raise ValueError(
+            f"maintenance window names must be unique; repeated: {', '.join(repeated)}"
+        )
+    for window in windows:
+        unknown = [c for c in window.checks if c != ALL_CHECKS and c not in check_names]
+        if unknown:
+            raise ValueError(
+                f"maintenance window {window.name!r} names unknown check(s): {', '.join(unknown)}"
+            )

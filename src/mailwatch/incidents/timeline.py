@@ -1,0 +1,182 @@
+"""Ticket events, and the fold that turns a ticket's timeline into its current state.
+
+Every change to a ticket is an event; ``apply`` is the only code that changes a ticket's
+fields, so the engine and ``replay`` cannot disagree about what a timeline means.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, fields, replace
+from datetime import datetime
+from typing import Any
+
+from mailwatch.incidents.tickets import Ticket, TicketStatus
+
+SYSTEM_ACTOR = "mailwatch"
+"""The actor of events mailwatch itself records (opening, recovery, breaches)."""
+
+
+class EventType(enum.StrEnum):
+    TICKET_OPENED = "ticket_opened"
+    SEVERITY_RAISED = "severity_raised"
+    STAGE_CHANGED = "stage_changed"
+    FLAPPING_STARTED = "flapping_started"
+    FLAPPING_STOPPED = "flapping_stopped"
+    DEPENDENT_FAILURE = "dependent_failure"
+    DEPENDENT_RECOVERED = "dependent_recovered"
+    ACKNOWLEDGED = "acknowledged"
+    MITIGATED = "mitigated"
+    TICKET_RESOLVED = "ticket_resolved"
+    SLA_BREACHED_RESPONSE = "sla_breached_response"
+    SLA_BREACHED_RESOLUTION = "sla_breached_resolution"
+    SILENCED = "silenced"
+    UNSILENCED = "unsilenced"
+    NOTIFICATIONS_RESUMED = "notifications_resumed"
+
+
+NOTIFY_WORTHY = frozenset(
+    {
+        EventType.TICKET_OPENED,
+        EventType.SEVERITY_RAISED,
+        EventType.FLAPPING_STARTED,
+        EventType.FLAPPING_STOPPED,
+        EventType.ACKNOWLEDGED,
+        EventType.MITIGATED,
+        EventType.TICKET_RESOLVED,
+        EventType.SLA_BREACHED_RESPONSE,
+        EventType.SLA_BREACHED_RESOLUTION,
+        EventType.NOTIFICATIONS_RESUMED,
+    }
+)
+"""Events someone would be told about, outside maintenance, silences and flapping."""
+
+HELD_WHILE_FLAPPING = frozenset({EventType.TICKET_OPENED, EventType.SEVERITY_RAISED})
+"""What a flapping check's results would otherwise announce; people's actions, SLA breaches
+and the flapping events themselves still notify."""
+
+
+@dataclass(frozen=True, slots=True)
+class TicketEvent:
+    """One line of a ticket's timeline (``ticket`` None: a check-level event, no ticket open).
+
+    ``notify`` says whether the alerts outbox should hear of it; ``payload`` is JSON-ready.
+    """
+
+    type: EventType
+    at: datetime
+    check: str
+    dedup_key: str
+    ticket: int | None = None
+    notify: bool = False
+    actor: str = SYSTEM_ACTOR
+    note: str | None = None
+    payload: Mapping[str, Any] = field(default_factory=dict)
+
+
+class TimelineError(ValueError):
+    """A timeline that does not describe a ticket (an event before ``ticket_opened``, ...)."""
+
+
+def _instant(value: Any) -> datetime | None:
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return value
+    return datetime.fromisoformat(str(value))
+
+
+def iso(value: datetime | None) -> str | None:
+    """How instants travel in payloads: ISO 8601 with their offset."""
+    return None if value is None else value.isoformat()
+
+
+def apply(ticket: Ticket | None, event: TicketEvent) -> Ticket | None:
+    """The ticket after ``event``; events that change nothing return it unchanged."""
+    p = event.payload
+    if event.type is EventType.TICKET_OPENED:
+        if ticket is not None:
+            raise TimelineError(f"ticket {event.ticket} opened twice")
+        if event.ticket is None:
+            raise TimelineError("ticket_opened without a ticket number")
+        return Ticket(
+            number=event.ticket,
+            dedup_key=event.dedup_key,
+            check=event.check,
+            target=str(p["target"]),
+            severity=int(p["severity"]),
+            status=TicketStatus.TRIGGERED,
+            opened_at=event.at,
+            plan=p.get("plan"),
+            response_due=_instant(p.get("response_due")),
+            resolution_due=_instant(p.get("resolution_due")),
+            previous_ticket=p.get("previous_ticket"),
+            last_stage=p.get("stage"),
+            last_summary=str(p.get("summary", "")),
+        )
+    if ticket is None:
+        if event.ticket is None:
+            return None
+        raise TimelineError(f"{event.type} before ticket_opened")
+    if event.type is EventType.SEVERITY_RAISED:
+        return replace(
+            ticket,
+            severity=int(p["severity"]),
+            response_due=_instant(p.get("response_due")),
+            resolution_due=_instant(p.get("resolution_due")),
+        )
+    if event.type is EventType.STAGE_CHANGED:
+        return replace(ticket, last_stage=p.get("stage"))
+    if event.type is EventType.ACKNOWLEDGED:
+        return replace(
+            ticket,
+            status=TicketStatus.ACKNOWLEDGED,
+            acknowledged_at=event.at,
+            acknowledged_by=event.actor,
+            resolution_due=_instant(p.get("resolution_due")),
+        )
+    if event.type is EventType.MITIGATED:
+        # A workaround in place implies someone responded: it stops the response clock too.
+        acknowledged = ticket.acknowledged_at is None
+        return replace(
+            ticket,
+            status=TicketStatus.MITIGATED,
+            mitigated_at=event.at,
+            mitigated_by=event.actor,
+            acknowledged_at=event.at if acknowledged else ticket.acknowledged_at,
+            acknowledged_by=event.actor if acknowledged else ticket.acknowledged_by,
+        )
+    if event.type is EventType.TICKET_RESOLVED:
+        return replace(
+            ticket,
+            status=TicketStatus.RESOLVED,
+            resolved_at=event.at,
+            resolved_by=event.actor,
+            resolution_note=event.note,
+        )
+    if event.type is EventType.SLA_BREACHED_RESPONSE:
+        return replace(ticket, response_breached=True)
+    if event.type is EventType.SLA_BREACHED_RESOLUTION:
+        return replace(ticket, resolution_breached=True)
+    return ticket
+
+
+def replay(events: Iterable[TicketEvent]) -> Ticket:
+    """The ticket a timeline describes; ``TimelineError`` when it describes none."""
+    ticket: Ticket | None = None
+    for event in events:
+        ticket = apply(ticket, event)
+    if ticket is None:
+        raise TimelineError("the timeline has no ticket_opened event")
+    return ticket
+
+
+REPLAYED_FIELDS = tuple(f.name for f in fields(Ticket) if f.name != "last_summary")
+"""Every ticket field except ``last_summary``, which each failed result refreshes without an
+event (a line per result would drown the timeline)."""
+
+
+def replayable(ticket: Ticket) -> dict[str, Any]:
+    """The fields a replay must reproduce, for comparing a stored ticket with its timeline."""
+    return {name: getattr(ticket, name) for name in REPLAYED_FIELDS}

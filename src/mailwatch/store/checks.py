@@ -1,0 +1,89 @@
+"""Check results (bounded per dedup key) and the engine's state per dedup key."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import delete, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from mailwatch.incidents.state import CheckState
+from mailwatch.incidents.tickets import Ticket
+from mailwatch.result import CheckResult
+from mailwatch.store.schema import check_results, check_states
+
+
+async def insert_result(
+    conn: AsyncConnection, result: CheckResult, key: str, now: datetime, retention: int
+) -> int:
+    """Record a result and drop the key's results beyond the newest ``retention``; its id.
+
+    The prune is one indexed lookup of the oldest id to keep, so it costs the same however
+    long the daemon has run.
+    """
+    row = await conn.execute(
+        insert(check_results)
+        .values(
+            dedup_key=key,
+            check_name=result.check,
+            target=result.target,
+            kind=result.kind,
+            state=int(result.state),
+            stage=result.stage,
+            summary=result.summary,
+            metrics=dict(result.metrics),
+            details=dict(result.details),
+            started_at=result.started_at,
+            finished_at=result.finished_at,
+            recorded_at=now,
+        )
+        .returning(check_results.c.id)
+    )
+    result_id = int(row.scalar_one())
+    cutoff = (
+        await conn.execute(
+            select(check_results.c.id)
+            .where(check_results.c.dedup_key == key)
+            .order_by(check_results.c.id.desc())
+            .offset(retention)
+            .limit(1)
+        )
+    ).scalar_one_or_none()
+    if cutoff is not None:
+        await conn.execute(
+            delete(check_results).where(
+                check_results.c.dedup_key == key, check_results.c.id <= cutoff
+            )
+        )
+    return result_id
+
+
+async def load_state(
+    conn: AsyncConnection, key: str, check: str, target: str, ticket: Ticket | None
+) -> CheckState | None:
+    """The stored state of ``key`` with its open ticket, or None for a key never seen."""
+    text = (
+        await conn.execute(select(check_states.c.state).where(check_states.c.dedup_key == key))
+    ).scalar_one_or_none()
+    if text is None:
+        return None
+    return CheckState.from_json(key, check, target, text, ticket)
+
+
+async def save_state(
+    conn: AsyncConnection, state: CheckState, now: datetime, result_id: int | None
+) -> None:
+    """Insert or update the state row (the caller holds the write lock, so no race)."""
+    values = {
+        "check_name": state.check,
+        "target": state.target,
+        "state": state.to_json(),
+        "updated_at": now,
+    }
+    if result_id is not None:
+        values["last_result_id"] = result_id
+    updated = await conn.execute(
+        update(check_states).where(check_states.c.dedup_key == state.dedup_key).values(values)
+    )
+    if updated.rowcount == 0:
+        await conn.execute(insert(check_states).values(dedup_key=state.dedup_key, **values))

@@ -1,0 +1,203 @@
+"""The database tables, as SQLAlchemy Core metadata: portable between SQLite and PostgreSQL.
+
+Instants are stored in UTC (``UtcDateTime``); JSON columns hold payloads and metrics. The
+shape changes only through ``mailwatch.store.migrations``.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    TypeDecorator,
+    text,
+)
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """Aware datetimes in, aware UTC datetimes out, whatever the database keeps.
+
+    SQLite has no time zones: values are stored as naive UTC text, which also sorts by time.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ValueError(f"naive datetime {value.isoformat()} cannot be stored; add a zone")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        assert isinstance(value, datetime)
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+metadata = MetaData()
+
+schema_version = Table(
+    "schema_version",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("version", Integer, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    Column("written_by", String(64), nullable=False),
+)
+"""One row (id 1): the schema version and the mailwatch version that last migrated it."""
+
+check_results = Table(
+    "check_results",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("dedup_key", String(300), nullable=False),
+    Column("check_name", String(64), nullable=False),
+    Column("target", String(255), nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("state", Integer, nullable=False),
+    Column("stage", String(64)),
+    Column("summary", Text, nullable=False),
+    Column("metrics", JSON, nullable=False),
+    Column("details", JSON, nullable=False),
+    Column("started_at", UtcDateTime, nullable=False),
+    Column("finished_at", UtcDateTime, nullable=False),
+    Column("recorded_at", UtcDateTime, nullable=False),
+    Index("check_results_by_key", "dedup_key", "id"),
+)
+"""Recent results, the last ``[incidents] result_retention`` per dedup key."""
+
+check_states = Table(
+    "check_states",
+    metadata,
+    Column("dedup_key", String(300), primary_key=True),
+    Column("check_name", String(64), nullable=False),
+    Column("target", String(255), nullable=False),
+    Column("state", Text, nullable=False),
+    Column("last_result_id", Integer),
+    Column("updated_at", UtcDateTime, nullable=False),
+)
+"""The engine's memory per dedup key (``CheckState.to_json``)."""
+
+ticket_counter = Table(
+    "ticket_counter",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("last_number", Integer, nullable=False),
+)
+"""One row (id 1): the last ticket number handed out. It only grows, so a number is never
+reused, even if tickets are deleted by hand."""
+
+tickets = Table(
+    "tickets",
+    metadata,
+    Column("number", Integer, primary_key=True, autoincrement=False),
+    Column("dedup_key", String(300), nullable=False),
+    Column("check_name", String(64), nullable=False),
+    Column("target", String(255), nullable=False),
+    Column("severity", Integer, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("opened_at", UtcDateTime, nullable=False),
+    Column("plan", String(100)),
+    Column("response_due", UtcDateTime),
+    Column("resolution_due", UtcDateTime),
+    Column("response_breached", Boolean, nullable=False, default=False),
+    Column("resolution_breached", Boolean, nullable=False, default=False),
+    Column("acknowledged_at", UtcDateTime),
+    Column("acknowledged_by", String(100)),
+    Column("mitigated_at", UtcDateTime),
+    Column("mitigated_by", String(100)),
+    Column("resolved_at", UtcDateTime),
+    Column("resolved_by", String(100)),
+    Column("resolution_note", Text),
+    Column("previous_ticket", Integer, ForeignKey("tickets.number")),
+    Column("last_stage", String(64)),
+    Column("last_summary", Text, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    Index("tickets_by_status", "status", "number"),
+    Index("tickets_by_check", "check_name", "status"),
+    # The database itself refuses a second open ticket for one dedup key.
+    Index(
+        "one_open_ticket_per_key",
+        "dedup_key",
+        unique=True,
+        sqlite_where=text("status != 'resolved'"),
+        postgresql_where=text("status != 'resolved'"),
+    ),
+)
+
+ticket_events = Table(
+    "ticket_events",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("ticket", Integer, ForeignKey("tickets.number")),
+    Column("dedup_key", String(300), nullable=False),
+    Column("check_name", String(64), nullable=False),
+    Column("at", UtcDateTime, nullable=False),
+    Column("type", String(40), nullable=False),
+    Column("actor", String(100), nullable=False),
+    Column("note", Text),
+    Column("notify", Boolean, nullable=False),
+    Column("payload", JSON, nullable=False),
+    Column("result_id", Integer),
+    Index("ticket_events_by_ticket", "ticket", "id"),
+    Index("ticket_events_by_key", "dedup_key", "id"),
+)
+"""Every transition with its time, actor and note: the timelines. ``ticket`` is NULL for a
+check-level event with no ticket open (flapping of a check that never opened one).
+``result_id`` names the result that caused it (results are pruned, so no foreign key)."""
+
+silences = Table(
+    "silences",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("check_name", String(64), nullable=False),
+    Column("starts_at", UtcDateTime, nullable=False),
+    Column("until", UtcDateTime, nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("created_by", String(100), nullable=False),
+    Column("ended_at", UtcDateTime),
+    Column("ended_by", String(100)),
+    Index("silences_by_until", "until"),
+)
+"""Ad hoc maintenance from ``mailwatch silence``: one check or ``all``."""
+
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("ticket", Integer, ForeignKey("tickets.number")),
+    Column("event", Integer, ForeignKey("ticket_events.id")),
+    Column("route", String(100), nullable=False),
+    Column("kind", String(40), nullable=False),
+    Column("payload", JSON, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_attempt_at", UtcDateTime, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("delivered_at", UtcDateTime),
+    Column("last_error", Text),
+    Index("outbox_due", "status", "next_attempt_at"),
+)
+"""Notifications to send, written in the same transaction as the events that cause them.
+``status``: pending, sending, delivered, failed (will retry), dead (gave up)."""
+
+OUTBOX_STATUSES = ("pending", "sending", "delivered", "failed", "dead")
