@@ -319,8 +319,10 @@ def acknowledge(
         raise TicketActionError("it is already mitigated, which acknowledged it")
     resolution_due = current.resolution_due
     if policy.sla is not None and policy.plan == current.plan:
+        # max(): a clock that stepped back must not put the acknowledgement before opening.
+        acknowledged_at = max(now, current.opened_at)
         resolution_due = policy.sla.deadlines(
-            current.severity, current.opened_at, now
+            current.severity, current.opened_at, acknowledged_at
         ).resolution_due
     make = _EventMaker(state, now)
     events = _breaches(make, current, now)

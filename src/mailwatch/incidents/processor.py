@@ -1,0 +1,140 @@
+"""Stores the engine's decisions: one transaction per processed result or tick.
+
+Each transaction writes the result row, the check's new state, the ticket rows, the timeline
+events and the outbox rows together, so a crash leaves either all of them or none.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from mailwatch.incidents.engine import Decision, EngineContext, evaluate, on_tick
+from mailwatch.incidents.maintenance import MaintenanceWindow, quiet_for
+from mailwatch.incidents.notifications import plan_notifications
+from mailwatch.incidents.policy import policy_for
+from mailwatch.incidents.state import CheckState
+from mailwatch.incidents.tickets import Ticket, dedup_key
+from mailwatch.result import CheckResult
+from mailwatch.store.checks import insert_result, load_state, save_state
+from mailwatch.store.outbox import OutboxRow, insert_outbox
+from mailwatch.store.silences import active_silences
+from mailwatch.store.store import Store
+from mailwatch.store.tickets import (
+    StoredEvent,
+    insert_events,
+    load_open_ticket,
+    load_ticket,
+    next_number,
+    open_tickets,
+    save_ticket,
+    take_number,
+)
+
+if TYPE_CHECKING:
+    from mailwatch.config.model import MailwatchConfig
+
+
+@dataclass(frozen=True)
+class ProcessOutcome:
+    """What one transaction stored."""
+
+    state: CheckState
+    events: list[StoredEvent] = field(default_factory=list)
+    tickets: list[Ticket] = field(default_factory=list)
+    outbox_ids: list[int] = field(default_factory=list)
+    result_id: int | None = None
+
+
+async def process_result(
+    store: Store, config: MailwatchConfig, result: CheckResult, now: datetime
+) -> ProcessOutcome:
+    """Record ``result`` and everything the engine decides about it, in one transaction."""
+    key = dedup_key(result.check, result.target)
+    policy = policy_for(config, result.check)
+    async with store.write() as conn:
+        result_id = await insert_result(conn, result, key, now, config.incidents.result_retention)
+        state = await load_check_state(conn, key, result.check, result.target)
+        context = await load_context(conn, config, result.check, now)
+        decision = evaluate(state, result, policy, now, context)
+        return await write_decision(conn, config, decision, now, result_id)
+
+
+async def tick(store: Store, config: MailwatchConfig, now: datetime) -> list[ProcessOutcome]:
+    """Time-driven transitions of every open ticket: SLA breaches, and re-announcing tickets
+    whose maintenance window or silence has ended. One short transaction per ticket."""
+    async with store.read() as conn:
+        keys = [(t.dedup_key, t.check, t.target) for t in await open_tickets(conn)]
+    outcomes = []
+    for key, check, target in keys:
+        async with store.write() as conn:
+            state = await load_check_state(conn, key, check, target)
+            if state.ticket is None:
+                continue  # resolved since the list was read
+            context = await load_context(conn, config, check, now)
+            decision = on_tick(state, policy_for(config, check), now, context)
+            if decision.events or decision.state != state:
+                outcomes.append(await write_decision(conn, config, decision, now, None))
+    return outcomes
+
+
+async def load_check_state(conn: AsyncConnection, key: str, check: str, target: str) -> CheckState:
+    """The stored state with its open ticket; a fresh state for a key never seen."""
+    ticket = await load_open_ticket(conn, key)
+    state = await load_state(conn, key, check, target, ticket)
+    return state if state is not None else CheckState(key, check, target, ticket=ticket)
+
+
+async def load_context(
+    conn: AsyncConnection, config: MailwatchConfig, check: str, now: datetime
+) -> EngineContext:
+    """What the engine needs beyond the check's state: the next ticket number, a parent's
+    open ticket (the first in ``depends_on`` order), and the quiet period in force."""
+    parents = next((c.depends_on for c in config.checks if c.name == check), [])
+    parent_ticket = None
+    parent_check = None
+    if parents:
+        found = {t.check: t.number for t in await open_tickets(conn, parents)}
+        parent_check = next((name for name in parents if name in found), None)
+        parent_ticket = found.get(parent_check) if parent_check is not None else None
+    windows = [MaintenanceWindow(window) for window in config.maintenance]
+    quiet = quiet_for(check, now, windows, await active_silences(conn, now))
+    return EngineContext(
+        next_ticket_number=await next_number(conn),
+        parent_ticket=parent_ticket,
+        parent_check=parent_check,
+        quiet=quiet,
+    )
+
+
+async def write_decision(
+    conn: AsyncConnection,
+    config: MailwatchConfig,
+    decision: Decision,
+    now: datetime,
+    result_id: int | None,
+) -> ProcessOutcome:
+    """Write a decision inside the caller's transaction: tickets before the events that point
+    at them, then the state, the events and the outbox rows the notification plan asks for."""
+    opened = decision.opened
+    if opened is not None:
+        await take_number(conn, opened.number)
+    for changed in decision.tickets:
+        await save_ticket(conn, changed, now)
+    await save_state(conn, decision.state, now, result_id)
+    stored = await insert_events(conn, decision.events, result_id)
+    rows: list[OutboxRow] = []
+    own = {ticket.number: ticket for ticket in decision.tickets}
+    by_ticket: dict[int | None, list[StoredEvent]] = {}
+    for item in stored:
+        by_ticket.setdefault(item.event.ticket, []).append(item)
+    for number, items in by_ticket.items():
+        ticket: Ticket | None = own.get(number) if number is not None else None
+        if number is not None and ticket is None:
+            ticket = await load_ticket(conn, number)  # a parent's ticket
+        rows += plan_notifications(items, ticket, config)
+    outbox_ids = await insert_outbox(conn, rows, now)
+    return ProcessOutcome(decision.state, stored, list(decision.tickets), outbox_ids, result_id)
