@@ -8,7 +8,15 @@ import sys
 from collections.abc import Sequence
 
 from mailwatch import __version__
-from mailwatch.cli import check_cmd, sla_cmd, validate_cmd
+from mailwatch.cli import (
+    ack_cmd,
+    check_cmd,
+    show_cmd,
+    silence_cmd,
+    sla_cmd,
+    tickets_cmd,
+    validate_cmd,
+)
 from mailwatch.config import EX_CONFIG, ConfigError, MailwatchConfig, config_path, load_config
 
 
@@ -30,6 +38,10 @@ def build_parser() -> argparse.ArgumentParser:
     check_cmd.add_parser(commands, config_parent)
     validate_cmd.add_parser(commands, config_parent)
     sla_cmd.add_parser(commands, config_parent)
+    tickets_cmd.add_parser(commands, config_parent)
+    show_cmd.add_parser(commands, config_parent)
+    ack_cmd.add_parser(commands, config_parent)
+    silence_cmd.add_parser(commands, config_parent)
     return parser
 
 

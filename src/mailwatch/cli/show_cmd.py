@@ -1,0 +1,98 @@
+"""``mailwatch show MW-000123``: a ticket's details, its SLA clocks and its timeline."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from datetime import UTC, datetime, tzinfo
+from typing import Any
+
+from mailwatch.incidents.tickets import Ticket, format_number
+from mailwatch.store.tickets import StoredEvent
+
+
+def add_parser(commands: Any, config_parent: argparse.ArgumentParser) -> None:
+    parser = commands.add_parser(
+        "show", parents=[config_parent], help="show a ticket and its timeline"
+    )
+    parser.add_argument("ticket", metavar="TICKET", help="ticket number, e.g. MW-000123")
+    parser.add_argument("--json", action="store_true", help="print JSON")
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from mailwatch.cli.main import load_or_exit
+    from mailwatch.cli.store_session import EXIT_BAD_INPUT, fail, with_store
+    from mailwatch.cli.ticket_format import display_zone, event_dict, ticket_dict
+    from mailwatch.incidents.tickets import parse_number
+    from mailwatch.store.tickets import load_ticket, load_timeline
+
+    config = load_or_exit(args.config)
+    prefix = config.incidents.ticket_prefix
+    try:
+        number = parse_number(args.ticket, prefix)
+    except ValueError as exc:
+        return fail(str(exc), EXIT_BAD_INPUT)
+
+    async def work(store: Any) -> tuple[Ticket | None, list[StoredEvent]]:
+        async with store.read() as conn:
+            return await load_ticket(conn, number), await load_timeline(conn, number)
+
+    ticket, timeline = with_store(config, work)
+    if ticket is None:
+        return fail(f"there is no ticket {format_number(number, prefix)}", EXIT_BAD_INPUT)
+    if args.json:
+        data = ticket_dict(ticket, prefix)
+        data["timeline"] = [event_dict(item.id, item.event) for item in timeline]
+        print(json.dumps(data, indent=2))
+        return 0
+    zone = display_zone(config.incidents.timezone)
+    print(_details(ticket, timeline, prefix, datetime.now(UTC), zone))
+    return 0
+
+
+def _details(
+    ticket: Ticket, timeline: list[StoredEvent], prefix: str, now: datetime, zone: tzinfo | None
+) -> str:
+    from mailwatch.cli.ticket_format import ago, due, event_line, local
+
+    def when(instant: datetime | None, who: str | None = None) -> str:
+        if instant is None:
+            return "-"
+        by = f" by {who}" if who else ""
+        return f"{local(instant, zone)} ({ago(instant, now)}){by}"
+
+    def deadline(instant: datetime | None, met: bool, breached: bool) -> str:
+        if instant is None:
+            return "no target"
+        state = due(instant, now, met=met, breached=breached)
+        flag = " BREACHED" if breached and not met else ""
+        return f"{local(instant, zone)} ({state}){flag}"
+
+    t = ticket
+    lines = [
+        f"{format_number(t.number, prefix)}  severity {t.severity}  {t.status.value}",
+        f"  check:           {t.check} (target {t.target})",
+        f"  opened:          {when(t.opened_at)}",
+        f"  plan:            {t.plan or 'none'}",
+        "  response due:    "
+        + deadline(t.response_due, t.acknowledged_at is not None, t.response_breached),
+        "  resolution due:  "
+        + deadline(
+            t.resolution_due,
+            t.mitigated_at is not None or not t.is_open,
+            t.resolution_breached,
+        ),
+        f"  acknowledged:    {when(t.acknowledged_at, t.acknowledged_by)}",
+        f"  mitigated:       {when(t.mitigated_at, t.mitigated_by)}",
+        f"  resolved:        {when(t.resolved_at, t.resolved_by)}",
+    ]
+    if t.resolution_note:
+        lines.append(f"  resolution note: {t.resolution_note}")
+    if t.previous_ticket:
+        lines.append(f"  previous ticket: {format_number(t.previous_ticket, prefix)}")
+    stage = f"[{t.last_stage}] " if t.last_stage else ""
+    lines.append(f"  last failure:    {stage}{t.last_summary}")
+    lines.append("timeline:")
+    lines += [event_line(item.event, zone) for item in timeline]
+    return "\n".join(lines)

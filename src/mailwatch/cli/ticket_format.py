@@ -1,0 +1,121 @@
+"""How tickets and times look at a terminal and in ``--json``, for the ticket commands."""
+
+from __future__ import annotations
+
+from datetime import datetime, tzinfo
+from typing import Any
+
+from mailwatch.incidents.tickets import Ticket, format_number
+from mailwatch.incidents.timeline import TicketEvent
+from mailwatch.sla.calendar import load_zone
+
+
+def display_zone(name: str | None) -> tzinfo | None:
+    """``[incidents] timezone`` when set; None means this host's local zone."""
+    return load_zone(name) if name else None
+
+
+def local(instant: datetime, zone: tzinfo | None) -> str:
+    """``2026-11-22 10:01 CET`` in the display zone."""
+    shown = instant.astimezone(zone)
+    return shown.strftime("%Y-%m-%d %H:%M ") + (shown.tzname() or shown.strftime("%z"))
+
+
+def span(seconds: float) -> str:
+    """A rounded duration a person reads at a glance: ``45 s``, ``12 min``, ``3 h 5 min``,
+    ``4 days``."""
+    seconds = abs(int(seconds))
+    if seconds < 60:
+        return f"{seconds} s"
+    minutes = seconds // 60
+    if minutes < 60:
+        return f"{minutes} min"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 48:
+        return f"{hours} h {minutes} min" if minutes else f"{hours} h"
+    return f"{hours // 24} days"
+
+
+def ago(instant: datetime, now: datetime) -> str:
+    delta = (now - instant).total_seconds()
+    return f"in {span(delta)}" if delta < 0 else f"{span(delta)} ago"
+
+
+def due(deadline: datetime | None, now: datetime, *, met: bool, breached: bool) -> str:
+    """A deadline with the time left: ``in 2 h 10 min``, ``overdue by 5 min``, ``met``."""
+    if deadline is None:
+        return "no target"
+    if met:
+        return "met (breached)" if breached else "met"
+    left = (deadline - now).total_seconds()
+    return f"overdue by {span(left)}" if left <= 0 else f"in {span(left)}"
+
+
+def ticket_dict(ticket: Ticket, prefix: str) -> dict[str, Any]:
+    """The JSON form of a ticket: instants as ISO 8601 in UTC."""
+
+    def iso(value: datetime | None) -> str | None:
+        return None if value is None else value.isoformat()
+
+    return {
+        "ticket": format_number(ticket.number, prefix),
+        "number": ticket.number,
+        "check": ticket.check,
+        "target": ticket.target,
+        "severity": ticket.severity,
+        "status": ticket.status.value,
+        "opened_at": iso(ticket.opened_at),
+        "plan": ticket.plan,
+        "response_due": iso(ticket.response_due),
+        "resolution_due": iso(ticket.resolution_due),
+        "response_breached": ticket.response_breached,
+        "resolution_breached": ticket.resolution_breached,
+        "acknowledged_at": iso(ticket.acknowledged_at),
+        "acknowledged_by": ticket.acknowledged_by,
+        "mitigated_at": iso(ticket.mitigated_at),
+        "mitigated_by": ticket.mitigated_by,
+        "resolved_at": iso(ticket.resolved_at),
+        "resolved_by": ticket.resolved_by,
+        "resolution_note": ticket.resolution_note,
+        "previous_ticket": (
+            format_number(ticket.previous_ticket, prefix) if ticket.previous_ticket else None
+        ),
+        "last_stage": ticket.last_stage,
+        "last_summary": ticket.last_summary,
+    }
+
+
+def event_dict(event_id: int, event: TicketEvent) -> dict[str, Any]:
+    return {
+        "id": event_id,
+        "at": event.at.isoformat(),
+        "type": event.type.value,
+        "actor": event.actor,
+        "note": event.note,
+        "notify": event.notify,
+        "payload": dict(event.payload),
+    }
+
+
+def event_line(event: TicketEvent, zone: tzinfo | None) -> str:
+    """One timeline line: time, type, actor, then what a person needs to know."""
+    p = event.payload
+    details = []
+    if event.note:
+        details.append(f'"{event.note}"')
+    if "severity" in p and event.type.value in ("ticket_opened", "severity_raised"):
+        details.append(f"severity {p['severity']}")
+    if "dependent_check" in p:
+        details.append(f"dependent check {p['dependent_check']}")
+    if "percent_state_change" in p:
+        details.append(f"{p['percent_state_change']:g}% state change")
+    if p.get("summary") and event.type.value != "ticket_resolved":
+        stage = f"[{p['stage']}] " if p.get("stage") else ""
+        details.append(f"{stage}{p['summary']}")
+    if "until" in p:
+        details.append(f"until {local(datetime.fromisoformat(str(p['until'])), zone)}")
+    quiet = "" if event.notify else " (not notified)"
+    return (
+        f"  {local(event.at, zone)}  {event.type.value:<24} {event.actor:<12} "
+        f"{'; '.join(details)}{quiet}"
+    ).rstrip()
