@@ -30,7 +30,8 @@ from mailwatch.incidents.tickets import Ticket, TicketStatus, dedup_key
 from mailwatch.incidents.timeline import EventType, TicketEvent, replay, replayable
 from mailwatch.result import State
 
-O, W, C, U = State.OK, State.WARNING, State.CRITICAL, State.UNKNOWN
+OK, WARN, CRIT, UNKN = State.OK, State.WARNING, State.CRITICAL, State.UNKNOWN
+ONE_MINUTE = timedelta(minutes=1)
 MAINTENANCE = Quiet("maintenance", "maintenance window 'patching'", T0 + timedelta(hours=2))
 
 
@@ -45,7 +46,7 @@ def feed(
     state: CheckState | None = None,
     context: EngineContext | None = None,
     start: datetime = T0,
-    step: timedelta = minutes(1),
+    step: timedelta = ONE_MINUTE,
     **result_args: object,
 ) -> tuple[CheckState, list[Decision]]:
     """Run results through the engine, numbering tickets as the store would."""
@@ -75,13 +76,13 @@ def types(decisions: Sequence[Decision]) -> list[list[str]]:
 @pytest.mark.parametrize(
     ("states", "open_after", "expected"),
     [
-        ([C], 2, [[]]),
-        ([C, C], 2, [[], ["ticket_opened"]]),
-        ([C], 1, [["ticket_opened"]]),
-        ([C, O, C], 2, [[], [], []]),
+        ([CRIT], 2, [[]]),
+        ([CRIT, CRIT], 2, [[], ["ticket_opened"]]),
+        ([CRIT], 1, [["ticket_opened"]]),
+        ([CRIT, OK, CRIT], 2, [[], [], []]),
         # Warnings and unknowns are not ok: they count towards opening too.
-        ([W, U, C], 3, [[], [], ["ticket_opened"]]),
-        ([C, C, C, C], 2, [[], ["ticket_opened"], [], []]),
+        ([WARN, UNKN, CRIT], 3, [[], [], ["ticket_opened"]]),
+        ([CRIT, CRIT, CRIT, CRIT], 2, [[], ["ticket_opened"], [], []]),
     ],
 )
 def test_opens_after_n_consecutive_failures(
@@ -93,7 +94,7 @@ def test_opens_after_n_consecutive_failures(
 
 def test_open_after_s_opens_once_failing_for_that_long() -> None:
     policy = IncidentPolicy(open_after=99, open_after_s=120)
-    _, decisions = feed([C, C, C, C], policy, step=minutes(1))
+    _, decisions = feed([CRIT, CRIT, CRIT, CRIT], policy, step=minutes(1))
     # Failing since T0: at T0+2min it has failed for 120 s.
     assert types(decisions) == [[], [], ["ticket_opened"], []]
     assert decisions[2].events[0].payload["failing_since"] == T0.isoformat()
@@ -101,7 +102,7 @@ def test_open_after_s_opens_once_failing_for_that_long() -> None:
 
 def test_opened_ticket_fields() -> None:
     state, decisions = feed(
-        [C, C], context=EngineContext(next_ticket_number=41), summary="canary not delivered"
+        [CRIT, CRIT], context=EngineContext(next_ticket_number=41), summary="canary not delivered"
     )
     ticket = state.ticket
     assert ticket is not None
@@ -121,18 +122,18 @@ def test_opened_ticket_fields() -> None:
 @pytest.mark.parametrize(
     ("tail", "resolve_after", "resolved_at"),
     [
-        ([O], 2, None),
-        ([O, O], 2, 1),
-        ([O, C, O, O], 2, 3),
-        ([O, O, O], 3, 2),
-        ([O], 1, 0),
+        ([OK], 2, None),
+        ([OK, OK], 2, 1),
+        ([OK, CRIT, OK, OK], 2, 3),
+        ([OK, OK, OK], 3, 2),
+        ([OK], 1, 0),
     ],
 )
 def test_resolves_after_m_consecutive_ok(
     tail: list[State], resolve_after: int, resolved_at: int | None
 ) -> None:
     policy = IncidentPolicy(open_after=1, resolve_after=resolve_after)
-    state, decisions = feed([C, *tail], policy)
+    state, decisions = feed([CRIT, *tail], policy)
     after = decisions[1:]
     resolved = [i for i, d in enumerate(after) if "ticket_resolved" in types([d])[0]]
     assert resolved == ([] if resolved_at is None else [resolved_at])
@@ -146,7 +147,7 @@ def test_resolves_after_m_consecutive_ok(
 
 def test_failure_after_resolution_opens_a_new_linked_ticket() -> None:
     policy = IncidentPolicy(open_after=1, resolve_after=1)
-    state, decisions = feed([C, O, C], policy, context=EngineContext(next_ticket_number=7))
+    state, decisions = feed([CRIT, OK, CRIT], policy, context=EngineContext(next_ticket_number=7))
     assert state.ticket is not None
     assert state.ticket.number == 8
     assert state.ticket.previous_ticket == 7
@@ -155,10 +156,10 @@ def test_failure_after_resolution_opens_a_new_linked_ticket() -> None:
 
 def test_stage_change_is_on_the_timeline() -> None:
     policy = IncidentPolicy(open_after=1)
-    state, _ = feed([C], policy)
+    state, _ = feed([CRIT], policy)
     decision = evaluate(
         state,
-        result(C, T0 + minutes(1), stage="smtp_connect"),
+        result(CRIT, T0 + minutes(1), stage="smtp_connect"),
         policy,
         T0 + minutes(1),
         EngineContext(next_ticket_number=2),
@@ -177,24 +178,24 @@ def test_stage_change_is_on_the_timeline() -> None:
 @pytest.mark.parametrize(
     ("kind", "stage", "state", "severity"),
     [
-        ("roundtrip", "not_delivered", C, 1),
-        ("roundtrip", "smtp_connect", C, 1),
-        ("roundtrip", "imap_auth", C, 1),
-        ("roundtrip", "slow", C, 2),
-        ("roundtrip", "slow", W, 3),
-        ("roundtrip", "delivered_to_spam", W, 2),
-        ("roundtrip", "late", W, 3),
-        ("mx", "mx_connect", C, 1),
-        ("mx", "mx_connect", W, 3),  # some MX hosts down, not all
-        ("mx", "mx_missing", C, 1),
-        ("dnsbl", "dnsbl_listed", C, 1),
-        ("dnsbl", "dnsbl_refused", U, 3),
-        ("resources", "disk", C, 2),
-        ("resources", "disk", W, 3),
-        ("queue", "queue_size", C, 2),
-        ("tls", "cert_expiring", W, 3),
-        ("service", "connect", C, 2),
-        ("roundtrip", None, O, 4),
+        ("roundtrip", "not_delivered", CRIT, 1),
+        ("roundtrip", "smtp_connect", CRIT, 1),
+        ("roundtrip", "imap_auth", CRIT, 1),
+        ("roundtrip", "slow", CRIT, 2),
+        ("roundtrip", "slow", WARN, 3),
+        ("roundtrip", "delivered_to_spam", WARN, 2),
+        ("roundtrip", "late", WARN, 3),
+        ("mx", "mx_connect", CRIT, 1),
+        ("mx", "mx_connect", WARN, 3),  # some MX hosts down, not all
+        ("mx", "mx_missing", CRIT, 1),
+        ("dnsbl", "dnsbl_listed", CRIT, 1),
+        ("dnsbl", "dnsbl_refused", UNKN, 3),
+        ("resources", "disk", CRIT, 2),
+        ("resources", "disk", WARN, 3),
+        ("queue", "queue_size", CRIT, 2),
+        ("tls", "cert_expiring", WARN, 3),
+        ("service", "connect", CRIT, 2),
+        ("roundtrip", None, OK, 4),
     ],
 )
 def test_severity_table(kind: str, stage: str | None, state: State, severity: int) -> None:
@@ -203,9 +204,11 @@ def test_severity_table(kind: str, stage: str | None, state: State, severity: in
 
 def test_severity_rises_while_open_and_never_falls() -> None:
     policy = IncidentPolicy(open_after=1)
-    state, decisions = feed([W], policy, stage="slow")
+    state, _ = feed([WARN], policy, stage="slow")
     assert state.ticket is not None and state.ticket.severity == 3
-    state, more = feed([C, W], policy, state=state, start=T0 + minutes(1), stage="not_delivered")
+    state, more = feed(
+        [CRIT, WARN], policy, state=state, start=T0 + minutes(1), stage="not_delivered"
+    )
     raised = [e for e in more[0].events if e.type is EventType.SEVERITY_RAISED]
     assert len(raised) == 1
     assert raised[0].payload["severity"] == 1
@@ -216,7 +219,7 @@ def test_severity_rises_while_open_and_never_falls() -> None:
 
 
 def test_configured_severity_overrides_the_table() -> None:
-    state, _ = feed([C], IncidentPolicy(open_after=1, severity=4))
+    state, _ = feed([CRIT], IncidentPolicy(open_after=1, severity=4))
     assert state.ticket is not None and state.ticket.severity == 4
 
 
@@ -228,7 +231,7 @@ def test_configured_severity_overrides_the_table() -> None:
 def test_flapping_holds_the_ticket_open_and_notifications_back() -> None:
     policy = IncidentPolicy(open_after=1, resolve_after=1)
     # Alternating results: the ticket opens, resolves, reopens... until flapping starts.
-    state, decisions = feed([C, O] * 12, policy)
+    state, decisions = feed([CRIT, OK] * 12, policy)
     started = [i for i, d in enumerate(decisions) if "flapping_started" in types([d])[0]]
     assert len(started) == 1
     assert state.flapping
@@ -238,7 +241,7 @@ def test_flapping_holds_the_ticket_open_and_notifications_back() -> None:
     assert state.ticket is not None
     # ... and settles: ok results bring the percentage down; flapping stops and, with
     # enough ok results, the ticket resolves.
-    state, calm = feed([O] * 25, policy, state=state, start=T0 + minutes(30))
+    state, calm = feed([OK] * 25, policy, state=state, start=T0 + minutes(30))
     kinds = [t for ts in types(calm) for t in ts]
     assert "flapping_stopped" in kinds
     assert kinds.index("ticket_resolved") >= kinds.index("flapping_stopped")
@@ -247,7 +250,7 @@ def test_flapping_holds_the_ticket_open_and_notifications_back() -> None:
 
 def test_ticket_opened_while_flapping_is_not_notified() -> None:
     policy = IncidentPolicy(open_after=1, resolve_after=1, flap_high_percent=5, flap_low_percent=1)
-    state, decisions = feed([O, O, C], policy)
+    _, decisions = feed([OK, OK, CRIT], policy)
     opened = decisions[2]
     kinds = {e.type: e for e in opened.events}
     assert EventType.FLAPPING_STARTED in kinds  # 6.25 % >= 5 %
@@ -262,7 +265,7 @@ def test_ticket_opened_while_flapping_is_not_notified() -> None:
 
 def test_dependent_failures_go_on_the_parent_timeline_once() -> None:
     context = EngineContext(next_ticket_number=5, parent_ticket=3, parent_check="imap")
-    state, decisions = feed([C, C, C, C], IncidentPolicy(open_after=2), context=context)
+    state, decisions = feed([CRIT, CRIT, CRIT, CRIT], IncidentPolicy(open_after=2), context=context)
     assert state.ticket is None
     assert types(decisions) == [["dependent_failure"], [], [], []]
     event = decisions[0].events[0]
@@ -270,15 +273,15 @@ def test_dependent_failures_go_on_the_parent_timeline_once() -> None:
     assert event.check == "canary"
     assert event.payload["dependent_check"] == "canary"
     assert event.notify is False
-    state, recovered = feed([O], state=state, context=context, start=T0 + minutes(5))
+    state, recovered = feed([OK], state=state, context=context, start=T0 + minutes(5))
     assert types(recovered) == [["dependent_recovered"]]
     assert recovered[0].events[0].ticket == 3
 
 
 def test_dependent_opens_its_own_ticket_once_the_parent_is_resolved() -> None:
     parent_open = EngineContext(next_ticket_number=5, parent_ticket=3, parent_check="imap")
-    state, _ = feed([C, C, C], IncidentPolicy(open_after=2), context=parent_open)
-    state, decisions = feed([C], state=state, context=EngineContext(next_ticket_number=5))
+    state, _ = feed([CRIT, CRIT, CRIT], IncidentPolicy(open_after=2), context=parent_open)
+    state, decisions = feed([CRIT], state=state, context=EngineContext(next_ticket_number=5))
     assert types(decisions) == [["ticket_opened"]]
 
 
@@ -289,7 +292,7 @@ def test_dependent_opens_its_own_ticket_once_the_parent_is_resolved() -> None:
 
 def test_maintenance_records_and_opens_but_notifies_nothing_then_reannounces() -> None:
     quiet = EngineContext(next_ticket_number=1, quiet=MAINTENANCE)
-    state, decisions = feed([C, C, C], IncidentPolicy(open_after=2), context=quiet)
+    state, decisions = feed([CRIT, CRIT, CRIT], IncidentPolicy(open_after=2), context=quiet)
     assert state.ticket is not None
     assert all(not e.notify for d in decisions for e in d.events)
     assert state.held is True
@@ -307,7 +310,7 @@ def test_maintenance_records_and_opens_but_notifies_nothing_then_reannounces() -
 def test_ticket_resolved_inside_the_window_is_not_reannounced() -> None:
     quiet = EngineContext(quiet=MAINTENANCE)
     policy = IncidentPolicy(open_after=1, resolve_after=1)
-    state, decisions = feed([C, O], policy, context=quiet)
+    state, decisions = feed([CRIT, OK], policy, context=quiet)
     assert state.ticket is None
     assert state.held is False
     assert all(not e.notify for d in decisions for e in d.events)
@@ -325,7 +328,7 @@ def sla_policy(**changes: object) -> IncidentPolicy:
 
 def test_new_ticket_gets_deadlines_and_breaches_are_events_once() -> None:
     policy = sla_policy(open_after=1)
-    state, _ = feed([C], policy)  # severity 1 at T0: response 1h, resolution 4h after that
+    state, _ = feed([CRIT], policy)  # severity 1 at T0: response 1h, resolution 4h after that
     ticket = state.ticket
     assert ticket is not None
     assert ticket.plan == "premium"
@@ -342,7 +345,7 @@ def test_new_ticket_gets_deadlines_and_breaches_are_events_once() -> None:
 
 def test_acknowledging_restarts_the_resolution_clock() -> None:
     policy = sla_policy(open_after=1)
-    state, _ = feed([C], policy)
+    state, _ = feed([CRIT], policy)
     assert state.ticket is not None
     at = T0 + minutes(10)
     decision = acknowledge(state, state.ticket, "alice", "on it", policy, at, EngineContext())
@@ -364,7 +367,7 @@ def test_acknowledging_restarts_the_resolution_clock() -> None:
 
 def test_late_acknowledgement_records_the_breach_first() -> None:
     policy = sla_policy(open_after=1)
-    state, _ = feed([C], policy)
+    state, _ = feed([CRIT], policy)
     assert state.ticket is not None
     decision = acknowledge(
         state, state.ticket, "bob", None, policy, T0 + minutes(75), EngineContext()
@@ -381,7 +384,7 @@ def test_late_acknowledgement_records_the_breach_first() -> None:
 
 
 def opened_state() -> CheckState:
-    state, _ = feed([C], IncidentPolicy(open_after=1))
+    state, _ = feed([CRIT], IncidentPolicy(open_after=1))
     return state
 
 
@@ -427,12 +430,12 @@ def test_resolved_ticket_refuses_every_action() -> None:
 
 def test_resolving_by_hand_restarts_the_failure_streak() -> None:
     policy = IncidentPolicy(open_after=2)
-    state, _ = feed([C, C], policy)
+    state, _ = feed([CRIT, CRIT], policy)
     assert state.ticket is not None
     done = resolve(state, state.ticket, "alice", "known issue", T0 + minutes(2), EngineContext())
     assert done.state.ticket is None and done.state.bad_streak == 0
     state, decisions = feed(
-        [C, C],
+        [CRIT, CRIT],
         policy,
         state=done.state,
         context=EngineContext(next_ticket_number=2),
@@ -512,7 +515,7 @@ step = st.one_of(
     st.tuples(
         st.just("result"),
         st.sampled_from(CHECKS),
-        st.sampled_from([O, O, W, C, U]),
+        st.sampled_from([OK, OK, WARN, CRIT, UNKN]),
         st.booleans(),
     ),
     st.tuples(st.sampled_from(["ack", "mitigate", "resolve", "tick"]), st.sampled_from(CHECKS)),
@@ -551,7 +554,7 @@ def test_arbitrary_sequences_keep_every_promise(
             for event in decision.events:
                 if event.type is EventType.TICKET_RESOLVED:
                     recent = world.results[check][-resolve_after:]
-                    assert len(recent) == resolve_after and all(s is O for s in recent)
+                    assert len(recent) == resolve_after and all(s is OK for s in recent)
         elif verb == "tick":
             decision = on_tick(state, policy, now, world.context(check, False, now))
         else:
@@ -572,7 +575,7 @@ def test_arbitrary_sequences_keep_every_promise(
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.lists(st.sampled_from([O, W, C, U]), min_size=1, max_size=60))
+@given(st.lists(st.sampled_from([OK, WARN, CRIT, UNKN]), min_size=1, max_size=60))
 def test_state_survives_its_json_form(states: list[State]) -> None:
     state, _ = feed(states, IncidentPolicy(open_after=1))
     restored = CheckState.from_json(

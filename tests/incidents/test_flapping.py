@@ -12,7 +12,7 @@ from mailwatch.incidents.flapping import (
 )
 from mailwatch.result import State
 
-O, W, C = State.OK, State.WARNING, State.CRITICAL
+OK, WARN, CRIT = State.OK, State.WARNING, State.CRITICAL
 
 
 def test_weights_rise_linearly_from_075_to_125() -> None:
@@ -25,25 +25,25 @@ def test_weights_rise_linearly_from_075_to_125() -> None:
 @pytest.mark.parametrize(
     ("history", "percent"),
     [
-        ([O] * 21, 0.0),
+        ([OK] * 21, 0.0),
         ([], 0.0),
-        ([C], 0.0),
+        ([CRIT], 0.0),
         # Every transition a change: weights sum to 20, 20 / 20 = 100 %.
-        ([O, C] * 10 + [O], 100.0),
+        ([OK, CRIT] * 10 + [OK], 100.0),
         # Only the newest transition changed: 1.25 / 20 = 6.25 %.
-        ([O] * 20 + [C], 6.25),
+        ([OK] * 20 + [CRIT], 6.25),
         # Only the oldest: 0.75 / 20 = 3.75 %.
-        ([C] + [O] * 20, 3.75),
+        ([CRIT] + [OK] * 20, 3.75),
         # Transitions 10 and 11 (indexes 9, 10): 0.75 + 9/38 + 0.75 + 10/38 = 2.0 -> 10 %.
-        ([O] * 10 + [C] + [O] * 10, 10.0),
+        ([OK] * 10 + [CRIT] + [OK] * 10, 10.0),
         # A change between warning and critical counts as much as one to ok: transitions
         # 19 and 20 (indexes 18, 19): (0.75 + 18/38) + 1.25 = 2.4737 -> 12.37 %.
-        ([O] * 19 + [W, C], (0.75 + 18 / 38 + 1.25) / 20 * 100),
+        ([OK] * 19 + [WARN, CRIT], (0.75 + 18 / 38 + 1.25) / 20 * 100),
         # Two results: read as a full history of the first state, so the one change is
         # the newest transition: 6.25 %.
-        ([O, C], 6.25),
-        # Older states beyond 21 are forgotten: the leading C drops out.
-        ([C] + [O] * 21, 0.0),
+        ([OK, CRIT], 6.25),
+        # Older states beyond 21 are forgotten: the leading CRIT drops out.
+        ([CRIT] + [OK] * 21, 0.0),
     ],
 )
 def test_percent_state_change(history: list[State], percent: float) -> None:
@@ -53,7 +53,7 @@ def test_percent_state_change(history: list[State], percent: float) -> None:
 def test_eleven_recent_changes() -> None:
     """The newest 11 transitions all change (indexes 9..19): sum of 0.75 + i/38 for i in 9..19
     = 11 * 0.75 + (9 + ... + 19) / 38 = 8.25 + 154 / 38 = 12.3026..., / 20 -> 61.51 %."""
-    history = [O] * 10 + [C, O, C, O, C, O, C, O, C, O, C]
+    history = [OK] * 10 + [CRIT, OK, CRIT, OK, CRIT, OK, CRIT, OK, CRIT, OK, CRIT]
     assert len(history) == HISTORY_LENGTH
     assert percent_state_change(history) == pytest.approx((8.25 + 154 / 38) / 20 * 100)
 
