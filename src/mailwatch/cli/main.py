@@ -11,9 +11,11 @@ from mailwatch import __version__
 from mailwatch.cli import (
     ack_cmd,
     check_cmd,
+    run_cmd,
     show_cmd,
     silence_cmd,
     sla_cmd,
+    status_cmd,
     tickets_cmd,
     validate_cmd,
 )
@@ -42,6 +44,8 @@ def build_parser() -> argparse.ArgumentParser:
     show_cmd.add_parser(commands, config_parent)
     ack_cmd.add_parser(commands, config_parent)
     silence_cmd.add_parser(commands, config_parent)
+    run_cmd.add_parser(commands, config_parent)
+    status_cmd.add_parser(commands, config_parent)
     return parser
 
 

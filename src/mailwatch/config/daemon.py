@@ -1,13 +1,11 @@
-"""The ``[daemon]`` section: where the long-running process keeps its state.
-
-Only ``state_dir`` for now; the daemon's own keys (status file, shutdown grace) join it later.
-"""
+"""The ``[daemon]`` section: where ``mailwatch run`` keeps its state, and how it runs checks."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import field_validator
+from pydantic import Field, field_validator
 
 from mailwatch.config.base import StrictModel
 
@@ -18,6 +16,36 @@ class DaemonConfig(StrictModel):
     """``state_dir`` holds the ticket database (unless ``[store] url`` points elsewhere)."""
 
     state_dir: Path = DEFAULT_STATE_DIR
+    timezone: str = "UTC"
+    """Zone of the times in status.txt and the CLI's human output."""
+    status_interval_s: float = Field(default=30.0, gt=0, le=300)
+    """The status file is rewritten after every result and at least this often."""
+    stale_after_s: float = Field(default=120.0, gt=0)
+    """``mailwatch status`` calls a heartbeat older than this stale (the daemon is down or hung)."""
+    shutdown_grace_s: float = Field(default=10.0, ge=0)
+    """On SIGTERM, running checks get this long to finish before they are cancelled."""
+    max_concurrent_checks: int = Field(default=200, ge=1)
+    max_concurrent_per_kind: dict[str, int] = Field(default_factory=dict)
+    """e.g. ``{ roundtrip = 50 }``: caps one kind below the global limit."""
+    log_format: str = Field(default="text", pattern="^(text|json)$")
+    """``text``: readable lines on stderr (journald adds the time); ``json``: one object a line."""
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r} (use an IANA name)") from None
+        return value
+
+    @field_validator("max_concurrent_per_kind")
+    @classmethod
+    def _positive_limits(cls, value: dict[str, int]) -> dict[str, int]:
+        bad = sorted(kind for kind, limit in value.items() if limit < 1)
+        if bad:
+            raise ValueError(f"limits must be at least 1: {', '.join(bad)}")
+        return value
 
     @field_validator("state_dir")
     @classmethod

@@ -1,0 +1,1 @@
+"""The long-running service: scheduled checks, the incident engine, the status file."""

@@ -1,0 +1,156 @@
+"""Runs every enabled check on its interval with APScheduler, within concurrency limits.
+
+One job per check: a random first run within the first interval (so a hundred routes do not all
+start at once), jitter on every run, at most one instance of a check at a time, missed runs
+coalesced into one. A run that finds the previous one still going is counted as missed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections import Counter
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from apscheduler.events import EVENT_JOB_MAX_INSTANCES, EVENT_JOB_MISSED, JobExecutionEvent
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.interval import IntervalTrigger
+
+from mailwatch.config.checks import CheckBase
+from mailwatch.result import CheckResult
+from mailwatch.runner import run_check
+
+log = logging.getLogger(__name__)
+
+ResultHandler = Callable[[CheckBase, CheckResult], Awaitable[None]]
+
+MAX_JITTER_S = 5.0
+
+
+class CheckScheduler:
+    """Schedules checks; ``apply()`` adds, removes and replaces them while running."""
+
+    def __init__(
+        self,
+        on_result: ResultHandler,
+        max_concurrent: int,
+        max_per_kind: Mapping[str, int],
+    ) -> None:
+        self._on_result = on_result
+        self._scheduler = AsyncIOScheduler(timezone=UTC)
+        self._scheduler.add_listener(self._missed, EVENT_JOB_MAX_INSTANCES | EVENT_JOB_MISSED)
+        self._checks: dict[str, CheckBase] = {}
+        self._memory: dict[str, dict[str, Any]] = {}
+        self._limit = asyncio.Semaphore(max_concurrent)
+        self._kind_limits = {kind: asyncio.Semaphore(n) for kind, n in max_per_kind.items()}
+        self._running: dict[asyncio.Task[None], str] = {}
+        self.missed: Counter[str] = Counter()
+        self.runs: Counter[str] = Counter()
+
+    @property
+    def checks(self) -> dict[str, CheckBase]:
+        return dict(self._checks)
+
+    def start(self, checks: Iterable[CheckBase]) -> None:
+        self._scheduler.start()
+        self.apply(checks)
+
+    def apply(self, checks: Iterable[CheckBase]) -> None:
+        """Make the schedule match ``checks``: new ones start, gone ones stop, changed ones
+        restart with their new settings (a run in progress finishes with the old ones)."""
+        wanted = {check.name: check for check in checks if check.enabled}
+        for name in list(self._checks):
+            if name not in wanted:
+                self._remove(name)
+                log.info("check %s removed", name)
+        for name, check in wanted.items():
+            old = self._checks.get(name)
+            if old == check:
+                continue
+            if old is not None:
+                self._remove(name, keep_memory=type(old) is type(check))
+                log.info("check %s changed", name)
+            self._add(check)
+
+    def _add(self, check: CheckBase) -> None:
+        self._checks[check.name] = check
+        self._memory.setdefault(check.name, {})
+        first = datetime.now(UTC) + timedelta(seconds=random.uniform(0, check.interval_s))
+        self._scheduler.add_job(
+            self._run,
+            IntervalTrigger(
+                seconds=check.interval_s, jitter=min(MAX_JITTER_S, check.interval_s / 10)
+            ),
+            args=[check.name],
+            id=check.name,
+            name=check.name,
+            max_instances=1,
+            coalesce=True,
+            misfire_grace_time=max(1, int(check.interval_s)),
+            next_run_time=first,
+        )
+
+    def _remove(self, name: str, keep_memory: bool = False) -> None:
+        self._checks.pop(name, None)
+        if not keep_memory:
+            self._memory.pop(name, None)
+        if self._scheduler.get_job(name) is not None:
+            self._scheduler.remove_job(name)
+
+    def run_now(self, name: str) -> None:
+        """Move a check's next run to now (used by tests and by SIGUSR1, say)."""
+        job = self._scheduler.get_job(name)
+        if job is not None:
+            job.modify(next_run_time=datetime.now(UTC))
+
+    async def _run(self, name: str) -> None:
+        check = self._checks.get(name)
+        if check is None:
+            return
+        task = asyncio.current_task()
+        assert task is not None
+        self._running[task] = name
+        try:
+            kind_limit = self._kind_limits.get(check.kind)
+            async with self._limit:
+                if kind_limit is not None:
+                    async with kind_limit:
+                        result = await run_check(check, self._memory.setdefault(name, {}))
+                else:
+                    result = await run_check(check, self._memory.setdefault(name, {}))
+            self.runs[name] += 1
+            await self._on_result(check, result)
+        except Exception:
+            # The result handler failing (store locked, disk full) must not stop the schedule.
+            log.exception("handling the result of check %s failed", name)
+        finally:
+            self._running.pop(task, None)
+
+    def _missed(self, event: JobExecutionEvent) -> None:
+        self.missed[event.job_id] += 1
+        log.warning("check %s missed its schedule: the previous run was still going", event.job_id)
+
+    @property
+    def in_flight(self) -> list[str]:
+        return sorted(self._running.values())
+
+    async def shutdown(self, grace_s: float) -> list[str]:
+        """Stop scheduling, let running checks finish within ``grace_s``, then cancel the rest.
+
+        Returns the names of the checks that had to be cancelled.
+        """
+        if self._scheduler.running:
+            self._scheduler.shutdown(wait=False)
+        tasks = list(self._running)
+        if not tasks:
+            return []
+        _, pending = await asyncio.wait(tasks, timeout=grace_s)
+        cancelled = sorted(self._running.get(task, "?") for task in pending)
+        for task in pending:
+            task.cancel()
+        if pending:
+            await asyncio.wait(pending, timeout=grace_s)
+        return cancelled

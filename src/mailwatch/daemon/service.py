@@ -1,0 +1,219 @@
+"""``mailwatch run``: the service's lifecycle.
+
+Start: load the config, open the store, tell systemd READY=1, schedule the checks. Every result
+goes through the incident engine (one transaction) and into the status file. A heartbeat loop
+on the event loop ticks the engine (SLA breaches, quiet periods ending), rewrites the status
+file at least every ``status_interval_s`` and pings systemd's watchdog, so a hung loop gets the
+service restarted. SIGHUP reloads the config (a broken one is logged and the old one kept);
+SIGTERM/SIGINT stop scheduling, let running checks finish within ``shutdown_grace_s``, then
+cancel them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+from datetime import UTC, datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from mailwatch import __version__
+from mailwatch.config import ConfigError, MailwatchConfig, load_config
+from mailwatch.config.checks import CheckBase
+from mailwatch.daemon.scheduler import CheckScheduler
+from mailwatch.daemon.sdnotify import SystemdNotifier, watchdog_interval_s
+from mailwatch.daemon.status import CheckStatus, DaemonInfo, TicketView, snapshot, write_status
+from mailwatch.incidents.maintenance import MaintenanceWindow
+from mailwatch.incidents.processor import ProcessOutcome, process_result, tick
+from mailwatch.incidents.tickets import format_number
+from mailwatch.result import CheckResult
+from mailwatch.store.silences import active_silences
+from mailwatch.store.store import Store
+from mailwatch.store.tickets import open_tickets
+
+log = logging.getLogger("mailwatch.daemon")
+
+MIN_STATUS_GAP_S = 1.0
+"""Results arriving faster than this are folded into one status write."""
+
+
+class Daemon:
+    def __init__(self, config_path: Path, config: MailwatchConfig) -> None:
+        self.config_path = config_path
+        self.config = config
+        self.notifier = SystemdNotifier()
+        self.info = DaemonInfo(__version__, os.getpid(), datetime.now(UTC))
+        self.checks: dict[str, CheckStatus] = {}
+        self.flapping: dict[str, bool] = {}
+        self._store: Store | None = None
+        self._scheduler: CheckScheduler | None = None
+        self._stop = asyncio.Event()
+        self._status_dirty = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+
+    @property
+    def state_dir(self) -> Path:
+        return self.config.daemon.state_dir
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.config.daemon.timezone)
+
+    async def run(self) -> int:
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, self._stop.set)
+        loop.add_signal_handler(signal.SIGHUP, lambda: asyncio.ensure_future(self.reload()))
+        url = self.config.store.resolved_url(self.state_dir)
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        self._store = await Store.open(url)
+        try:
+            self._sync_check_list(self.config.enabled_checks())
+            daemon = self.config.daemon
+            self._scheduler = CheckScheduler(
+                self._handle_result, daemon.max_concurrent_checks, daemon.max_concurrent_per_kind
+            )
+            self._scheduler.start(self.config.enabled_checks())
+            await self.write_status()
+            self.notifier.notify("READY=1", f"STATUS={self._one_line()}")
+            log.info(
+                "mailwatch %s started: %d check(s), state in %s",
+                __version__,
+                len(self.checks),
+                self.state_dir,
+            )
+            self._tasks = [
+                asyncio.create_task(self._heartbeat(), name="heartbeat"),
+                asyncio.create_task(self._status_writer(), name="status-writer"),
+            ]
+            await self._stop.wait()
+            self.notifier.notify("STOPPING=1", "STATUS=stopping: waiting for running checks")
+            cancelled = await self._scheduler.shutdown(daemon.shutdown_grace_s)
+            if cancelled:
+                log.warning("cancelled checks still running at shutdown: %s", ", ".join(cancelled))
+            for task in self._tasks:
+                task.cancel()
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+            await self.write_status()
+            log.info("mailwatch stopped")
+            return 0
+        finally:
+            await self._store.close()
+            self.notifier.close()
+
+    async def reload(self) -> None:
+        """SIGHUP: re-read the config; a broken file changes nothing."""
+        try:
+            new = load_config(self.config_path)
+        except ConfigError as exc:
+            log.error("reload refused, keeping the running config: %s", "; ".join(exc.problems))
+            self.notifier.notify("STATUS=reload refused: config invalid; running on the old one")
+            return
+        if new.store != self.config.store or new.daemon.state_dir != self.config.daemon.state_dir:
+            log.warning("reload: [store] and [daemon] state_dir take effect on restart only")
+        self.notifier.notify("RELOADING=1")
+        self.config = new
+        self._sync_check_list(new.enabled_checks())
+        if self._scheduler is not None:
+            self._scheduler.apply(new.enabled_checks())
+        log.info("config reloaded: %d check(s)", len(self.checks))
+        self._status_dirty.set()
+        self.notifier.notify("READY=1", f"STATUS={self._one_line()}")
+
+    def _sync_check_list(self, checks: list[CheckBase]) -> None:
+        known = {check.name: check for check in checks}
+        for name in list(self.checks):
+            if name not in known:
+                del self.checks[name]
+        for name, check in known.items():
+            status = self.checks.get(name)
+            if status is None or status.kind != check.kind or status.target != check.target:
+                self.checks[name] = CheckStatus(name, check.kind, check.target)
+
+    async def _handle_result(self, check: CheckBase, result: CheckResult) -> None:
+        status = self.checks.get(check.name)
+        if status is None:  # removed by a reload while it ran
+            return
+        previous = status.state
+        if status.record(result):
+            log.info(
+                "%s: %s -> %s%s: %s",
+                check.name,
+                previous.label,
+                result.state.label,
+                f" ({result.stage})" if result.stage else "",
+                result.summary,
+            )
+        else:
+            log.debug("%s: %s: %s", check.name, result.state.label, result.summary)
+        assert self._store is not None
+        outcome = await process_result(self._store, self.config, result, datetime.now(UTC))
+        self.flapping[check.name] = outcome.state.flapping
+        self._log_events(outcome)
+        self._status_dirty.set()
+
+    def _log_events(self, outcome: ProcessOutcome) -> None:
+        prefix = self.config.incidents.ticket_prefix
+        for stored in outcome.events:
+            event = stored.event
+            number = format_number(event.ticket, prefix) if event.ticket else "-"
+            note = f": {event.note}" if event.note else ""
+            log.info("%s %s %s%s", number, event.type, event.check, note)
+
+    async def _heartbeat(self) -> None:
+        interval = self.config.daemon.status_interval_s
+        watchdog = watchdog_interval_s()
+        if watchdog is not None:
+            interval = min(interval, watchdog)
+        while True:
+            try:
+                assert self._store is not None
+                await tick(self._store, self.config, datetime.now(UTC))
+                await self.write_status()
+            except Exception:
+                log.exception("heartbeat failed")
+            else:
+                # Only a loop that could do its work says it is alive.
+                self.notifier.notify("WATCHDOG=1", f"STATUS={self._one_line()}")
+            await asyncio.sleep(interval)
+
+    async def _status_writer(self) -> None:
+        while True:
+            await self._status_dirty.wait()
+            self._status_dirty.clear()
+            try:
+                await self.write_status()
+            except Exception:
+                log.exception("writing the status file failed")
+            await asyncio.sleep(MIN_STATUS_GAP_S)
+
+    async def write_status(self) -> None:
+        assert self._store is not None
+        now = datetime.now(UTC)
+        async with self._store.read() as conn:
+            tickets = await open_tickets(conn)
+            silences = await active_silences(conn, now)
+        prefix = self.config.incidents.ticket_prefix
+        views = [TicketView(t, format_number(t.number, prefix)) for t in tickets]
+        silenced: dict[str, datetime] = {}
+        windows = [MaintenanceWindow(w) for w in self.config.maintenance]
+        for name in self.checks:
+            ends = [s.until for s in silences if s.covers(name) and s.until is not None]
+            ends += [
+                until
+                for w in windows
+                if w.covers(name) and (until := w.active_until(now)) is not None
+            ]
+            if ends:
+                silenced[name] = max(ends)
+        document = snapshot(now, self.info, self.checks.values(), views, self.flapping, silenced)
+        await asyncio.to_thread(write_status, self.state_dir, document, self.zone, now)
+
+    def _one_line(self) -> str:
+        counts: dict[str, int] = {}
+        for status in self.checks.values():
+            counts[status.state.label] = counts.get(status.state.label, 0) + 1
+        tally = ", ".join(f"{n} {label}" for label, n in sorted(counts.items()))
+        return f"{len(self.checks)} checks: {tally or 'none'}"
