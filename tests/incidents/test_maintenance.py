@@ -1,0 +1,177 @@
+"""Maintenance windows and silences: config validation, when a window is active, and the
+processor holding notifications back during a window and re-announcing after it."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pydantic import ValidationError
+
+from incidents.builders import T0, config, minutes, result
+from mailwatch.config.loader import format_validation_error
+from mailwatch.config.maintenance import MaintenanceWindowConfig
+from mailwatch.incidents.maintenance import (
+    MaintenanceWindow,
+    Silence,
+    parse_silence_duration,
+    quiet_for,
+)
+from mailwatch.incidents.processor import process_result, tick
+from mailwatch.incidents.timeline import EventType
+from mailwatch.result import State
+from mailwatch.store.store import Store
+
+
+def window(**keys: Any) -> MaintenanceWindow:
+    return MaintenanceWindow(MaintenanceWindowConfig.model_validate({"name": "w", **keys}))
+
+
+SUNDAY_NIGHT = {"days": ["sun"], "from": "02:00", "to": "04:00", "timezone": "Europe/Athens"}
+
+
+@pytest.mark.parametrize(
+    ("keys", "now", "until"),
+    [
+        # One-off: start inclusive, end exclusive.
+        (
+            {"start": "2026-11-22T02:00:00+02:00", "end": "2026-11-22T04:00:00+02:00"},
+            datetime(2026, 11, 22, 0, 0, tzinfo=UTC),
+            datetime(2026, 11, 22, 2, 0, tzinfo=UTC),
+        ),
+        (
+            {"start": "2026-11-22T02:00:00+02:00", "end": "2026-11-22T04:00:00+02:00"},
+            datetime(2026, 11, 22, 2, 0, tzinfo=UTC),
+            None,
+        ),
+        # Sunday 22 November 2026, 03:00 in Athens (UTC+2) is 01:00 UTC.
+        (
+            SUNDAY_NIGHT,
+            datetime(2026, 11, 22, 1, 0, tzinfo=UTC),
+            datetime(2026, 11, 22, 2, 0, tzinfo=UTC),
+        ),
+        (SUNDAY_NIGHT, datetime(2026, 11, 22, 2, 0, tzinfo=UTC), None),
+        (SUNDAY_NIGHT, datetime(2026, 11, 23, 1, 0, tzinfo=UTC), None),  # Monday
+        # In summer Athens is UTC+3: Sunday 5 July 2026 02:30 local is 23:30 UTC on Saturday.
+        (
+            SUNDAY_NIGHT,
+            datetime(2026, 7, 4, 23, 30, tzinfo=UTC),
+            datetime(2026, 7, 5, 1, 0, tzinfo=UTC),
+        ),
+        # Past midnight: Saturday 22:00 to 02:00 is still on at Sunday 01:00.
+        (
+            {"days": ["sat"], "from": "22:00", "to": "02:00", "timezone": "UTC"},
+            datetime(2026, 11, 22, 1, 0, tzinfo=UTC),
+            datetime(2026, 11, 22, 2, 0, tzinfo=UTC),
+        ),
+        (
+            {"days": ["sun"], "from": "00:00", "to": "24:00", "timezone": "UTC"},
+            datetime(2026, 11, 22, 23, 59, tzinfo=UTC),
+            datetime(2026, 11, 23, 0, 0, tzinfo=UTC),
+        ),
+    ],
+)
+def test_window_active_until(keys: dict[str, Any], now: datetime, until: datetime | None) -> None:
+    assert window(**keys).active_until(now) == until
+
+
+@pytest.mark.parametrize(
+    ("keys", "message"),
+    [
+        ({"start": "2026-11-22T02:00:00"}, "start: needs a UTC offset"),
+        (
+            {"start": "2026-11-22T02:00:00Z"},
+            "a one-off window needs both start and end",
+        ),
+        (
+            {"start": "2026-11-22T04:00:00Z", "end": "2026-11-22T02:00:00Z"},
+            "end must be later than start",
+        ),
+        ({}, "a window needs start and end (one-off), or days, from, to and timezone"),
+        ({"days": ["sun"], "from": "02:00"}, "a recurring window needs to, timezone as well"),
+        (
+            {**SUNDAY_NIGHT, "timezone": "Mars/Olympus"},
+            "timezone: unknown time zone 'Mars/Olympus'",
+        ),
+        ({**SUNDAY_NIGHT, "from": "2am"}, "invalid time '2am'"),
+        ({**SUNDAY_NIGHT, "to": "02:00", "from": "02:00"}, "from and to are the same time"),
+        ({**SUNDAY_NIGHT, "days": ["sunday"]}, "days[0]: Input should be"),
+        (
+            {**SUNDAY_NIGHT, "start": "2026-11-22T02:00:00Z", "end": "2026-11-22T03:00:00Z"},
+            "either one-off (start, end) or recurring",
+        ),
+        ({**SUNDAY_NIGHT, "every": "week"}, "every: unknown key"),
+    ],
+)
+def test_invalid_windows_say_what_is_wrong(keys: dict[str, Any], message: str) -> None:
+    with pytest.raises(ValidationError) as caught:
+        MaintenanceWindowConfig.model_validate({"name": "w", **keys})
+    assert any(message in line for line in format_validation_error(caught.value)), (
+        format_validation_error(caught.value)
+    )
+
+
+def test_window_naming_an_unknown_check_is_refused() -> None:
+    with pytest.raises(ValidationError, match="maintenance window 'w' names unknown check"):
+        config(maintenance=[{"name": "w", "checks": ["nope"], **SUNDAY_NIGHT}])
+
+
+def test_quiet_for_prefers_windows_and_covers_named_checks_only() -> None:
+    now = datetime(2026, 11, 22, 1, 0, tzinfo=UTC)
+    windows = [window(checks=["imap"], **SUNDAY_NIGHT)]
+    silence = Silence(1, "all", now - minutes(5), now + minutes(55), "upgrade", "alice")
+    quiet = quiet_for("imap", now, windows, [silence])
+    assert quiet is not None and quiet.kind == "maintenance"
+    quiet = quiet_for("smtp", now, windows, [silence])
+    assert quiet is not None and quiet.reason == "silenced by alice: upgrade"
+    ended = Silence(1, "all", now - minutes(5), now + minutes(55), "x", "a", ended_at=now)
+    assert quiet_for("smtp", now, [], [ended]) is None
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("2h", timedelta(hours=2)),
+        ("30m", timedelta(minutes=30)),
+        ("1h30m", timedelta(minutes=90)),
+        ("1d", timedelta(days=1)),
+        ("45s", timedelta(seconds=45)),
+    ],
+)
+def test_silence_durations(text: str, expected: timedelta) -> None:
+    assert parse_silence_duration(text) == expected
+
+
+@pytest.mark.parametrize("text", ["", "2", "h", "2 hours", "-1h", "0m", "2x", "400d"])
+def test_malformed_silence_durations(text: str) -> None:
+    with pytest.raises(ValueError, match="invalid duration"):
+        parse_silence_duration(text)
+
+
+async def test_window_holds_notifications_and_its_end_reannounces(tmp_path: Path) -> None:
+    start = T0
+    end = T0 + timedelta(hours=1)
+    cfg = config(
+        maintenance=[{"name": "relay-upgrade", "start": start.isoformat(), "end": end.isoformat()}],
+        incidents={"open_after": 2},
+    )
+    store = await Store.open(f"sqlite+aiosqlite:///{tmp_path / 'mailwatch.db'}")
+    try:
+        events = []
+        for i in range(3):
+            now = T0 + minutes(10 * i)
+            outcome = await process_result(store, cfg, result(State.CRITICAL, now), now)
+            events += outcome.events
+        assert [(e.event.type, e.event.notify) for e in events] == [
+            (EventType.TICKET_OPENED, False)
+        ]
+        assert await tick(store, cfg, end - minutes(1)) == []
+        (after,) = await tick(store, cfg, end)
+        assert [(e.event.type, e.event.notify) for e in after.events] == [
+            (EventType.NOTIFICATIONS_RESUMED, True)
+        ]
+        assert await tick(store, cfg, end + minutes(1)) == []
+    finally:
+        await store.close()
