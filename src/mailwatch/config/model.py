@@ -13,11 +13,12 @@ from mailwatch.config.daemon import DaemonConfig
 from mailwatch.config.dnsbl import DnsblCheck
 from mailwatch.config.incidents import IncidentsConfig, check_incident_references
 from mailwatch.config.maintenance import MaintenanceWindowConfig, check_maintenance_references
+from mailwatch.config.metrics import MetricsConfig
 from mailwatch.config.mx import MxCheck
 from mailwatch.config.resources import ResourcesCheck
 from mailwatch.config.roundtrip import RoundtripCheck
-from mailwatch.config.sla import BusinessCalendarConfig, SlaPlanConfig, check_plan_references
 from mailwatch.config.service import ServiceCheck
+from mailwatch.config.sla import BusinessCalendarConfig, SlaPlanConfig, check_plan_references
 from mailwatch.config.store import StoreConfig
 
 
@@ -45,6 +46,7 @@ class MailwatchConfig(StrictModel):
     store: StoreConfig = Field(default_factory=StoreConfig)
     incidents: IncidentsConfig = Field(default_factory=IncidentsConfig)
     maintenance: list[MaintenanceWindowConfig] = Field(default_factory=list)
+    metrics: MetricsConfig = Field(default_factory=MetricsConfig)
 
     @model_validator(mode="after")
     def _references(self) -> MailwatchConfig:

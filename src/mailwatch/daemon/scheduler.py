@@ -38,8 +38,10 @@ class CheckScheduler:
         on_result: ResultHandler,
         max_concurrent: int,
         max_per_kind: Mapping[str, int],
+        on_missed: Callable[[str], None] | None = None,
     ) -> None:
         self._on_result = on_result
+        self._on_missed = on_missed
         self._scheduler = AsyncIOScheduler(timezone=UTC)
         self._scheduler.add_listener(self._missed, EVENT_JOB_MAX_INSTANCES | EVENT_JOB_MISSED)
         self._checks: dict[str, CheckBase] = {}
@@ -131,6 +133,8 @@ class CheckScheduler:
 
     def _missed(self, event: JobExecutionEvent) -> None:
         self.missed[event.job_id] += 1
+        if self._on_missed is not None:
+            self._on_missed(event.job_id)
         log.warning("check %s missed its schedule: the previous run was still going", event.job_id)
 
     @property

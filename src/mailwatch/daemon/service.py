@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo
 from mailwatch import __version__
 from mailwatch.config import ConfigError, MailwatchConfig, load_config
 from mailwatch.config.checks import CheckBase
+from mailwatch.daemon.metrics import DaemonMetrics
 from mailwatch.daemon.scheduler import CheckScheduler
 from mailwatch.daemon.sdnotify import SystemdNotifier, watchdog_interval_s
 from mailwatch.daemon.status import CheckStatus, DaemonInfo, TicketView, snapshot, write_status
@@ -29,6 +30,7 @@ from mailwatch.incidents.maintenance import MaintenanceWindow
 from mailwatch.incidents.processor import ProcessOutcome, process_result, tick
 from mailwatch.incidents.tickets import format_number
 from mailwatch.result import CheckResult
+from mailwatch.store.outbox import outbox_backlog
 from mailwatch.store.silences import active_silences
 from mailwatch.store.store import Store
 from mailwatch.store.tickets import open_tickets
@@ -47,6 +49,7 @@ class Daemon:
         self.info = DaemonInfo(__version__, os.getpid(), datetime.now(UTC))
         self.checks: dict[str, CheckStatus] = {}
         self.flapping: dict[str, bool] = {}
+        self.metrics = DaemonMetrics()
         self._store: Store | None = None
         self._scheduler: CheckScheduler | None = None
         self._stop = asyncio.Event()
@@ -73,8 +76,14 @@ class Daemon:
             self._sync_check_list(self.config.enabled_checks())
             daemon = self.config.daemon
             self._scheduler = CheckScheduler(
-                self._handle_result, daemon.max_concurrent_checks, daemon.max_concurrent_per_kind
+                self._handle_result,
+                daemon.max_concurrent_checks,
+                daemon.max_concurrent_per_kind,
+                on_missed=lambda name: self.metrics.missed_runs.labels(check=name).inc(),
             )
+            if (address := self.config.metrics.address) is not None:
+                self.metrics.serve(*address)
+                log.info("metrics on http://%s:%d/metrics", *address)
             self._scheduler.start(self.config.enabled_checks())
             await self.write_status()
             self.notifier.notify("READY=1", f"STATUS={self._one_line()}")
@@ -100,6 +109,7 @@ class Daemon:
             log.info("mailwatch stopped")
             return 0
         finally:
+            self.metrics.close()
             await self._store.close()
             self.notifier.close()
 
@@ -126,7 +136,7 @@ class Daemon:
         known = {check.name: check for check in checks}
         for name in list(self.checks):
             if name not in known:
-                del self.checks[name]
+                self.metrics.forget(name, self.checks.pop(name).kind)
         for name, check in known.items():
             status = self.checks.get(name)
             if status is None or status.kind != check.kind or status.target != check.target:
@@ -148,6 +158,7 @@ class Daemon:
             )
         else:
             log.debug("%s: %s: %s", check.name, result.state.label, result.summary)
+        self.metrics.record(result)
         assert self._store is not None
         outcome = await process_result(self._store, self.config, result, datetime.now(UTC))
         self.flapping[check.name] = outcome.state.flapping
@@ -195,6 +206,9 @@ class Daemon:
         async with self._store.read() as conn:
             tickets = await open_tickets(conn)
             silences = await active_silences(conn, now)
+            backlog = await outbox_backlog(conn)
+        self.metrics.set_tickets(tickets)
+        self.metrics.outbox_backlog.set(backlog)
         prefix = self.config.incidents.ticket_prefix
         views = [TicketView(t, format_number(t.number, prefix)) for t in tickets]
         silenced: dict[str, datetime] = {}

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert
+from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from mailwatch.store.schema import outbox
@@ -48,3 +48,12 @@ async def insert_outbox(
         )
         ids.append(int(inserted.scalar_one()))
     return ids
+
+
+BACKLOG_STATUSES = ("pending", "sending", "failed")
+"""Rows that still have to reach someone: not yet tried, being sent, or waiting to retry."""
+
+
+async def outbox_backlog(conn: AsyncConnection) -> int:
+    query = select(func.count()).select_from(outbox).where(outbox.c.status.in_(BACKLOG_STATUSES))
+    return int((await conn.execute(query)).scalar_one())
