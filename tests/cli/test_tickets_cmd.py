@@ -1,0 +1,200 @@
+"""The ticket commands as an operator runs them: subprocesses against a database the test
+fills through the processor, as the daemon would."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from incidents.builders import result
+from mailwatch.config.loader import load_config
+from mailwatch.incidents.processor import process_result
+from mailwatch.result import State
+from mailwatch.store.store import Store
+
+# Tickets open an hour ago, so that people's actions (at the real "now") come after them.
+OPENED = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)
+
+
+@pytest.fixture
+def config_file(tmp_path: Path) -> Path:
+    path = tmp_path / "mailwatch.toml"
+    path.write_text(
+        f"""
+[daemon]
+state_dir = "{tmp_path / "state"}"
+
+[incidents]
+open_after = 1
+resolve_after = 1
+timezone = "Europe/Athens"
+""",
+        encoding="utf-8",
+    )
+    return path
+
+
+def populate(config_file: Path, *steps: tuple[str, State], start: datetime = OPENED) -> None:
+    """Feed results through the processor, a minute apart, from ``start`` on."""
+    config = load_config(config_file)
+
+    async def run() -> None:
+        store = await Store.open(config.store.resolved_url(config.daemon.state_dir))
+        try:
+            for i, (check, state) in enumerate(steps):
+                now = start + timedelta(minutes=i)
+                await process_result(store, config, result(state, now, check), now)
+        finally:
+            await store.close()
+
+    asyncio.run(run())
+
+
+def mailwatch(
+    config_file: Path, *args: str, user: str = "carol"
+) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "USER": user}
+    env.pop("SUDO_USER", None)
+    return subprocess.run(
+        [sys.executable, "-m", "mailwatch", *args, "-c", str(config_file)],
+        capture_output=True,
+        text=True,
+        check=False,
+        env=env,
+        timeout=60,
+    )
+
+
+def test_tickets_lists_open_tickets(config_file: Path) -> None:
+    populate(config_file, ("imap", State.CRITICAL), ("mx", State.WARNING), ("mx", State.OK))
+    proc = mailwatch(config_file, "tickets")
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert lines[0].split()[:4] == ["TICKET", "SEV", "STATE", "CHECK"]
+    assert len(lines) == 2
+    assert lines[1].split()[:4] == ["MW-000001", "1", "triggered", "imap"]
+    assert "(1 h ago)" in lines[1]
+    everything = json.loads(mailwatch(config_file, "tickets", "--all", "--json").stdout)
+    assert [(t["ticket"], t["status"]) for t in everything] == [
+        ("MW-000002", "resolved"),
+        ("MW-000001", "triggered"),
+    ]
+
+
+def test_ack_shows_on_the_timeline_with_actor_and_note(config_file: Path) -> None:
+    populate(config_file, ("imap", State.CRITICAL))
+    proc = mailwatch(config_file, "ack", "MW-000001", "--note", "restarting dovecot")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "MW-000001 acknowledged by carol"
+    shown = json.loads(mailwatch(config_file, "show", "MW-1", "--json").stdout)
+    assert shown["status"] == "acknowledged"
+    assert shown["acknowledged_by"] == "carol"
+    ack = shown["timeline"][-1]
+    assert (ack["type"], ack["actor"], ack["note"]) == (
+        "acknowledged",
+        "carol",
+        "restarting dovecot",
+    )
+    text = mailwatch(config_file, "show", "MW-000001")
+    assert text.returncode == 0, text.stderr
+    assert "acknowledged:" in text.stdout and "by carol" in text.stdout
+    assert 'acknowledged             carol        "restarting dovecot"' in text.stdout
+    assert "EET" in text.stdout  # [incidents] timezone
+
+
+def test_by_overrides_the_login_name(config_file: Path) -> None:
+    populate(config_file, ("imap", State.CRITICAL))
+    proc = mailwatch(config_file, "mitigate", "MW-000001", "--by", "dave", "--note", "backup MX")
+    assert proc.returncode == 0, proc.stderr
+    shown = json.loads(mailwatch(config_file, "show", "MW-000001", "--json").stdout)
+    assert (shown["status"], shown["mitigated_by"]) == ("mitigated", "dave")
+
+
+def test_acknowledging_a_resolved_ticket_is_refused(config_file: Path) -> None:
+    populate(config_file, ("imap", State.CRITICAL), ("imap", State.OK))
+    proc = mailwatch(config_file, "ack", "MW-000001")
+    assert proc.returncode == 1
+    assert "MW-000001: it was resolved at" in proc.stderr
+    assert "cannot be acknowledged" in proc.stderr
+
+
+def test_resolve_needs_a_note_and_then_closes_the_ticket(config_file: Path) -> None:
+    populate(config_file, ("imap", State.CRITICAL))
+    proc = mailwatch(config_file, "resolve", "MW-000001")
+    assert proc.returncode == 2
+    assert "--note" in proc.stderr
+    proc = mailwatch(config_file, "resolve", "MW-000001", "--note", "fixed")
+    assert proc.returncode == 0, proc.stderr
+    again = mailwatch(config_file, "resolve", "MW-000001", "--note", "fixed")
+    assert again.returncode == 1
+    assert "was resolved" in again.stderr
+
+
+@pytest.mark.parametrize("command", ["show", "ack"])
+def test_unknown_ticket_number_is_a_clear_error(config_file: Path, command: str) -> None:
+    populate(config_file, ("imap", State.OK))
+    proc = mailwatch(config_file, command, "MW-000777")
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == "mailwatch: there is no ticket MW-000777"
+    proc = mailwatch(config_file, command, "ticket-seven")
+    assert proc.returncode == 2
+    assert "is not a ticket number" in proc.stderr
+
+
+def test_silence_all_then_unsilence(config_file: Path) -> None:
+    populate(config_file, ("imap", State.OK))
+    proc = mailwatch(config_file, "silence", "all", "--for", "2h", "--reason", "relay upgrade")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("silenced all until ")
+    # Inside the silence, which started at the real "now".
+    populate(config_file, ("imap", State.CRITICAL), start=datetime.now(UTC))
+    shown = json.loads(mailwatch(config_file, "show", "MW-000001", "--json").stdout)
+    assert [(e["type"], e["notify"]) for e in shown["timeline"]] == [("ticket_opened", False)]
+    proc = mailwatch(config_file, "unsilence", "all")
+    assert proc.returncode == 0, proc.stderr
+    assert "ended silence 1 of all (relay upgrade)" in proc.stdout
+    shown = json.loads(mailwatch(config_file, "show", "MW-000001", "--json").stdout)
+    assert [(e["type"], e["notify"]) for e in shown["timeline"]] == [
+        ("ticket_opened", False),
+        ("unsilenced", False),
+        ("notifications_resumed", True),
+    ]
+    assert mailwatch(config_file, "unsilence", "all").stdout.strip() == "no active silence for all"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["silence", "all", "--for", "2 hours", "--reason", "x"], "invalid duration '2 hours'"),
+        (["silence", "nosuch", "--for", "2h", "--reason", "x"], "unknown check 'nosuch'"),
+    ],
+)
+def test_silence_bad_input(config_file: Path, args: list[str], message: str) -> None:
+    proc = mailwatch(config_file, *args)
+    assert proc.returncode == 2
+    assert message in proc.stderr
+
+
+def test_database_from_a_newer_mailwatch_is_refused(config_file: Path, tmp_path: Path) -> None:
+    import sqlite3
+    from contextlib import closing
+
+    populate(config_file, ("imap", State.OK))
+    with closing(sqlite3.connect(tmp_path / "state" / "mailwatch.db")) as db, db:
+        db.execute("UPDATE schema_version SET version = 99")
+    proc = mailwatch(config_file, "tickets")
+    assert proc.returncode == 74
+    assert "written by a newer mailwatch: its schema version is 99" in proc.stderr
+
+
+def test_tickets_before_the_daemon_ever_ran(config_file: Path) -> None:
+    proc = mailwatch(config_file, "tickets")
+    assert proc.returncode == 74
+    assert "no database at" in proc.stderr
