@@ -46,7 +46,7 @@ def due(deadline: datetime | None, now: datetime, *, met: bool, breached: bool) 
     if deadline is None:
         return "no target"
     if met:
-        return "met (breached)" if breached else "met"
+        return "met late" if breached else "met"
     left = (deadline - now).total_seconds()
     return f"overdue by {span(left)}" if left <= 0 else f"in {span(left)}"
 
@@ -112,6 +112,14 @@ def event_line(event: TicketEvent, zone: tzinfo | None) -> str:
     if p.get("summary") and event.type.value != "ticket_resolved":
         stage = f"[{p['stage']}] " if p.get("stage") else ""
         details.append(f"{stage}{p['summary']}")
+    for kind, key in (
+        ("sla_breached_response", "response_due"),
+        ("sla_breached_resolution", "resolution_due"),
+    ):
+        if event.type.value == kind and p.get(key):
+            details.append(
+                f"{key.replace('_', ' ')} {local(datetime.fromisoformat(str(p[key])), zone)}"
+            )
     if "until" in p:
         details.append(f"until {local(datetime.fromisoformat(str(p['until'])), zone)}")
     quiet = "" if event.notify else " (not notified)"
