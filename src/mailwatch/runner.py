@@ -20,8 +20,9 @@ async def run_check(check: CheckBase, memory: dict[str, Any] | None = None) -> C
     ctx = ProbeContext(check=check.name, kind=check.kind, target=check.target)
     if memory is not None:
         ctx.memory = memory
+    ctx.deadline = asyncio.get_running_loop().time() + check.timeout_s
     try:
-        async with asyncio.timeout(check.timeout_s):
+        async with asyncio.timeout_at(ctx.deadline):
             return await spec.probe(check, ctx)
     except TimeoutError:
         stage = ctx.stage or "timeout"

@@ -24,6 +24,8 @@ class DaemonConfig(StrictModel):
     """``mailwatch status`` calls a heartbeat older than this stale (the daemon is down or hung)."""
     shutdown_grace_s: float = Field(default=10.0, ge=0)
     """On SIGTERM, running checks get this long to finish before they are cancelled."""
+    start_spread_s: float = Field(default=60.0, ge=0)
+    """First runs are spread at random over min(interval_s, start_spread_s) after start."""
     max_concurrent_checks: int = Field(default=200, ge=1)
     max_concurrent_per_kind: dict[str, int] = Field(default_factory=dict)
     """e.g. ``{ roundtrip = 50 }``: caps one kind below the global limit."""

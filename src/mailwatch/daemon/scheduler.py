@@ -28,6 +28,8 @@ log = logging.getLogger(__name__)
 ResultHandler = Callable[[CheckBase, CheckResult], Awaitable[None]]
 
 MAX_JITTER_S = 5.0
+CLEANUP_AFTER_CANCEL_S = 10.0
+"""How long cancelled checks get to clean up at shutdown, whatever the grace period."""
 
 
 class CheckScheduler:
@@ -39,7 +41,9 @@ class CheckScheduler:
         max_concurrent: int,
         max_per_kind: Mapping[str, int],
         on_missed: Callable[[str], None] | None = None,
+        start_spread_s: float = 60.0,
     ) -> None:
+        self._start_spread_s = start_spread_s
         self._on_result = on_result
         self._on_missed = on_missed
         self._scheduler = AsyncIOScheduler(timezone=UTC)
@@ -80,7 +84,8 @@ class CheckScheduler:
     def _add(self, check: CheckBase) -> None:
         self._checks[check.name] = check
         self._memory.setdefault(check.name, {})
-        first = datetime.now(UTC) + timedelta(seconds=random.uniform(0, check.interval_s))
+        spread = min(check.interval_s, self._start_spread_s)
+        first = datetime.now(UTC) + timedelta(seconds=random.uniform(0, spread))
         self._scheduler.add_job(
             self._run,
             IntervalTrigger(
@@ -125,6 +130,10 @@ class CheckScheduler:
                     result = await run_check(check, self._memory.setdefault(name, {}))
             self.runs[name] += 1
             await self._on_result(check, result)
+        except asyncio.CancelledError:
+            # Only shutdown cancels a run (a check's own timeout ends as a result); the job is
+            # ours, so end it quietly instead of having APScheduler log a traceback.
+            log.info("check %s cancelled at shutdown", name)
         except Exception:
             # The result handler failing (store locked, disk full) must not stop the schedule.
             log.exception("handling the result of check %s failed", name)
@@ -146,15 +155,20 @@ class CheckScheduler:
 
         Returns the names of the checks that had to be cancelled.
         """
-        if self._scheduler.running:
-            self._scheduler.shutdown(wait=False)
-        tasks = list(self._running)
-        if not tasks:
+        if not self._scheduler.running:
             return []
-        _, pending = await asyncio.wait(tasks, timeout=grace_s)
-        cancelled = sorted(self._running.get(task, "?") for task in pending)
-        for task in pending:
-            task.cancel()
-        if pending:
-            await asyncio.wait(pending, timeout=grace_s)
+        # Pause, not shutdown: APScheduler's shutdown cancels running jobs at once, with no
+        # grace for a canary that is about to arrive.
+        self._scheduler.pause()
+        cancelled: list[str] = []
+        tasks = list(self._running)
+        if tasks:
+            _, pending = await asyncio.wait(tasks, timeout=grace_s)
+            cancelled = sorted(self._running.get(task, "?") for task in pending)
+            for task in pending:
+                task.cancel()
+            if pending:
+                # Cancelled probes clean up (a round trip deletes its canary): bounded too.
+                await asyncio.wait(pending, timeout=CLEANUP_AFTER_CANCEL_S)
+        self._scheduler.shutdown(wait=False)
         return cancelled

@@ -80,6 +80,7 @@ class Daemon:
                 daemon.max_concurrent_checks,
                 daemon.max_concurrent_per_kind,
                 on_missed=lambda name: self.metrics.missed_runs.labels(check=name).inc(),
+                start_spread_s=daemon.start_spread_s,
             )
             if (address := self.config.metrics.address) is not None:
                 self.metrics.serve(*address)

@@ -6,6 +6,7 @@ The caller owns the deadline (see ``mailwatch.runner``); a probe reports what it
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -51,6 +52,12 @@ class ProbeContext:
     started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     stage: str | None = None
     memory: dict[str, Any] = field(default_factory=dict)
+    deadline: float | None = None
+    """``loop.time()`` when the caller's timeout cuts the probe off."""
+
+    def timed_out(self) -> bool:
+        """Inside a cancellation: was it the caller's timeout (True) or a shutdown (False)?"""
+        return self.deadline is not None and asyncio.get_running_loop().time() >= self.deadline
 
     def result(
         self,

@@ -10,6 +10,7 @@ ours older than ``sweep_after_s`` are deleted. Messages without our header are n
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -22,6 +23,8 @@ from mailwatch.protocols.imap import ImapSession
 from mailwatch.protocols.smtp import SmtpReceipt, send_message
 from mailwatch.received import hops_from_headers
 from mailwatch.result import CheckResult, State
+
+log = logging.getLogger(__name__)
 
 
 MAX_PENDING = 100
@@ -64,6 +67,24 @@ async def _round_trip(
 
     message = canary.message(check.mail_from, check.rcpt_to)
     receipt = await send_message(check.smtp, check.mail_from, check.rcpt_to, message, ctx)
+    try:
+        return await _confirm(check, ctx, imap, canary, receipt, spam_uidnext, missing_folders)
+    except asyncio.CancelledError:
+        if not ctx.timed_out():
+            # The daemon is shutting down: fetch our canary back rather than leave it behind.
+            await asyncio.shield(_remove_after_shutdown(check, canary))
+        raise
+
+
+async def _confirm(
+    check: RoundtripCheck,
+    ctx: ProbeContext,
+    imap: ImapSession,
+    canary: Canary,
+    receipt: SmtpReceipt,
+    spam_uidnext: dict[str, int | None],
+    missing_folders: list[str],
+) -> CheckResult:
     ctx.stage = "not_delivered"
     use_idle = check.imap.use_idle and imap.has_idle
     arrival = await _wait_for(check, imap, canary, receipt, spam_uidnext, use_idle)
@@ -239,6 +260,32 @@ async def _sweep(
                 doomed.append(uid)
         await imap.delete(doomed)
     return report
+
+
+SHUTDOWN_CLEANUP_S = 5.0
+"""How long a cancelled probe waits for its canary to arrive so it can delete it."""
+
+
+async def _remove_after_shutdown(check: RoundtripCheck, canary: Canary) -> None:
+    """Delete this run's canary over a fresh session, waiting briefly for it to arrive.
+
+    Best effort: a canary still in transit after ``SHUTDOWN_CLEANUP_S`` is left to the sweep
+    of a later run (``sweep_after_s``).
+    """
+    ctx = ProbeContext(check=check.name, kind=check.kind, target=check.target)
+    try:
+        async with asyncio.timeout(SHUTDOWN_CLEANUP_S):
+            async with ImapSession(check.imap, ctx) as imap:
+                while True:
+                    for folder in [check.imap.mailbox, *check.imap.spam_folders]:
+                        if await imap.select(folder):
+                            uids = await imap.search_header(HEADER, canary.id)
+                            if uids:
+                                await imap.delete(uids)
+                                return
+                    await asyncio.sleep(check.imap.poll_interval_s)
+    except (TimeoutError, ProbeFailure):
+        log.warning("canary %s of %s left for a later sweep", canary.id, check.name)
 
 
 def _pending(ctx: ProbeContext) -> set[str]:

@@ -1,0 +1,308 @@
+"""``mailwatch run`` as a real subprocess against the harness's Postfix and Dovecot."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, TypeVar
+
+import jsonschema
+import pytest
+from harness.mailservers import MailServers
+
+ROOT = Path(__file__).resolve().parents[2]
+SCHEMA = json.loads((ROOT / "docs" / "status-file.schema.json").read_text())
+T = TypeVar("T")
+
+
+def wait_for(what: str, probe: Callable[[], T | None], timeout_s: float = 20.0) -> T:
+    """Poll ``probe`` until it returns something truthy; fail after ``timeout_s``."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        value = probe()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def config_text(servers: MailServers, state_dir: Path, metrics_port: int, **extra: str) -> str:
+    checks = extra.get("checks", "")
+    return f"""
+[daemon]
+state_dir = "{state_dir}"
+status_interval_s = 1
+stale_after_s = 3
+start_spread_s = 0.5
+shutdown_grace_s = {extra.get("grace", "1")}
+
+[metrics]
+listen = "127.0.0.1:{metrics_port}"
+
+[[checks.roundtrip]]
+name = "route-second"
+interval_s = {extra.get("interval", "2")}
+deadline_s = 20
+mail_from = "mailwatch@example.test"
+rcpt_to = "{servers.second}"
+[checks.roundtrip.smtp]
+host = "localhost"
+port = {servers.smtp_port}
+ca_file = "{servers.ca_file}"
+[checks.roundtrip.imap]
+host = "localhost"
+port = {servers.imaps_port}
+ca_file = "{servers.ca_file}"
+username = "{servers.second}"
+password = "env:MW_TEST_PASSWORD"
+poll_interval_s = 0.5
+{checks}
+"""
+
+
+class Daemon:
+    """A ``mailwatch run`` subprocess with a NOTIFY_SOCKET the test reads."""
+
+    def __init__(self, tmp_path: Path, servers: MailServers, **extra: str) -> None:
+        self.tmp_path = tmp_path
+        self.state_dir = tmp_path / "state"
+        self.config = tmp_path / "mailwatch.toml"
+        self.metrics_port = free_port()
+        self.config.write_text(config_text(servers, self.state_dir, self.metrics_port, **extra))
+        self.notify_path = tmp_path / "notify.sock"
+        self.notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.notify.bind(str(self.notify_path))
+        self.notify.settimeout(0.2)
+        self.messages: list[str] = []
+        self.stderr_path = tmp_path / "stderr.log"
+        self.env = {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "MW_TEST_PASSWORD": servers.password,
+            "NOTIFY_SOCKET": str(self.notify_path),
+            "WATCHDOG_USEC": "2000000",
+        }
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> Daemon:
+        with self.stderr_path.open("wb") as stderr:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "mailwatch", "run", "-c", str(self.config)],
+                env=self.env,
+                stdout=subprocess.DEVNULL,
+                stderr=stderr,
+            )
+        return self
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)
+        self.notify.close()
+
+    def send(self, signum: int) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(signum)
+
+    def read_notify(self) -> list[str]:
+        try:
+            while True:
+                self.messages.extend(self.notify.recv(4096).decode().splitlines())
+        except TimeoutError:
+            pass
+        return self.messages
+
+    @property
+    def stderr(self) -> str:
+        return self.stderr_path.read_text(errors="replace")
+
+    def status(self) -> dict[str, Any] | None:
+        try:
+            document: dict[str, Any] = json.loads((self.state_dir / "status.json").read_text())
+        except (FileNotFoundError, json.JSONDecodeError):
+            return None
+        return document
+
+    def check_status(self, name: str) -> dict[str, Any] | None:
+        document = self.status()
+        if document is None:
+            return None
+        return next((c for c in document["checks"] if c["name"] == name), None)
+
+    def mailwatch(self, *args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "mailwatch", *args, "-c", str(self.config)],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=60,
+        )
+
+
+@pytest.fixture
+def daemon_factory(mail_servers: MailServers, tmp_path: Path) -> Iterator[Callable[..., Daemon]]:
+    started: list[Daemon] = []
+
+    def make(**extra: str) -> Daemon:
+        daemon = Daemon(tmp_path, mail_servers, **extra)
+        started.append(daemon)
+        return daemon.start()
+
+    mail_servers.release_delivery()
+    yield make
+    for daemon in started:
+        daemon.stop()
+    mail_servers.release_delivery()
+    for path in mail_servers.maildir_files("second"):
+        path.unlink(missing_ok=True)
+
+
+def test_status_file_heartbeat_and_systemd_notifications(
+    daemon_factory: Callable[..., Daemon],
+) -> None:
+    daemon = daemon_factory()
+    first = wait_for("status.json", daemon.status)
+    jsonschema.validate(first, SCHEMA)
+    assert first["daemon"]["pid"] == daemon.proc.pid  # type: ignore[union-attr]
+
+    route = wait_for(
+        "a round trip result",
+        lambda: (c := daemon.check_status("route-second")) and c["last_run_at"] and c,
+    )
+    assert route["state"] == "ok", route
+    assert route["metrics"]["latency_s"] > 0
+    later = wait_for(
+        "the heartbeat to advance",
+        lambda: (
+            (s := daemon.status())
+            and s["daemon"]["heartbeat_at"] > first["daemon"]["heartbeat_at"]
+            and s
+        ),
+    )
+    jsonschema.validate(later, SCHEMA)
+    assert "OK" in (daemon.state_dir / "status.txt").read_text()
+
+    messages = wait_for(
+        "READY=1 and two watchdog pings",
+        lambda: (m := daemon.read_notify()) and "READY=1" in m and m.count("WATCHDOG=1") >= 2 and m,
+    )
+    assert any(line.startswith("STATUS=") for line in messages)
+
+    proc = daemon.mailwatch("status")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "route-second" in proc.stdout
+
+
+def test_metrics_endpoint_serves_the_families(daemon_factory: Callable[..., Daemon]) -> None:
+    daemon = daemon_factory()
+    wait_for(
+        "a round trip result",
+        lambda: (c := daemon.check_status("route-second")) and c["last_run_at"],
+    )
+
+    def scrape() -> str | None:
+        try:
+            url = f"http://127.0.0.1:{daemon.metrics_port}/metrics"
+            with urllib.request.urlopen(url, timeout=2) as response:
+                text: str = response.read().decode()
+        except OSError:
+            return None
+        return text if "mailwatch_roundtrip_latency_seconds_count" in text else None
+
+    text = wait_for("metrics with a latency sample", scrape)
+    for family in (
+        'mailwatch_check_state{check="route-second",kind="roundtrip"} 0.0',
+        'mailwatch_roundtrip_latency_seconds_count{route="route-second"}',
+        'mailwatch_check_last_success_timestamp_seconds{check="route-second"}',
+        'mailwatch_open_tickets{severity="1"} 0.0',
+        "mailwatch_outbox_backlog 0.0",
+        "# TYPE mailwatch_probe_failures_total counter",
+    ):
+        assert family in text
+
+
+def test_sighup_with_broken_config_keeps_the_old_one_then_applies_a_good_one(
+    daemon_factory: Callable[..., Daemon],
+) -> None:
+    daemon = daemon_factory()
+    wait_for("status.json", daemon.status)
+    good = daemon.config.read_text()
+    daemon.config.write_text(good + "\n[[checks.service]]\nname = 1\n")
+    daemon.send(signal.SIGHUP)
+    wait_for("the refusal in the log", lambda: "reload refused" in daemon.stderr)
+    assert "checks.service[0]: protocol must be one of" in daemon.stderr
+    assert daemon.proc is not None and daemon.proc.poll() is None
+    before = wait_for("status.json", daemon.status)["daemon"]["heartbeat_at"]
+    wait_for(
+        "the heartbeat to go on",
+        lambda: (s := daemon.status()) and s["daemon"]["heartbeat_at"] > before,
+    )
+
+    added = (
+        '\n[[checks.service]]\nname = "smtp-banner"\nprotocol = "smtp"\nhost = "127.0.0.1"\n'
+        f"port = {MailServers.smtp_port}\ninterval_s = 1\n"
+    )
+    daemon.config.write_text(good + added)
+    daemon.send(signal.SIGHUP)
+    banner = wait_for(
+        "the added check to run",
+        lambda: (c := daemon.check_status("smtp-banner")) and c["last_run_at"] and c,
+    )
+    assert banner["state"] == "ok"
+    assert daemon.check_status("route-second") is not None
+
+
+def test_sigterm_during_a_probe_leaves_no_canary_behind(
+    daemon_factory: Callable[..., Daemon], mail_servers: MailServers
+) -> None:
+    mail_servers.hold_delivery()
+    held_before = set(mail_servers.queue_ids("hold"))  # the harness's own probe message
+    daemon = daemon_factory(interval="60", grace="0")
+    wait_for("the daemon to start", daemon.status)
+    wait_for(
+        "the canary in the hold queue", lambda: set(mail_servers.queue_ids("hold")) - held_before
+    )
+    daemon.send(signal.SIGTERM)
+    # Delivery resumes while the daemon shuts down: the cancelled probe fetches its canary.
+    mail_servers.release_delivery()
+    assert daemon.proc is not None
+    assert daemon.proc.wait(30) == 0, daemon.stderr
+    assert "cancelled checks still running at shutdown: route-second" in daemon.stderr
+    # Postfix may still be writing the file when the probe found it over IMAP: give the
+    # maildir a moment to settle, bounded, then it must be empty.
+    wait_for("an empty mailbox", lambda: mail_servers.maildir_files("second") == [] or None)
+    assert set(mail_servers.queue_ids()) <= held_before
+
+
+def test_status_says_stale_after_the_daemon_is_killed(
+    daemon_factory: Callable[..., Daemon],
+) -> None:
+    daemon = daemon_factory()
+    wait_for("an ok overall state", lambda: (s := daemon.status()) and s["overall"] == "ok")
+    assert daemon.mailwatch("status").returncode == 0
+    daemon.send(signal.SIGKILL)
+    assert daemon.proc is not None
+    daemon.proc.wait(10)
+
+    def stale() -> subprocess.CompletedProcess[str] | None:
+        proc = daemon.mailwatch("status")
+        return proc if proc.returncode == 3 and "STALE" in proc.stdout else None
+
+    proc = wait_for("mailwatch status to call the heartbeat stale", stale, timeout_s=15)
+    assert "STALE" in proc.stdout
+    assert "down or hung" in proc.stdout
