@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 
 import jsonschema
 import pytest
+
 from harness.mailservers import MailServers
 
 ROOT = Path(__file__).resolve().parents[2]
