@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, field_validator
 
-from mailwatch.config.base import StrictModel
+from mailwatch.config.base import Secret, StrictModel
 
 DEFAULT_STATE_DIR = Path("/var/lib/mailwatch")
 
@@ -29,6 +29,14 @@ class DaemonConfig(StrictModel):
     max_concurrent_checks: int = Field(default=200, ge=1)
     max_concurrent_per_kind: dict[str, int] = Field(default_factory=dict)
     """e.g. ``{ roundtrip = 50 }``: caps one kind below the global limit."""
+    deadman_url: Secret | None = None
+    """A dead man's switch (healthchecks.io style): pinged every ``deadman_interval_s`` while
+    mailwatch is healthy; ``deadman_url`` + ``deadman_fail_suffix`` when it is not (store not
+    writable, alerts stuck in the outbox). Silence from it means mailwatch itself is down."""
+    deadman_interval_s: float = Field(default=60.0, gt=0)
+    deadman_fail_suffix: str = "/fail"
+    outbox_stuck_after_s: float = Field(default=900.0, gt=0)
+    """A notification waiting longer than this makes mailwatch report itself unhealthy."""
     log_format: str = Field(default="text", pattern="^(text|json)$")
     """``text``: readable lines on stderr (journald adds the time); ``json``: one object a line."""
 

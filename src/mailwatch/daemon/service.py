@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo
 from mailwatch import __version__
 from mailwatch.config import ConfigError, MailwatchConfig, load_config
 from mailwatch.config.checks import CheckBase
+from mailwatch.daemon.deadman import assess, ping
 from mailwatch.daemon.metrics import DaemonMetrics
 from mailwatch.daemon.scheduler import CheckScheduler
 from mailwatch.daemon.sdnotify import SystemdNotifier, watchdog_interval_s
@@ -98,6 +99,8 @@ class Daemon:
                 asyncio.create_task(self._heartbeat(), name="heartbeat"),
                 asyncio.create_task(self._status_writer(), name="status-writer"),
             ]
+            if daemon.deadman_url is not None:
+                self._tasks.append(asyncio.create_task(self._deadman(), name="deadman"))
             await self._stop.wait()
             self.notifier.notify("STOPPING=1", "STATUS=stopping: waiting for running checks")
             cancelled = await self._scheduler.shutdown(daemon.shutdown_grace_s)
@@ -190,6 +193,14 @@ class Daemon:
                 # Only a loop that could do its work says it is alive.
                 self.notifier.notify("WATCHDOG=1", f"STATUS={self._one_line()}")
             await asyncio.sleep(interval)
+
+    async def _deadman(self) -> None:
+        while True:
+            daemon = self.config.daemon
+            assert self._store is not None and daemon.deadman_url is not None
+            health = await assess(self._store, datetime.now(UTC), daemon.outbox_stuck_after_s)
+            await ping(daemon.deadman_url.get_secret_value(), daemon.deadman_fail_suffix, health)
+            await asyncio.sleep(daemon.deadman_interval_s)
 
     async def _status_writer(self) -> None:
         while True:

@@ -57,3 +57,10 @@ BACKLOG_STATUSES = ("pending", "sending", "failed")
 async def outbox_backlog(conn: AsyncConnection) -> int:
     query = select(func.count()).select_from(outbox).where(outbox.c.status.in_(BACKLOG_STATUSES))
     return int((await conn.execute(query)).scalar_one())
+
+
+async def oldest_backlog_at(conn: AsyncConnection) -> datetime | None:
+    """When the oldest notification still waiting was queued (None: nothing waits)."""
+    query = select(func.min(outbox.c.created_at)).where(outbox.c.status.in_(BACKLOG_STATUSES))
+    value: datetime | None = (await conn.execute(query)).scalar_one()
+    return value
