@@ -11,6 +11,8 @@ from mailwatch import __version__
 from mailwatch.cli import (
     ack_cmd,
     check_cmd,
+    demo_cmd,
+    notify_test_cmd,
     run_cmd,
     show_cmd,
     silence_cmd,
@@ -46,6 +48,8 @@ def build_parser() -> argparse.ArgumentParser:
     silence_cmd.add_parser(commands, config_parent)
     run_cmd.add_parser(commands, config_parent)
     status_cmd.add_parser(commands, config_parent)
+    notify_test_cmd.add_parser(commands, config_parent)
+    demo_cmd.add_parser(commands, config_parent)
     return parser
 
 

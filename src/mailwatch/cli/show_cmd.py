@@ -23,9 +23,10 @@ def add_parser(commands: Any, config_parent: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from mailwatch.cli.main import load_or_exit
     from mailwatch.cli.store_session import EXIT_BAD_INPUT, fail, with_store
-    from mailwatch.cli.ticket_format import display_zone, event_dict, ticket_dict
+    from mailwatch.cli.ticket_format import event_dict, ticket_dict
     from mailwatch.incidents.tickets import parse_number
     from mailwatch.store.tickets import load_ticket, load_timeline
+    from mailwatch.timefmt import display_zone
 
     config = load_or_exit(args.config)
     prefix = config.incidents.ticket_prefix
@@ -54,7 +55,8 @@ def run(args: argparse.Namespace) -> int:
 def _details(
     ticket: Ticket, timeline: list[StoredEvent], prefix: str, now: datetime, zone: tzinfo | None
 ) -> str:
-    from mailwatch.cli.ticket_format import ago, due, event_line, local
+    from mailwatch.cli.ticket_format import due, event_line
+    from mailwatch.timefmt import ago, local
 
     def when(instant: datetime | None, who: str | None = None) -> str:
         if instant is None:

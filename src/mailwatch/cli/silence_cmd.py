@@ -38,9 +38,9 @@ def add_parser(commands: Any, config_parent: argparse.ArgumentParser) -> None:
 def run_silence(args: argparse.Namespace) -> int:
     from mailwatch.cli.main import load_or_exit
     from mailwatch.cli.store_session import EXIT_BAD_INPUT, default_actor, fail, with_store
-    from mailwatch.cli.ticket_format import display_zone, local
     from mailwatch.incidents.actions import SilenceChange, UnknownCheckError, silence_check
     from mailwatch.incidents.maintenance import parse_silence_duration
+    from mailwatch.timefmt import display_zone, local
 
     config = load_or_exit(args.config)
     try:

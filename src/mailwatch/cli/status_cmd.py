@@ -7,7 +7,6 @@ import json
 import sys
 from datetime import UTC, datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from mailwatch.result import State
 
@@ -24,7 +23,8 @@ def add_parser(commands: Any, config_parent: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from mailwatch.cli.main import load_or_exit
-    from mailwatch.daemon.status import STATUS_JSON, ago, render_text
+    from mailwatch.daemon.status import STATUS_JSON, render_text
+    from mailwatch.timefmt import ago, display_zone
 
     config = load_or_exit(args.config)
     directory = config.daemon.state_dir
@@ -54,10 +54,10 @@ def run(args: argparse.Namespace) -> int:
     else:
         if stale:
             print(
-                f"STALE: the daemon's last heartbeat was {ago(age_s)} "
+                f"STALE: the daemon's last heartbeat was {ago(heartbeat, now)} "
                 f"(pid {document['daemon']['pid']}); it is down or hung. "
                 "What follows is old news.\n"
             )
-        print(render_text(document, ZoneInfo(config.daemon.timezone), now), end="")
+        print(render_text(document, display_zone(config.incidents.timezone), now), end="")
     # A stale file cannot vouch for anything: unknown, like a check that cannot tell.
     return int(State.UNKNOWN) if stale else int(overall)

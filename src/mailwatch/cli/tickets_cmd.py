@@ -46,7 +46,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _table(found: list[Ticket], prefix: str, now: datetime, zone_name: str | None) -> str:
-    from mailwatch.cli.ticket_format import ago, display_zone, due, local
+    from mailwatch.cli.ticket_format import due
+    from mailwatch.timefmt import ago, display_zone, local
 
     zone = display_zone(zone_name)
     rows = [("TICKET", "SEV", "STATE", "CHECK", "OPENED", "RESPONSE DUE", "SUMMARY")]

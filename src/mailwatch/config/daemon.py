@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, field_validator
 
@@ -16,8 +15,6 @@ class DaemonConfig(StrictModel):
     """``state_dir`` holds the ticket database (unless ``[store] url`` points elsewhere)."""
 
     state_dir: Path = DEFAULT_STATE_DIR
-    timezone: str = "UTC"
-    """Zone of the times in status.txt and the CLI's human output."""
     status_interval_s: float = Field(default=30.0, gt=0, le=300)
     """The status file is rewritten after every result and at least this often."""
     stale_after_s: float = Field(default=120.0, gt=0)
@@ -39,15 +36,6 @@ class DaemonConfig(StrictModel):
     """A notification waiting longer than this makes mailwatch report itself unhealthy."""
     log_format: str = Field(default="text", pattern="^(text|json)$")
     """``text``: readable lines on stderr (journald adds the time); ``json``: one object a line."""
-
-    @field_validator("timezone")
-    @classmethod
-    def _known_zone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown time zone {value!r} (use an IANA name)") from None
-        return value
 
     @field_validator("max_concurrent_per_kind")
     @classmethod

@@ -15,9 +15,8 @@ import asyncio
 import logging
 import os
 import signal
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 from mailwatch import __version__
 from mailwatch.config import ConfigError, MailwatchConfig, load_config
@@ -35,6 +34,7 @@ from mailwatch.store.outbox import outbox_backlog
 from mailwatch.store.silences import active_silences
 from mailwatch.store.store import Store
 from mailwatch.store.tickets import open_tickets
+from mailwatch.timefmt import display_zone
 
 log = logging.getLogger("mailwatch.daemon")
 
@@ -62,8 +62,8 @@ class Daemon:
         return self.config.daemon.state_dir
 
     @property
-    def zone(self) -> ZoneInfo:
-        return ZoneInfo(self.config.daemon.timezone)
+    def zone(self) -> tzinfo | None:
+        return display_zone(self.config.incidents.timezone)
 
     async def run(self) -> int:
         loop = asyncio.get_running_loop()

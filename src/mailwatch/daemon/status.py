@@ -18,6 +18,7 @@ from typing import Any
 
 from mailwatch.incidents.tickets import Ticket
 from mailwatch.result import CheckResult, State, worst
+from mailwatch.timefmt import ago, local, span
 
 SCHEMA = "mailwatch.status/1"
 STATUS_JSON = "status.json"
@@ -127,7 +128,7 @@ def snapshot(
     }
 
 
-def render_text(document: Mapping[str, Any], zone: tzinfo, now: datetime) -> str:
+def render_text(document: Mapping[str, Any], zone: tzinfo | None, now: datetime) -> str:
     """``status.txt``: the same facts for a person reading it with ``cat`` at 3 a.m."""
     daemon = document["daemon"]
     lines = [
@@ -192,47 +193,30 @@ def write_atomically(directory: Path, name: str, text: str) -> None:
         os.close(dir_fd)
 
 
-def write_status(directory: Path, document: Mapping[str, Any], zone: tzinfo, now: datetime) -> None:
+def write_status(
+    directory: Path, document: Mapping[str, Any], zone: tzinfo | None, now: datetime
+) -> None:
     write_atomically(directory, STATUS_JSON, json.dumps(document, indent=2) + "\n")
     write_atomically(directory, STATUS_TXT, render_text(document, zone, now))
-
-
-def ago(seconds: float) -> str:
-    """``12 min ago``-style wording for an elapsed time."""
-    return f"{_span(seconds)} ago" if seconds >= 0 else f"in {_span(-seconds)}"
-
-
-def _span(seconds: float) -> str:
-    seconds = int(seconds)
-    if seconds < 60:
-        return f"{seconds} s"
-    minutes = seconds // 60
-    if minutes < 60:
-        return f"{minutes} min"
-    hours, minutes = divmod(minutes, 60)
-    if hours < 48:
-        return f"{hours} h {minutes} min" if minutes else f"{hours} h"
-    return f"{hours // 24} days"
 
 
 def _iso(value: datetime | None) -> str | None:
     return None if value is None else value.isoformat(timespec="seconds")
 
 
-def _clock(text: str, zone: tzinfo) -> str:
-    return datetime.fromisoformat(text).astimezone(zone).strftime("%Y-%m-%d %H:%M %Z")
+def _clock(text: str, zone: tzinfo | None) -> str:
+    return local(datetime.fromisoformat(text), zone)
 
 
-def _when(text: str | None, zone: tzinfo, now: datetime) -> str:
+def _when(text: str | None, zone: tzinfo | None, now: datetime) -> str:
     if not text:
         return "-"
-    instant = datetime.fromisoformat(text)
-    return f"{_clock(text, zone)} ({ago((now - instant).total_seconds())})"
+    return f"{_clock(text, zone)} ({ago(datetime.fromisoformat(text), now)})"
 
 
-def _due(text: str | None, zone: tzinfo, now: datetime) -> str:
+def _due(text: str | None, zone: tzinfo | None, now: datetime) -> str:
     if not text:
         return "no target"
     left = (datetime.fromisoformat(text) - now).total_seconds()
-    tail = f"{_span(left)} left" if left >= 0 else f"BREACHED {_span(-left)} ago"
+    tail = f"{span(left)} left" if left >= 0 else f"BREACHED {span(left)} ago"
     return f"{_clock(text, zone)} ({tail})"
