@@ -124,7 +124,9 @@ async def test_retention_keeps_the_newest_results(store: Store) -> None:
 async def test_outbox_rows_are_written_in_the_same_transaction(
     store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def plan(events: Sequence[StoredEvent], ticket: Any, cfg: MailwatchConfig) -> list[OutboxRow]:
+    async def plan(
+        conn: Any, events: Sequence[StoredEvent], ticket: Any, cfg: MailwatchConfig, now: Any
+    ) -> list[OutboxRow]:
         return [
             OutboxRow(item.id, item.event.ticket, "ops-mail", "email", {"type": item.event.type})
             for item in events
@@ -144,7 +146,7 @@ async def test_outbox_rows_are_written_in_the_same_transaction(
 async def test_a_failing_notification_plan_stores_nothing(
     store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def plan(*_: object) -> list[OutboxRow]:
+    async def plan(*_: object) -> list[OutboxRow]:
         raise RuntimeError("route table broken")
 
     cfg = config()

@@ -19,6 +19,7 @@ from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 
 from mailwatch import __version__
+from mailwatch.alerts.sender import OutboxSender
 from mailwatch.config import ConfigError, MailwatchConfig, load_config
 from mailwatch.config.checks import CheckBase
 from mailwatch.daemon.deadman import assess, ping
@@ -30,7 +31,7 @@ from mailwatch.incidents.maintenance import MaintenanceWindow
 from mailwatch.incidents.processor import ProcessOutcome, process_result, tick
 from mailwatch.incidents.tickets import format_number
 from mailwatch.result import CheckResult
-from mailwatch.store.outbox import outbox_backlog
+from mailwatch.store.outbox import escalation_steps, outbox_backlog
 from mailwatch.store.silences import active_silences
 from mailwatch.store.store import Store
 from mailwatch.store.tickets import open_tickets
@@ -56,6 +57,7 @@ class Daemon:
         self._stop = asyncio.Event()
         self._status_dirty = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
+        self._sender: OutboxSender | None = None
 
     @property
     def state_dir(self) -> Path:
@@ -99,6 +101,8 @@ class Daemon:
                 asyncio.create_task(self._heartbeat(), name="heartbeat"),
                 asyncio.create_task(self._status_writer(), name="status-writer"),
             ]
+            self._sender = OutboxSender(self._store, lambda: self.config)
+            self._tasks.append(asyncio.create_task(self._sender.run(), name="outbox-sender"))
             if daemon.deadman_url is not None:
                 self._tasks.append(asyncio.create_task(self._deadman(), name="deadman"))
             await self._stop.wait()
@@ -166,6 +170,8 @@ class Daemon:
         assert self._store is not None
         outcome = await process_result(self._store, self.config, result, datetime.now(UTC))
         self.flapping[check.name] = outcome.state.flapping
+        if outcome.outbox_ids and self._sender is not None:
+            self._sender.wake()
         self._log_events(outcome)
         self._status_dirty.set()
 
@@ -219,10 +225,13 @@ class Daemon:
             tickets = await open_tickets(conn)
             silences = await active_silences(conn, now)
             backlog = await outbox_backlog(conn)
+            steps = await escalation_steps(conn)
         self.metrics.set_tickets(tickets)
         self.metrics.outbox_backlog.set(backlog)
         prefix = self.config.incidents.ticket_prefix
-        views = [TicketView(t, format_number(t.number, prefix)) for t in tickets]
+        views = [
+            TicketView(t, format_number(t.number, prefix), steps.get(t.number)) for t in tickets
+        ]
         silenced: dict[str, datetime] = {}
         windows = [MaintenanceWindow(w) for w in self.config.maintenance]
         for name in self.checks:

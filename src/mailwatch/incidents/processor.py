@@ -135,6 +135,6 @@ async def write_decision(
         ticket: Ticket | None = own.get(number) if number is not None else None
         if number is not None and ticket is None:
             ticket = await load_ticket(conn, number)  # a parent's ticket
-        rows += plan_notifications(items, ticket, config)
+        rows += await plan_notifications(conn, items, ticket, config, now)
     outbox_ids = await insert_outbox(conn, rows, now)
     return ProcessOutcome(decision.state, stored, list(decision.tickets), outbox_ids, result_id)

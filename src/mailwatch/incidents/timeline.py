@@ -34,6 +34,11 @@ class EventType(enum.StrEnum):
     SILENCED = "silenced"
     UNSILENCED = "unsilenced"
     NOTIFICATIONS_RESUMED = "notifications_resumed"
+    # The outbox sender's record of each delivery attempt; they change no ticket field.
+    NOTIFICATION_SENT = "notification_sent"
+    NOTIFICATION_FAILED = "notification_failed"
+    NOTIFICATION_FALLBACK = "notification_fallback"
+    NOTIFICATION_GIVEN_UP = "notification_given_up"
 
 
 NOTIFY_WORTHY = frozenset(

@@ -1,4 +1,8 @@
-"""The notification outbox: rows the alerts sender claims and delivers (a later issue)."""
+"""The notification outbox: rows the planner queues and the alerts sender claims and delivers.
+
+Every change of a row's status is a compare-and-set on (id, old status), so a row is claimed by
+one sender only and a row marked ``delivered`` is never sent again. Statuses: docs/alerts.md.
+"""
 
 from __future__ import annotations
 
@@ -7,10 +11,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import Row, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from mailwatch.store.schema import outbox
+from mailwatch.store.schema import outbox, tickets
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,12 +27,14 @@ class OutboxRow:
     kind: str
     payload: Mapping[str, Any] = field(default_factory=dict)
     next_attempt_at: datetime | None = None
+    status: str = "pending"
 
 
 async def insert_outbox(
     conn: AsyncConnection, rows: Sequence[OutboxRow], now: datetime
 ) -> list[int]:
-    """Queue rows as ``pending``; due now unless they say otherwise."""
+    """Queue rows as ``pending`` (or the ``scheduled`` they ask for); due now unless they say
+    otherwise."""
     ids = []
     for row in rows:
         inserted = await conn.execute(
@@ -39,7 +45,7 @@ async def insert_outbox(
                 route=row.route,
                 kind=row.kind,
                 payload=dict(row.payload),
-                status="pending",
+                status=row.status,
                 attempts=0,
                 next_attempt_at=row.next_attempt_at or now,
                 created_at=now,
@@ -64,3 +70,159 @@ async def oldest_backlog_at(conn: AsyncConnection) -> datetime | None:
     query = select(func.min(outbox.c.created_at)).where(outbox.c.status.in_(BACKLOG_STATUSES))
     value: datetime | None = (await conn.execute(query)).scalar_one()
     return value
+
+
+# --------------------------------------------------------------------------------------------
+# The sender's side
+# --------------------------------------------------------------------------------------------
+
+DUE_STATUSES = ("scheduled", "pending", "failed")
+"""Rows the sender picks up once ``next_attempt_at`` has come."""
+
+TOLD_STATUSES = ("delivered", "sending", "failed")
+"""A route in one of these has heard of the ticket, or is being told (retries go on)."""
+
+ESCALATION_KINDS = ("opened", "escalation")
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxEntry:
+    """A stored outbox row."""
+
+    id: int
+    ticket: int | None
+    event_id: int | None
+    route: str
+    kind: str
+    payload: Mapping[str, Any]
+    status: str
+    attempts: int
+    next_attempt_at: datetime
+    created_at: datetime
+    delivered_at: datetime | None = None
+    last_error: str | None = None
+
+
+def _entry(row: Row[Any]) -> OutboxEntry:
+    m = row._mapping
+    return OutboxEntry(
+        id=int(m["id"]),
+        ticket=m["ticket"],
+        event_id=m["event"],
+        route=m["route"],
+        kind=m["kind"],
+        payload=dict(m["payload"] or {}),
+        status=m["status"],
+        attempts=int(m["attempts"]),
+        next_attempt_at=m["next_attempt_at"],
+        created_at=m["created_at"],
+        delivered_at=m["delivered_at"],
+        last_error=m["last_error"],
+    )
+
+
+async def due_rows(conn: AsyncConnection, now: datetime, limit: int) -> list[OutboxEntry]:
+    """Rows whose time has come, oldest due first."""
+    query = (
+        select(outbox)
+        .where(outbox.c.status.in_(DUE_STATUSES), outbox.c.next_attempt_at <= now)
+        .order_by(outbox.c.next_attempt_at, outbox.c.id)
+        .limit(limit)
+    )
+    return [_entry(row) for row in (await conn.execute(query)).all()]
+
+
+async def load_entry(conn: AsyncConnection, row_id: int) -> OutboxEntry | None:
+    row = (await conn.execute(select(outbox).where(outbox.c.id == row_id))).first()
+    return None if row is None else _entry(row)
+
+
+async def ticket_entries(conn: AsyncConnection, ticket: int) -> list[OutboxEntry]:
+    """Every row of one ticket, in the order they were queued."""
+    query = select(outbox).where(outbox.c.ticket == ticket).order_by(outbox.c.id)
+    return [_entry(row) for row in (await conn.execute(query)).all()]
+
+
+async def unsent_rows_of_route(conn: AsyncConnection, route: str, kind: str) -> list[OutboxEntry]:
+    """Rows of one route and kind still waiting for a first or next attempt."""
+    query = (
+        select(outbox)
+        .where(
+            outbox.c.route == route,
+            outbox.c.kind == kind,
+            outbox.c.status.in_(("pending", "failed")),
+        )
+        .order_by(outbox.c.id)
+    )
+    return [_entry(row) for row in (await conn.execute(query)).all()]
+
+
+async def change_status(
+    conn: AsyncConnection,
+    row_id: int,
+    expected: str | Sequence[str],
+    status: str,
+    **values: Any,
+) -> bool:
+    """Set ``status`` (and other columns) only if the row is still in ``expected``; False when
+    someone else changed it first."""
+    olds = [expected] if isinstance(expected, str) else list(expected)
+    changed = await conn.execute(
+        update(outbox)
+        .where(outbox.c.id == row_id, outbox.c.status.in_(olds))
+        .values(status=status, **values)
+    )
+    return bool(changed.rowcount == 1)
+
+
+async def cancel_entries(
+    conn: AsyncConnection, ids: Sequence[int], reason: str
+) -> list[int]:
+    """Cancel those of ``ids`` nobody has tried to send yet; returns the ones cancelled."""
+    done = []
+    for row_id in ids:
+        if await change_status(
+            conn, row_id, ("scheduled", "pending"), "cancelled", last_error=reason
+        ):
+            done.append(row_id)
+    return done
+
+
+async def requeue_interrupted(conn: AsyncConnection, now: datetime) -> list[int]:
+    """Rows left in ``sending`` by a sender that died mid-attempt: due again now. The receiver
+    may or may not have got that attempt, so it is sent again (at least once)."""
+    ids = [
+        int(i)
+        for i in (
+            await conn.execute(select(outbox.c.id).where(outbox.c.status == "sending"))
+        ).scalars()
+    ]
+    for row_id in ids:
+        await change_status(
+            conn,
+            row_id,
+            "sending",
+            "failed",
+            next_attempt_at=now,
+            last_error="interrupted: mailwatch stopped during this attempt",
+        )
+    return ids
+
+
+async def escalation_steps(conn: AsyncConnection) -> dict[int, int]:
+    """The highest escalation step each open ticket has reached (sent or being sent)."""
+    query = (
+        select(outbox.c.ticket, outbox.c.payload)
+        .join(tickets, tickets.c.number == outbox.c.ticket)
+        .where(
+            tickets.c.status != "resolved",
+            outbox.c.kind.in_(ESCALATION_KINDS),
+            outbox.c.status.in_((*TOLD_STATUSES, "dead")),
+        )
+    )
+    steps: dict[int, int] = {}
+    for ticket, payload in (await conn.execute(query)).all():
+        step = (payload or {}).get("step")
+        if isinstance(step, int):
+            steps[int(ticket)] = max(step, steps.get(int(ticket), 0))
+    return steps

@@ -198,6 +198,15 @@ outbox = Table(
     Index("outbox_due", "status", "next_attempt_at"),
 )
 """Notifications to send, written in the same transaction as the events that cause them.
-``status``: pending, sending, delivered, failed (will retry), dead (gave up)."""
+``status``: scheduled (a later escalation step or reminder), pending, sending, delivered,
+failed (will retry), dead (gave up), cancelled (no longer wanted). See docs/alerts.md."""
 
-OUTBOX_STATUSES = ("pending", "sending", "delivered", "failed", "dead")
+OUTBOX_STATUSES = (
+    "scheduled",
+    "pending",
+    "sending",
+    "delivered",
+    "failed",
+    "dead",
+    "cancelled",
+)
