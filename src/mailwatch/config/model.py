@@ -11,6 +11,13 @@ from mailwatch.config.base import StrictModel
 from mailwatch.config.checks import CheckBase
 from mailwatch.config.daemon import DaemonConfig
 from mailwatch.config.dnsbl import DnsblCheck
+from mailwatch.config.escalation import (
+    EscalationPolicyConfig,
+    OutboxConfig,
+    PolicyName,
+    RemindersConfig,
+    check_escalation_references,
+)
 from mailwatch.config.incidents import IncidentsConfig, check_incident_references
 from mailwatch.config.maintenance import MaintenanceWindowConfig, check_maintenance_references
 from mailwatch.config.metrics import MetricsConfig
@@ -47,6 +54,9 @@ class MailwatchConfig(StrictModel):
     incidents: IncidentsConfig = Field(default_factory=IncidentsConfig)
     maintenance: list[MaintenanceWindowConfig] = Field(default_factory=list)
     metrics: MetricsConfig = Field(default_factory=MetricsConfig)
+    escalation: dict[PolicyName, EscalationPolicyConfig] = Field(default_factory=dict)
+    reminders: RemindersConfig = Field(default_factory=RemindersConfig)
+    outbox: OutboxConfig = Field(default_factory=OutboxConfig)
 
     @model_validator(mode="after")
     def _references(self) -> MailwatchConfig:
@@ -71,6 +81,11 @@ class MailwatchConfig(StrictModel):
         names = {check.name for check in self.checks}
         check_incident_references(self.incidents, self.plans, names)
         check_maintenance_references(self.maintenance, names)
+        return self
+
+    @model_validator(mode="after")
+    def _escalation_references(self) -> MailwatchConfig:
+        check_escalation_references(self.escalation, self.routes)
         return self
 
     def enabled_checks(self) -> list[CheckBase]:
