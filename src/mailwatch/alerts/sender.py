@@ -332,6 +332,8 @@ async def _gate(
     quiet = quiet_for(ticket.check, now, windows, silences)
     if quiet is not None:
         return quiet.until if quiet.until is not None and quiet.until > now else now + UNQUIET_RETRY
+    if entry.kind == NoticeKind.ESCALATION and await _superseded(conn, entry, now):
+        return "superseded: a later escalation notice to this route is due as well"
     if entry.kind == NoticeKind.RECOVERY:
         earlier = [
             e
@@ -344,6 +346,23 @@ async def _gate(
             # The outage notice first: a recovery before it would read backwards.
             return max(now, *(e.next_attempt_at for e in earlier)) + ORDER_GAP
     return True
+
+
+async def _superseded(conn: AsyncConnection, entry: OutboxEntry, now: datetime) -> bool:
+    """Several pages to one route due at once (held back by a quiet period, or the daemon was
+    down): only the latest goes out, not a burst."""
+    assert entry.ticket is not None
+    mine = _instant(entry.payload.get("due_at")) or entry.next_attempt_at
+    for other in await ticket_entries(conn, entry.ticket):
+        if (
+            other.route == entry.route
+            and other.kind == NoticeKind.ESCALATION
+            and other.status in ("scheduled", "pending")
+            and other.next_attempt_at <= now
+            and (_instant(other.payload.get("due_at")) or other.next_attempt_at) > mine
+        ):
+            return True
+    return False
 
 
 def _unwanted(entry: OutboxEntry, ticket: Ticket) -> str | None:
