@@ -7,7 +7,6 @@ Mailboxes are searched for the id (our canary) or for ``route=<name>;`` (our lef
 from __future__ import annotations
 
 import re
-import socket
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -36,7 +35,8 @@ class Canary:
         return f"route={self.route}; id={self.id}; sent={sent}"
 
     def message(self, mail_from: str, rcpt_to: str) -> EmailMessage:
-        domain = mail_from.rpartition("@")[2] or socket.getfqdn()
+        # No reverse-DNS lookup here: this runs on the event loop.
+        domain = mail_from.rpartition("@")[2] or "mailwatch.invalid"
         msg = EmailMessage()
         msg["From"] = mail_from
         msg["To"] = rcpt_to

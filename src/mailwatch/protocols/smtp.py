@@ -6,6 +6,8 @@ Stages: ``smtp_connect`` (TCP, greeting, EHLO), ``smtp_tls`` (implicit TLS or ST
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import socket
 import time
 from collections.abc import Iterator
@@ -18,6 +20,13 @@ import aiosmtplib
 from mailwatch.config.roundtrip import SmtpEndpoint
 from mailwatch.probes.base import ProbeContext, ProbeFailure
 from mailwatch.protocols.tlserrors import describe_tls_error, is_tls_error
+
+
+@functools.cache
+def this_host_fqdn() -> str:
+    """The EHLO name when none is configured. getfqdn() may wait on reverse DNS, so it runs
+    once, in a thread, never on the event loop."""
+    return socket.getfqdn()
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,7 +50,7 @@ async def send_message(
     client = aiosmtplib.SMTP(
         hostname=endpoint.host,
         port=endpoint.effective_port,
-        local_hostname=endpoint.helo or socket.getfqdn(),
+        local_hostname=endpoint.helo or await asyncio.to_thread(this_host_fqdn),
         timeout=endpoint.command_timeout_s,
         use_tls=endpoint.tls == "tls",
         start_tls=False,
