@@ -85,34 +85,62 @@ def test_the_demo_tells_the_whole_story_and_exits_0() -> None:
     assert workdir and not Path(workdir.group(1)).exists(), "the demo cleans up after itself"
 
 
+class RunningDemo:
+    """``mailwatch demo`` as a subprocess whose output is read line by line as it comes."""
+
+    def __init__(self, *args: str) -> None:
+        self.proc = demo_process(*args)
+        self.output = ""
+        self._lines: queue.Queue[str | None] = queue.Queue()
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self._lines.put(line)
+        self._lines.put(None)
+
+    def wait_for_text(self, text: str, timeout_s: float) -> None:
+        deadline = time.monotonic() + timeout_s
+        while text not in self.output:
+            try:
+                line = self._lines.get(timeout=max(0.0, deadline - time.monotonic()))
+            except queue.Empty:
+                raise AssertionError(f"no {text!r} after {timeout_s} s:\n{self.output}") from None
+            assert line is not None, f"the demo ended before {text!r}:\n{self.output}"
+            self.output += line
+
+    def interrupt(self) -> int:
+        """Ctrl-C; the exit code, once all output is read."""
+        self.proc.send_signal(signal.SIGINT)
+        code = self.proc.wait(timeout=30)
+        self._reader.join(timeout=10)
+        while (line := self._lines.get_nowait() if not self._lines.empty() else None) is not None:
+            self.output += line
+        return code
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        self._reader.join(timeout=10)
+        if self.proc.stdout is not None:
+            self.proc.stdout.close()
+
+
 @pytest.mark.timeout(DEMO_BOUND_S + 30)
 def test_keep_leaves_everything_running_until_ctrl_c() -> None:
-    proc = demo_process("--keep")
-    lines: queue.Queue[str | None] = queue.Queue()
-
-    def read() -> None:
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            lines.put(line)
-        lines.put(None)
-
-    reader = threading.Thread(target=read, daemon=True)
-    reader.start()
-    output = ""
-    deadline = time.monotonic() + DEMO_BOUND_S
+    demo = RunningDemo("--keep")
     try:
         # The last line of the note naming the config and the status file.
-        while "mailwatch tickets --all -c" not in output:
-            line = lines.get(timeout=max(0.1, deadline - time.monotonic()))
-            assert line is not None, f"the demo ended early:\n{output}"
-            output += line
-        assert_the_story(output)
-        config = re.search(r"config: +(\S+)", output)
-        status = re.search(r"status file: +(\S+)", output)
-        assert config and status, output
-        assert proc.poll() is None, "still running after the story"
-        pid = re.search(r"\(pid (\d+)\)", output)
-        assert pid
+        demo.wait_for_text("mailwatch tickets --all -c", DEMO_BOUND_S)
+        assert_the_story(demo.output)
+        config = re.search(r"config: +(\S+)", demo.output)
+        status = re.search(r"status file: +(\S+)", demo.output)
+        pid = re.search(r"\(pid (\d+)\)", demo.output)
+        assert config and status and pid, demo.output
+        assert demo.proc.poll() is None, "still running after the story"
         os.kill(int(pid.group(1)), 0)  # the daemon is alive
         check = subprocess.run(
             [sys.executable, "-m", "mailwatch", "status", "-c", config.group(1)],
@@ -122,22 +150,26 @@ def test_keep_leaves_everything_running_until_ctrl_c() -> None:
             check=False,
         )
         assert check.returncode == 0, check.stdout + check.stderr
-
-        proc.send_signal(signal.SIGINT)
-        assert proc.wait(timeout=30) == 0
+        assert demo.interrupt() == 0, demo.output
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        reader.join(timeout=10)
-        if proc.stdout is not None:
-            proc.stdout.close()
-    while (line := lines.get_nowait() if not lines.empty() else None) is not None:
-        output += line
-    assert "Stopping the daemon and the mail servers." in output
+        demo.close()
+    assert "Stopping the daemon and the mail servers." in demo.output
     with pytest.raises(ProcessLookupError):
         os.kill(int(pid.group(1)), 0)
     assert not Path(config.group(1)).parent.exists()
+
+
+def test_ctrl_c_during_the_story_stops_everything_and_exits_130() -> None:
+    demo = RunningDemo()
+    try:
+        demo.wait_for_text("Waiting for the first round trip", 60)
+        workdir = re.search(r"Its files: (\S+) ", demo.output)
+        assert workdir, demo.output
+        assert demo.interrupt() == 130, demo.output
+    finally:
+        demo.close()
+    assert "Interrupted: stopping the daemon and the mail servers." in demo.output
+    assert not Path(workdir.group(1)).exists()
 
 
 def test_a_wait_that_times_out_says_what_was_expected_and_shows_the_daemon_log() -> None:
