@@ -92,9 +92,7 @@ async def _send_all(config: Any, chosen: list[Any], timeout_s: float) -> int:
             templates=config.alerts.templates,
             zone=zone,
         )
-        outcome = await deliver(
-            route, message.title, message.body, timeout_s, level=message.level
-        )
+        outcome = await deliver(route, message.title, message.body, timeout_s, level=message.level)
         for url in outcome.per_url:
             total += 1
             if url.ok:

@@ -24,6 +24,7 @@ from mailwatch.config.metrics import MetricsConfig
 from mailwatch.config.mx import MxCheck
 from mailwatch.config.resources import ResourcesCheck
 from mailwatch.config.roundtrip import RoundtripCheck
+from mailwatch.config.routes import AlertsConfig, RouteConfig, RouteName, check_route_references
 from mailwatch.config.service import ServiceCheck
 from mailwatch.config.sla import BusinessCalendarConfig, SlaPlanConfig, check_plan_references
 from mailwatch.config.store import StoreConfig
@@ -54,6 +55,8 @@ class MailwatchConfig(StrictModel):
     incidents: IncidentsConfig = Field(default_factory=IncidentsConfig)
     maintenance: list[MaintenanceWindowConfig] = Field(default_factory=list)
     metrics: MetricsConfig = Field(default_factory=MetricsConfig)
+    routes: dict[RouteName, RouteConfig] = Field(default_factory=dict)
+    alerts: AlertsConfig = Field(default_factory=AlertsConfig)
     escalation: dict[PolicyName, EscalationPolicyConfig] = Field(default_factory=dict)
     reminders: RemindersConfig = Field(default_factory=RemindersConfig)
     outbox: OutboxConfig = Field(default_factory=OutboxConfig)
@@ -81,6 +84,12 @@ class MailwatchConfig(StrictModel):
         names = {check.name for check in self.checks}
         check_incident_references(self.incidents, self.plans, names)
         check_maintenance_references(self.maintenance, names)
+        return self
+
+    @model_validator(mode="after")
+    def _route_references(self) -> MailwatchConfig:
+        names = {check.name for check in self.checks}
+        check_route_references(self.routes, self.calendars, names)
         return self
 
     @model_validator(mode="after")

@@ -1,0 +1,385 @@
+"""What an alert says: a title and a body rendered from a ticket's facts, in text, Markdown or HTML.
+
+Pure: no clock, no I/O. Operators may replace any title or body with a ``string.Template``
+(``$name`` placeholders only, so a ticket summary can never inject format directives).
+"""
+
+from __future__ import annotations
+
+import enum
+import html
+import re
+import string
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta, tzinfo
+from typing import Literal, Protocol
+
+BodyFormat = Literal["text", "markdown", "html"]
+"""apprise's ``body_format``: how the body is written; apprise converts it for each service."""
+
+NoticeLevel = Literal["info", "success", "warning", "failure"]
+"""apprise's ``notify_type``: services that show a colour or an icon use it."""
+
+
+class NoticeKind(enum.StrEnum):
+    """Why a message goes out about a ticket."""
+
+    OPENED = "opened"
+    ESCALATION = "escalation"
+    REMINDER = "reminder"
+    BREACH = "breach"
+    RECOVERY = "recovery"
+    TEST = "test"
+
+
+PLACEHOLDERS: Mapping[str, str] = {
+    "ticket": "ticket number, e.g. MW-000123",
+    "severity": "severity number, 1 (most urgent) to 4",
+    "sev": "severity label, e.g. SEV1",
+    "check": "check name",
+    "target": "what the check looks at (the check name for checks without a host)",
+    "kind": "opened, escalation, reminder, breach, recovery or test",
+    "notice": "the kind in words, e.g. 'escalation step 2' or 'response deadline breached'",
+    "step": "escalation step number (empty for other kinds)",
+    "breach": "which deadline was breached: response or resolution (empty for other kinds)",
+    "stage": "what broke, e.g. not_delivered ('failing' when the check names no stage)",
+    "summary": "the latest failure summary, one line a person can act on",
+    "since": "when the failure started, in the alert time zone ('unknown' if not known)",
+    "duration": "how long it has been failing (for recovery: how long the outage lasted)",
+    "figure": "the key figure, e.g. 'latency 93.2 s' (empty when there is none)",
+    "response_due": "response deadline ('no target' when the plan sets none)",
+    "response_left": "time left to the response deadline, e.g. '43 min left' or 'overdue by 5 min'",
+    "resolution_due": "resolution deadline ('no target' when the plan sets none)",
+    "resolution_left": "time left to the resolution deadline",
+    "acknowledged_by": "who acknowledged the ticket (empty while unacknowledged)",
+    "ack": "the command that acknowledges the ticket: mailwatch ack MW-000123",
+    "runbook": "the check's runbook link or text (empty when it has none)",
+    "tags": "the check's tags, comma-separated",
+    "now": "when the message was rendered, in the alert time zone",
+}
+"""Every ``$name`` a template may use, with what it holds."""
+
+DEFAULT_TITLES: Mapping[NoticeKind, str] = {
+    NoticeKind.OPENED: "[$ticket] $sev $check: $stage",
+    NoticeKind.ESCALATION: "[$ticket] $sev $check: $stage (escalation step $step)",
+    NoticeKind.REMINDER: "[$ticket] $sev $check: $stage (reminder)",
+    NoticeKind.BREACH: "[$ticket] $sev $check: $breach deadline breached",
+    NoticeKind.RECOVERY: "[$ticket] $sev $check: recovered",
+    NoticeKind.TEST: "[$ticket] mailwatch test notice for route $target",
+}
+
+NOTICE_LEVELS: Mapping[NoticeKind, NoticeLevel] = {
+    NoticeKind.OPENED: "failure",
+    NoticeKind.ESCALATION: "failure",
+    NoticeKind.REMINDER: "warning",
+    NoticeKind.BREACH: "failure",
+    NoticeKind.RECOVERY: "success",
+    NoticeKind.TEST: "info",
+}
+
+_KEY_FIGURES = (
+    ("latency_s", "latency", "s"),
+    ("connect_s", "connect time", "s"),
+    ("banner_s", "banner time", "s"),
+    ("lookup_s", "lookup time", "s"),
+    ("pong_s", "reply time", "s"),
+    ("late_canaries", "late canaries", ""),
+)
+
+
+class TemplatePair(Protocol):
+    """A title and a body template for one kind of notice; None keeps the default."""
+
+    @property
+    def title(self) -> str | None: ...
+
+    @property
+    def body(self) -> str | None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class AlertFacts:
+    """Everything a message may say about a ticket, already looked up.
+
+    ``ticket`` is the formatted number (``MW-000123``); instants are aware. ``step`` is the
+    escalation step (escalation notices), ``breach`` the deadline that passed (``response`` or
+    ``resolution``; breach notices). ``tags`` are the check's tags, which routes filter on.
+    """
+
+    ticket: str
+    severity: int
+    check: str
+    target: str
+    kind: NoticeKind
+    stage: str | None = None
+    summary: str = ""
+    since: datetime | None = None
+    key_figure: str | None = None
+    response_due: datetime | None = None
+    resolution_due: datetime | None = None
+    acknowledged_by: str | None = None
+    step: int | None = None
+    breach: str | None = None
+    runbook: str | None = None
+    tags: tuple[str, ...] = ()
+
+    @property
+    def ack_command(self) -> str:
+        return f"mailwatch ack {self.ticket}"
+
+
+@dataclass(frozen=True, slots=True)
+class RenderedAlert:
+    title: str
+    body: str
+    body_format: BodyFormat
+    level: NoticeLevel
+
+
+def key_figure(metrics: Mapping[str, float]) -> str | None:
+    """The one number worth putting in an alert (latency first), e.g. ``latency 93.2 s``."""
+    for name, label, unit in _KEY_FIGURES:
+        if name in metrics:
+            return f"{label} {_number(metrics[name])}{' ' + unit if unit else ''}"
+    if metrics:
+        name = min(metrics)
+        return f"{name} {_number(metrics[name])}"
+    return None
+
+
+def _number(value: float) -> str:
+    return f"{value:.1f}" if isinstance(value, float) and not value.is_integer() else f"{value:g}"
+
+
+def check_template(text: str) -> None:
+    """A ``ValueError`` naming the problem if ``text`` is not a usable template."""
+    template = string.Template(text)
+    if not template.is_valid():
+        bad = _first_invalid_placeholder(text)
+        raise ValueError(
+            f"invalid placeholder {bad!r}: write $name or ${{name}}, and $$ for a literal $"
+        )
+    unknown = sorted(set(template.get_identifiers()) - PLACEHOLDERS.keys())
+    if unknown:
+        names = ", ".join(f"${name}" for name in unknown)
+        known = ", ".join(f"${name}" for name in PLACEHOLDERS)
+        raise ValueError(f"unknown placeholder {names}; known placeholders: {known}")
+
+
+def _first_invalid_placeholder(text: str) -> str:
+    pattern = string.Template.pattern
+    for match in pattern.finditer(text):
+        if match.group("invalid") is not None:
+            start = match.start()
+            return text[start : start + 12].split("\n", 1)[0] or "$"
+    return "$"  # pragma: no cover - is_valid() said there is one
+
+
+def render(
+    facts: AlertFacts,
+    *,
+    now: datetime,
+    body_format: BodyFormat = "text",
+    templates: Mapping[NoticeKind, TemplatePair] | None = None,
+    zone: tzinfo | None = UTC,
+) -> RenderedAlert:
+    """Title and body for ``facts`` at ``now``; times are shown in ``zone`` (None: this host's
+    local zone, as ``mailwatch show`` does without ``[incidents] timezone``).
+
+    A template from ``templates`` replaces the default title or body of its kind. In an
+    HTML or Markdown body, the values put into a template are escaped; the template's own
+    markup is kept as written.
+    """
+    values = placeholder_values(facts, now, zone)
+    override = (templates or {}).get(facts.kind)
+    title_template = (override.title if override is not None else None) or DEFAULT_TITLES[
+        facts.kind
+    ]
+    title = " ".join(string.Template(title_template).safe_substitute(values).split())
+    body_template = override.body if override is not None else None
+    if body_template is not None:
+        escaped = {name: _escape(value, body_format) for name, value in values.items()}
+        body = string.Template(body_template).safe_substitute(escaped)
+    else:
+        body = _default_body(facts, values, body_format)
+    return RenderedAlert(title, body, body_format, NOTICE_LEVELS[facts.kind])
+
+
+def placeholder_values(
+    facts: AlertFacts, now: datetime, zone: tzinfo | None = UTC
+) -> dict[str, str]:
+    """The value of every placeholder for ``facts`` at ``now`` (plain text, unescaped)."""
+    return {
+        "ticket": facts.ticket,
+        "severity": str(facts.severity),
+        "sev": f"SEV{facts.severity}",
+        "check": facts.check,
+        "target": facts.target,
+        "kind": facts.kind.value,
+        "notice": _notice_words(facts),
+        "step": str(facts.step) if facts.step is not None else "",
+        "breach": facts.breach or "",
+        "stage": facts.stage or "failing",
+        "summary": " ".join(facts.summary.split()),
+        "since": _when(facts.since, zone) if facts.since is not None else "unknown",
+        "duration": _span(now - facts.since) if facts.since is not None else "unknown",
+        "figure": facts.key_figure or "",
+        "response_due": _due(facts.response_due, zone),
+        "response_left": _left(facts.response_due, now),
+        "resolution_due": _due(facts.resolution_due, zone),
+        "resolution_left": _left(facts.resolution_due, now),
+        "acknowledged_by": facts.acknowledged_by or "",
+        "ack": facts.ack_command,
+        "runbook": facts.runbook or "",
+        "tags": ", ".join(facts.tags),
+        "now": _when(now, zone),
+    }
+
+
+def _notice_words(facts: AlertFacts) -> str:
+    if facts.kind is NoticeKind.ESCALATION and facts.step is not None:
+        return f"escalation step {facts.step}"
+    if facts.kind is NoticeKind.BREACH and facts.breach:
+        return f"{facts.breach} deadline breached"
+    if facts.kind is NoticeKind.RECOVERY:
+        return "recovered"
+    return facts.kind.value
+
+
+def _when(instant: datetime, zone: tzinfo | None) -> str:
+    shown = instant.astimezone(zone)
+    return shown.strftime("%Y-%m-%d %H:%M ") + (shown.tzname() or shown.strftime("%z"))
+
+
+def _due(due: datetime | None, zone: tzinfo | None) -> str:
+    return _when(due, zone) if due is not None else "no target"
+
+
+def _left(due: datetime | None, now: datetime) -> str:
+    if due is None:
+        return ""
+    if due > now:
+        return f"{_span(due - now)} left"
+    return f"overdue by {_span(now - due)}"
+
+
+def _span(delta: timedelta) -> str:
+    """``45 s``, ``12 min``, ``3 h 5 min``, ``4 days``: rounded down, read at a glance (the
+    same spans ``mailwatch show`` prints)."""
+    seconds = max(0, int(delta.total_seconds()))
+    if seconds < 60:
+        return f"{seconds} s"
+    minutes = seconds // 60
+    if minutes < 60:
+        return f"{minutes} min"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 48:
+        return f"{hours} h {minutes} min" if minutes else f"{hours} h"
+    return f"{hours // 24} days"
+
+
+# --------------------------------------------------------------------------------------------
+# The default body
+# --------------------------------------------------------------------------------------------
+
+_Line = tuple[str, str, Literal["plain", "code", "link"]]
+
+
+def _headline(facts: AlertFacts, v: Mapping[str, str]) -> str:
+    where = v["check"] if facts.target == facts.check else f"{v['check']} ({v['target']})"
+    ticket = f"{v['sev']} ticket {v['ticket']}"
+    kind = facts.kind
+    if kind is NoticeKind.OPENED:
+        return f"{ticket} opened: {where} is failing."
+    if kind is NoticeKind.ESCALATION:
+        return f"{ticket} escalated ({v['notice']}): {where} is still failing."
+    if kind is NoticeKind.REMINDER:
+        return f"Reminder: {ticket} is still open: {where}."
+    if kind is NoticeKind.BREACH:
+        return f"{ticket}: the {v['notice']}: {where}."
+    if kind is NoticeKind.RECOVERY:
+        return f"{ticket} resolved: {where} has recovered."
+    return "Test notice from mailwatch. No action is needed."
+
+
+def _lines(facts: AlertFacts, v: Mapping[str, str]) -> list[_Line]:
+    lines: list[_Line] = []
+    if facts.kind is NoticeKind.TEST:
+        if v["summary"]:
+            lines.append(("Details", v["summary"], "plain"))
+        return lines
+    if facts.kind is not NoticeKind.RECOVERY or facts.stage:
+        lines.append(("Stage", v["stage"], "plain"))
+    if v["summary"]:
+        lines.append(("Summary", v["summary"], "plain"))
+    if facts.since is not None:
+        if facts.kind is NoticeKind.RECOVERY:
+            lines.append(("Outage", f"from {v['since']}, lasted {v['duration']}", "plain"))
+        else:
+            lines.append(("Failing since", f"{v['since']} ({v['duration']} ago)", "plain"))
+    if v["figure"]:
+        lines.append(("Key figure", v["figure"], "plain"))
+    open_ticket = facts.kind is not NoticeKind.RECOVERY
+    if open_ticket and facts.acknowledged_by:
+        lines.append(("Acknowledged by", v["acknowledged_by"], "plain"))
+    elif open_ticket and facts.response_due is not None:
+        lines.append(("Response due", f"{v['response_due']} ({v['response_left']})", "plain"))
+    if open_ticket and facts.resolution_due is not None:
+        lines.append(("Resolution due", f"{v['resolution_due']} ({v['resolution_left']})", "plain"))
+    if open_ticket and not facts.acknowledged_by:
+        lines.append(("Acknowledge", v["ack"], "code"))
+    if facts.runbook:
+        lines.append(("Runbook", v["runbook"], "link"))
+    return lines
+
+
+def _default_body(facts: AlertFacts, v: Mapping[str, str], body_format: BodyFormat) -> str:
+    headline = _headline(facts, v)
+    lines = _lines(facts, v)
+    if body_format == "text":
+        return "\n".join([headline, "", *(f"{label}: {value}" for label, value, _ in lines)])
+    if body_format == "markdown":
+        out = [_md(headline), ""]
+        for label, value, style in lines:
+            if style == "code":
+                shown = f"`{value}`"
+            elif style == "link" and _is_url(value):
+                shown = f"<{value}>"
+            else:
+                shown = _md(value)
+            out.append(f"**{label}:** {shown}  ")
+        return "\n".join(out).rstrip()
+    out = [f"<p>{html.escape(headline)}</p>"]
+    rows = []
+    for label, value, style in lines:
+        text = html.escape(value)
+        if style == "code":
+            shown = f"<code>{text}</code>"
+        elif style == "link" and _is_url(value):
+            shown = f'<a href="{html.escape(value, quote=True)}">{text}</a>'
+        else:
+            shown = text
+        rows.append(f"<b>{html.escape(label)}:</b> {shown}")
+    if rows:
+        out.append("<p>" + "<br>\n".join(rows) + "</p>")
+    return "\n".join(out)
+
+
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]<>|~#])")
+
+
+def _md(text: str) -> str:
+    return _MD_SPECIAL.sub(r"\\\1", text)
+
+
+def _is_url(text: str) -> bool:
+    return re.fullmatch(r"https?://\S+", text) is not None
+
+
+def _escape(value: str, body_format: BodyFormat) -> str:
+    if body_format == "html":
+        return html.escape(value)
+    if body_format == "markdown":
+        return _md(value)
+    return value

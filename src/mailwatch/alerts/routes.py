@@ -1,0 +1,80 @@
+"""Routes at run time: a ``[routes.NAME]`` section with its calendar built, and the pure rule
+that says whether a notice about a ticket goes through it."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from mailwatch.alerts.messages import AlertFacts
+from mailwatch.sla.calendar import BusinessCalendar
+
+if TYPE_CHECKING:
+    from mailwatch.config.model import MailwatchConfig
+    from mailwatch.config.routes import RouteConfig
+
+
+@dataclass(frozen=True)
+class Route:
+    """One named route. ``config.urls`` hold secrets (``SecretStr``): show them only through
+    ``mailwatch.alerts.masking.mask_url``."""
+
+    name: str
+    config: RouteConfig
+    calendar: BusinessCalendar | None = None
+
+    @property
+    def fallback(self) -> str | None:
+        return self.config.fallback
+
+
+def build_routes(config: MailwatchConfig) -> dict[str, Route]:
+    """Every configured route, in file order, with the calendars they name built once."""
+    calendars: dict[str, BusinessCalendar] = {}
+    routes = {}
+    for name, route in config.routes.items():
+        calendar = None
+        if route.calendar is not None:
+            if route.calendar not in calendars:
+                calendars[route.calendar] = BusinessCalendar.from_config(
+                    config.calendars[route.calendar]
+                )
+            calendar = calendars[route.calendar]
+        routes[name] = Route(name, route, calendar)
+    return routes
+
+
+def route_matches(route: Route, ticket_facts: AlertFacts, now: datetime) -> bool:
+    """Whether a notice about ``ticket_facts`` sent at ``now`` goes through ``route``.
+
+    Every filter the route sets must pass: the notice kind, the severity range (inclusive;
+    1 is most urgent), the check name, one of the check's tags, and business or off hours of
+    the route's calendar at ``now`` (the time of the notice, not the opening of the ticket).
+    """
+    config = route.config
+    facts = ticket_facts
+    if facts.kind not in config.notices:
+        return False
+    if not config.min_severity <= facts.severity <= config.max_severity:
+        return False
+    if config.checks and facts.check not in config.checks:
+        return False
+    if config.tags and not set(config.tags) & set(facts.tags):
+        return False
+    if config.hours == "any":
+        return True
+    if route.calendar is None:
+        raise ValueError(f"route {route.name} filters on {config.hours} but has no calendar")
+    return route.calendar.is_open(now) == (config.hours == "business")
+
+
+def fallback_chain(routes: Mapping[str, Route], name: str) -> list[Route]:
+    """``name``'s route, then its fallback, then that one's, ... (the config forbids cycles)."""
+    chain = [routes[name]]
+    following = chain[-1].fallback
+    while following is not None and len(chain) <= len(routes):
+        chain.append(routes[following])
+        following = chain[-1].fallback
+    return chain
