@@ -4,6 +4,7 @@ daemon it starts), and the failure path in-process with a wait too short to be m
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 import os
 import queue
@@ -34,7 +35,16 @@ def demo_process(*args: str) -> subprocess.Popen[str]:
         stderr=subprocess.STDOUT,
         text=True,
         env=env,
+        # Its own process group, so a failed test can kill the demo and its daemon together.
+        start_new_session=True,
     )
+
+
+def kill_group(proc: subprocess.Popen[str]) -> None:
+    if proc.poll() is None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
 
 
 def assert_the_story(output: str) -> str:
@@ -75,10 +85,10 @@ def test_the_demo_tells_the_whole_story_and_exits_0() -> None:
     proc = demo_process()
     try:
         output, _ = proc.communicate(timeout=DEMO_BOUND_S)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
+    except subprocess.TimeoutExpired:
+        kill_group(proc)
+        output, _ = proc.communicate()
+        raise AssertionError(f"the demo ran past {DEMO_BOUND_S} s:\n{output}") from None
     assert proc.returncode == 0, output
     assert_the_story(output)
     workdir = re.search(r"Its files: (\S+) ", output)
@@ -121,9 +131,7 @@ class RunningDemo:
         return code
 
     def close(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
+        kill_group(self.proc)
         self._reader.join(timeout=10)
         if self.proc.stdout is not None:
             self.proc.stdout.close()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
 import json
 import os
 import shutil
@@ -30,6 +31,11 @@ ROUTE = "canary-demo"
 
 EXIT_FAILED = 1
 EXIT_INTERRUPTED = 130
+
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+"""Ctrl-C, kill, and a closed terminal all stop the demo and what it started."""
+
+PR_SET_PDEATHSIG = 1
 
 
 @dataclass(frozen=True)
@@ -163,6 +169,7 @@ class DaemonProcess:
                 stdout=asyncio.subprocess.DEVNULL,
                 stderr=log,
                 env=env,
+                preexec_fn=_die_with_parent,
             )
 
     @property
@@ -203,6 +210,16 @@ class DaemonProcess:
         return "\n".join(text[-lines:]) or "(empty)"
 
 
+def _die_with_parent() -> None:
+    """In the daemon's child process before exec: SIGTERM it when the demo dies, even by
+    SIGKILL, so no daemon is left watching servers that are gone (Linux; elsewhere a no-op)."""
+    if not sys.platform.startswith("linux"):
+        return
+    with contextlib.suppress(OSError, AttributeError):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
 def mailwatch_command(*args: str) -> list[str]:
     return [sys.executable, "-m", "mailwatch", *args]
 
@@ -221,7 +238,7 @@ class Demo:
     async def run(self) -> int:
         loop = asyncio.get_running_loop()
         stop = asyncio.Event()
-        for signum in (signal.SIGINT, signal.SIGTERM):
+        for signum in STOP_SIGNALS:
             loop.add_signal_handler(signum, stop.set)
         try:
             async with DemoServers(self.workdir) as servers:
@@ -230,7 +247,7 @@ class Demo:
                 finally:
                     await self.daemon.stop()
         finally:
-            for signum in (signal.SIGINT, signal.SIGTERM):
+            for signum in STOP_SIGNALS:
                 loop.remove_signal_handler(signum)
             shutil.rmtree(self.workdir, ignore_errors=True)
 
