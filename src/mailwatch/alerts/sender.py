@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -30,11 +30,13 @@ from mailwatch.incidents.maintenance import MaintenanceWindow, quiet_for
 from mailwatch.incidents.tickets import Ticket, TicketStatus
 from mailwatch.incidents.timeline import EventType, TicketEvent, iso
 from mailwatch.store.outbox import (
+    INTERRUPTED,
     OutboxEntry,
     OutboxRow,
     change_status,
     due_rows,
     insert_outbox,
+    load_entry,
     requeue_interrupted,
     ticket_entries,
     unsent_rows_of_route,
@@ -130,7 +132,19 @@ class OutboxSender:
     async def recover(self, now: datetime) -> list[int]:
         """Rows a dead process left in ``sending``: due again now."""
         async with self.store.write() as conn:
-            return await requeue_interrupted(conn, now)
+            ids = await requeue_interrupted(conn, now)
+            for row_id in ids:
+                entry = await load_entry(conn, row_id)
+                ticket = await load_ticket(conn, entry.ticket) if entry and entry.ticket else None
+                if entry is None or ticket is None:
+                    continue
+                # The attempt was counted when it was requeued; the event names that attempt.
+                counted = replace(entry, attempts=entry.attempts - 1)
+                event = _event(
+                    EventType.NOTIFICATION_FAILED, ticket, counted, now, error=INTERRUPTED
+                )
+                await insert_events(conn, [event])
+            return ids
 
     async def run_once(self, now: datetime) -> SendReport:
         """Claim every row due at ``now`` (up to ``max_parallel``), deliver, settle."""

@@ -175,9 +175,7 @@ async def change_status(
     return bool(changed.rowcount == 1)
 
 
-async def cancel_entries(
-    conn: AsyncConnection, ids: Sequence[int], reason: str
-) -> list[int]:
+async def cancel_entries(conn: AsyncConnection, ids: Sequence[int], reason: str) -> list[int]:
     """Cancel those of ``ids`` nobody has tried to send yet; returns the ones cancelled."""
     done = []
     for row_id in ids:
@@ -186,6 +184,9 @@ async def cancel_entries(
         ):
             done.append(row_id)
     return done
+
+
+INTERRUPTED = "interrupted: mailwatch stopped during this attempt"
 
 
 async def requeue_interrupted(conn: AsyncConnection, now: datetime) -> list[int]:
@@ -203,8 +204,9 @@ async def requeue_interrupted(conn: AsyncConnection, now: datetime) -> list[int]
             row_id,
             "sending",
             "failed",
+            attempts=outbox.c.attempts + 1,
             next_attempt_at=now,
-            last_error="interrupted: mailwatch stopped during this attempt",
+            last_error=INTERRUPTED,
         )
     return ids
 
