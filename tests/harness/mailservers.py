@@ -2,7 +2,8 @@
 
 Everything lives under one base directory (default ``/tmp/mailwatch-harness``)::
 
-    certs/              test CA, server certificates (one set from an "unknown" CA)
+    certs/              test CA, server certificates (one set from an "unknown" CA,
+                        expired and expiring ones served by SNI name)
     postfix/etc/        main.cf, master.cf, vmailbox(.db)   (``postfix -c`` dir)
     postfix/queue/      queue_directory       postfix/data/  data_directory
     dovecot/<name>/     dovecot.conf, run/ (base_dir), state/ for each instance
@@ -29,7 +30,17 @@ How this stays away from the system's mail setup:
   an unknown CA are separate small instances over the same Maildirs and users.
 * Mail is owned by the system user ``mailwatch-vmail`` (created with ``useradd
   --system`` when missing). Outbound delivery is disabled: every transport other
-  than ``virtual`` is ``error:``, so no test mail ever leaves the machine.
+  than ``virtual`` is ``error:``, so no test mail ever leaves the machine. Mail
+  for ``DEFERRED_DOMAIN`` goes over LMTP to a unix socket that does not exist
+  instead, so it is deferred for good: that is how tests fill the deferred queue
+  (``retry:`` would do it too, but smtpd rejects such recipients at RCPT time).
+* Certificates with a problem are served by SNI name on the ordinary ports (Postfix
+  ``tls_server_sni_maps``, Dovecot ``local_name``): a client asking for
+  ``EXPIRED_NAME`` gets a certificate that expired days ago, ``EXPIRING_NAME`` one
+  that expires in a few days; any other name gets the valid default certificate.
+  ``SMTPS_TLS12_PORT`` is an SMTPS listener capped at TLS 1.2 and
+  ``SMTPS_TLS10_PORT`` one that speaks only TLS 1.0 (at OpenSSL security level 0),
+  for the TLS check's protocol-version findings.
 
 The Debian packages are installed with apt-get when the binaries are missing.
 Starting is idempotent: ``start()`` first stops whatever a previous (possibly
@@ -58,14 +69,18 @@ import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 from email.message import EmailMessage
 from pathlib import Path
 
-from .certs import make_ca
+from .certs import make_ca, now
 
 __all__ = [
     "DEFAULT_BASE_DIR",
+    "DEFERRED_DOMAIN",
     "DOMAIN",
+    "EXPIRED_NAME",
+    "EXPIRING_NAME",
     "HOST",
     "IMAPS_PORT",
     "IMAPS_UNKNOWN_CA_PORT",
@@ -73,6 +88,8 @@ __all__ = [
     "IMAP_PORT",
     "PASSWORD",
     "SMTPS_PORT",
+    "SMTPS_TLS10_PORT",
+    "SMTPS_TLS12_PORT",
     "SMTPS_UNKNOWN_CA_PORT",
     "SMTP_PORT",
     "SUBMISSION_PORT",
@@ -88,12 +105,21 @@ SMTP_PORT = 10025  # plain SMTP, STARTTLS offered, no AUTH
 SUBMISSION_PORT = 10587  # STARTTLS required, AUTH (Dovecot SASL) required
 SMTPS_PORT = 10465  # implicit TLS, AUTH required
 SMTPS_UNKNOWN_CA_PORT = 10466  # like SMTPS_PORT, cert from a CA nobody trusts
+SMTPS_TLS12_PORT = 10467  # like SMTPS_PORT, TLS 1.3 switched off
+SMTPS_TLS10_PORT = 10468  # like SMTPS_PORT, TLS 1.0 only (OpenSSL security level 0)
 IMAP_PORT = 10143  # plain IMAP, STARTTLS available, IDLE
 IMAPS_PORT = 10993  # implicit TLS IMAP
 IMAP_NOIDLE_PORT = 10144  # plain IMAP, no TLS, IDLE not advertised
 IMAPS_UNKNOWN_CA_PORT = 10994  # implicit TLS IMAP, cert from an unknown CA
 
-POSTFIX_PORTS = (SMTP_PORT, SUBMISSION_PORT, SMTPS_PORT, SMTPS_UNKNOWN_CA_PORT)
+POSTFIX_PORTS = (
+    SMTP_PORT,
+    SUBMISSION_PORT,
+    SMTPS_PORT,
+    SMTPS_UNKNOWN_CA_PORT,
+    SMTPS_TLS12_PORT,
+    SMTPS_TLS10_PORT,
+)
 
 PASSWORD = "harness-password"  # every harness user has this password
 DEFAULT_USERS = ("canary", "second", "junk")
@@ -101,6 +127,9 @@ JUNK_USER = "junk"  # Postfix delivers this user's mail into folder Junk
 PROBE_USER = "harness-probe"  # receives the harness's own probe messages
 VMAIL_USER = "mailwatch-vmail"
 SERVER_NAMES = ("localhost", f"mail.{DOMAIN}")
+EXPIRED_NAME = f"expired.{DOMAIN}"  # SNI name served a certificate that expired 3 days ago
+EXPIRING_NAME = f"expiring.{DOMAIN}"  # SNI name served a certificate that expires in 5 days
+DEFERRED_DOMAIN = "deferred.test"  # mail for it is accepted, then deferred for good
 
 # What Dovecot 2.3.19 advertises after login, minus IDLE.
 NOIDLE_CAPABILITY = (
@@ -196,10 +225,15 @@ class MailServers:
     submission_port = SUBMISSION_PORT
     smtps_port = SMTPS_PORT
     smtps_unknown_ca_port = SMTPS_UNKNOWN_CA_PORT
+    smtps_tls12_port = SMTPS_TLS12_PORT
+    smtps_tls10_port = SMTPS_TLS10_PORT
     imap_port = IMAP_PORT
     imaps_port = IMAPS_PORT
     imap_noidle_port = IMAP_NOIDLE_PORT
     imaps_unknown_ca_port = IMAPS_UNKNOWN_CA_PORT
+    expired_name = EXPIRED_NAME
+    expiring_name = EXPIRING_NAME
+    deferred_domain = DEFERRED_DOMAIN
     canary = f"canary@{DOMAIN}"
     second = f"second@{DOMAIN}"
     junk = f"{JUNK_USER}@{DOMAIN}"
@@ -222,6 +256,10 @@ class MailServers:
         self.server_key = self.cert_dir / "server.key"
         self.unknown_ca_cert = self.cert_dir / "server-unknown-ca.crt"
         self.unknown_ca_key = self.cert_dir / "server-unknown-ca.key"
+        self.expired_cert = self.cert_dir / "server-expired.crt"  # served for EXPIRED_NAME
+        self.expired_key = self.cert_dir / "server-expired.key"
+        self.expiring_cert = self.cert_dir / "server-expiring.crt"  # served for EXPIRING_NAME
+        self.expiring_key = self.cert_dir / "server-expiring.key"
         self.users: dict[str, str] = {}  # address -> password
         self._lock_fd: int | None = None
 
@@ -368,6 +406,18 @@ class MailServers:
         # -H moves held mail to the deferred queue; -f makes qmgr deliver it now.
         self._run(["postsuper", "-c", str(self.postfix_dir), "-H", "ALL"], "postsuper -H")
         self._run(["postqueue", "-c", str(self.postfix_dir), "-f"], "postqueue -f")
+
+    def clear_queue(self, timeout_s: float = 15.0) -> None:
+        """Delete every queued message (``postsuper -d ALL``); returns once the queue is empty.
+
+        Repeats until no queue file is left, so a message that moved between queues
+        during a pass (a deferred one being retried) is caught by the next pass.
+        """
+        for _ in _deadline_loop(timeout_s):
+            self._run(["postsuper", "-c", str(self.postfix_dir), "-d", "ALL"], "postsuper -d")
+            if not self.queue_ids():
+                return
+        raise HarnessError(f"queue not empty after {timeout_s}s: {self.queue_ids()}")
 
     def queue_ids(self, *queues: str) -> list[str]:
         """Queue ids present in the given Postfix queues (default: all of them)."""
@@ -554,6 +604,7 @@ class MailServers:
         self._write_user_tables()
         self._write_postfix_config(vmail)
         self._postmap()
+        self._write_sni_map()
         for inst in _DOVECOTS:
             (self._dovecot_dir(inst) / "run").mkdir(parents=True)
             (self._dovecot_dir(inst) / "state").mkdir()
@@ -577,15 +628,37 @@ class MailServers:
     def _make_certs(self) -> None:
         ca = make_ca(self.cert_dir, "mailwatch-harness-ca")
         unknown = make_ca(self.cert_dir, "mailwatch-unknown-ca")
+        started = now()
         made = [
             ca.cert_path,
             *ca.issue(self.cert_dir, "server", SERVER_NAMES, [HOST]),
             unknown.cert_path,
             *unknown.issue(self.cert_dir, "server-unknown-ca", SERVER_NAMES, [HOST]),
+            *ca.issue(
+                self.cert_dir,
+                "server-expired",
+                [EXPIRED_NAME],
+                not_before=started - timedelta(days=40),
+                not_after=started - timedelta(days=3),
+            ),
+            *ca.issue(
+                self.cert_dir,
+                "server-expiring",
+                [EXPIRING_NAME],
+                not_after=started + timedelta(days=5),
+            ),
         ]
         expected = [self.ca_file, self.server_cert, self.server_key, self.unknown_ca_file,
-                    self.unknown_ca_cert, self.unknown_ca_key]  # fmt: skip
+                    self.unknown_ca_cert, self.unknown_ca_key, self.expired_cert,
+                    self.expired_key, self.expiring_cert, self.expiring_key]  # fmt: skip
         assert made == expected, made
+
+    def _sni_certs(self) -> dict[str, tuple[Path, Path]]:
+        """SNI name -> (key, certificate) served instead of the default certificate."""
+        return {
+            EXPIRED_NAME: (self.expired_key, self.expired_cert),
+            EXPIRING_NAME: (self.expiring_key, self.expiring_cert),
+        }
 
     def _write_user_tables(self) -> None:
         vmailbox, passwd = [], []
@@ -613,6 +686,15 @@ class MailServers:
         self._run(
             ["postmap", "-c", str(self.postfix_dir), f"hash:{self.postfix_dir / 'vmailbox'}"],
             "postmap",
+        )
+
+    def _write_sni_map(self) -> None:
+        # Values are file names; postmap -F stores the files' contents (key, then chain).
+        lines = [f"{name} {key} {cert}\n" for name, (key, cert) in self._sni_certs().items()]
+        (self.postfix_dir / "sni").write_text("".join(lines))
+        self._run(
+            ["postmap", "-F", "-c", str(self.postfix_dir), f"hash:{self.postfix_dir / 'sni'}"],
+            "postmap -F sni",
         )
 
     def _postconf(self, **params: str) -> None:
@@ -672,6 +754,8 @@ relayhost =
 default_transport = {disabled}
 relay_transport = {disabled}
 local_transport = {disabled}
+# Mail for this domain stays in the deferred queue (until deleted or 5 days old).
+transport_maps = inline:{{ {DEFERRED_DOMAIN}=lmtp:unix:{b / "postfix" / "no-such-lmtp-socket"} }}
 virtual_mailbox_domains = {DOMAIN}
 virtual_mailbox_base = {self.mail_dir}
 virtual_mailbox_maps = hash:{self.postfix_dir / "vmailbox"}
@@ -694,6 +778,7 @@ maximal_backoff_time = 2s
 smtpd_tls_chain_files = {self.server_key}, {self.server_cert}
 smtpd_tls_security_level = may
 smtpd_tls_loglevel = 1
+tls_server_sni_maps = hash:{self.postfix_dir / "sni"}
 smtpd_sasl_type = dovecot
 smtpd_sasl_path = {self._auth_socket}
 smtpd_sasl_auth_enable = no
@@ -720,6 +805,18 @@ smtpd_recipient_restrictions =
   -o syslog_name=postfix/smtps-unknown-ca
   -o smtpd_tls_wrappermode=yes
   -o smtpd_tls_chain_files={self.unknown_ca_key},{self.unknown_ca_cert}
+{auth}{HOST}:{SMTPS_TLS12_PORT} {svc}
+  -o syslog_name=postfix/smtps-tls12
+  -o smtpd_tls_wrappermode=yes
+  -o smtpd_tls_protocols=<=TLSv1.2
+  -o smtpd_tls_mandatory_protocols=<=TLSv1.2
+{auth}{HOST}:{SMTPS_TLS10_PORT} {svc}
+  -o syslog_name=postfix/smtps-tls10
+  -o smtpd_tls_wrappermode=yes
+  -o smtpd_tls_protocols=<=TLSv1
+  -o smtpd_tls_mandatory_protocols=<=TLSv1
+  -o tls_medium_cipherlist=DEFAULT:@SECLEVEL=0
+  -o tls_high_cipherlist=DEFAULT:@SECLEVEL=0
 {auth}pickup    unix  n       -       n       60      1       pickup
 cleanup   unix  n       -       n       -       0       cleanup
 qmgr      unix  n       -       n       300     1       qmgr
@@ -760,6 +857,12 @@ postlog   unix-dgram n  -       n       -       1       postlogd
             )
             dh = Path("/usr/share/dovecot/dh.pem")
             ssl_conf = f"ssl = yes\nssl_cert = <{cert}\nssl_key = <{key}\n"
+            if not inst.unknown_ca:
+                for name, (sni_key, sni_cert) in self._sni_certs().items():
+                    ssl_conf += (
+                        f"local_name {name} {{\n"
+                        f"  ssl_cert = <{sni_cert}\n  ssl_key = <{sni_key}\n}}\n"
+                    )
             if dh.exists():
                 ssl_conf += f"ssl_dh = <{dh}\n"
         else:

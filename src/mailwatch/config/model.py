@@ -22,12 +22,14 @@ from mailwatch.config.incidents import IncidentsConfig, check_incident_reference
 from mailwatch.config.maintenance import MaintenanceWindowConfig, check_maintenance_references
 from mailwatch.config.metrics import MetricsConfig
 from mailwatch.config.mx import MxCheck
+from mailwatch.config.queue import QueueCheck
 from mailwatch.config.resources import ResourcesCheck
 from mailwatch.config.roundtrip import RoundtripCheck
 from mailwatch.config.routes import AlertsConfig, RouteConfig, RouteName, check_route_references
 from mailwatch.config.service import ServiceCheck
 from mailwatch.config.sla import BusinessCalendarConfig, SlaPlanConfig, check_plan_references
 from mailwatch.config.store import StoreConfig
+from mailwatch.config.tlscheck import TlsCheck
 
 
 class ChecksConfig(StrictModel):
@@ -38,6 +40,8 @@ class ChecksConfig(StrictModel):
     service: list[ServiceCheck] = Field(default_factory=list)
     mx: list[MxCheck] = Field(default_factory=list)
     dnsbl: list[DnsblCheck] = Field(default_factory=list)
+    tls: list[TlsCheck] = Field(default_factory=list)
+    queue: list[QueueCheck] = Field(default_factory=list)
 
     def __iter__(self) -> Iterator[CheckBase]:  # type: ignore[override]
         for name in type(self).model_fields:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from mailwatch.probes import dnsbl, mx, resources, roundtrip, service
+from mailwatch.probes import dnsbl, mx, queue, resources, roundtrip, service, tls
 from mailwatch.probes.base import ProbeContext, ProbeFailure, ProbeSpec
 
 PROBES: dict[str, ProbeSpec[Any]] = {
@@ -15,6 +15,8 @@ PROBES: dict[str, ProbeSpec[Any]] = {
         service.SPEC,
         mx.SPEC,
         dnsbl.SPEC,
+        tls.SPEC,
+        queue.SPEC,
     )
 }
 
