@@ -146,6 +146,10 @@ class CheckScheduler:
             self._on_missed(event.job_id)
         log.warning("check %s missed its schedule: the previous run was still going", event.job_id)
 
+    def describe(self) -> list[str]:
+        """One line per job: its check and next run, for a person debugging the daemon."""
+        return [f"{job.id} next at {job.next_run_time}" for job in self._scheduler.get_jobs()]
+
     @property
     def in_flight(self) -> list[str]:
         return sorted(self._running.values())

@@ -21,6 +21,9 @@ class SystemdNotifier:
             # A leading "@" names a socket in the abstract namespace.
             self._address = "\0" + address[1:] if address.startswith("@") else address
             self._socket = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC)
+            # sendto() on a unix datagram socket blocks while the reader's queue is full; this
+            # runs on the event loop, which must never wait on systemd.
+            self._socket.setblocking(False)
 
     @property
     def enabled(self) -> bool:
@@ -30,7 +33,8 @@ class SystemdNotifier:
         """Send ``READY=1``, ``STATUS=...``, ``WATCHDOG=1`` ...; never raises."""
         if self._socket is None or self._address is None:
             return
-        # systemd gone or socket full: the watchdog tells systemd what it needs to know.
+        # systemd gone or its queue full (BlockingIOError is an OSError): drop the message;
+        # the next heartbeat sends a fresh one.
         with contextlib.suppress(OSError):
             self._socket.sendto("\n".join(fields).encode(), self._address)
 

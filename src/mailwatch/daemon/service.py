@@ -72,6 +72,7 @@ class Daemon:
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, self._stop.set)
         loop.add_signal_handler(signal.SIGHUP, lambda: asyncio.ensure_future(self.reload()))
+        loop.add_signal_handler(signal.SIGUSR1, self.dump_state)
         url = self.config.store.resolved_url(self.state_dir)
         self.state_dir.mkdir(parents=True, exist_ok=True)
         self._store = await Store.open(url)
@@ -139,6 +140,17 @@ class Daemon:
         log.info("config reloaded: %d check(s)", len(self.checks))
         self._status_dirty.set()
         self.notifier.notify("READY=1", f"STATUS={self._one_line()}")
+
+    def dump_state(self) -> None:
+        """SIGUSR1: log what the daemon is doing (running checks, next runs, task stacks)."""
+        if self._scheduler is not None:
+            log.warning("running checks: %s", ", ".join(self._scheduler.in_flight) or "none")
+            for line in self._scheduler.describe():
+                log.warning("scheduled: %s", line)
+        for task in asyncio.all_tasks():
+            frames = task.get_stack(limit=3)
+            where = " <- ".join(f"{f.f_code.co_name}:{f.f_lineno}" for f in reversed(frames))
+            log.warning("task %s: %s", task.get_name(), where or "(not started)")
 
     def _sync_check_list(self, checks: list[CheckBase]) -> None:
         known = {check.name: check for check in checks}
