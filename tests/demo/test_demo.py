@@ -49,34 +49,44 @@ def kill_group(proc: subprocess.Popen[str]) -> None:
 
 def assert_the_story(output: str) -> str:
     """Every step of the story, in order; returns the ticket number."""
-    steps = [
-        r"round trip: OK: canary delivered in \d+\.\d+ s",
-        r"Mail flows\. The daemon's status file",
-        r"overall OK",
-        r"Breaking delivery on purpose",
-        r"round trip: CRITICAL \(not_delivered\): canary to canary@demo\.mailwatch\.test "
-        r"not delivered within 4 s",
-        rf"ticket ({TICKET}) opened: severity 1, response due by \d\d:\d\d UTC",
-        rf"{TICKET}  SEV1  triggered",
-        r"\(alerts: not available in this version yet\)",
-        r"released the queue: \d+ held canaries delivered, late",
-        r"round trip: (?:WARNING \(late\)|OK): canary delivered",
-        rf"ticket {TICKET} resolved by mailwatch: mail flows again",
-        r"OPEN TICKETS: none",
-        rf"{TICKET}  severity 1  resolved",
-        r"ticket_opened .* \[not_delivered\]",
-        r'ticket_resolved .* "recovered: 2 consecutive ok results"',
-        r"Demo finished in \d+ s\.",
-    ]
     position = 0
-    number = ""
-    for step in steps:
-        found = re.compile(step).search(output, position)
-        assert found, f"missing after offset {position}: {step!r}\n{output}"
-        if found.groups():
-            number = found.group(1)
+
+    def step(pattern: str) -> re.Match[str]:
+        nonlocal position
+        found = re.compile(pattern).search(output, position)
+        assert found, f"missing after offset {position}: {pattern!r}\n{output}"
         position = found.end()
-    assert re.search(rf"ticket {number} resolved", output)
+        return found
+
+    step(r"round trip: OK: canary delivered in \d+\.\d+ s")
+    step(r"Mail flows\. The daemon's status file")
+    step(r"overall OK")
+    step(r"Breaking delivery on purpose")
+    step(
+        r"round trip: CRITICAL \(not_delivered\): canary to canary@demo\.mailwatch\.test "
+        r"not delivered within 4 s"
+    )
+    number = step(rf"ticket ({TICKET}) opened: severity 1, response due by \d\d:\d\d UTC")[1]
+    step(rf"{number}  SEV1  triggered")
+    step(r"4\. The alert")
+    step(rf"ALERT to team \(failure\): \[{number}\] SEV1 canary-demo: not_delivered")
+    step(rf"Acknowledge: mailwatch ack {number}")
+    step(r"5\. The escalation")
+    step(rf"ALERT to oncall \(failure\): \[{number}\] SEV1 canary-demo: .*escalation step 2")
+    step(r"status\.txt: .*escalation step 2")
+    step(r"released the queue: \d+ held canaries delivered, late")
+    step(r"round trip: (?:WARNING \(late\)|OK): canary delivered")
+    step(rf"ticket {number} resolved by mailwatch: mail flows again")
+    recovered = position
+    for route in ("team", "oncall"):  # in whichever order they arrive
+        position = recovered
+        step(rf"ALERT to {route} \(success\): \[{number}\] SEV1 canary-demo: recovered")
+    step(r"7\. Where things stand")
+    step(r"OPEN TICKETS: none")
+    step(rf"{number}  severity 1  resolved")
+    step(r"ticket_opened .* \[not_delivered\]")
+    step(r'ticket_resolved .* "recovered: 2 consecutive ok results"')
+    step(r"Demo finished in \d+ s\.")
     return number
 
 

@@ -1,5 +1,6 @@
 """The demo's embedded mail servers: aiosmtpd delivering into a Maildir, pymap serving it over
-IMAP. Real servers and real clients (aiosmtplib, aioimaplib) on loopback."""
+IMAP, and the alert receiver. Real servers and real clients (aiosmtplib, aioimaplib, apprise)
+on loopback."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ import aioimaplib
 import aiosmtplib
 import pytest
 
-from mailwatch.demo.servers import HOST, DemoServers
+from mailwatch.alerts.apprise_setup import load_apprise
+from mailwatch.demo.servers import HOST, AlertReceiver, DemoServers
 
 MESSAGE = b"From: someone@example.test\r\nSubject: hello\r\n\r\nhello\r\n"
 
@@ -104,3 +106,20 @@ async def test_imap_refuses_a_wrong_password(servers: DemoServers) -> None:
         assert login.result != "OK"
     finally:
         await client.logout()
+
+
+def test_the_alert_receiver_takes_what_apprise_json_posts() -> None:
+    apprise = load_apprise()  # the way mailwatch loads it (plugins once, imghdr's warning)
+    with AlertReceiver() as receiver:
+        notifier = apprise.Apprise()
+        assert notifier.add(receiver.url("team"))
+        assert notifier.notify(
+            title="[MW-000001] SEV1 canary-demo: not_delivered",
+            body="SEV1 ticket MW-000001 opened",
+            notify_type=apprise.NotifyType.FAILURE,
+        )
+        (alert,) = receiver.received()
+    assert alert.route == "team"
+    assert alert.title == "[MW-000001] SEV1 canary-demo: not_delivered"
+    assert alert.body == "SEV1 ticket MW-000001 opened"
+    assert alert.level == "failure"

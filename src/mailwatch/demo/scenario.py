@@ -1,5 +1,6 @@
 """``mailwatch demo``'s story: a mail system of its own on loopback, the real daemon watching it,
-delivery broken on purpose and repaired, told step by step with the daemon's own status file.
+delivery broken on purpose and repaired, told step by step with the daemon's own status file
+and the alerts it sends to a local channel.
 
 The daemon runs as a subprocess (``mailwatch run``), exactly as in production; the demo only
 reads what it writes (``status.json``, ``status.txt``, the ticket database through
@@ -25,7 +26,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, TextIO
 
-from mailwatch.demo.servers import DOMAIN, HOST, DemoServers
+from mailwatch.demo.servers import DOMAIN, HOST, Alert, AlertReceiver, DemoServers
 
 ROUTE = "canary-demo"
 
@@ -48,12 +49,16 @@ class Pace:
     """pymap announces new mail within about 2 s (it rescans the Maildir once a second)."""
     open_after: int = 2
     resolve_after: int = 2
+    escalate_after_s: int = 10
+    """The severity-1 ladder pages on call this long after the ticket opened."""
     healthy_timeout_s: float = 30.0
     """Daemon start and the first round trip."""
     ticket_timeout_s: float = 45.0
     """open_after failures, plus the run in flight when delivery broke, plus slack."""
     resolve_timeout_s: float = 50.0
     """The late report, resolve_after good runs, plus slack."""
+    alert_timeout_s: float = 20.0
+    """An alert due now reaches the receiver (the outbox is polled every second)."""
 
 
 class DemoFailed(Exception):
@@ -67,33 +72,40 @@ class Narrator:
         self.out = out
         self.started = time.monotonic()
 
-    def _print(self, text: str = "") -> None:
+    def line(self, text: str = "") -> None:
         print(text, file=self.out, flush=True)
 
     def title(self, text: str) -> None:
-        self._print(text)
-        self._print("=" * len(text))
+        self.line(text)
+        self.line("=" * len(text))
 
     def heading(self, number: int, text: str) -> None:
-        self._print()
-        self._print(f"{number}. {text}")
+        self.line()
+        self.line(f"{number}. {text}")
 
     def say(self, text: str) -> None:
-        self._print(f"   {text}")
+        self.line(f"   {text}")
 
     def event(self, text: str) -> None:
-        self._print(f"   [{time.monotonic() - self.started:5.1f} s] {text}")
+        self.line(f"   [{time.monotonic() - self.started:5.1f} s] {text}")
 
     def block(self, text: str) -> None:
         for line in text.rstrip("\n").splitlines():
-            self._print(f"     | {line}".rstrip())
+            self.line(f"     | {line}".rstrip())
 
     def blank(self) -> None:
-        self._print()
+        self.line()
 
 
-def demo_config(servers: DemoServers, state_dir: Path, password_file: Path, pace: Pace) -> str:
-    """The daemon's config: one round-trip route through the demo's servers, short clocks."""
+def demo_config(
+    servers: DemoServers,
+    receiver: AlertReceiver,
+    state_dir: Path,
+    password_file: Path,
+    pace: Pace,
+) -> str:
+    """The daemon's config: one round-trip route through the demo's servers, alerts to the
+    demo's receiver, short clocks."""
     mailbox = servers.mailbox
     days = '["mon", "tue", "wed", "thu", "fri", "sat", "sun"]'
     return f"""\
@@ -145,6 +157,25 @@ calendar = "round-the-clock"
 sev1 = {{ response = "15m", resolution = "4h" }}
 sev2 = {{ response = "1h", resolution = "1d" }}
 sev3 = {{ response = "4h", resolution = "3d" }}
+
+# Alerts: apprise's json:// posts each notice to the demo's receiver, one path per route.
+[routes.team]
+urls = ["{receiver.url("team")}"]
+
+[routes.oncall]
+urls = ["{receiver.url("oncall")}"]
+max_severity = 1
+
+# Severity 1: tell the team at once; page on call {pace.escalate_after_s} s later if nobody has
+# acknowledged the ticket (`mailwatch ack`) by then.
+[escalation.sev1]
+steps = [
+  {{ after = "0s", routes = ["team"] }},
+  {{ after = "{pace.escalate_after_s}s", routes = ["oncall"] }},
+]
+
+[outbox]
+group_wait_s = 0               # no waiting for related tickets to group with
 """
 
 
@@ -234,6 +265,7 @@ class Demo:
         self.state_dir = self.workdir / "state"
         self.daemon = DaemonProcess(self.config, self.state_dir, self.workdir / "daemon.log")
         self._last_run: str | None = None
+        self._alerts_shown = 0
 
     async def run(self) -> int:
         loop = asyncio.get_running_loop()
@@ -241,18 +273,21 @@ class Demo:
         for signum in STOP_SIGNALS:
             loop.add_signal_handler(signum, stop.set)
         try:
-            async with DemoServers(self.workdir) as servers:
-                try:
-                    return await self._until_stopped(servers, stop)
-                finally:
-                    await self.daemon.stop()
+            with AlertReceiver() as receiver:
+                async with DemoServers(self.workdir) as servers:
+                    try:
+                        return await self._until_stopped(servers, receiver, stop)
+                    finally:
+                        await self.daemon.stop()
         finally:
             for signum in STOP_SIGNALS:
                 loop.remove_signal_handler(signum)
             shutil.rmtree(self.workdir, ignore_errors=True)
 
-    async def _until_stopped(self, servers: DemoServers, stop: asyncio.Event) -> int:
-        story = asyncio.create_task(self._story(servers))
+    async def _until_stopped(
+        self, servers: DemoServers, receiver: AlertReceiver, stop: asyncio.Event
+    ) -> int:
+        story = asyncio.create_task(self._story(servers, receiver))
         stopped = asyncio.create_task(stop.wait())
         try:
             await asyncio.wait({story, stopped}, return_when=asyncio.FIRST_COMPLETED)
@@ -284,7 +319,7 @@ class Demo:
 
     # ------------------------------------------------------------------------------ story
 
-    async def _story(self, servers: DemoServers) -> None:
+    async def _story(self, servers: DemoServers, receiver: AlertReceiver) -> None:
         pace = self.pace
         say = self.say
         say.title("mailwatch demo")
@@ -298,18 +333,24 @@ class Demo:
             f"IMAP server (pymap, with IDLE) on {HOST}:{servers.imap_port}, "
             f"account {servers.mailbox.address}"
         )
+        say.say(
+            f"Alert receiver on http://{HOST}:{receiver.port}/, standing in for your phone: "
+            "the routes"
+        )
+        say.say("`team` and `oncall` send to it through apprise's json:// (a webhook).")
 
         say.heading(2, "Starting the daemon, the same `mailwatch run` a server runs")
         password_file = self.workdir / "imap-password"
         password_file.write_text(servers.mailbox.password + "\n")
         password_file.chmod(0o600)
-        self.config.write_text(demo_config(servers, self.state_dir, password_file, pace))
+        self.config.write_text(demo_config(servers, receiver, self.state_dir, password_file, pace))
         say.say(f"mailwatch run -c {self.config}")
         say.say(
             f"Every {pace.interval_s:g} s it sends a canary message through SMTP and waits up "
             f"to {pace.deadline_s:g} s"
         )
-        say.say("for it to arrive over IMAP, then deletes it.")
+        say.say("for it to arrive over IMAP, then deletes it. A severity-1 ticket alerts the team")
+        say.say(f"at once, and pages on call {pace.escalate_after_s} s later unless acknowledged.")
         await self.daemon.start()
         say.say(f"Waiting for the first round trip (at most {pace.healthy_timeout_s:g} s)...")
         await self._wait(
@@ -342,9 +383,36 @@ class Demo:
         say.block(await self._status_text(number))
 
         say.heading(4, "The alert")
-        say.say("(alerts: not available in this version yet)")
+        say.say("The outbox hands the ticket's first notice to the `team` route:")
+        await self._wait_for_alert(
+            receiver, "the alert announcing the ticket", lambda a: a.route == "team"
+        )
+
         say.heading(5, "The escalation")
-        say.say("(alerts: not available in this version yet)")
+        say.say(
+            f"Nobody runs `mailwatch ack {number}`, so {pace.escalate_after_s} s after the "
+            "ticket opened the ladder's"
+        )
+        say.say("second step pages on call:")
+        await self._wait_for_alert(
+            receiver,
+            "the escalation to the oncall route",
+            lambda a: a.route == "oncall",
+            pace.escalate_after_s + pace.alert_timeout_s,
+        )
+        await self._wait(
+            "status.json to show the escalation step",
+            lambda doc: any(
+                t["id"] == number and (t["escalation_step"] or 0) >= 2 for t in doc["tickets"]
+            ),
+            pace.alert_timeout_s,
+        )
+        step = next(
+            line.strip()
+            for line in (await self._status_text("escalation step 2")).splitlines()
+            if "escalation step" in line
+        )
+        say.say(f"status.txt: {step}")
 
         say.heading(6, "Repairing delivery")
         released = servers.release()
@@ -364,6 +432,18 @@ class Demo:
             pace.resolve_timeout_s,
         )
         say.event(f"ticket {number} resolved by mailwatch: mail flows again")
+        say.say("Everyone who was told about the outage hears that it is over:")
+        told = {alert.route for alert in receiver.received() if alert.level != "success"}
+        recovered: set[str] = set()
+
+        def everyone_told(alert: Alert) -> bool:
+            if alert.level == "success":
+                recovered.add(alert.route)
+            return recovered >= told
+
+        await self._wait_for_alert(
+            receiver, f"recovery notices to {', '.join(sorted(told))}", everyone_told
+        )
 
         say.heading(7, "Where things stand")
         say.say("status.txt:")
@@ -393,6 +473,39 @@ class Demo:
             if time.monotonic() >= deadline:
                 raise DemoFailed(f"timed out after {timeout_s:g} s waiting for {what}")
             await asyncio.sleep(0.2)
+
+    async def _wait_for_alert(
+        self,
+        receiver: AlertReceiver,
+        what: str,
+        wanted: Callable[[Alert], bool],
+        timeout_s: float | None = None,
+    ) -> Alert:
+        """Print the alerts that arrived, in order, until one is ``wanted``; DemoFailed when
+        none arrives in time (the daemon's log says why a delivery failed)."""
+        timeout_s = self.pace.alert_timeout_s if timeout_s is None else timeout_s
+        deadline = time.monotonic() + timeout_s
+        while True:
+            for alert in receiver.received()[self._alerts_shown :]:
+                self._alerts_shown += 1
+                self._print_alert(alert)
+                if wanted(alert):
+                    return alert
+            if not self.daemon.running:
+                raise DemoFailed(f"the daemon exited while waiting for {what}")
+            if time.monotonic() >= deadline:
+                raise DemoFailed(f"timed out after {timeout_s:g} s waiting for {what}")
+            document = self.daemon.status()
+            if document is not None:
+                self._report_new_result(document)
+            await asyncio.sleep(0.2)
+
+    def _print_alert(self, alert: Alert) -> None:
+        at = alert.received_at - self.say.started
+        self.say.line(f"   [{at:5.1f} s] ALERT to {alert.route} ({alert.level}): {alert.title}")
+        # The first alert in full; later ones by their first line, which says what changed.
+        body = alert.body if self._alerts_shown == 1 else alert.body.split("\n", 1)[0]
+        self.say.block(body)
 
     async def _status_text(self, showing: str) -> str:
         """status.txt once it shows ``showing``: it is written just after status.json, which

@@ -1,5 +1,6 @@
 """The demo's mail system: an SMTP server (aiosmtpd) delivering into a Maildir that an IMAP
-server (pymap, with IDLE) serves, both on loopback in the demo's own event loop.
+server (pymap, with IDLE) serves, both on loopback in the demo's own event loop; and the local
+channel its alerts go to, a receiver of apprise's ``json://`` POSTs.
 
 Delivery can be broken on purpose: while held, the SMTP server still accepts mail with a 250
 reply but keeps it instead of delivering it, like a relay whose queue has stalled; releasing
@@ -12,14 +13,18 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import mailbox
 import secrets
+import threading
+import time
 import weakref
 from collections.abc import Callable, Coroutine
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import format_datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -271,6 +276,96 @@ class DemoServers:
             await asyncio.wait(tasks, timeout=_CLOSE_TIMEOUT_S)
 
 
+@dataclass(frozen=True)
+class Alert:
+    """One notice as apprise's ``json://`` plugin posts it."""
+
+    route: str
+    """The last part of the URL path: the demo gives each route its own path."""
+    title: str
+    body: str
+    level: str
+    """apprise's notify type: ``failure``, ``warning``, ``success`` or ``info``."""
+    received_at: float
+    """``time.monotonic()`` on arrival."""
+
+
+class _AlertServer(ThreadingHTTPServer):
+    daemon_threads = False  # server_close() joins the handler threads
+    receiver: AlertReceiver
+
+
+class _AlertHandler(BaseHTTPRequestHandler):
+    server: _AlertServer
+
+    def do_POST(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        try:
+            payload = json.loads(self.rfile.read(length))
+            alert = Alert(
+                route=self.path.strip("/").rsplit("/", 1)[-1],
+                title=str(payload.get("title", "")),
+                body=str(payload.get("message", "")),
+                level=str(payload.get("type", "")),
+                received_at=time.monotonic(),
+            )
+        except (ValueError, AttributeError):
+            self.send_error(400, "expected apprise's JSON payload")
+            return
+        self.server.receiver._record(alert)
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", "2")
+        self.end_headers()
+        self.wfile.write(b"{}")
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass  # the demo prints the alerts themselves
+
+
+class AlertReceiver:
+    """The local channel of the demo's alerts: a stdlib HTTP server in a thread on loopback,
+    taking what apprise's ``json://URL`` plugin posts. ``with AlertReceiver() as receiver:``;
+    ``receiver.url("team")`` is the apprise URL of a route, ``receiver.alerts`` what arrived."""
+
+    def __init__(self) -> None:
+        self.alerts: list[Alert] = []
+        self._lock = threading.Lock()
+        self._server = _AlertServer((HOST, 0), _AlertHandler)
+        self._server.receiver = self
+        self.port: int = self._server.server_address[1]
+        self._thread = threading.Thread(
+            target=self._server.serve_forever,
+            name="demo-alert-receiver",
+            kwargs={"poll_interval": 0.1},
+        )
+
+    def url(self, route: str) -> str:
+        return f"json://{HOST}:{self.port}/alerts/{route}"
+
+    def received(self) -> list[Alert]:
+        with self._lock:
+            return list(self.alerts)
+
+    def _record(self, alert: Alert) -> None:
+        with self._lock:
+            self.alerts.append(alert)
+
+    def __enter__(self) -> AlertReceiver:
+        self._thread.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join()
+
+
 def _port(server: asyncio.Server) -> int:
     sockname = server.sockets[0].getsockname()
     port: int = sockname[1]
@@ -280,6 +375,8 @@ def _port(server: asyncio.Server) -> int:
 __all__ = [
     "DOMAIN",
     "HOST",
+    "Alert",
+    "AlertReceiver",
     "DemoMailbox",
     "DemoServers",
     "HeldMessage",
