@@ -200,7 +200,7 @@ class DaemonProcess:
                 stdout=asyncio.subprocess.DEVNULL,
                 stderr=log,
                 env=env,
-                preexec_fn=_die_with_parent,
+                preexec_fn=_parent_death_signal(),
             )
 
     @property
@@ -241,14 +241,26 @@ class DaemonProcess:
         return "\n".join(text[-lines:]) or "(empty)"
 
 
-def _die_with_parent() -> None:
-    """In the daemon's child process before exec: SIGTERM it when the demo dies, even by
-    SIGKILL, so no daemon is left watching servers that are gone (Linux; elsewhere a no-op)."""
+def _parent_death_signal() -> Callable[[], None] | None:
+    """For the daemon's child process before exec: SIGTERM it when the demo dies, even by
+    SIGKILL, so no daemon is left watching servers that are gone. Linux only (None elsewhere).
+
+    prctl is looked up here, in the parent: between fork and exec the child only calls it,
+    without loading anything while other threads' locks may have been copied held."""
     if not sys.platform.startswith("linux"):
-        return
-    with contextlib.suppress(OSError, AttributeError):
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+        return None
+    try:
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+    prctl.argtypes = [ctypes.c_int, ctypes.c_ulong]
+    prctl.restype = ctypes.c_int
+    signum = int(signal.SIGTERM)
+
+    def set_in_child() -> None:
+        prctl(PR_SET_PDEATHSIG, signum)
+
+    return set_in_child
 
 
 def mailwatch_command(*args: str) -> list[str]:
