@@ -32,7 +32,7 @@ from helpers.http_receiver import HttpReceiver
 from helpers.tcp_responders import free_port
 from mailwatch.alerts.backoff import retry_delay_s
 from mailwatch.incidents.actions import acknowledge_ticket
-from mailwatch.store.outbox import outbox_backlog
+from mailwatch.store.outbox import change_status, oldest_backlog_at, outbox_backlog
 
 OPENED_TITLE = "[MW-000001] SEV1 canary: not_delivered"
 OPENED_MESSAGE = (
@@ -358,3 +358,50 @@ def test_retry_delay_grows_and_stays_within_bounds(
 def test_retry_delay_counts_attempts_from_one() -> None:
     with pytest.raises(ValueError, match="attempts counts from 1"):
         retry_delay_s(0, 10, 600)
+
+
+async def test_a_row_for_a_route_gone_from_the_config_is_retried_then_given_up(
+    tmp_path: Path,
+) -> None:
+    with HttpReceiver() as team:
+        cfg = alert_config(
+            {"team": {"urls": [team.url("/t")]}, "gone": {"urls": [team.url("/g")]}},
+            outbox={"give_up_after_s": 60},
+        )
+        async with open_store(tmp_path) as store:
+            await fail(store, cfg, T0)
+            reloaded = alert_config(
+                {"team": {"urls": [team.url("/t")]}}, outbox={"give_up_after_s": 60}
+            )
+            out = sender(store, reloaded)
+            first = await out.run_once(T0)
+            assert (first.delivered, first.failed) == ([1], [2])
+            [_, gone] = await rows(store)
+            assert (gone.status, gone.last_error) == (
+                "failed",
+                "gone: route 'gone' is not configured",
+            )
+            async with store.read() as conn:
+                assert await oldest_backlog_at(conn) == T0  # the dead man's switch sees it
+            for s in (10, 30, 70):
+                await out.run_once(T0 + seconds(s))
+            assert [r.status for r in await rows(store)] == ["delivered", "dead"]
+            assert [r.path for r in team.requests] == ["/t"]
+
+
+async def test_a_later_step_counts_as_waiting_from_when_it_came_due(tmp_path: Path) -> None:
+    dead = f"json://127.0.0.1:{free_port()}/oncall"
+    cfg = alert_config(
+        {"oncall": {"urls": [dead]}},
+        escalation={"sev1": {"steps": [{"after": "0m"}, {"after": "1h"}]}},
+    )
+    async with open_store(tmp_path) as store:
+        await fail(store, cfg, T0)
+        out = sender(store, cfg)
+        await out.run_once(T0)
+        async with store.write() as conn:
+            await change_status(conn, 1, "failed", "cancelled")  # out of the way
+            assert await oldest_backlog_at(conn) is None  # the step is only scheduled
+        await out.run_once(T0 + seconds(3600))
+        async with store.read() as conn:
+            assert await oldest_backlog_at(conn) == T0 + seconds(3600)

@@ -190,23 +190,17 @@ class OutboxSender:
                 assert ticket is not None
                 route = routes.get(entry.route)
                 if route is None:
-                    await self._settle_missing_route(conn, entry, ticket, now)
-                    report.dead.append(entry.id)
+                    # Kept and retried (a reload may bring the route back); still failing, it
+                    # counts as stuck for the dead man's switch, and gives up in the end.
+                    error = f"route {entry.route!r} is not configured"
+                    missing = DeliveryOutcome(False, [UrlOutcome(entry.route, False, error)])
+                    await self._failed(config, conn, None, entry, ticket, missing, now, report)
                     continue
                 job = _Job(route, [entry], [ticket])
                 if entry.kind == NoticeKind.OPENED and entry.payload.get("group"):
                     await _add_group(conn, job, config, now, windows, silences, claimed)
                 jobs.append(job)
         return jobs
-
-    async def _settle_missing_route(
-        self, conn: AsyncConnection, entry: OutboxEntry, ticket: Ticket, now: datetime
-    ) -> None:
-        error = f"route {entry.route!r} is no longer configured"
-        await change_status(conn, entry.id, "sending", "dead", last_error=error)
-        await insert_events(
-            conn, [_event(EventType.NOTIFICATION_GIVEN_UP, ticket, entry, now, error=error)]
-        )
 
     # ----------------------------------------------------------------------------------------
     # Delivering and settling
@@ -253,13 +247,14 @@ class OutboxSender:
         self,
         config: MailwatchConfig,
         conn: AsyncConnection,
-        route: Route,
+        route: Route | None,
         entry: OutboxEntry,
         ticket: Ticket,
         outcome: DeliveryOutcome,
         now: datetime,
         report: SendReport,
     ) -> None:
+        """Settle a failed attempt: retry later, or give up; fall back once, if the route can."""
         settings = config.outbox
         attempt = entry.attempts + 1
         error = _error_text(outcome)
@@ -299,9 +294,13 @@ class OutboxSender:
                 )
             )
             report.failed.append(entry.id)
-        if route.fallback is not None and (
-            attempt == settings.fallback_after_attempts
-            or (give_up and attempt < settings.fallback_after_attempts)
+        if (
+            route is not None
+            and route.fallback is not None
+            and (
+                attempt == settings.fallback_after_attempts
+                or (give_up and attempt < settings.fallback_after_attempts)
+            )
         ):
             queued = await _queue_fallback(conn, entry, route.fallback, now)
             if queued is not None:

@@ -66,10 +66,23 @@ async def outbox_backlog(conn: AsyncConnection) -> int:
 
 
 async def oldest_backlog_at(conn: AsyncConnection) -> datetime | None:
-    """When the oldest notification still waiting was queued (None: nothing waits)."""
-    query = select(func.min(outbox.c.created_at)).where(outbox.c.status.in_(BACKLOG_STATUSES))
-    value: datetime | None = (await conn.execute(query)).scalar_one()
-    return value
+    """Since when the oldest notification still waiting has been due (None: nothing waits).
+
+    A row's due time is in its payload (``due_at``): an escalation step scheduled when the
+    ticket opened has waited only since its step came, not since the opening.
+    """
+    query = select(outbox.c.created_at, outbox.c.payload).where(
+        outbox.c.status.in_(BACKLOG_STATUSES)
+    )
+    waiting = [
+        _due_at(payload) or created_at for created_at, payload in (await conn.execute(query)).all()
+    ]
+    return min(waiting, default=None)
+
+
+def _due_at(payload: Mapping[str, Any] | None) -> datetime | None:
+    value = (payload or {}).get("due_at")
+    return datetime.fromisoformat(value) if isinstance(value, str) and value else None
 
 
 # --------------------------------------------------------------------------------------------
