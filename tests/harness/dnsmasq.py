@@ -24,24 +24,21 @@ query; every wait has a deadline. The ``dnsmasq`` binary is installed with apt-g
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import ipaddress
 import os
 import shutil
-import signal
 import socket
 import subprocess
-import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import dns.exception
 import dns.message
 import dns.query
 
+from .processes import deadline_loop, lock_base_dir, pid_alive, tail, terminate
+
 HOST = "127.0.0.1"
 DEFAULT_BASE_DIR = Path("/tmp/mailwatch-dnsmasq")
-_POLL_S = 0.05
 
 # --- the zones ------------------------------------------------------------------------------
 # MX test domains. Addresses are on loopback so the connect tests can run SMTP servers there:
@@ -146,23 +143,6 @@ class HarnessError(RuntimeError):
     """dnsmasq could not be installed, started or stopped."""
 
 
-def _deadline_loop(timeout_s: float) -> Iterator[None]:
-    end = time.monotonic() + timeout_s
-    while True:
-        yield
-        if time.monotonic() >= end:
-            return
-        time.sleep(_POLL_S)
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return False
-    return state not in ("Z", "X")
-
-
 def _is_our_dnsmasq(pid: int, marker: bytes) -> bool:
     try:
         exe = Path(f"/proc/{pid}/exe").readlink().name
@@ -185,14 +165,6 @@ def _free_port() -> int:
                     continue
                 return port
     raise HarnessError("no free port for dnsmasq")
-
-
-def _tail(path: Path, lines: int = 20) -> str:
-    try:
-        text = path.read_text(errors="replace").splitlines()[-lines:]
-    except OSError:
-        return f"({path} not readable)"
-    return f"--- last lines of {path} ---\n" + "\n".join(text)
 
 
 class DnsServer:
@@ -311,7 +283,7 @@ class DnsServer:
         """Until dnsmasq answers a query (any rcode), or it exits, or the deadline passes."""
         proc = self._procs[name]
         query = dns.message.make_query(probe_name, "A")
-        for _ in _deadline_loop(self.start_timeout_s):
+        for _ in deadline_loop(self.start_timeout_s):
             if proc.poll() is not None:
                 stderr = (self.base_dir / f"{name}.stderr").read_text(errors="replace")
                 raise HarnessError(f"dnsmasq ({name}) exited with {proc.returncode}: {stderr}")
@@ -322,7 +294,7 @@ class DnsServer:
             return
         raise HarnessError(
             f"dnsmasq ({name}) did not answer on {HOST}:{port} within {self.start_timeout_s} s"
-            f"\n{_tail(self.base_dir / f'{name}.log')}"
+            f"\n{tail(self.base_dir / f'{name}.log', 20)}"
         )
 
     def _ensure_binary(self) -> str:
@@ -342,21 +314,11 @@ class DnsServer:
         raise HarnessError("could not install dnsmasq-base with apt-get")
 
     def _acquire_lock(self) -> None:
-        # One DnsServer per base dir: without it a second pytest run would "clean up
-        # leftovers" by killing the first run's dnsmasq.
         if self._lock_fd is not None:
             return
-        self.base_dir.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.base_dir / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
-        for _ in _deadline_loop(self.lock_timeout_s):
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                continue
-            self._lock_fd = fd
-            return
-        os.close(fd)
-        raise HarnessError(f"{self.base_dir} is in use by another test run")
+        self._lock_fd = lock_base_dir(self.base_dir, self.lock_timeout_s)
+        if self._lock_fd is None:
+            raise HarnessError(f"{self.base_dir} is in use by another test run")
 
     def _stop_leftovers(self) -> None:
         marker = str(self.base_dir).encode()
@@ -367,14 +329,7 @@ class DnsServer:
         for entry in Path("/proc").iterdir():
             if entry.name.isdigit():
                 pids.add(int(entry.name))
-        pids = {pid for pid in pids if _pid_alive(pid) and _is_our_dnsmasq(pid, marker)}
-        for sig, wait_s in ((signal.SIGTERM, 5.0), (signal.SIGKILL, 2.0)):
-            for pid in pids:
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(pid, sig)
-            for _ in _deadline_loop(wait_s):
-                pids = {pid for pid in pids if _pid_alive(pid)}
-                if not pids:
-                    return
-        if pids:
-            raise HarnessError(f"leftover dnsmasq {sorted(pids)} would not stop")
+        pids = {pid for pid in pids if pid_alive(pid) and _is_our_dnsmasq(pid, marker)}
+        stuck = terminate(pids, 5.0)
+        if stuck:
+            raise HarnessError(f"leftover dnsmasq {sorted(stuck)} would not stop")

@@ -54,26 +54,25 @@ polling the TCP ports, always with a deadline.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import imaplib
 import os
 import pwd
 import re
 import shutil
-import signal
 import smtplib
 import socket
 import ssl
 import subprocess
 import tempfile
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import timedelta
 from email.message import EmailMessage
 from pathlib import Path
 
 from .certs import make_ca, now
+from .processes import deadline_loop, lock_base_dir, pid_alive, tail, terminate
 
 __all__ = [
     "DEFAULT_BASE_DIR",
@@ -147,7 +146,6 @@ HOLD_RESTRICTION = "check_client_access static:HOLD"
 
 _SBIN_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 _QUEUES = ("maildrop", "incoming", "active", "deferred", "hold")
-_POLL_S = 0.05
 
 
 class HarnessError(RuntimeError):
@@ -174,40 +172,12 @@ _DOVECOTS = (
 )
 
 
-def _deadline_loop(timeout_s: float) -> Iterator[None]:
-    """Yield until ``timeout_s`` has passed, pausing briefly between rounds."""
-    end = time.monotonic() + timeout_s
-    while True:
-        yield
-        if time.monotonic() >= end:
-            return
-        time.sleep(_POLL_S)
-
-
 def _port_open(port: int, host: str = HOST) -> bool:
     try:
         with socket.create_connection((host, port), timeout=0.5):
             return True
     except OSError:
         return False
-
-
-def _pid_alive(pid: int) -> bool:
-    """True for a live process; zombies count as dead (init may not reap them)."""
-    try:
-        # The state follows the parenthesised command name, which may hold spaces.
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return False
-    return state not in ("Z", "X")
-
-
-def _tail(path: Path, lines: int = 30) -> str:
-    try:
-        text = path.read_text(errors="replace").splitlines()[-lines:]
-    except OSError:
-        return f"({path} not readable)"
-    return f"--- last lines of {path} ---\n" + "\n".join(text)
 
 
 class MailServers:
@@ -300,14 +270,14 @@ class MailServers:
     ) -> list[Path]:
         """Poll until ``user``'s folder holds at least ``count`` messages."""
         files: list[Path] = []
-        for _ in _deadline_loop(timeout_s):
+        for _ in deadline_loop(timeout_s):
             files = self.maildir_files(user, folder)
             if len(files) >= count:
                 return files
         raise TimeoutError(
             f"{self.address(user)} folder {folder or 'INBOX'!r} has {len(files)} "
             f"messages after {timeout_s}s, wanted {count}; queue: {self.queue_ids()}\n"
-            + _tail(self.postfix_log)
+            + tail(self.postfix_log, 30)
         )
 
     def add_users(self, names: Iterable[str]) -> None:
@@ -371,7 +341,7 @@ class MailServers:
         self._wait_ports(POSTFIX_PORTS, True, timeout_s, "Postfix")
 
     def stop_postfix(self, timeout_s: float = 10.0) -> None:
-        self._terminate(self._postfix_pids(), timeout_s)
+        terminate(self._postfix_pids(), timeout_s)  # masters stop their children
         self._wait_ports(POSTFIX_PORTS, False, timeout_s, "Postfix")
 
     def start_dovecot(self, timeout_s: float = 15.0) -> None:
@@ -380,7 +350,7 @@ class MailServers:
         self._wait_ports(self._dovecot_ports(), True, timeout_s, "Dovecot")
 
     def stop_dovecot(self, timeout_s: float = 10.0) -> None:
-        self._terminate(self._dovecot_pids(), timeout_s)
+        terminate(self._dovecot_pids(), timeout_s)
         self._wait_ports(self._dovecot_ports(), False, timeout_s, "Dovecot")
 
     # ---------------------------------------------------------- hold/release
@@ -413,7 +383,7 @@ class MailServers:
         Repeats until no queue file is left, so a message that moved between queues
         during a pass (a deferred one being retried) is caught by the next pass.
         """
-        for _ in _deadline_loop(timeout_s):
+        for _ in deadline_loop(timeout_s):
             self._run(["postsuper", "-c", str(self.postfix_dir), "-d", "ALL"], "postsuper -d")
             if not self.queue_ids():
                 return
@@ -446,25 +416,27 @@ class MailServers:
         if proc.returncode != 0:
             raise HarnessError(
                 f"{what} failed ({proc.returncode}): {' '.join(argv)}\n{output}\n"
-                f"{_tail(self.postfix_log, 10)}\n{_tail(self.dovecot_log, 10)}"
+                f"{tail(self.postfix_log, 10)}\n{tail(self.dovecot_log, 10)}"
             )
         return output
 
     def _wait_for(self, ok: Callable[[], bool], timeout_s: float, what: str) -> None:
-        for _ in _deadline_loop(timeout_s):
+        for _ in deadline_loop(timeout_s):
             if ok():
                 return
         raise HarnessError(f"timed out after {timeout_s}s waiting for {what}")
 
     def _wait_ports(self, ports: Iterable[int], is_open: bool, timeout_s: float, what: str) -> None:
         ports = list(ports)
-        for _ in _deadline_loop(timeout_s):
+        for _ in deadline_loop(timeout_s):
             pending = [p for p in ports if _port_open(p) != is_open]
             if not pending:
                 return
         state = "open" if is_open else "closed"
         log = self.postfix_log if what == "Postfix" else self.dovecot_log
-        raise HarnessError(f"{what}: ports {pending} not {state} after {timeout_s}s\n{_tail(log)}")
+        raise HarnessError(
+            f"{what}: ports {pending} not {state} after {timeout_s}s\n{tail(log, 30)}"
+        )
 
     def _ensure_packages(self) -> None:
         def missing() -> bool:
@@ -496,23 +468,13 @@ class MailServers:
         raise HarnessError("could not install postfix and dovecot-imapd with apt-get")
 
     def _acquire_lock(self) -> None:
-        # One MailServers per base dir at a time: without this, a second pytest
-        # run would "clean up leftovers" by killing the first run's servers.
         if self._lock_fd is not None:
             return
-        self.base_dir.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.base_dir / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
-        for _ in _deadline_loop(self.lock_timeout_s):
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                continue
-            self._lock_fd = fd
-            return
-        os.close(fd)
-        raise HarnessError(
-            f"{self.base_dir} is in use by another test run (waited {self.lock_timeout_s}s)"
-        )
+        self._lock_fd = lock_base_dir(self.base_dir, self.lock_timeout_s)
+        if self._lock_fd is None:
+            raise HarnessError(
+                f"{self.base_dir} is in use by another test run (waited {self.lock_timeout_s}s)"
+            )
 
     # --- processes
 
@@ -547,24 +509,12 @@ class MailServers:
                 env = (entry / "environ").read_bytes()
             except OSError:
                 continue  # exited meanwhile, or a kernel thread
-            if match(exe, cmd, env) and _pid_alive(int(entry.name)):
+            if match(exe, cmd, env) and pid_alive(int(entry.name)):
                 pids.add(int(entry.name))
         return pids
 
-    @staticmethod
-    def _terminate(pids: set[int], timeout_s: float) -> None:
-        """SIGTERM (masters stop their children), then SIGKILL what is left."""
-        for sig, wait_s in ((signal.SIGTERM, timeout_s), (signal.SIGKILL, 2.0)):
-            for pid in pids:
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(pid, sig)
-            for _ in _deadline_loop(wait_s):
-                pids = {p for p in pids if _pid_alive(p)}
-                if not pids:
-                    return
-
     def _stop_all(self) -> None:
-        self._terminate(self._postfix_pids() | self._dovecot_pids(), 10.0)
+        terminate(self._postfix_pids() | self._dovecot_pids(), 10.0)
         ports = (*POSTFIX_PORTS, *self._dovecot_ports())
         self._wait_ports(ports, False, 5.0, "another program (not the harness)")
 
