@@ -213,6 +213,8 @@ def test_dollar_dollar_is_a_literal_dollar() -> None:
         ({"latency_s": 93.24, "connect_s": 0.1}, "latency 93.2 s"),
         ({"connect_s": 2.0}, "connect time 2 s"),
         ({"late_canaries": 3}, "late canaries 3"),
+        ({"send_s": 0.05, "late_canaries": 0, "waited_s": 120}, "no canary after 120 s"),
+        ({"send_s": 0.05, "late_canaries": 0}, "send_s 0.1"),
         ({"swap_percent": 91.5, "cpu_percent": 99.0}, "cpu_percent 99"),
         ({}, None),
     ],

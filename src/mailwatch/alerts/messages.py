@@ -84,6 +84,7 @@ _KEY_FIGURES = (
     ("banner_s", "banner time", "s"),
     ("lookup_s", "lookup time", "s"),
     ("pong_s", "reply time", "s"),
+    ("waited_s", "no canary after", "s"),
     ("late_canaries", "late canaries", ""),
 )
 
@@ -139,12 +140,14 @@ class RenderedAlert:
 
 def key_figure(metrics: Mapping[str, float]) -> str | None:
     """The one number worth putting in an alert (latency first), e.g. ``latency 93.2 s``."""
+    # "late canaries 0" says nothing; that count only matters when there is one.
+    shown = {k: v for k, v in metrics.items() if not (k == "late_canaries" and not v)}
     for name, label, unit in _KEY_FIGURES:
-        if name in metrics:
-            return f"{label} {_number(metrics[name])}{' ' + unit if unit else ''}"
-    if metrics:
-        name = min(metrics)
-        return f"{name} {_number(metrics[name])}"
+        if name in shown:
+            return f"{label} {_number(shown[name])}{' ' + unit if unit else ''}"
+    if shown:
+        name = min(shown)
+        return f"{name} {_number(shown[name])}"
     return None
 
 
