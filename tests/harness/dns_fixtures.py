@@ -6,34 +6,22 @@ Enable with ``"harness.dns_fixtures"`` in ``pytest_plugins`` in ``tests/conftest
 
 from __future__ import annotations
 
-import os
 import socket
 from collections.abc import Iterator
 
 import pytest
 
 from .dnsmasq import HOST, DnsServer
+from .fixtures import serve_for_session
 
 
 @pytest.fixture(scope="session")
 def dns_server() -> Iterator[DnsServer]:
     """dnsmasq on 127.0.0.1 with the zones in ``harness.dnsmasq``, for the whole session.
 
-    If it cannot start, the test fails under CI (``CI=true``), where dnsmasq is required,
-    and is skipped elsewhere.
+    Skipped when it cannot start, failed instead under CI (see ``serve_for_session``).
     """
-    server = DnsServer()
-    try:
-        server.start()
-    except Exception as exc:  # any failure to start is reported the same way
-        reason = f"dnsmasq could not start: {type(exc).__name__}: {exc}"
-        if os.environ.get("CI") == "true":
-            pytest.fail(reason, pytrace=False)
-        pytest.skip(reason)
-    try:
-        yield server
-    finally:
-        server.stop()
+    yield from serve_for_session(DnsServer(), "dnsmasq")
 
 
 @pytest.fixture
