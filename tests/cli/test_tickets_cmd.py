@@ -19,8 +19,11 @@ from mailwatch.incidents.processor import process_result
 from mailwatch.result import State
 from mailwatch.store.store import Store
 
+
 # Tickets open an hour ago, so that people's actions (at the real "now") come after them.
-OPENED = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)
+def an_hour_ago() -> datetime:
+    """Taken when a test runs, not at import: a long suite must not age the tickets."""
+    return datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)
 
 
 @pytest.fixture
@@ -41,8 +44,12 @@ timezone = "Europe/Athens"
     return path
 
 
-def populate(config_file: Path, *steps: tuple[str, State], start: datetime = OPENED) -> None:
-    """Feed results through the processor, a minute apart, from ``start`` on."""
+def populate(
+    config_file: Path, *steps: tuple[str, State], start: datetime | None = None
+) -> None:
+    """Feed results through the processor, a minute apart, from ``start`` (default: an hour
+    ago) on."""
+    start = start or an_hour_ago()
     config = load_config(config_file)
 
     async def run() -> None:
