@@ -4,14 +4,14 @@ Stages: ``connect`` (refused, unreachable, no such socket file, permission denie
 (handshake or certificate), ``banner`` (no greeting, or one that does not match), ``ping`` (no
 answer to PING yet), ``protocol`` (a reply that is garbled, truncated or not PONG),
 ``process_missing`` and ``process_count``. Socket and TLS errors become a stage and a sentence in
-``_translate`` only. A silent peer is cut off by the runner's timeout, which names the stage.
+``_translate`` only (over ``protocols.streams.socket_errors``). A silent peer is cut off by the
+runner's timeout, which names the stage.
 """
 
 from __future__ import annotations
 
 import asyncio
 import re
-import socket
 import ssl
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -28,14 +28,11 @@ from mailwatch.config.service import (
     SpamdService,
 )
 from mailwatch.probes.base import ProbeContext, ProbeFailure, ProbeSpec
-from mailwatch.protocols.tlserrors import describe_tls_error, is_tls_error
+from mailwatch.protocols.streams import connection, os_error_reason, shown, socket_errors
 from mailwatch.result import CheckResult, State
 
 MAX_REPLY_BYTES = 4096
 """A greeting or PONG is a few dozen bytes; a peer sending more without a line end is not it."""
-SHOWN_CHARS = 80
-CLOSE_GRACE_S = 1.0
-"""How long a clean close may take (a TLS close_notify) before the connection is dropped."""
 
 _LABELS = {
     "smtp": "SMTP server",
@@ -217,60 +214,30 @@ async def _connection(
     tls: ssl.SSLContext | None = None,
 ) -> AsyncIterator[tuple[asyncio.StreamReader, asyncio.StreamWriter]]:
     """A connected stream (TCP, TLS over TCP, or a unix socket), closed whatever happens."""
-    ctx.stage = "connect"
-    with _translate(ctx, where):
-        if path is not None:
-            reader, writer = await asyncio.open_unix_connection(path)
-        else:
-            reader, writer = await asyncio.open_connection(host, port)
-    try:
+    async with connection(ctx, where, _translate, host=host, port=port, path=path) as (
+        reader,
+        writer,
+    ):
         if tls is not None:
             ctx.stage = "tls"
             with _translate(ctx, where):
                 await writer.start_tls(tls, server_hostname=host)
         yield reader, writer
-    except BaseException:
-        # Failed, or cut off by the timeout: drop the connection now, wait for nothing.
-        writer.transport.abort()
-        raise
-    writer.close()
-    try:
-        async with asyncio.timeout(CLOSE_GRACE_S):
-            await writer.wait_closed()
-    except (OSError, TimeoutError):
-        writer.transport.abort()
 
 
 @contextmanager
 def _translate(ctx: ProbeContext, where: str) -> Iterator[None]:
     """Socket and TLS errors as the stage they happened in and words a person can act on."""
-    stage = ctx.stage or "connect"
-    try:
+    with socket_errors(ctx, where, tls_stage="tls", why=_why):
         yield
-    except ProbeFailure:
-        raise
-    except Exception as exc:
-        if is_tls_error(exc):
-            raise ProbeFailure("tls", describe_tls_error(exc, where)) from None
-        if not isinstance(exc, OSError):
-            raise
-        if stage != "connect":
-            raise ProbeFailure(
-                stage, f"{where} broke the connection during {stage}: {_why(exc)}"
-            ) from None
-        raise ProbeFailure("connect", f"cannot connect to {where}: {_why(exc)}") from None
 
 
 def _why(exc: OSError) -> str:
-    if isinstance(exc, socket.gaierror):
-        return f"host name lookup failed ({exc.strerror})"
     if isinstance(exc, FileNotFoundError):
         return "the socket does not exist (daemon not running, or another path?)"
     if isinstance(exc, PermissionError):
         return "permission denied on the socket (is mailwatch's user in the daemon's group?)"
-    if isinstance(exc, ConnectionRefusedError):
-        return "connection refused"
-    return exc.strerror or str(exc) or type(exc).__name__
+    return os_error_reason(exc)
 
 
 async def _read_through(reader: asyncio.StreamReader, terminator: bytes) -> tuple[bytes, bool]:
@@ -292,18 +259,6 @@ def _incomplete(data: bytes) -> str:
     if len(data) >= MAX_REPLY_BYTES:
         return f"{len(data)} bytes without a line end: {shown(data)}"
     return f"a truncated reply before closing: {shown(data)}"
-
-
-def shown(data: bytes | str) -> str:
-    """Peer bytes made safe for a summary: quoted, control characters escaped, cut short."""
-    if isinstance(data, bytes):
-        try:
-            data = data.decode("utf-8")
-        except UnicodeDecodeError:
-            cut = repr(data[:SHOWN_CHARS])
-            return cut + (f"… ({len(data)} bytes)" if len(data) > SHOWN_CHARS else "")
-    cut = repr(data[:SHOWN_CHARS])
-    return cut + (f"… ({len(data)} characters)" if len(data) > SHOWN_CHARS else "")
 
 
 SPEC = ProbeSpec(kind="service", config=ServiceCheckBase, probe=probe)

@@ -9,7 +9,8 @@ Findings are computed in :mod:`mailwatch.certinfo`.
 Stages: ``connect``, ``starttls`` (the SMTP or IMAP dialogue before the upgrade), ``handshake``
 (TLS failed even without verification, or the certificate cannot be decoded), then the
 findings ``expired``, ``expiring``, ``hostname``, ``untrusted``, ``protocol_version``. Socket,
-stream and TLS errors become a stage and a sentence in ``_translate`` only.
+stream and TLS errors become a stage and a sentence in ``_translate`` only (over
+``protocols.streams.socket_errors``).
 """
 
 from __future__ import annotations
@@ -20,8 +21,8 @@ import socket
 import ssl
 import time
 import warnings
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, contextmanager, suppress
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,12 +36,10 @@ from mailwatch.certinfo import (
 )
 from mailwatch.config.tlscheck import TlsCheck
 from mailwatch.probes.base import ProbeContext, ProbeFailure, ProbeSpec
-from mailwatch.probes.service import shown
-from mailwatch.protocols.tlserrors import describe_tls_error, is_tls_error
+from mailwatch.protocols.streams import CLOSE_GRACE_S, connection, shown, socket_errors
+from mailwatch.protocols.tlserrors import is_tls_error
 from mailwatch.result import CheckResult, State, worst
 
-CLOSE_GRACE_S = 1.0
-"""How long a clean close (QUIT, close_notify) may take before the connection is dropped."""
 MAX_REPLY_LINES = 100
 LEGACY_CIPHERS = "DEFAULT:@SECLEVEL=0"
 """OpenSSL 3 refuses TLS 1.0 and 1.1 above security level 0 (they sign with SHA-1)."""
@@ -137,7 +136,10 @@ def _days(days: float) -> str:
 async def _session(check: TlsCheck, ctx: ProbeContext, context: ssl.SSLContext) -> Session:
     """Connect, upgrade (STARTTLS or straight away), handshake, say goodbye."""
     where = check.target
-    async with _connection(ctx, where, check.host, check.effective_port) as (reader, writer):
+    async with connection(ctx, where, _translate, host=check.host, port=check.effective_port) as (
+        reader,
+        writer,
+    ):
         if check.protocol == "smtp-starttls":
             ctx.stage = "starttls"
             with _translate(ctx, where):
@@ -183,27 +185,6 @@ async def _goodbye(
             for _ in range(MAX_REPLY_LINES):
                 if (await reader.readuntil(b"\n")).startswith(b"a2 "):
                     return
-
-
-@asynccontextmanager
-async def _connection(
-    ctx: ProbeContext, where: str, host: str, port: int
-) -> AsyncIterator[tuple[asyncio.StreamReader, asyncio.StreamWriter]]:
-    """A TCP connection, closed whatever happens: cleanly when all went well, else dropped."""
-    ctx.stage = "connect"
-    with _translate(ctx, where):
-        reader, writer = await asyncio.open_connection(host, port)
-    try:
-        yield reader, writer
-    except BaseException:
-        writer.transport.abort()
-        raise
-    writer.close()
-    try:
-        async with asyncio.timeout(CLOSE_GRACE_S):
-            await writer.wait_closed()
-    except (OSError, TimeoutError):
-        writer.transport.abort()
 
 
 async def _smtp_starttls(
@@ -258,34 +239,17 @@ async def _imap_starttls(
 def _translate(ctx: ProbeContext, where: str) -> Iterator[None]:
     """Socket, stream and TLS errors as the stage they happened in, in words to act on."""
     stage = ctx.stage or "connect"
-    try:
-        yield
-    except (ProbeFailure, CertificateRejected):
-        raise
-    except asyncio.IncompleteReadError:
-        raise ProbeFailure(stage, f"{where} closed the connection during {stage}") from None
-    except Exception as exc:
-        if is_tls_error(exc):
-            raise ProbeFailure("handshake", describe_tls_error(exc, where)) from None
-        if isinstance(exc, ValueError | asyncio.LimitOverrunError):
+    with socket_errors(ctx, where, tls_stage="handshake"):
+        try:
+            yield
+        except asyncio.IncompleteReadError:
+            raise ProbeFailure(stage, f"{where} closed the connection during {stage}") from None
+        except (ValueError, asyncio.LimitOverrunError) as exc:
+            if is_tls_error(exc):
+                raise  # socket_errors words it
             raise ProbeFailure(
                 stage, f"{where} sent something unexpected during {stage}: {exc}"
             ) from None
-        if not isinstance(exc, OSError):
-            raise
-        if stage != "connect":
-            raise ProbeFailure(
-                stage, f"{where} broke the connection during {stage}: {_why(exc)}"
-            ) from None
-        raise ProbeFailure("connect", f"cannot connect to {where}: {_why(exc)}") from None
-
-
-def _why(exc: OSError) -> str:
-    if isinstance(exc, socket.gaierror):
-        return f"host name lookup failed ({exc.strerror})"
-    if isinstance(exc, ConnectionRefusedError):
-        return "connection refused"
-    return exc.strerror or str(exc) or type(exc).__name__
 
 
 @functools.cache
