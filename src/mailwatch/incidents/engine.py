@@ -324,18 +324,10 @@ def acknowledge(
         resolution_due = policy.sla.deadlines(
             current.severity, current.opened_at, acknowledged_at
         ).resolution_due
-    make = _EventMaker(state, now)
-    events = _breaches(make, current, now)
-    events.append(
-        make(
-            EventType.ACKNOWLEDGED,
-            current.number,
-            actor=actor,
-            note=note,
-            payload={"resolution_due": iso(resolution_due)},
-        )
+    payload = {"resolution_due": iso(resolution_due)}
+    return _person_decision(
+        state, current, EventType.ACKNOWLEDGED, actor, note, now, context, payload=payload
     )
-    return _person_decision(state, current, events, context, resolved=False)
 
 
 def mitigate(
@@ -353,10 +345,7 @@ def mitigate(
         raise TicketActionError(
             f"it is already mitigated (by {current.mitigated_by} at {iso(current.mitigated_at)})"
         )
-    make = _EventMaker(state, now)
-    events = _breaches(make, current, now)
-    events.append(make(EventType.MITIGATED, current.number, actor=actor, note=note))
-    return _person_decision(state, current, events, context, resolved=False)
+    return _person_decision(state, current, EventType.MITIGATED, actor, note, now, context)
 
 
 def resolve(
@@ -370,10 +359,7 @@ def resolve(
     """A person closes the ticket. The failure streak restarts, so a check that is still
     failing opens a new ticket (linked to this one) only after ``open_after`` more failures."""
     current = _require_open(state, ticket, "resolved")
-    make = _EventMaker(state, now)
-    events = _breaches(make, current, now)
-    events.append(make(EventType.TICKET_RESOLVED, current.number, actor=actor, note=note))
-    return _person_decision(state, current, events, context, resolved=True)
+    return _person_decision(state, current, EventType.TICKET_RESOLVED, actor, note, now, context)
 
 
 def annotate(
@@ -407,15 +393,22 @@ def _require_open(state: CheckState, ticket: Ticket, verb: str) -> Ticket:
 def _person_decision(
     state: CheckState,
     ticket: Ticket,
-    events: list[TicketEvent],
+    kind: EventType,
+    actor: str,
+    note: str | None,
+    now: datetime,
     context: EngineContext,
     *,
-    resolved: bool,
+    payload: Mapping[str, Any] | None = None,
 ) -> Decision:
+    """A person's action on the open ticket: the SLA breaches due by now, then the action."""
+    make = _EventMaker(state, now)
+    events = _breaches(make, ticket, now)
+    events.append(make(kind, ticket.number, actor=actor, note=note, payload=payload))
     after = _fold(ticket, ticket.number, events)
     assert after is not None
     events, held = _gate(events, state.held, after, context.quiet, state.flapping, people=True)
-    if resolved:
+    if kind is EventType.TICKET_RESOLVED:
         new_state = replace(
             state,
             ticket=None,
