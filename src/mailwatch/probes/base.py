@@ -7,7 +7,7 @@ The caller owns the deadline (see ``mailwatch.runner``); a probe reports what it
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
@@ -36,6 +36,15 @@ class ProbeFailure(Exception):
         self.summary = summary
         self.state = state
         self.metrics = dict(metrics or {})
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """One thing a check found; ``ProbeContext.concluded`` makes a result of several."""
+
+    state: State
+    stage: str
+    message: str
 
 
 @dataclass
@@ -79,6 +88,24 @@ class ProbeContext:
             details=dict(details or {}),
             started_at=self.started_at,
             finished_at=datetime.now(UTC),
+        )
+
+    def concluded(
+        self,
+        findings: Sequence[Finding],
+        *,
+        metrics: Mapping[str, float] | None = None,
+        details: Mapping[str, Any] | None = None,
+    ) -> CheckResult:
+        """The result of one or more findings: the worst state and its stage, every message
+        (worst first)."""
+        ordered = sorted(findings, key=lambda f: -f.state.badness)
+        return self.result(
+            ordered[0].state,
+            "; ".join(f.message for f in ordered),
+            stage=ordered[0].stage,
+            metrics=metrics,
+            details=details,
         )
 
     def failed(self, failure: ProbeFailure, **details: Any) -> CheckResult:

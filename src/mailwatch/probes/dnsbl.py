@@ -17,7 +17,7 @@ from typing import Any, Literal
 
 from mailwatch.config.dnsbl import DnsblCheck, DnsblZone
 from mailwatch.dns import DnsResolver, Lookup, Outcome
-from mailwatch.probes.base import ProbeContext, ProbeFailure, ProbeSpec
+from mailwatch.probes.base import Finding, ProbeContext, ProbeFailure, ProbeSpec
 from mailwatch.result import CheckResult, State
 
 _LOOPBACK = IPv4Network("127.0.0.0/8")
@@ -53,15 +53,6 @@ def reverse_labels(address: str) -> str:
     if isinstance(ip, IPv4Address):
         return ".".join(reversed(str(ip).split(".")))
     return ".".join(reversed(ip.exploded.replace(":", "")))
-
-
-@dataclass(frozen=True, slots=True)
-class Finding:
-    """One thing found; the result takes the worst state, its stage, and all the messages."""
-
-    state: State
-    stage: str
-    message: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,14 +129,7 @@ async def probe(check: DnsblCheck, ctx: ProbeContext) -> CheckResult:
         "answers": [answer.to_dict() for answer in answers if answer.verdict != "clear"],
     }
     if findings:
-        ordered = sorted(findings, key=lambda f: -f.state.badness)
-        return ctx.result(
-            ordered[0].state,
-            "; ".join(f.message for f in ordered),
-            stage=ordered[0].stage,
-            metrics=metrics,
-            details=details,
-        )
+        return ctx.concluded(findings, metrics=metrics, details=details)
     names = (
         ", ".join(subject.value for subject in subjects)
         if len(subjects) <= 3

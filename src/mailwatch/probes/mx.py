@@ -17,19 +17,10 @@ from typing import Any
 
 from mailwatch.config.mx import MxCheck
 from mailwatch.dns import DnsResolver, HostAddresses, Outcome
-from mailwatch.probes.base import ProbeContext, ProbeFailure, ProbeSpec
+from mailwatch.probes.base import Finding, ProbeContext, ProbeFailure, ProbeSpec
 from mailwatch.result import CheckResult, State
 
 _MAX_REPLY_LINES = 100
-
-
-@dataclass(frozen=True, slots=True)
-class Finding:
-    """One thing wrong; the result takes the worst state, its stage, and all the messages."""
-
-    state: State
-    stage: str
-    message: str
 
 
 @dataclass(slots=True)
@@ -144,7 +135,7 @@ async def probe(check: MxCheck, ctx: ProbeContext) -> CheckResult:
 
     details["mx"] = [mx.to_dict() for mx in hosts]
     if findings:
-        return _conclude(ctx, findings, metrics, details)
+        return ctx.concluded(findings, metrics=metrics, details=details)
     summary = f"{domain}: {len(hosts)} MX ({_listing(hosts)}), all with addresses"
     if check.connect:
         starttls = int(metrics["mx_hosts_starttls"])
@@ -261,22 +252,6 @@ def _connect_findings(
                 )
             )
     return findings
-
-
-def _conclude(
-    ctx: ProbeContext,
-    findings: Sequence[Finding],
-    metrics: dict[str, float],
-    details: dict[str, Any],
-) -> CheckResult:
-    ordered = sorted(findings, key=lambda f: -f.state.badness)
-    return ctx.result(
-        ordered[0].state,
-        "; ".join(f.message for f in ordered),
-        stage=ordered[0].stage,
-        metrics=metrics,
-        details=details,
-    )
 
 
 def _listing(hosts: Sequence[MxHost]) -> str:
