@@ -11,29 +11,14 @@ from pathlib import Path
 
 from harness.dnsmasq import GOOD, IP_ZONE, DnsServer
 from harness.mailservers import MailServers
+from helpers.roundtrip_config import roundtrip_toml
 
 KINDS = ("roundtrip", "mx", "dnsbl", "tls", "queue", "resources", "service")
 
 
 def mixed_config(servers: MailServers, dns: DnsServer) -> str:
     resolver = f'nameservers = ["127.0.0.1"]\nport = {dns.port}'
-    return f"""
-[[checks.roundtrip]]
-name = "a-roundtrip"
-mail_from = "mailwatch@example.test"
-rcpt_to = "{servers.canary}"
-deadline_s = 10
-[checks.roundtrip.smtp]
-host = "localhost"
-port = {servers.smtp_port}
-ca_file = "{servers.ca_file}"
-[checks.roundtrip.imap]
-host = "localhost"
-port = {servers.imaps_port}
-ca_file = "{servers.ca_file}"
-username = "{servers.canary}"
-password = "env:MW_TEST_PASSWORD"
-
+    return f"""{roundtrip_toml(servers, "a-roundtrip")}
 [[checks.mx]]
 name = "b-mx"
 domain = "{GOOD}"

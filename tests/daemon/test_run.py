@@ -14,6 +14,7 @@ import pytest
 
 from harness.mailservers import MailServers
 from helpers.daemon import DaemonProcess, free_port, wait_for
+from helpers.roundtrip_config import roundtrip_toml
 
 ROOT = Path(__file__).resolve().parents[2]
 SCHEMA = json.loads((ROOT / "docs" / "status-file.schema.json").read_text())
@@ -21,6 +22,14 @@ SCHEMA = json.loads((ROOT / "docs" / "status-file.schema.json").read_text())
 
 def config_text(servers: MailServers, state_dir: Path, metrics_port: int, **extra: str) -> str:
     checks = extra.get("checks", "")
+    roundtrip = roundtrip_toml(
+        servers,
+        "route-second",
+        user=servers.second,
+        deadline_s=20,
+        check={"interval_s": float(extra.get("interval", "2"))},
+        imap={"poll_interval_s": 0.5},
+    )
     return f"""
 [daemon]
 state_dir = "{state_dir}"
@@ -31,25 +40,7 @@ shutdown_grace_s = {extra.get("grace", "1")}
 
 [metrics]
 listen = "127.0.0.1:{metrics_port}"
-
-[[checks.roundtrip]]
-name = "route-second"
-interval_s = {extra.get("interval", "2")}
-deadline_s = 20
-mail_from = "mailwatch@example.test"
-rcpt_to = "{servers.second}"
-[checks.roundtrip.smtp]
-host = "localhost"
-port = {servers.smtp_port}
-ca_file = "{servers.ca_file}"
-[checks.roundtrip.imap]
-host = "localhost"
-port = {servers.imaps_port}
-ca_file = "{servers.ca_file}"
-username = "{servers.second}"
-password = "env:MW_TEST_PASSWORD"
-poll_interval_s = 0.5
-{checks}
+{roundtrip}{checks}
 """
 
 

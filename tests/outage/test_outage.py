@@ -15,9 +15,19 @@ import pytest
 
 from harness.mailservers import MailServers
 from helpers.daemon import DaemonProcess, wait_for
+from helpers.roundtrip_config import roundtrip_toml
 
 
 def outage_config(servers: MailServers, state_dir: Path) -> str:
+    roundtrip = roundtrip_toml(
+        servers,
+        "flow",
+        user=servers.second,
+        deadline_s=3,
+        check={"interval_s": 1.5},
+        smtp={"command_timeout_s": 3},
+        imap={"poll_interval_s": 0.5, "command_timeout_s": 3},
+    )
     return f"""
 [daemon]
 state_dir = "{state_dir}"
@@ -28,27 +38,7 @@ shutdown_grace_s = 0
 [incidents]
 open_after = 2
 resolve_after = 2
-
-[[checks.roundtrip]]
-name = "flow"
-interval_s = 1.5
-deadline_s = 3
-mail_from = "mailwatch@example.test"
-rcpt_to = "{servers.second}"
-[checks.roundtrip.smtp]
-host = "localhost"
-port = {servers.smtp_port}
-ca_file = "{servers.ca_file}"
-command_timeout_s = 3
-[checks.roundtrip.imap]
-host = "localhost"
-port = {servers.imaps_port}
-ca_file = "{servers.ca_file}"
-username = "{servers.second}"
-password = "env:MW_TEST_PASSWORD"
-poll_interval_s = 0.5
-command_timeout_s = 3
-"""
+{roundtrip}"""
 
 
 Break = tuple[Callable[[MailServers], None], Callable[[MailServers], None], str]

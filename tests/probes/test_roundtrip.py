@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from harness.mailservers import MailServers
+from helpers.roundtrip_config import roundtrip_toml
 from mailwatch.canary import Canary
 from mailwatch.config.roundtrip import RoundtripCheck
 from mailwatch.result import State
@@ -363,25 +364,7 @@ async def test_garbage_imap_greeting(servers: MailServers) -> None:
 
 def _write_config(tmp_path: Path, servers: MailServers) -> Path:
     path = tmp_path / "mailwatch.toml"
-    path.write_text(
-        f"""
-[[checks.roundtrip]]
-name = "local"
-mail_from = "mailwatch@example.test"
-rcpt_to = "{servers.canary}"
-deadline_s = 10
-[checks.roundtrip.smtp]
-host = "localhost"
-port = {servers.smtp_port}
-ca_file = "{servers.ca_file}"
-[checks.roundtrip.imap]
-host = "localhost"
-port = {servers.imaps_port}
-ca_file = "{servers.ca_file}"
-username = "{servers.canary}"
-password = "env:MW_TEST_IMAP_PASSWORD"
-"""
-    )
+    path.write_text(roundtrip_toml(servers, "local", password_env="MW_TEST_IMAP_PASSWORD"))
     return path
 
 
