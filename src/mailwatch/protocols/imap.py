@@ -24,11 +24,14 @@ import aioimaplib
 
 from mailwatch.config.roundtrip import ImapEndpoint
 from mailwatch.probes.base import ProbeContext, ProbeFailure
+from mailwatch.protocols.tlscontext import client_context
 from mailwatch.protocols.tlserrors import describe_tls_error, is_tls_error
 
 _INTERNALDATE = re.compile(rb'INTERNALDATE "([^"]+)"')
 _UID = re.compile(rb"\bUID (\d+)")
 _UIDNEXT = re.compile(rb"UIDNEXT (\d+)")
+_MESSAGES = re.compile(rb"MESSAGES (\d+)")
+_CAPABILITY_CODE = re.compile(rb"\[CAPABILITY ([^\]]+)\]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +39,13 @@ class FetchedHeaders:
     uid: int
     internal_date: datetime | None
     headers: Message
+
+
+@dataclass(frozen=True, slots=True)
+class FolderStatus:
+    uidnext: int
+    messages: int
+    """-1 when the server did not say."""
 
 
 class ImapSession:
@@ -84,7 +94,7 @@ class ImapSession:
                     host=endpoint.host,
                     port=endpoint.effective_port,
                     timeout=timeout,
-                    ssl_context=endpoint.ssl_context(),
+                    ssl_context=client_context(endpoint),
                 )
             else:
                 self._client = aioimaplib.IMAP4(
@@ -105,7 +115,12 @@ class ImapSession:
                 "imap_auth",
                 f"{self.where} refused the login of {endpoint.username}: {_text(response)}",
             )
-        # Some servers announce more capabilities once logged in (IDLE, UIDPLUS).
+        # Some servers announce more capabilities once logged in (IDLE, UIDPLUS). Most say
+        # so in the login reply (RFC 3501 7.1): asking again would cost a round trip a probe.
+        announced = _capability_code(response)
+        if announced is not None:
+            self._client.protocol.capabilities = announced
+            return
         self.ctx.stage = "imap_protocol"
         with self._translate():
             await self._client.protocol.capability()
@@ -124,7 +139,7 @@ class ImapSession:
         transport = await loop.start_tls(
             protocol.transport,
             protocol,
-            self.endpoint.ssl_context(),
+            client_context(self.endpoint),
             server_hostname=self.endpoint.host,
             ssl_handshake_timeout=self.endpoint.command_timeout_s,
         )
@@ -156,13 +171,19 @@ class ImapSession:
 
     async def uidnext(self, folder: str) -> int | None:
         """The folder's UIDNEXT (grows when mail arrives); None when it does not exist."""
+        status = await self.status(folder)
+        return None if status is None else status.uidnext
+
+    async def status(self, folder: str) -> FolderStatus | None:
+        """The folder's UIDNEXT and message count; None when it does not exist."""
         with self._translate():
-            response = await self._client.status(_quote(folder), "(UIDNEXT)")
+            response = await self._client.status(_quote(folder), "(UIDNEXT MESSAGES)")
         if response.result != "OK":
             return None
         for line in response.lines:
             if isinstance(line, bytes | bytearray) and (match := _UIDNEXT.search(line)):
-                return int(match.group(1))
+                messages = _MESSAGES.search(line)
+                return FolderStatus(int(match.group(1)), int(messages.group(1)) if messages else -1)
         return None
 
     async def noop(self) -> None:
@@ -287,6 +308,14 @@ class ImapSession:
                     "imap_connect", f"cannot connect to {self.where}: {why}"
                 ) from None
             raise
+
+
+def _capability_code(response: Any) -> set[str] | None:
+    """The capabilities a reply announced in a ``[CAPABILITY ...]`` response code, if any."""
+    for line in response.lines:
+        if isinstance(line, bytes | bytearray) and (match := _CAPABILITY_CODE.search(line)):
+            return set(match.group(1).decode("ascii", "replace").split())
+    return None
 
 
 def _quote(text: str) -> str:

@@ -19,6 +19,7 @@ import aiosmtplib
 
 from mailwatch.config.roundtrip import SmtpEndpoint
 from mailwatch.probes.base import ProbeContext, ProbeFailure
+from mailwatch.protocols.tlscontext import client_context
 from mailwatch.protocols.tlserrors import describe_tls_error, is_tls_error
 
 
@@ -54,7 +55,7 @@ async def send_message(
         timeout=endpoint.command_timeout_s,
         use_tls=endpoint.tls == "tls",
         start_tls=False,
-        tls_context=endpoint.ssl_context() if endpoint.tls != "none" else None,
+        tls_context=client_context(endpoint) if endpoint.tls != "none" else None,
     )
     started = time.monotonic()
     try:
