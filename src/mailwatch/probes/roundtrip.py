@@ -62,13 +62,19 @@ async def _round_trip(
         raise ProbeFailure(
             "imap_protocol", f"folder {check.imap.mailbox} cannot be selected on {imap.where}"
         )
-    spam_uidnext = {folder: await imap.uidnext(folder) for folder in check.imap.spam_folders}
+    spam_status = {folder: await imap.status(folder) for folder in check.imap.spam_folders}
+    spam_uidnext = {folder: s.uidnext if s else None for folder, s in spam_status.items()}
     missing_folders = [folder for folder, uid in spam_uidnext.items() if uid is None]
+    # A spam folder empty now, where nothing arrives while we wait, holds no canary of ours:
+    # the sweep need not open it. Whatever lands there later is swept by a later run.
+    empty_spam = {folder for folder, s in spam_status.items() if s is not None and s.messages == 0}
 
     message = canary.message(check.mail_from, check.rcpt_to)
     receipt = await send_message(check.smtp, check.mail_from, check.rcpt_to, message, ctx)
     try:
-        return await _confirm(check, ctx, imap, canary, receipt, spam_uidnext, missing_folders)
+        return await _confirm(
+            check, ctx, imap, canary, receipt, spam_uidnext, missing_folders, empty_spam
+        )
     except asyncio.CancelledError:
         if not ctx.timed_out():
             # The daemon is shutting down: fetch our canary back rather than leave it behind.
@@ -84,10 +90,11 @@ async def _confirm(
     receipt: SmtpReceipt,
     spam_uidnext: dict[str, int | None],
     missing_folders: list[str],
+    empty_spam: set[str],
 ) -> CheckResult:
     ctx.stage = "not_delivered"
     use_idle = check.imap.use_idle and imap.has_idle
-    arrival = await _wait_for(check, imap, canary, receipt, spam_uidnext, use_idle)
+    arrival = await _wait_for(check, imap, canary, receipt, spam_uidnext, use_idle, empty_spam)
 
     metrics: dict[str, float] = {"send_s": round(receipt.send_s, 3)}
     details: dict[str, Any] = {
@@ -103,7 +110,7 @@ async def _confirm(
         pending.add(canary.id)
         if len(pending) > MAX_PENDING:
             pending.pop()
-        sweep = await _sweep(check, ctx, imap, canary, receipt)
+        sweep = await _sweep(check, ctx, imap, canary, empty_spam)
         metrics["late_canaries"] = len(sweep.late)
         metrics["waited_s"] = check.deadline_s
         return ctx.result(
@@ -125,7 +132,7 @@ async def _confirm(
     cleanup_error: str | None = None
     try:
         await imap.delete([arrival.uid])
-        sweep = await _sweep(check, ctx, imap, canary, receipt)
+        sweep = await _sweep(check, ctx, imap, canary, empty_spam)
     except ProbeFailure as failure:
         cleanup_error = failure.summary
         sweep = SweepReport()
@@ -183,8 +190,12 @@ async def _wait_for(
     receipt: SmtpReceipt,
     spam_uidnext: dict[str, int | None],
     use_idle: bool,
+    empty_spam: set[str],
 ) -> Arrival | None:
-    """Wait until the canary shows up in the mailbox or a spam folder, or the deadline passes."""
+    """Wait until the canary shows up in the mailbox or a spam folder, or the deadline passes.
+
+    A spam folder where something arrived is taken out of ``empty_spam``.
+    """
     deadline = receipt.accepted_at + check.deadline_s
     watched_spam = {folder: uid for folder, uid in spam_uidnext.items() if uid is not None}
     mailbox = check.imap.mailbox
@@ -209,6 +220,7 @@ async def _wait_for(
             if now_uidnext is None or now_uidnext == before:
                 continue
             watched_spam[folder] = now_uidnext
+            empty_spam.discard(folder)
             found_at = time.monotonic()
             await imap.select(folder)
             uids = await imap.search_header(HEADER, canary.id)
@@ -222,14 +234,19 @@ async def _sweep(
     ctx: ProbeContext,
     imap: ImapSession,
     canary: Canary,
-    receipt: SmtpReceipt,
+    empty_spam: set[str],
 ) -> SweepReport:
-    """Report and delete this route's late canaries; delete its stale leftovers."""
+    """Report and delete this route's late canaries; delete its stale leftovers.
+
+    Spam folders in ``empty_spam`` are known to hold nothing and are not opened.
+    """
     ctx.stage = "cleanup"
     report = SweepReport()
     now = datetime.now(UTC)
     pending = _pending(ctx)
     for folder in [check.imap.mailbox, *check.imap.spam_folders]:
+        if folder in empty_spam and folder != check.imap.mailbox:
+            continue
         if imap.selected != folder and not await imap.select(folder):
             continue
         doomed: list[int] = []
