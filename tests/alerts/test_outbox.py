@@ -7,6 +7,7 @@ deadlines take no wall-clock time; the jitter is pinned to 1."""
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import pytest
@@ -129,7 +130,10 @@ async def test_a_receiver_down_for_a_while_gets_the_alert_exactly_once(tmp_path:
         assert events[0]["next_attempt_at"] == (T0 + seconds(10)).isoformat()
 
 
-async def test_http_500_then_404_are_retried_until_delivered(tmp_path: Path) -> None:
+async def test_http_500_then_404_are_retried_until_delivered(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="mailwatch")
     with HttpReceiver(statuses=[500, 404]) as receiver:
         cfg = alert_config({"team": {"urls": [receiver.url("/team")]}})
         async with open_store(tmp_path) as store:
@@ -146,6 +150,10 @@ async def test_http_500_then_404_are_retried_until_delivered(tmp_path: Path) -> 
     assert ["error=500" in str(e["urls"][0]["error"]) for e in failures] == [True, False]
     assert ["error=404" in str(e["urls"][0]["error"]) for e in failures] == [False, True]
     assert events[-1]["type"] == "notification_sent"
+    # One log line per attempt, for the journal.
+    lines = [r.getMessage() for r in caplog.records if r.name == "mailwatch.alerts.sender"]
+    assert lines[0].startswith("MW-000001: opened notice to route team failed (attempt 1): ")
+    assert lines[-1] == "MW-000001: opened notice delivered to route team (attempt 3)"
 
 
 async def test_a_dead_primary_falls_back_once_then_gives_up(tmp_path: Path) -> None:

@@ -27,7 +27,7 @@ from mailwatch.alerts.masking import mask_text
 from mailwatch.alerts.messages import NoticeKind, RenderedAlert, render
 from mailwatch.alerts.routes import Route, build_routes
 from mailwatch.incidents.maintenance import MaintenanceWindow, quiet_for
-from mailwatch.incidents.tickets import Ticket, TicketStatus
+from mailwatch.incidents.tickets import Ticket, TicketStatus, format_number
 from mailwatch.incidents.timeline import EventType, TicketEvent, iso
 from mailwatch.store.outbox import (
     INTERRUPTED,
@@ -238,6 +238,13 @@ class OutboxSender:
             last_error=None,
         )
         extra: dict[str, Any] = {"grouped_with": grouped - 1} if grouped > 1 else {}
+        log.info(
+            "%s: %s notice delivered to route %s (attempt %d)",
+            format_number(ticket.number, self.config().incidents.ticket_prefix),
+            entry.kind,
+            entry.route,
+            attempt,
+        )
         await insert_events(
             conn,
             [_event(EventType.NOTIFICATION_SENT, ticket, entry, now, outcome=outcome, **extra)],
@@ -261,6 +268,16 @@ class OutboxSender:
         due_at = _instant(entry.payload.get("due_at")) or entry.created_at
         give_up = (now - due_at).total_seconds() >= settings.give_up_after_s
         events: list[TicketEvent] = []
+        # ``error`` is masked already: no URL token reaches the log.
+        log.warning(
+            "%s: %s notice to route %s failed (attempt %d)%s: %s",
+            format_number(ticket.number, config.incidents.ticket_prefix),
+            entry.kind,
+            entry.route,
+            attempt,
+            ", giving up" if give_up else "",
+            error,
+        )
         if give_up:
             await change_status(
                 conn, entry.id, "sending", "dead", attempts=attempt, last_error=error
