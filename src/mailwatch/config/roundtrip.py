@@ -69,6 +69,12 @@ class RoundtripCheck(CheckBase):
     mail_from: str
     rcpt_to: str
     deadline_s: float = Field(default=120.0, gt=0)
+    # A stalled delivery is told from a slow one by how slow this route usually is: once
+    # enough healthy round trips are known, the wait is learned_deadline_factor times the
+    # slowest recent one, within [learned_deadline_min_s, deadline_s].
+    learn_deadline: bool = True
+    learned_deadline_factor: float = Field(default=5.0, ge=1)
+    learned_deadline_min_s: float = Field(default=20.0, gt=0)
     latency_warning_s: float = Field(default=30.0, gt=0)
     latency_critical_s: float = Field(default=90.0, gt=0)
     sweep_after_s: float = Field(default=3600.0, gt=0)

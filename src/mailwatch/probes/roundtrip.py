@@ -5,6 +5,11 @@ IDLE announcement (or the next poll) marks the arrival; latency runs from the SM
 final reply to DATA to that moment. Earlier canaries of the same route that arrived after their
 deadline are reported as ``late`` (once: they are deleted when reported); other leftovers of
 ours older than ``sweep_after_s`` are deleted. Messages without our header are never touched.
+
+In the daemon the wait is learned (``learn_deadline``): a stall is declared once a canary is
+``learned_deadline_factor`` times later than the slowest of the route's recent healthy round
+trips, within [``learned_deadline_min_s``, ``deadline_s``]; a fixed two-minute wait made a held
+queue take two probes of two minutes each to open a ticket.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -29,6 +35,44 @@ log = logging.getLogger(__name__)
 
 MAX_PENDING = 100
 """Undelivered canaries remembered per route; older ones are still caught by their delay."""
+LEARN_WINDOW = 20
+"""Healthy latencies remembered per route for the learned deadline."""
+LEARN_MIN_SAMPLES = 5
+"""Healthy round trips needed before the deadline is learned; until then it is ``deadline_s``."""
+HEALTHY_LATENCIES = "healthy_latencies_s"
+
+
+def learned_deadline_s(
+    latencies_s: Sequence[float], *, factor: float, min_s: float, max_s: float
+) -> float | None:
+    """``factor`` times the slowest of the last ``LEARN_WINDOW`` healthy latencies, kept within
+    [``min_s``, ``max_s``]; None while fewer than ``LEARN_MIN_SAMPLES`` are known.
+
+    The slowest, not a mean: one slow-but-healthy delivery in the window keeps the deadline
+    above it, so a route with uneven latencies is not called stalled on its ordinary days.
+    """
+    if len(latencies_s) < LEARN_MIN_SAMPLES:
+        return None
+    return min(max_s, max(min_s, factor * max(latencies_s[-LEARN_WINDOW:])))
+
+
+def deadline_for(check: RoundtripCheck, memory: dict[str, Any]) -> tuple[float, bool]:
+    """The wait for this run's canary, and whether it was learned (else ``deadline_s``)."""
+    if not check.learn_deadline:
+        return check.deadline_s, False
+    learned = learned_deadline_s(
+        memory.get(HEALTHY_LATENCIES, []),
+        factor=check.learned_deadline_factor,
+        min_s=check.learned_deadline_min_s,
+        max_s=check.deadline_s,
+    )
+    return (check.deadline_s, False) if learned is None else (learned, True)
+
+
+def _remember_healthy(memory: dict[str, Any], latency_s: float) -> None:
+    latencies: list[float] = memory.setdefault(HEALTHY_LATENCIES, [])
+    latencies.append(latency_s)
+    del latencies[:-LEARN_WINDOW]
 
 
 @dataclass
@@ -94,9 +138,12 @@ async def _confirm(
 ) -> CheckResult:
     ctx.stage = "not_delivered"
     use_idle = check.imap.use_idle and imap.has_idle
-    arrival = await _wait_for(check, imap, canary, receipt, spam_uidnext, use_idle, empty_spam)
+    deadline_s, learned = deadline_for(check, ctx.memory)
+    arrival = await _wait_for(
+        check, imap, canary, receipt, deadline_s, spam_uidnext, use_idle, empty_spam
+    )
 
-    metrics: dict[str, float] = {"send_s": round(receipt.send_s, 3)}
+    metrics: dict[str, float] = {"send_s": round(receipt.send_s, 3), "deadline_s": deadline_s}
     details: dict[str, Any] = {
         "canary": canary.id,
         "smtp_reply": receipt.reply,
@@ -112,11 +159,16 @@ async def _confirm(
             pending.pop()
         sweep = await _sweep(check, ctx, imap, canary, empty_spam)
         metrics["late_canaries"] = len(sweep.late)
-        metrics["waited_s"] = check.deadline_s
+        metrics["waited_s"] = deadline_s
+        how = (
+            f"learned: {check.learned_deadline_factor:g} x the slowest recent healthy round trip"
+            if learned
+            else "deadline_s"
+        )
         return ctx.result(
             State.CRITICAL,
-            f"canary to {check.rcpt_to} not delivered within {check.deadline_s:g} s "
-            f"(accepted by {check.smtp.host}: {receipt.reply[:80]})",
+            f"canary to {check.rcpt_to} not delivered within {deadline_s:.3g} s ({how}; "
+            f"accepted by {check.smtp.host}: {receipt.reply[:80]})",
             stage="not_delivered",
             metrics=metrics,
             details={**details, "late": sweep.late},
@@ -140,13 +192,18 @@ async def _confirm(
     details["late"] = sweep.late
     details["removed_orphans"] = sweep.removed_orphans
     details["folder"] = arrival.folder
-    return _verdict(check, ctx, latency_s, arrival, sweep, cleanup_error, metrics, details)
+    if arrival.folder == check.imap.mailbox and latency_s <= check.latency_warning_s:
+        _remember_healthy(ctx.memory, latency_s)
+    return _verdict(
+        check, ctx, latency_s, deadline_s, arrival, sweep, cleanup_error, metrics, details
+    )
 
 
 def _verdict(
     check: RoundtripCheck,
     ctx: ProbeContext,
     latency_s: float,
+    deadline_s: float,
     arrival: Arrival,
     sweep: SweepReport,
     cleanup_error: str | None,
@@ -171,7 +228,7 @@ def _verdict(
         longest = f"up to {max(delays):g} s after sending" if delays else "delay unknown"
         late = (
             f"{len(sweep.late)} earlier canary(ies) arrived after their run gave up "
-            f"({longest}; deadline {check.deadline_s:g} s)"
+            f"({longest}; deadline now {deadline_s:.3g} s)"
         )
         summary = f"{summary}; {late}"
         if state is State.OK:
@@ -188,15 +245,15 @@ async def _wait_for(
     imap: ImapSession,
     canary: Canary,
     receipt: SmtpReceipt,
+    deadline_s: float,
     spam_uidnext: dict[str, int | None],
     use_idle: bool,
     empty_spam: set[str],
 ) -> Arrival | None:
-    """Wait until the canary shows up in the mailbox or a spam folder, or the deadline passes.
-
-    A spam folder where something arrived is taken out of ``empty_spam``.
+    """Wait until the canary shows up in the mailbox or a spam folder, or ``deadline_s`` after
+    DATA was accepted. A spam folder where something arrived is taken out of ``empty_spam``.
     """
-    deadline = receipt.accepted_at + check.deadline_s
+    deadline = receipt.accepted_at + deadline_s
     watched_spam = {folder: uid for folder, uid in spam_uidnext.items() if uid is not None}
     mailbox = check.imap.mailbox
     while True:
