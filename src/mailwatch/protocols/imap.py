@@ -156,9 +156,14 @@ class ImapSession:
         except (aioimaplib.AioImapException, OSError, TimeoutError):
             pass
         finally:
+            # A connection still being made (cut off by a timeout) must not open afterwards.
+            if not client._client_task.done():
+                client._client_task.cancel()
             transport = client.protocol.transport
             if transport is not None:
                 transport.close()
+            # The socket closes on the loop's next turn: give it that turn.
+            await asyncio.sleep(0)
 
     async def select(self, folder: str) -> bool:
         """Select a folder; False when it does not exist (or may not be selected)."""

@@ -92,6 +92,9 @@ async def send_message(
         )
     finally:
         client.close()
+        # The socket closes on the loop's next turn; give it that turn, or a loop that ends
+        # right after the probe (``mailwatch check``) leaves it open.
+        await asyncio.sleep(0)
 
 
 @contextmanager
