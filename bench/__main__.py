@@ -97,8 +97,10 @@ def main(argv: list[str]) -> int:
             assert isinstance(check, RoundtripCheck)
             if "accuracy" in args.parts or "cost" in args.parts:
                 run_rounds(servers, check, env, args, figures)
+                save(figures, args.out)
             if "cost" in args.parts:
                 run_mailwatch_cost(servers, config_path, work, env, args, figures)
+                save(figures, args.out)
             if "scale" in args.parts:
                 figures["scale"] = []
                 for routes in args.scale:
@@ -107,16 +109,23 @@ def main(argv: list[str]) -> int:
                         servers, routes, args.scale_minutes, work / f"scale-{routes}", env, log
                     )
                     figures["scale"].append(row)
+                    save(figures, args.out)
     finally:
         servers.stop()
     figures["finished_at"] = datetime.now(UTC).isoformat(timespec="seconds")
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(figures, indent=2) + "\n")
-    text = report.tables(figures)
-    args.out.with_suffix(".md").write_text(text)
+    text = save(figures, args.out)
     print(text)
     log(f"figures in {args.out} and {args.out.with_suffix('.md')}")
     return 0
+
+
+def save(figures: dict[str, Any], out: Path) -> str:
+    """Write the figures so far (a long run cut short keeps its finished parts); the tables."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(figures, indent=2) + "\n")
+    text = report.tables(figures)
+    out.with_suffix(".md").write_text(text)
+    return text
 
 
 def run_rounds(
