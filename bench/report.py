@@ -16,8 +16,8 @@ from mailwatch import __version__ as mailwatch_version
 
 TARGETS = {"cpu_percent": 25.0, "rss_mb": 150.0, "missed_runs": 0}
 PART4_PLACEHOLDER = (
-    "Part 4, time to alert: not measured yet. It needs the alerting work in progress; "
-    "the developer who lands it adds the figure here."
+    "Part 4, time to alert, runs on its own (it breaks the servers): "
+    "`.venv/bin/python -m bench.time_to_alert`; see docs/time-to-alert.md."
 )
 
 
