@@ -1,5 +1,6 @@
-"""Schema versions: a new database is created at the latest version; a newer, foreign,
-garbage or damaged file is refused with a clear message and left byte for byte as it was."""
+"""Schema versions: a new database is created at the latest version; an older one is upgraded
+to exactly the same shape; a newer, foreign, garbage or damaged file is refused with a clear
+message and left byte for byte as it was."""
 
 from __future__ import annotations
 
@@ -7,13 +8,15 @@ import hashlib
 import sqlite3
 from contextlib import closing
 from pathlib import Path
+from typing import Any
 
 import pytest
-from sqlalchemy import inspect, select
+from sqlalchemy import create_engine, inspect, select
 
+from incidents.builders import T0
 from mailwatch import __version__
 from mailwatch.store import LATEST_VERSION, NewerSchemaError, NotMailwatchDatabaseError, Store
-from mailwatch.store.migrations import StoreError
+from mailwatch.store.migrations import StoreError, migrate
 from mailwatch.store.schema import metadata, schema_version
 
 
@@ -23,6 +26,44 @@ def url(path: Path) -> str:
 
 def digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def make_old_database(path: Path, version: int) -> None:
+    """The file an older mailwatch left: the frozen migration steps up to ``version`` only."""
+    engine = create_engine(f"sqlite:///{path}")
+    try:
+        with engine.begin() as conn:
+            migrate(conn, str(path), T0, to_version=version)
+    finally:
+        engine.dispose()
+
+
+def shape(path: Path) -> dict[str, Any]:
+    """Every table's columns, foreign keys and indexes (with a partial index's condition), as
+    SQLite itself reports them."""
+    with closing(sqlite3.connect(path)) as db:
+        names = [
+            name
+            for (name,) in db.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table' "
+                "AND name NOT LIKE 'sqlite_%' ORDER BY name"
+            )
+        ]
+        tables: dict[str, Any] = {}
+        for table in names:
+            indexes = {}
+            for _seq, index, unique, origin, partial in db.execute(f"PRAGMA index_list({table})"):
+                columns = [column for _n, _cid, column in db.execute(f"PRAGMA index_info({index})")]
+                query = "SELECT sql FROM sqlite_master WHERE name = ?"
+                (sql,) = db.execute(query, (index,)).fetchone()
+                condition = " ".join(sql.split()).partition(" WHERE ")[2] if sql else ""
+                indexes[index] = (bool(unique), origin, bool(partial), columns, condition)
+            tables[table] = {
+                "columns": db.execute(f"PRAGMA table_info({table})").fetchall(),
+                "foreign_keys": db.execute(f"PRAGMA foreign_key_list({table})").fetchall(),
+                "indexes": indexes,
+            }
+    return tables
 
 
 async def test_new_database_is_at_the_latest_version_with_every_table(tmp_path: Path) -> None:
@@ -45,6 +86,29 @@ async def test_new_database_is_at_the_latest_version_with_every_table(tmp_path: 
     # Opening again changes nothing.
     store = await Store.open(url(path))
     await store.close()
+
+
+@pytest.mark.parametrize("old_version", range(1, LATEST_VERSION + 1))
+async def test_an_upgraded_database_has_the_shape_of_a_new_one(
+    tmp_path: Path, old_version: int
+) -> None:
+    """Frozen steps and ``schema.py`` must agree: a database from any older version, upgraded,
+    and a new one both equal the tables ``schema.py`` declares."""
+    old = tmp_path / "old.db"
+    make_old_database(old, old_version)
+    store = await Store.open(url(old))
+    await store.close()
+    new = tmp_path / "new.db"
+    store = await Store.open(url(new))
+    await store.close()
+    declared = tmp_path / "declared.db"
+    engine = create_engine(f"sqlite:///{declared}")
+    metadata.create_all(engine)
+    engine.dispose()
+    assert shape(old) == shape(new)
+    assert shape(new) == shape(declared)
+    with closing(sqlite3.connect(old)) as db:
+        assert db.execute("SELECT version FROM schema_version").fetchall() == [(LATEST_VERSION,)]
 
 
 async def test_newer_schema_is_refused_naming_both_versions(tmp_path: Path) -> None:

@@ -11,10 +11,28 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Connection, insert, inspect, select, update
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    Connection,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    insert,
+    inspect,
+    select,
+    text,
+    update,
+)
 
 from mailwatch import __version__
-from mailwatch.store.schema import metadata, schema_version, ticket_counter
+from mailwatch.store.schema import schema_version
 
 
 class StoreError(Exception):
@@ -38,11 +56,144 @@ class Migration:
     apply: Callable[[Connection], None]
 
 
+# --------------------------------------------------------------------------------------------
+# Version 1, frozen: the tables exactly as mailwatch first created them. Never edit this block
+# (databases in the field were made by it); change the schema with a new step instead. Instants
+# are ``DateTime(timezone=True)``, the column type ``schema.UtcDateTime`` stores them in.
+# --------------------------------------------------------------------------------------------
+
+_v1 = MetaData()
+
+Table(
+    "schema_version",
+    _v1,
+    Column("id", Integer, primary_key=True),
+    Column("version", Integer, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("written_by", String(64), nullable=False),
+)
+Table(
+    "check_results",
+    _v1,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("dedup_key", String(300), nullable=False),
+    Column("check_name", String(64), nullable=False),
+    Column("target", String(255), nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("state", Integer, nullable=False),
+    Column("stage", String(64)),
+    Column("summary", Text, nullable=False),
+    Column("metrics", JSON, nullable=False),
+    Column("details", JSON, nullable=False),
+    Column("started_at", DateTime(timezone=True), nullable=False),
+    Column("finished_at", DateTime(timezone=True), nullable=False),
+    Column("recorded_at", DateTime(timezone=True), nullable=False),
+    Index("check_results_by_key", "dedup_key", "id"),
+)
+Table(
+    "check_states",
+    _v1,
+    Column("dedup_key", String(300), primary_key=True),
+    Column("check_name", String(64), nullable=False),
+    Column("target", String(255), nullable=False),
+    Column("state", Text, nullable=False),
+    Column("last_result_id", Integer),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+_v1_ticket_counter = Table(
+    "ticket_counter",
+    _v1,
+    Column("id", Integer, primary_key=True),
+    Column("last_number", Integer, nullable=False),
+)
+Table(
+    "tickets",
+    _v1,
+    Column("number", Integer, primary_key=True, autoincrement=False),
+    Column("dedup_key", String(300), nullable=False),
+    Column("check_name", String(64), nullable=False),
+    Column("target", String(255), nullable=False),
+    Column("severity", Integer, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("opened_at", DateTime(timezone=True), nullable=False),
+    Column("plan", String(100)),
+    Column("response_due", DateTime(timezone=True)),
+    Column("resolution_due", DateTime(timezone=True)),
+    Column("response_breached", Boolean, nullable=False),
+    Column("resolution_breached", Boolean, nullable=False),
+    Column("acknowledged_at", DateTime(timezone=True)),
+    Column("acknowledged_by", String(100)),
+    Column("mitigated_at", DateTime(timezone=True)),
+    Column("mitigated_by", String(100)),
+    Column("resolved_at", DateTime(timezone=True)),
+    Column("resolved_by", String(100)),
+    Column("resolution_note", Text),
+    Column("previous_ticket", Integer, ForeignKey("tickets.number")),
+    Column("last_stage", String(64)),
+    Column("last_summary", Text, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Index("tickets_by_status", "status", "number"),
+    Index("tickets_by_check", "check_name", "status"),
+    Index(
+        "one_open_ticket_per_key",
+        "dedup_key",
+        unique=True,
+        sqlite_where=text("status != 'resolved'"),
+        postgresql_where=text("status != 'resolved'"),
+    ),
+)
+Table(
+    "ticket_events",
+    _v1,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("ticket", Integer, ForeignKey("tickets.number")),
+    Column("dedup_key", String(300), nullable=False),
+    Column("check_name", String(64), nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("type", String(40), nullable=False),
+    Column("actor", String(100), nullable=False),
+    Column("note", Text),
+    Column("notify", Boolean, nullable=False),
+    Column("payload", JSON, nullable=False),
+    Column("result_id", Integer),
+    Index("ticket_events_by_ticket", "ticket", "id"),
+    Index("ticket_events_by_key", "dedup_key", "id"),
+)
+Table(
+    "silences",
+    _v1,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("check_name", String(64), nullable=False),
+    Column("starts_at", DateTime(timezone=True), nullable=False),
+    Column("until", DateTime(timezone=True), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("created_by", String(100), nullable=False),
+    Column("ended_at", DateTime(timezone=True)),
+    Column("ended_by", String(100)),
+    Index("silences_by_until", "until"),
+)
+Table(
+    "outbox",
+    _v1,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("ticket", Integer, ForeignKey("tickets.number")),
+    Column("event", Integer, ForeignKey("ticket_events.id")),
+    Column("route", String(100), nullable=False),
+    Column("kind", String(40), nullable=False),
+    Column("payload", JSON, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("next_attempt_at", DateTime(timezone=True), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("delivered_at", DateTime(timezone=True)),
+    Column("last_error", Text),
+    Index("outbox_due", "status", "next_attempt_at"),
+)
+
+
 def _create_v1(conn: Connection) -> None:
-    # Version 1 is the first schema, so it is exactly today's metadata. When version 2 adds a
-    # step, freeze this one: copy the version 1 tables here instead of using ``metadata``.
-    metadata.create_all(conn)
-    conn.execute(insert(ticket_counter).values(id=1, last_number=0))
+    _v1.create_all(conn, checkfirst=False)
+    conn.execute(insert(_v1_ticket_counter).values(id=1, last_number=0))
 
 
 MIGRATIONS: tuple[Migration, ...] = (
@@ -55,11 +206,16 @@ MIGRATIONS: tuple[Migration, ...] = (
 LATEST_VERSION = MIGRATIONS[-1].version
 
 
-def migrate(conn: Connection, location: str, now: datetime) -> int:
-    """Bring the database to ``LATEST_VERSION``; returns the version it had before.
+def migrate(
+    conn: Connection, location: str, now: datetime, *, to_version: int = LATEST_VERSION
+) -> int:
+    """Bring the database to ``to_version`` (normally the latest); returns the version it had
+    before. Tests pass an older ``to_version`` to make the database an older mailwatch left.
 
     Raises ``NewerSchemaError`` or ``NotMailwatchDatabaseError`` without writing anything.
     """
+    if not 1 <= to_version <= LATEST_VERSION:
+        raise ValueError(f"no schema version {to_version}: versions are 1 to {LATEST_VERSION}")
     tables = set(inspect(conn).get_table_names())
     if "schema_version" not in tables:
         if tables:
@@ -87,18 +243,18 @@ def migrate(conn: Connection, location: str, now: datetime) -> int:
             "untouched."
         )
     for step in MIGRATIONS:
-        if step.version > found:
+        if found < step.version <= to_version:
             step.apply(conn)
     if found == 0:
         conn.execute(
             insert(schema_version).values(
-                id=1, version=LATEST_VERSION, updated_at=now, written_by=__version__
+                id=1, version=to_version, updated_at=now, written_by=__version__
             )
         )
-    elif found < LATEST_VERSION:
+    elif found < to_version:
         conn.execute(
             update(schema_version)
             .where(schema_version.c.id == 1)
-            .values(version=LATEST_VERSION, updated_at=now, written_by=__version__)
+            .values(version=to_version, updated_at=now, written_by=__version__)
         )
     return found
