@@ -8,6 +8,7 @@ from datetime import UTC, datetime, tzinfo
 from typing import Any
 
 from mailwatch.incidents.tickets import Ticket, format_number
+from mailwatch.store.outbox import OutboxEntry
 from mailwatch.store.tickets import StoredEvent
 
 
@@ -25,6 +26,7 @@ def run(args: argparse.Namespace) -> int:
     from mailwatch.cli.store_session import EXIT_BAD_INPUT, fail, with_store
     from mailwatch.cli.ticket_format import event_dict, ticket_dict
     from mailwatch.incidents.tickets import parse_number
+    from mailwatch.store.outbox import ticket_entries
     from mailwatch.store.tickets import load_ticket, load_timeline
     from mailwatch.timefmt import display_zone
 
@@ -35,11 +37,17 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as exc:
         return fail(str(exc), EXIT_BAD_INPUT)
 
-    async def work(store: Any) -> tuple[Ticket | None, list[StoredEvent]]:
+    async def work(
+        store: Any,
+    ) -> tuple[Ticket | None, list[StoredEvent], list[OutboxEntry]]:
         async with store.read() as conn:
-            return await load_ticket(conn, number), await load_timeline(conn, number)
+            return (
+                await load_ticket(conn, number),
+                await load_timeline(conn, number),
+                await ticket_entries(conn, number),
+            )
 
-    ticket, timeline = with_store(config, work)
+    ticket, timeline, notices = with_store(config, work)
     if ticket is None:
         return fail(f"there is no ticket {format_number(number, prefix)}", EXIT_BAD_INPUT)
     if args.json:
@@ -48,14 +56,19 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(data, indent=2))
         return 0
     zone = display_zone(config.incidents.timezone)
-    print(_details(ticket, timeline, prefix, datetime.now(UTC), zone))
+    print(_details(ticket, timeline, notices, prefix, datetime.now(UTC), zone))
     return 0
 
 
 def _details(
-    ticket: Ticket, timeline: list[StoredEvent], prefix: str, now: datetime, zone: tzinfo | None
+    ticket: Ticket,
+    timeline: list[StoredEvent],
+    notices: list[OutboxEntry],
+    prefix: str,
+    now: datetime,
+    zone: tzinfo | None,
 ) -> str:
-    from mailwatch.cli.ticket_format import due, event_line
+    from mailwatch.cli.ticket_format import DELIVERY_RECORDS, due, event_line
     from mailwatch.timefmt import ago, local
 
     def when(instant: datetime | None, who: str | None = None) -> str:
@@ -72,13 +85,36 @@ def _details(
         return f"{local(instant, zone)} ({state}){flag}"
 
     t = ticket
+
+    def response() -> str:
+        if t.response_due is not None and not t.is_open and t.acknowledged_at is None:
+            # Resolving stops the clock but is no response (acknowledging or mitigating is):
+            # no time left to show, only whether the deadline passed first.
+            flag = " BREACHED" if t.response_breached else ""
+            return f"{local(t.response_due, zone)} (not acknowledged before resolve){flag}"
+        return deadline(t.response_due, t.acknowledged_at is not None, t.response_breached)
+
+    caused: dict[int | None, list[OutboxEntry]] = {}
+    for entry in notices:
+        caused.setdefault(entry.event_id, []).append(entry)
+    # An attempt on the timeline whose row is gone: rows of this ticket were deleted after
+    # their retention, so an event without rows may have had some.
+    kept = {entry.id for entry in notices}
+    pruned = any(
+        item.event.type in DELIVERY_RECORDS and item.event.payload.get("outbox_id") not in kept
+        for item in timeline
+    )
+
+    def rows(item: StoredEvent) -> list[OutboxEntry] | None:
+        found = caused.get(item.id, [])
+        return None if pruned and not found else found
+
     lines = [
         f"{format_number(t.number, prefix)}  severity {t.severity}  {t.status.value}",
         f"  check:           {t.check} (target {t.target})",
         f"  opened:          {when(t.opened_at)}",
         f"  plan:            {t.plan or 'none'}",
-        "  response due:    "
-        + deadline(t.response_due, t.acknowledged_at is not None, t.response_breached),
+        f"  response due:    {response()}",
         "  resolution due:  "
         + deadline(
             t.resolution_due,
@@ -96,5 +132,5 @@ def _details(
     stage = f"[{t.last_stage}] " if t.last_stage else ""
     lines.append(f"  last failure:    {stage}{t.last_summary}")
     lines.append("timeline:")
-    lines += [event_line(item.event, zone) for item in timeline]
+    lines += [event_line(item.event, zone, rows(item)) for item in timeline]
     return "\n".join(lines)

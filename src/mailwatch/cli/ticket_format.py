@@ -2,12 +2,29 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, tzinfo
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mailwatch.incidents.tickets import Ticket, format_number
-from mailwatch.incidents.timeline import TicketEvent
+from mailwatch.incidents.timeline import EventType, TicketEvent
 from mailwatch.timefmt import local, span
+
+if TYPE_CHECKING:
+    from mailwatch.store.outbox import OutboxEntry
+
+DELIVERY_RECORDS = frozenset(
+    {
+        EventType.NOTIFICATION_SENT,
+        EventType.NOTIFICATION_FAILED,
+        EventType.NOTIFICATION_FALLBACK,
+        EventType.NOTIFICATION_GIVEN_UP,
+    }
+)
+"""The sender's record of an attempt: the notification itself, not news to notify about."""
+
+WAITING_STATUSES = frozenset({"pending", "sending", "failed"})
+"""Outbox rows still on their way (``failed``: a retry is due)."""
 
 
 def due(deadline: datetime | None, now: datetime, *, met: bool, breached: bool) -> str:
@@ -66,8 +83,36 @@ def event_dict(event_id: int, event: TicketEvent) -> dict[str, Any]:
     }
 
 
-def event_line(event: TicketEvent, zone: tzinfo | None) -> str:
-    """One timeline line: time, type, actor, then what a person needs to know."""
+def notified(event: TicketEvent, notices: Sequence[OutboxEntry] | None) -> str:
+    """What became of the notices ``event`` caused (its outbox rows), for its timeline line:
+    ``""`` once one was delivered (its ``notification_sent`` line follows), else
+    ``(notification pending)``, ``(reminder scheduled)`` and the like, or ``(not notified)``.
+
+    The event's ``notify`` flag only says the outbox should hear of it: no route may take it,
+    some events have no kind of notice, and acknowledging cancels notices not sent yet. Only
+    when the rows are gone (``notices`` None: deleted after the ticket's retention) is the flag
+    all there is left to go by.
+    """
+    if event.type in DELIVERY_RECORDS:
+        return ""
+    if notices is None:
+        return "" if event.notify else " (not notified)"
+    statuses = {entry.status for entry in notices}
+    if "delivered" in statuses:
+        return ""
+    if WAITING_STATUSES & statuses:
+        return " (notification pending)"
+    later = [entry.kind for entry in notices if entry.status == "scheduled"]
+    if later:
+        return f" ({', '.join(dict.fromkeys(later))} scheduled)"
+    return " (not notified)"
+
+
+def event_line(
+    event: TicketEvent, zone: tzinfo | None, notices: Sequence[OutboxEntry] | None
+) -> str:
+    """One timeline line: time, type, actor, what a person needs to know, and whether anyone
+    was told (``notices``: the outbox rows the event caused; None: no longer known)."""
     p = event.payload
     details = []
     if event.note:
@@ -91,8 +136,5 @@ def event_line(event: TicketEvent, zone: tzinfo | None) -> str:
             )
     if "until" in p:
         details.append(f"until {local(datetime.fromisoformat(str(p['until'])), zone)}")
-    quiet = "" if event.notify else " (not notified)"
-    return (
-        f"  {local(event.at, zone)}  {event.type.value:<24} {event.actor:<12} "
-        f"{'; '.join(details)}{quiet}"
-    ).rstrip()
+    text = ("; ".join(details) + notified(event, notices)).strip()
+    return f"  {local(event.at, zone)}  {event.type.value:<24} {event.actor:<12} {text}".rstrip()
