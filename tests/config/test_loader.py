@@ -184,3 +184,17 @@ def test_plan_with_unknown_calendar_and_check_with_unknown_plan(tmp_path: Path) 
     assert problems(write(tmp_path, with_plan)) == [
         "(top level): check main names unknown plan gold"
     ]
+
+
+def test_outbox_retention_is_whole_days_from_one(tmp_path: Path) -> None:
+    assert load_config(write(tmp_path, "")).outbox.retention_days == 30
+    assert (
+        load_config(write(tmp_path, "[outbox]\nretention_days = 90\n")).outbox.retention_days == 90
+    )
+    assert problems(write(tmp_path, "[outbox]\nretention_days = 0\n")) == [
+        "outbox.retention_days: Input should be greater than or equal to 1"
+    ]
+    assert problems(write(tmp_path, "[outbox]\nretention_days = 1.5\n")) == [
+        "outbox.retention_days: Input should be a valid integer, got a number with a fractional "
+        "part"
+    ]

@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import sqlite3
 from contextlib import closing
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,9 @@ from incidents.builders import T0
 from mailwatch import __version__
 from mailwatch.store import LATEST_VERSION, NewerSchemaError, NotMailwatchDatabaseError, Store
 from mailwatch.store.migrations import StoreError, migrate
+from mailwatch.store.outbox import ticket_entries
 from mailwatch.store.schema import metadata, schema_version
+from mailwatch.store.tickets import load_ticket
 
 
 def url(path: Path) -> str:
@@ -111,6 +114,81 @@ async def test_an_upgraded_database_has_the_shape_of_a_new_one(
         assert db.execute("SELECT version FROM schema_version").fetchall() == [(LATEST_VERSION,)]
 
 
+V1_ROWS = [
+    "UPDATE ticket_counter SET last_number = 2",
+    "INSERT INTO tickets VALUES (1, 'roundtrip:canary', 'canary', 'canary', 1, 'resolved', "
+    "'2026-11-23 15:00:00.000000', NULL, NULL, NULL, 0, 0, NULL, NULL, NULL, NULL, "
+    "'2026-11-23 16:00:00.000000', 'engine', NULL, NULL, 'not_delivered', 'canary is critical', "
+    "'2026-11-23 16:00:00.000000')",
+    "INSERT INTO tickets VALUES (2, 'roundtrip:imap', 'imap', 'imap', 2, 'acknowledged', "
+    "'2026-11-23 15:00:00.000000', NULL, NULL, NULL, 0, 0, '2026-11-23 15:10:00.000000', "
+    "'alice', NULL, NULL, NULL, NULL, NULL, NULL, 'imap_login', 'login refused', "
+    "'2026-11-23 15:10:00.000000')",
+    "INSERT INTO ticket_events VALUES (1, 1, 'roundtrip:canary', 'canary', "
+    "'2026-11-23 15:00:00.000000', 'ticket_opened', 'engine', NULL, 1, '{}', NULL)",
+    "INSERT INTO ticket_events VALUES (2, 2, 'roundtrip:imap', 'imap', "
+    "'2026-11-23 15:00:00.000000', 'ticket_opened', 'engine', NULL, 1, '{}', NULL)",
+    "INSERT INTO outbox VALUES (1, 1, 1, 'team', 'opened', '{\"step\": 1}', 'delivered', 1, "
+    "'2026-11-23 15:00:00.000000', '2026-11-23 15:00:00.000000', '2026-11-23 15:00:01.000000', "
+    "NULL)",
+    "INSERT INTO outbox VALUES (2, 2, 2, 'team', 'opened', '{\"step\": 1}', 'failed', 2, "
+    "'2026-11-23 15:01:00.000000', '2026-11-23 15:00:00.000000', NULL, 'HTTP 500')",
+    "INSERT INTO outbox VALUES (3, 2, 2, 'oncall', 'escalation', '{\"step\": 2}', 'scheduled', "
+    "0, '2026-11-23 15:15:00.000000', '2026-11-23 15:00:00.000000', NULL, NULL)",
+    "INSERT INTO silences VALUES (1, 'all', '2026-11-23 15:00:00.000000', "
+    "'2026-11-23 17:00:00.000000', 'patching', 'alice', NULL, NULL)",
+]
+"""A few rows in every table an operator cares about, as mailwatch wrote them at version 1."""
+
+
+def rows_of(path: Path) -> dict[str, list[tuple[Any, ...]]]:
+    with closing(sqlite3.connect(path)) as db:
+        tables = [
+            name
+            for (name,) in db.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table' AND name != 'schema_version'"
+            )
+        ]
+        return {t: db.execute(f"SELECT * FROM {t} ORDER BY rowid").fetchall() for t in tables}
+
+
+async def test_a_version_1_database_keeps_its_rows_and_gets_the_outbox_ticket_index(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "mailwatch.db"
+    make_old_database(path, 1)
+    with closing(sqlite3.connect(path)) as db, db:
+        for statement in V1_ROWS:
+            db.execute(statement)
+        assert "outbox_by_ticket" not in [row[1] for row in db.execute("PRAGMA index_list(outbox)")]
+    before = rows_of(path)
+
+    store = await Store.open(url(path))
+    try:
+        async with store.read() as conn:
+            entries = await ticket_entries(conn, 2)
+            ticket = await load_ticket(conn, 2)
+    finally:
+        await store.close()
+
+    assert rows_of(path) == before
+    assert [(e.id, e.route, e.status, e.attempts, e.last_error) for e in entries] == [
+        (2, "team", "failed", 2, "HTTP 500"),
+        (3, "oncall", "scheduled", 0, None),
+    ]
+    assert entries[1].next_attempt_at == T0 + timedelta(minutes=15)
+    assert ticket is not None and ticket.acknowledged_by == "alice"
+    with closing(sqlite3.connect(path)) as db:
+        indexes = {row[1] for row in db.execute("PRAGMA index_list(outbox)")}
+        assert indexes == {"outbox_due", "outbox_by_ticket"}
+        columns = [row[2] for row in db.execute("PRAGMA index_info(outbox_by_ticket)")]
+        assert columns == ["ticket", "id"]
+        # What ``ticket_entries`` asks, answered from the index instead of a scan.
+        plan = db.execute("EXPLAIN QUERY PLAN SELECT * FROM outbox WHERE ticket = 2 ORDER BY id")
+        assert [row[3] for row in plan] == ["SEARCH outbox USING INDEX outbox_by_ticket (ticket=?)"]
+        assert db.execute("SELECT version FROM schema_version").fetchall() == [(LATEST_VERSION,)]
+
+
 async def test_newer_schema_is_refused_naming_both_versions(tmp_path: Path) -> None:
     path = tmp_path / "mailwatch.db"
     store = await Store.open(url(path))
@@ -155,8 +233,9 @@ async def test_damaged_database_is_refused(tmp_path: Path) -> None:
     data = bytearray(path.read_bytes())
     page = 4096
     assert len(data) > 4 * page
-    # Keep the header page; scribble over every page after it.
-    for offset in range(page + 100, len(data), page):
+    # Keep the header page; scribble over the b-tree header at the start of every page after
+    # it (the middle of a page may be free space, whose damage nothing notices).
+    for offset in range(page, len(data), page):
         data[offset : offset + 200] = b"\xa5" * 200
     path.write_bytes(bytes(data))
     before = digest(path)

@@ -5,7 +5,8 @@ transaction, then settled in one transaction with its timeline event: ``delivere
 ``failed`` with the next attempt after exponential backoff, a row on the route's fallback
 after ``fallback_after_attempts`` failures, and ``dead`` past ``give_up_after_s``. A row left
 in ``sending`` by a process that died is sent again at start-up (``recover``); a row marked
-``delivered`` never is. See docs/alerts.md.
+``delivered`` never is. Once an hour the loop deletes finished rows of tickets resolved more
+than ``[outbox] retention_days`` ago (``prune``). See docs/alerts.md.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from mailwatch.store.outbox import (
     due_rows,
     insert_outbox,
     load_entry,
+    prune_finished,
     requeue_interrupted,
     ticket_entries,
     unsent_rows_of_route,
@@ -56,6 +58,10 @@ UNQUIET_RETRY = timedelta(minutes=1)
 
 ORDER_GAP = timedelta(seconds=1)
 """A recovery notice waits this long after the earlier notice to its route still in flight."""
+
+PRUNE_EVERY = timedelta(hours=1)
+"""How often the loop deletes finished rows past ``[outbox] retention_days``. Retention is
+counted in days, so an hour late costs nothing, and one short delete an hour is all it takes."""
 
 
 @dataclass
@@ -101,6 +107,7 @@ class OutboxSender:
         self.jitter = jitter
         self.clock = clock
         self._wake = asyncio.Event()
+        self._pruned_at: datetime | None = None
 
     def wake(self) -> None:
         """Look at the outbox now instead of at the next poll (a row was just queued)."""
@@ -116,6 +123,10 @@ class OutboxSender:
         while True:
             self._wake.clear()
             busy = False
+            try:
+                await self.prune(self.clock())
+            except Exception:
+                log.exception("outbox: deleting finished notifications failed")
             try:
                 report = await self.run_once(self.clock())
                 busy = report.handled + len(report.deferred) >= self.config().outbox.max_parallel
@@ -145,6 +156,24 @@ class OutboxSender:
                 )
                 await insert_events(conn, [event])
             return ids
+
+    async def prune(self, now: datetime) -> int:
+        """Delete finished rows past ``[outbox] retention_days`` (``prune_finished`` says
+        which), unless the last prune was less than ``PRUNE_EVERY`` ago; how many went."""
+        if self._pruned_at is not None and self._pruned_at <= now < self._pruned_at + PRUNE_EVERY:
+            return 0
+        self._pruned_at = now
+        days = self.config().outbox.retention_days
+        async with self.store.write() as conn:
+            removed = await prune_finished(conn, now, timedelta(days=days))
+        if removed:
+            log.info(
+                "outbox: deleted %d finished notification(s) of tickets resolved more than "
+                "%d day(s) ago",
+                removed,
+                days,
+            )
+        return removed
 
     async def run_once(self, now: datetime) -> SendReport:
         """Claim every row due at ``now`` (up to ``max_parallel``), deliver, settle."""

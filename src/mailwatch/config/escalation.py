@@ -1,5 +1,5 @@
 """Config sections for escalation: ``[escalation.sevN]`` / ``[escalation.default]`` ladders,
-``[reminders]``, and ``[outbox]`` (retries, fallback, give-up, grouping, polling).
+``[reminders]``, and ``[outbox]`` (retries, fallback, give-up, grouping, polling, retention).
 
 Validation only; the ladder arithmetic is ``mailwatch.alerts.ladder``, the sender
 ``mailwatch.alerts.sender``.
@@ -125,8 +125,8 @@ class RemindersConfig(StrictModel):
 
 
 class OutboxConfig(StrictModel):
-    """``[outbox]``: how the sender retries, falls back and groups. The time one attempt may
-    take is ``[alerts] timeout_s``."""
+    """``[outbox]``: how the sender retries, falls back and groups, and how long it keeps
+    finished rows. The time one attempt may take is ``[alerts] timeout_s``."""
 
     retry_initial_s: float = Field(default=10.0, gt=0, le=3600)
     retry_max_s: float = Field(default=600.0, gt=0, le=86400)
@@ -135,6 +135,9 @@ class OutboxConfig(StrictModel):
     group_wait_s: float = Field(default=30.0, ge=0, le=600)
     poll_interval_s: float = Field(default=1.0, gt=0, le=60)
     max_parallel: int = Field(default=10, ge=1, le=100)
+    retention_days: int = Field(default=30, ge=1, le=3650)
+    """Delivered, given-up and cancelled rows of a resolved ticket are deleted this long after
+    the ticket resolved; the ticket's timeline keeps every attempt."""
 
     @model_validator(mode="after")
     def _ordered(self) -> OutboxConfig:

@@ -196,12 +196,31 @@ def _create_v1(conn: Connection) -> None:
     conn.execute(insert(_v1_ticket_counter).values(id=1, last_number=0))
 
 
+# --------------------------------------------------------------------------------------------
+# Version 2, frozen: the outbox indexed by ticket. The planner, the sender and ``mailwatch
+# show`` read a ticket's rows (``ticket_entries``: WHERE ticket = ? ORDER BY id) on every event
+# and send, and pruning asks whether a ticket has rows left to send; without the index each of
+# those reads scans the whole outbox.
+# --------------------------------------------------------------------------------------------
+
+
+def _index_outbox_by_ticket(conn: Connection) -> None:
+    outbox = Table(
+        "outbox",
+        MetaData(),
+        Column("id", Integer, primary_key=True),
+        Column("ticket", Integer),
+    )
+    Index("outbox_by_ticket", outbox.c.ticket, outbox.c.id).create(conn)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         1,
         "results, check states, tickets, timelines, counter, silences, outbox",
         _create_v1,
     ),
+    Migration(2, "outbox indexed by ticket", _index_outbox_by_ticket),
 )
 LATEST_VERSION = MIGRATIONS[-1].version
 

@@ -2,16 +2,17 @@
 
 Every change of a row's status is a compare-and-set on (id, old status), so a row is claimed by
 one sender only and a row marked ``delivered`` is never sent again. Statuses: docs/alerts.md.
+Finished rows of resolved tickets are deleted after a retention (``prune_finished``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Row, func, insert, select, update
+from sqlalchemy import Row, and_, delete, exists, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from mailwatch.store.schema import outbox, tickets
@@ -241,3 +242,41 @@ async def escalation_steps(conn: AsyncConnection) -> dict[int, int]:
         if isinstance(step, int):
             steps[int(ticket)] = max(step, steps.get(int(ticket), 0))
     return steps
+
+
+# --------------------------------------------------------------------------------------------
+# Pruning
+# --------------------------------------------------------------------------------------------
+
+FINISHED_STATUSES = ("delivered", "dead", "cancelled")
+"""Rows nobody will send again: delivered, given up, or no longer wanted."""
+
+
+async def prune_finished(conn: AsyncConnection, now: datetime, retention: timedelta) -> int:
+    """Delete finished rows older than ``retention``; how many went.
+
+    A row goes when its ticket (if it has one) was resolved before the cutoff and has no row
+    left to send, and the row itself ended before the cutoff: delivered then, or last due or
+    tried then (a recovery notice can be given up long after its ticket resolved). An open
+    ticket keeps every row: the planner reads them to find the routes that hear its
+    recovery, and the status file its escalation step. The timeline events of every attempt
+    stay: they are the ticket's history.
+    """
+    cutoff = now - retention
+    other = outbox.alias("other")
+    waiting = exists().where(
+        other.c.ticket == outbox.c.ticket, other.c.status.not_in(FINISHED_STATUSES)
+    )
+    resolved = exists().where(
+        tickets.c.number == outbox.c.ticket,
+        tickets.c.status == "resolved",
+        tickets.c.resolved_at < cutoff,
+    )
+    deleted = await conn.execute(
+        delete(outbox).where(
+            outbox.c.status.in_(FINISHED_STATUSES),
+            func.coalesce(outbox.c.delivered_at, outbox.c.next_attempt_at) < cutoff,
+            or_(outbox.c.ticket.is_(None), and_(resolved, ~waiting)),
+        )
+    )
+    return int(deleted.rowcount)

@@ -1,7 +1,8 @@
 """The database tables, as SQLAlchemy Core metadata: portable between SQLite and PostgreSQL.
 
 Instants are stored in UTC (``UtcDateTime``); JSON columns hold payloads and metrics. The
-shape changes only through ``mailwatch.store.migrations``.
+shape changes only through a new step in ``mailwatch.store.migrations``; these tables declare
+the result of all the steps (``tests/store/test_migrations.py`` checks that they agree).
 """
 
 from __future__ import annotations
@@ -196,10 +197,13 @@ outbox = Table(
     Column("delivered_at", UtcDateTime),
     Column("last_error", Text),
     Index("outbox_due", "status", "next_attempt_at"),
+    Index("outbox_by_ticket", "ticket", "id"),
 )
 """Notifications to send, written in the same transaction as the events that cause them.
 ``status``: scheduled (a later escalation step or reminder), pending, sending, delivered,
-failed (will retry), dead (gave up), cancelled (no longer wanted). See docs/alerts.md."""
+failed (will retry), dead (gave up), cancelled (no longer wanted). Finished rows of resolved
+tickets are deleted after ``[outbox] retention_days`` (``outbox.prune_finished``). See
+docs/alerts.md."""
 
 OUTBOX_STATUSES = (
     "scheduled",
