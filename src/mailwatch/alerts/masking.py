@@ -1,9 +1,10 @@
 """Keeping the tokens inside apprise URLs out of everything people read: output, logs, errors.
 
-``mask_url`` is the only way a URL is shown: apprise's own privacy mode first (it knows which
-part of each service's URL is the key), then a pass of our own on top that hides passwords,
-long path segments and query values apprise leaves visible. Every part a masked URL hides is
-remembered; ``install_log_masking`` makes every log record, from any logger, replace them.
+``mask_url`` is the only way a URL is shown: apprise's own privacy mode first (each plugin
+knows which parts of its URL are private), then a pass of our own on top that hides passwords
+and query values apprise leaves visible, and long path segments unless the plugin is one whose
+privacy URL is known to hide its keys. Every part a masked URL hides is remembered;
+``install_log_masking`` makes every log record, from any logger, replace them.
 """
 
 from __future__ import annotations
@@ -24,8 +25,24 @@ MIN_SECRET_CHARS = 4
 the logs and protect nothing worth a token."""
 
 MIN_PATH_TOKEN_CHARS = 8
-"""A path segment this long (and not an e-mail address) is taken for a token: webhook keys,
-ntfy topics (a topic on a public server is a shared secret), bot tokens."""
+"""Outside ``PRIVACY_VERIFIED_SCHEMES``, a path segment this long (and not an e-mail address)
+is taken for a token: webhook keys, ntfy topics, bot tokens."""
+
+PRIVACY_VERIFIED_SCHEMES = frozenset(
+    {
+        "tgram", "discord", "slack", "matrix", "matrixs", "gotify", "gotifys", "mmost", "mmosts",
+        "pover", "rocket", "rockets", "hassio", "hassios", "apprise", "apprises", "mastodon",
+        "mastodons", "mailto", "mailtos",
+    }
+)  # fmt: skip
+"""Plugins whose privacy URL (``url(privacy=True)``) shows its path as it is: each hides every
+part its ``template_tokens`` mark ``private`` (bot and webhook tokens, access tokens, keys), and
+``tests/alerts/test_masking.py`` checks a URL of each. Every other plugin keeps our mask on
+long path segments, because apprise's rendering cannot be relied on there: a generic webhook
+(``json``, ``xml``, ``form``) shows its whole path, often a key (``/hooks/catch/123/abcdef``);
+an ntfy topic is "essentially a password" on a public server (docs.ntfy.sh/publish) yet is not
+private to apprise; GoAlert shows the integration keys it marks private. The scheme is that of
+the privacy URL, the plugin's own (``toots://`` renders as ``mastodons://``)."""
 
 SAFE_QUERY_KEYS = frozenset(
     {
@@ -53,7 +70,9 @@ def mask_url(url: str) -> str:
         # apprise cannot read it, so we cannot know where its key is: mask more.
         masked = _mask_structure(url, keep_keys=None, strict=True)
     else:
-        masked = _mask_structure(shown, keep_keys=_query_keys(url), strict=False)
+        masked = _mask_structure(
+            shown, keep_keys=_query_keys(url), strict=False, path_tokens=not _verified(shown)
+        )
     _REGISTRY.add(_replacements(url, masked))
     return masked
 
@@ -63,7 +82,12 @@ def mask_service_url(privacy_url: str, raw_url: str) -> str:
 
     The query is left out: it holds apprise's defaults, not what the file says.
     """
-    masked = _mask_structure(privacy_url, keep_keys=frozenset(), strict=False)
+    masked = _mask_structure(
+        privacy_url,
+        keep_keys=frozenset(),
+        strict=False,
+        path_tokens=not _verified(privacy_url),
+    )
     _REGISTRY.add(_replacements(raw_url, masked))
     return masked
 
@@ -93,21 +117,34 @@ def _privacy_url(url: str) -> str | None:
         return None
 
 
+def _verified(privacy_url: str) -> bool:
+    """Whether apprise's privacy URL is of a plugin in ``PRIVACY_VERIFIED_SCHEMES``."""
+    return privacy_url.partition("://")[0].lower() in PRIVACY_VERIFIED_SCHEMES
+
+
 def _query_keys(url: str) -> frozenset[str]:
     _, _, query = url.partition("?")
     query = query.split("#", 1)[0]
     return frozenset(unquote(piece.partition("=")[0]) for piece in query.split("&") if piece)
 
 
-def _mask_structure(url: str, *, keep_keys: frozenset[str] | None, strict: bool) -> str:
+def _mask_structure(
+    url: str, *, keep_keys: frozenset[str] | None, strict: bool, path_tokens: bool = True
+) -> str:
     """Mask a URL by its shape: password, token-like path segments, query values, fragment.
 
     ``strict`` also masks a user or host that looks like a key (no dot, 8+ characters), for
     URLs apprise could not read. ``keep_keys`` limits the query to those keys (None: all).
+    ``path_tokens=False`` shows the path as it is (apprise's privacy URL of a plugin that
+    knows its keys).
     """
     scheme, sep, _ = url.partition("://")
     if not sep or not re.fullmatch(r"[A-Za-z][A-Za-z0-9+.-]{0,30}", scheme):
         return MASK
+    if not path_tokens:
+        # Such a plugin writes a channel as it is (``rocket://...@host/#alerts/?...``): a path
+        # segment, not a fragment that would swallow the query.
+        url = url.replace("#", "%23")
     try:
         parts = urlsplit(url)
     except ValueError:
@@ -120,7 +157,9 @@ def _mask_structure(url: str, *, keep_keys: frozenset[str] | None, strict: bool)
         if colon:
             shown_user += ":" + (password if _masked_already(password) else MASK)
         shown_netloc = f"{shown_user}@{shown_netloc}"
-    path = "/".join(MASK if _path_token(seg) else seg for seg in parts.path.split("/"))
+    path = "/".join(
+        MASK if path_tokens and _path_token(seg) else seg for seg in parts.path.split("/")
+    )
     query = []
     for piece in parts.query.split("&") if parts.query else []:
         raw_key, eq, value = piece.partition("=")
@@ -179,6 +218,9 @@ def _components(url: str) -> set[str]:
         if unquote(key).lower() not in SAFE_QUERY_KEYS:
             found.add(value)
     found |= {unquote(item) for item in found}
+    found |= {item.lstrip("#") for item in found}  # a channel: a fragment, or %23 in a path
+    # A key before an "@" in the path (rocket://WEBHOOK/KEY@host: the netloc ends at "/").
+    found |= {piece for item in found for piece in item.split("@")}
     found.discard("")
     return found
 
@@ -210,29 +252,42 @@ def _replacements(raw: str, masked: str) -> dict[str, str]:
 class _SecretRegistry:
     """What to replace in log text: each masked URL in full by its masked form, and each part
     it hides by ``MASK``. Longest first, so a token is masked whole before a shorter secret
-    inside it could be."""
+    inside it could be; in one pass, so a masked URL put in is not masked again."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._replacements: dict[str, str] = {}
-        self._order: tuple[tuple[str, str], ...] = ()
+        # Swapped whole, so that ``mask`` (without the lock) sees one consistent state.
+        self._state: tuple[re.Pattern[str] | None, dict[str, str], frozenset[str]] = (
+            None,
+            {},
+            frozenset(),
+        )
 
     def add(self, replacements: dict[str, str]) -> None:
         if all(self._replacements.get(k) == v for k, v in replacements.items()):
             return
         with self._lock:
             self._replacements.update(replacements)
-            self._order = tuple(
-                sorted(self._replacements.items(), key=lambda item: (-len(item[0]), item[0]))
-            )
+            table = dict(self._replacements)
+            order = sorted(table, key=lambda secret: (-len(secret), secret))
+            shown = frozenset(v for v in table.values() if v != MASK)
+            self._state = (re.compile("|".join(map(re.escape, order))), table, shown)
 
     def mask(self, text: str) -> str:
-        for secret, replacement in self._order:
-            if secret in text:
-                text = text.replace(secret, replacement)
+        pattern, table, shown = self._state
+        if pattern is not None:
+            text = pattern.sub(lambda m: table[m.group(0)], text)
         if "://" in text:
+            # A masked URL put in above keeps the parts apprise showed; any other URL is
+            # masked by its shape.
             text = _URL_IN_TEXT.sub(
-                lambda m: _mask_structure(m.group(0), keep_keys=None, strict=False), text
+                lambda m: (
+                    m.group(0)
+                    if m.group(0) in shown
+                    else _mask_structure(m.group(0), keep_keys=None, strict=False)
+                ),
+                text,
             )
         return text
 
