@@ -2,18 +2,27 @@
 
 from __future__ import annotations
 
-from email import message_from_bytes
+from email import message_from_bytes, policy
 
 from mailwatch.canary import HEADER, Canary, parse_header, route_search_key
 
 
 def test_message_carries_token_in_header_and_subject() -> None:
     canary = Canary.new("route-1")
-    msg = message_from_bytes(canary.message("mw@example.test", "c@example.test").as_bytes())
+    raw = canary.message("mw@example.test", "c@example.test")
+    msg = message_from_bytes(raw, policy=policy.default)
     assert parse_header(msg[HEADER]) == canary
     assert canary.id in msg["Subject"]
     assert msg["Message-ID"].endswith("@example.test>")
-    assert msg["Date"]
+    assert msg["Date"].datetime == canary.sent_at.replace(microsecond=0)
+    assert msg["From"].addresses[0].addr_spec == "mw@example.test"
+    assert msg["To"].addresses[0].addr_spec == "c@example.test"
+    assert msg.get_content_type() == "text/plain"
+    assert "mailwatch canary" in msg.get_content()
+    # On the wire: CRLF line ends only, a blank line between headers and body, 7-bit.
+    assert b"\n" not in raw.replace(b"\r\n", b"")
+    assert b"\r\n\r\n" in raw
+    assert raw.isascii()
 
 
 def test_foreign_or_mangled_headers_are_not_ours() -> None:

@@ -10,8 +10,7 @@ import re
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from email.message import EmailMessage
-from email.utils import format_datetime, make_msgid
+from email.utils import format_datetime
 
 HEADER = "X-Mailwatch-Canary"
 _TOKEN = re.compile(
@@ -34,22 +33,36 @@ class Canary:
         sent = self.sent_at.isoformat(timespec="microseconds")
         return f"route={self.route}; id={self.id}; sent={sent}"
 
-    def message(self, mail_from: str, rcpt_to: str) -> EmailMessage:
+    def message(self, mail_from: str, rcpt_to: str) -> bytes:
+        """The canary as it goes on the wire (CRLF line ends, 7-bit unless an address is not).
+
+        Written out, not built with ``email.message.EmailMessage``: its header registry parsed
+        every address again and was the costliest Python in a probe (docs/performance.md).
+        Addresses are used as configured; a non-ASCII one goes out as UTF-8 (RFC 6532).
+        """
         # No reverse-DNS lookup here: this runs on the event loop.
         domain = mail_from.rpartition("@")[2] or "mailwatch.invalid"
-        msg = EmailMessage()
-        msg["From"] = mail_from
-        msg["To"] = rcpt_to
-        msg["Subject"] = f"[mailwatch canary] {self.route} {self.id}"
-        msg["Date"] = format_datetime(self.sent_at)
-        msg["Message-ID"] = make_msgid(idstring=f"mailwatch.{self.id}", domain=domain)
-        msg[HEADER] = self.header_value
-        msg["Auto-Submitted"] = "auto-generated"
-        msg.set_content(
-            "This is a mailwatch canary: a test message that proves mail flows from\n"
-            f"{mail_from} to {rcpt_to}. mailwatch deletes it as soon as it arrives.\n"
-        )
-        return msg
+        body = [
+            "This is a mailwatch canary: a test message that proves mail flows from",
+            f"{mail_from} to {rcpt_to}. mailwatch deletes it as soon as it arrives.",
+            "",
+        ]
+        encoding = "7bit" if mail_from.isascii() and rcpt_to.isascii() else "8bit"
+        lines = [
+            f"From: {mail_from}",
+            f"To: {rcpt_to}",
+            f"Subject: [mailwatch canary] {self.route} {self.id}",
+            f"Date: {format_datetime(self.sent_at)}",
+            f"Message-ID: <mailwatch.{self.id}@{domain}>",
+            f"{HEADER}: {self.header_value}",
+            "Auto-Submitted: auto-generated",
+            "MIME-Version: 1.0",
+            'Content-Type: text/plain; charset="utf-8"',
+            f"Content-Transfer-Encoding: {encoding}",
+            "",
+            *body,
+        ]
+        return "\r\n".join(lines).encode("utf-8")
 
 
 def route_search_key(route: str) -> str:

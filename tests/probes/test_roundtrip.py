@@ -247,13 +247,13 @@ async def test_server_without_idle_is_polled(servers: MailServers) -> None:
     assert_mailbox_empty(servers)
 
 
-def _append(servers: MailServers, msg: EmailMessage, when: datetime) -> None:
+def _append(servers: MailServers, msg: bytes, when: datetime) -> None:
     with imaplib.IMAP4(servers.host, servers.imap_noidle_port) as client:
         client.login(servers.canary, servers.password)
-        client.append("INBOX", "", imaplib.Time2Internaldate(when), msg.as_bytes())
+        client.append("INBOX", "", imaplib.Time2Internaldate(when), msg)
 
 
-def _canary_at(route_name: str, sent_at: datetime) -> EmailMessage:
+def _canary_at(route_name: str, sent_at: datetime) -> bytes:
     canary = Canary(route=route_name, id=Canary.new(route_name).id, sent_at=sent_at)
     return canary.message("mailwatch@example.test", "canary@example.test")
 
@@ -272,19 +272,23 @@ async def test_orphan_sweep_removes_only_our_old_canaries(servers: MailServers) 
     _append(servers, old_ours, two_hours_ago + timedelta(seconds=1))
     _append(servers, recent_ours, now - timedelta(minutes=1) + timedelta(seconds=1))
     _append(servers, other_route, two_hours_ago + timedelta(seconds=1))
-    _append(servers, lookalike, two_hours_ago)
+    _append(servers, lookalike.as_bytes(), two_hours_ago)
 
     result = await run_check(route(servers))
     assert result.state is State.OK, result.summary
     assert result.details["removed_orphans"] == 1
     left = {_subject(path) for path in servers.maildir_files("canary")}
-    assert left == {recent_ours["Subject"], other_route["Subject"], lookalike["Subject"]}
+    assert left == {_subject_of(recent_ours), _subject_of(other_route), lookalike["Subject"]}
+
+
+def _subject_of(raw: bytes) -> str:
+    from email import message_from_bytes
+
+    return str(message_from_bytes(raw)["Subject"])
 
 
 def _subject(path: Path) -> str:
-    from email import message_from_bytes
-
-    return str(message_from_bytes(path.read_bytes())["Subject"])
+    return _subject_of(path.read_bytes())
 
 
 class Tarpit:

@@ -7,13 +7,11 @@ Stages: ``smtp_connect`` (TCP, greeting, EHLO), ``smtp_tls`` (implicit TLS or ST
 from __future__ import annotations
 
 import asyncio
-import functools
 import socket
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
-from email.message import EmailMessage
 
 import aiosmtplib
 
@@ -22,12 +20,15 @@ from mailwatch.probes.base import ProbeContext, ProbeFailure
 from mailwatch.protocols.tlscontext import client_context
 from mailwatch.protocols.tlserrors import describe_tls_error, is_tls_error
 
+_fqdn: list[str] = []
 
-@functools.cache
-def this_host_fqdn() -> str:
+
+async def this_host_fqdn() -> str:
     """The EHLO name when none is configured. getfqdn() may wait on reverse DNS, so it runs
-    once, in a thread, never on the event loop."""
-    return socket.getfqdn()
+    once, in a thread, never on the event loop; later probes take the remembered name."""
+    if not _fqdn:
+        _fqdn.append(await asyncio.to_thread(socket.getfqdn))
+    return _fqdn[0]
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,14 +45,14 @@ async def send_message(
     endpoint: SmtpEndpoint,
     mail_from: str,
     rcpt_to: str,
-    message: EmailMessage,
+    message: bytes,
     ctx: ProbeContext,
 ) -> SmtpReceipt:
     where = f"{endpoint.host}:{endpoint.effective_port}"
     client = aiosmtplib.SMTP(
         hostname=endpoint.host,
         port=endpoint.effective_port,
-        local_hostname=endpoint.helo or await asyncio.to_thread(this_host_fqdn),
+        local_hostname=endpoint.helo or await this_host_fqdn(),
         timeout=endpoint.command_timeout_s,
         use_tls=endpoint.tls == "tls",
         start_tls=False,
@@ -79,7 +80,7 @@ async def send_message(
         with _translate(ctx, where):
             await client.mail(mail_from)
             await client.rcpt(rcpt_to)
-            response = await client.data(message.as_bytes())
+            response = await client.data(message)
         accepted_at = time.monotonic()
         ctx.stage = "smtp_quit"
         # The canary is accepted; a failed QUIT changes nothing for the round trip.
