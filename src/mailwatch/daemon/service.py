@@ -167,7 +167,8 @@ class Daemon:
         if status is None:  # removed by a reload while it ran
             return
         previous = status.state
-        if status.record(result):
+        changed = status.record(result)
+        if changed:
             log.info(
                 "%s: %s -> %s%s: %s",
                 check.name,
@@ -181,11 +182,16 @@ class Daemon:
         self.metrics.record(result)
         assert self._store is not None
         outcome = await process_result(self._store, self.config, result, datetime.now(UTC))
+        changed |= self.flapping.get(check.name) != outcome.state.flapping
         self.flapping[check.name] = outcome.state.flapping
         if outcome.outbox_ids and self._sender is not None:
             self._sender.wake()
         self._log_events(outcome)
-        self._status_dirty.set()
+        # A result that changes nothing a person acts on (the same state again) waits for the
+        # heartbeat: rewriting the whole file for each of 1,000 routes a minute cost more CPU
+        # than the probes' own Python code (docs/performance.md).
+        if changed or outcome.events:
+            self._status_dirty.set()
 
     def _log_events(self, outcome: ProcessOutcome) -> None:
         prefix = self.config.incidents.ticket_prefix
