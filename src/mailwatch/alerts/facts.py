@@ -23,7 +23,7 @@ def alert_facts(
     """The facts of a ``kind`` notice about ``ticket`` as it stands now (stage, summary and
     deadlines from the ticket; the key figure and failure start from ``payload``)."""
     p = payload or {}
-    check = next((c for c in config.checks if c.name == ticket.check), None)
+    check = config.check_named(ticket.check)
     metrics = p.get("metrics")
     since = _instant(p.get("failing_since")) or ticket.opened_at
     step = p.get("step") if kind is NoticeKind.ESCALATION else None

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterator
+from typing import Any
 
-from pydantic import Field, model_validator
+from pydantic import Field, PrivateAttr, model_validator
 
 from mailwatch.config.base import StrictModel
 from mailwatch.config.checks import CheckBase
@@ -100,6 +101,16 @@ class MailwatchConfig(StrictModel):
     def _escalation_references(self) -> MailwatchConfig:
         check_escalation_references(self.escalation, self.routes)
         return self
+
+    _by_name: dict[str, CheckBase] = PrivateAttr(default_factory=dict)
+
+    def model_post_init(self, context: Any, /) -> None:
+        self._by_name = {check.name: check for check in self.checks}
+
+    def check_named(self, name: str) -> CheckBase | None:
+        """The configured check called ``name`` (a dict lookup: the daemon asks for every
+        result, and a scan of 1,000 checks each time showed in its profile)."""
+        return self._by_name.get(name)
 
     def enabled_checks(self) -> list[CheckBase]:
         return [check for check in self.checks if check.enabled]

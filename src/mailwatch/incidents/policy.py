@@ -62,7 +62,7 @@ def policy_for(config: MailwatchConfig, check_name: str) -> IncidentPolicy:
     """The policy of a configured check; a check no longer in the config gets the defaults
     (its open ticket can still recover or be resolved by a person)."""
     incidents = config.incidents
-    check = next((c for c in config.checks if c.name == check_name), None)
+    check = config.check_named(check_name)
     override = incidents.overrides.get(check_name)
     plan_name = check.plan if check is not None and check.plan else incidents.default_plan
     sla = None

@@ -93,7 +93,8 @@ async def load_context(
 ) -> EngineContext:
     """What the engine needs beyond the check's state: the next ticket number, a parent's
     open ticket (the first in ``depends_on`` order), and the quiet period in force."""
-    parents = next((c.depends_on for c in config.checks if c.name == check), [])
+    configured = config.check_named(check)
+    parents = configured.depends_on if configured is not None else []
     parent_ticket = None
     parent_check = None
     if parents:

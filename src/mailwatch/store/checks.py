@@ -3,14 +3,45 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import Integer, bindparam, delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from mailwatch.incidents.state import CheckState
 from mailwatch.incidents.tickets import Ticket
 from mailwatch.result import CheckResult
 from mailwatch.store.schema import check_results, check_states
+
+_INSERT_RESULT = insert(check_results).returning(check_results.c.id)
+# Statements built once, values bound at execute: building a statement per result (and its
+# cache key) was most of the Python a result cost a daemon with 1,000 routes.
+_PRUNE_RESULTS = delete(check_results).where(
+    check_results.c.dedup_key == bindparam("key"),
+    check_results.c.id
+    <= (
+        select(check_results.c.id)
+        .where(check_results.c.dedup_key == bindparam("key"))
+        .order_by(check_results.c.id.desc())
+        .offset(bindparam("retention"))
+        .limit(1)
+        .scalar_subquery()
+    ),
+)
+_LOAD_STATE = select(check_states.c.state).where(check_states.c.dedup_key == bindparam("key"))
+_UPDATE_STATE = (
+    update(check_states)
+    .where(check_states.c.dedup_key == bindparam("key"))
+    .values(
+        check_name=bindparam("check_name"),
+        target=bindparam("target"),
+        state=bindparam("state"),
+        updated_at=bindparam("updated_at"),
+        last_result_id=func.coalesce(
+            bindparam("result_id", type_=Integer), check_states.c.last_result_id
+        ),
+    )
+)
 
 
 async def insert_result(
@@ -22,39 +53,24 @@ async def insert_result(
     long the daemon has run.
     """
     row = await conn.execute(
-        insert(check_results)
-        .values(
-            dedup_key=key,
-            check_name=result.check,
-            target=result.target,
-            kind=result.kind,
-            state=int(result.state),
-            stage=result.stage,
-            summary=result.summary,
-            metrics=dict(result.metrics),
-            details=dict(result.details),
-            started_at=result.started_at,
-            finished_at=result.finished_at,
-            recorded_at=now,
-        )
-        .returning(check_results.c.id)
+        _INSERT_RESULT,
+        {
+            "dedup_key": key,
+            "check_name": result.check,
+            "target": result.target,
+            "kind": result.kind,
+            "state": int(result.state),
+            "stage": result.stage,
+            "summary": result.summary,
+            "metrics": dict(result.metrics),
+            "details": dict(result.details),
+            "started_at": result.started_at,
+            "finished_at": result.finished_at,
+            "recorded_at": now,
+        },
     )
     result_id = int(row.scalar_one())
-    cutoff = (
-        await conn.execute(
-            select(check_results.c.id)
-            .where(check_results.c.dedup_key == key)
-            .order_by(check_results.c.id.desc())
-            .offset(retention)
-            .limit(1)
-        )
-    ).scalar_one_or_none()
-    if cutoff is not None:
-        await conn.execute(
-            delete(check_results).where(
-                check_results.c.dedup_key == key, check_results.c.id <= cutoff
-            )
-        )
+    await conn.execute(_PRUNE_RESULTS, {"key": key, "retention": retention})
     return result_id
 
 
@@ -62,9 +78,7 @@ async def load_state(
     conn: AsyncConnection, key: str, check: str, target: str, ticket: Ticket | None
 ) -> CheckState | None:
     """The stored state of ``key`` with its open ticket, or None for a key never seen."""
-    text = (
-        await conn.execute(select(check_states.c.state).where(check_states.c.dedup_key == key))
-    ).scalar_one_or_none()
+    text = (await conn.execute(_LOAD_STATE, {"key": key})).scalar_one_or_none()
     if text is None:
         return None
     return CheckState.from_json(key, check, target, text, ticket)
@@ -74,16 +88,16 @@ async def save_state(
     conn: AsyncConnection, state: CheckState, now: datetime, result_id: int | None
 ) -> None:
     """Insert or update the state row (the caller holds the write lock, so no race)."""
-    values = {
+    values: dict[str, Any] = {
         "check_name": state.check,
         "target": state.target,
         "state": state.to_json(),
         "updated_at": now,
     }
-    if result_id is not None:
-        values["last_result_id"] = result_id
     updated = await conn.execute(
-        update(check_states).where(check_states.c.dedup_key == state.dedup_key).values(values)
+        _UPDATE_STATE, {"key": state.dedup_key, "result_id": result_id, **values}
     )
     if updated.rowcount == 0:
+        if result_id is not None:
+            values["last_result_id"] = result_id
         await conn.execute(insert(check_states).values(dedup_key=state.dedup_key, **values))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, insert, or_, select, update
+from sqlalchemy import Row, bindparam, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from mailwatch.incidents.maintenance import Silence
@@ -37,16 +37,20 @@ async def add_silence(
     return Silence(int(inserted.scalar_one()), check, starts_at, until, reason, by)
 
 
-async def active_silences(conn: AsyncConnection, now: datetime) -> list[Silence]:
-    rows = await conn.execute(
-        select(silences)
-        .where(
-            silences.c.starts_at <= now,
-            silences.c.until > now,
-            or_(silences.c.ended_at.is_(None), silences.c.ended_at > now),
-        )
-        .order_by(silences.c.id)
+_ACTIVE = (
+    select(silences)
+    .where(
+        silences.c.starts_at <= bindparam("now"),
+        silences.c.until > bindparam("now"),
+        or_(silences.c.ended_at.is_(None), silences.c.ended_at > bindparam("now")),
     )
+    .order_by(silences.c.id)
+)
+"""Built once: the daemon asks for every result."""
+
+
+async def active_silences(conn: AsyncConnection, now: datetime) -> list[Silence]:
+    rows = await conn.execute(_ACTIVE, {"now": now})
     return [_silence(row) for row in rows.all()]
 
 

@@ -8,6 +8,7 @@ and nowhere else.
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -45,6 +46,11 @@ class Store:
     def __init__(self, engine: AsyncEngine, location: str) -> None:
         self.engine = engine
         self.location = location
+        # One writer at a time inside this process: SQLite takes one anyway, and a writer
+        # waiting here holds no pooled connection and no thread polling the busy handler
+        # (with 1,000 routes, waiting writers overflowed the pool and each overflow opened a
+        # new connection and thread). Other processes (the CLI) still meet busy_timeout.
+        self._write_lock = asyncio.Lock()
 
     @classmethod
     async def open(cls, url: str, *, create: bool = True) -> Store:
@@ -102,7 +108,7 @@ class Store:
     async def write(self) -> AsyncIterator[AsyncConnection]:
         """A transaction that writes: holds the write lock from its first statement, commits
         at the end of the block, rolls back on an exception."""
-        async with self._transaction("IMMEDIATE") as conn:
+        async with self._write_lock, self._transaction("IMMEDIATE") as conn:
             yield conn
 
     @asynccontextmanager

@@ -7,7 +7,7 @@ from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, insert, select, update
+from sqlalchemy import Row, bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from mailwatch.incidents.tickets import Ticket, TicketStatus
@@ -27,11 +27,16 @@ class StoredEvent:
     result_id: int | None = None
 
 
+_NEXT_NUMBER = select(ticket_counter.c.last_number).where(ticket_counter.c.id == 1)
+# The daemon runs these two for every result: built once, values bound at execute.
+_OPEN_TICKET = select(tickets).where(
+    tickets.c.dedup_key == bindparam("key"), tickets.c.status != "resolved"
+)
+
+
 async def next_number(conn: AsyncConnection) -> int:
     """The number the next ticket will get."""
-    last = (
-        await conn.execute(select(ticket_counter.c.last_number).where(ticket_counter.c.id == 1))
-    ).scalar_one()
+    last = (await conn.execute(_NEXT_NUMBER)).scalar_one()
     return int(last) + 1
 
 
@@ -61,11 +66,7 @@ async def load_ticket(conn: AsyncConnection, number: int) -> Ticket | None:
 
 
 async def load_open_ticket(conn: AsyncConnection, key: str) -> Ticket | None:
-    row = (
-        await conn.execute(
-            select(tickets).where(tickets.c.dedup_key == key, tickets.c.status != "resolved")
-        )
-    ).first()
+    row = (await conn.execute(_OPEN_TICKET, {"key": key})).first()
     return None if row is None else _ticket(row)
 
 
