@@ -29,6 +29,7 @@ from mailwatch.config.service import (
 )
 from mailwatch.probes.base import ProbeContext, ProbeFailure, ProbeSpec
 from mailwatch.protocols.streams import connection, os_error_reason, shown, socket_errors
+from mailwatch.protocols.tlscontext import client_context
 from mailwatch.result import CheckResult, State
 
 MAX_REPLY_BYTES = 4096
@@ -65,7 +66,7 @@ async def probe(check: ServiceCheckBase, ctx: ProbeContext) -> CheckResult:
 async def _banner(check: BannerService, ctx: ProbeContext) -> CheckResult:
     where = f"{_LABELS[check.protocol]} at {check.target}"
     pattern = check.banner_pattern
-    tls = check.ssl_context() if check.tls == "tls" else None
+    tls = client_context(check) if check.tls == "tls" else None
     started = time.monotonic()
     async with _connection(ctx, where, host=check.host, port=check.effective_port, tls=tls) as (
         reader,
