@@ -6,6 +6,7 @@ import argparse
 import logging
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from mailwatch import __version__
 from mailwatch.cli import (
@@ -21,7 +22,13 @@ from mailwatch.cli import (
     tickets_cmd,
     validate_cmd,
 )
-from mailwatch.config import EX_CONFIG, ConfigError, MailwatchConfig, config_path, load_config
+
+if TYPE_CHECKING:
+    from mailwatch.config import MailwatchConfig
+
+# Each command imports what it needs inside its handler, so that a `mailwatch check` started
+# per Nagios probe pays only for the config models and the probes it runs (not SQLAlchemy,
+# apprise or the daemon); tests/cli/test_startup_imports.py keeps it so.
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -55,6 +62,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def load_or_exit(explicit: str | None) -> MailwatchConfig:
     """Load the config, or print one line per problem and exit 78 (EX_CONFIG)."""
+    from mailwatch.config import EX_CONFIG, ConfigError, config_path, load_config
+
     path = config_path(explicit)
     try:
         return load_config(path)

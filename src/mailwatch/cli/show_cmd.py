@@ -5,11 +5,15 @@ from __future__ import annotations
 import argparse
 import json
 from datetime import UTC, datetime, tzinfo
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mailwatch.incidents.tickets import Ticket, format_number
-from mailwatch.store.outbox import OutboxEntry
-from mailwatch.store.tickets import StoredEvent
+
+if TYPE_CHECKING:
+    # Annotations only: the store pulls in SQLAlchemy, which every other command (a
+    # `mailwatch check` started per Nagios probe above all) would pay for at start-up.
+    from mailwatch.store.outbox import OutboxEntry
+    from mailwatch.store.tickets import StoredEvent
 
 
 def add_parser(commands: Any, config_parent: argparse.ArgumentParser) -> None:

@@ -6,8 +6,6 @@ from __future__ import annotations
 import re
 from typing import Annotated
 
-import dns.exception
-import dns.name
 from pydantic import AfterValidator, Field, IPvAnyAddress
 
 from mailwatch.config.base import StrictModel
@@ -21,6 +19,10 @@ def normalise_domain(value: str) -> str:
     if not text:
         raise ValueError("must be a domain name, not empty")
     if not text.isascii():
+        # Imported only for the rare non-ASCII name: `mailwatch check` starts faster without it.
+        import dns.exception
+        import dns.name
+
         try:
             # IDNA 2008, as dnspython applies it: "bücher.example" -> "xn--bcher-kva.example".
             text = dns.name.from_text(text).to_text(omit_final_dot=True)
@@ -49,4 +51,3 @@ class ResolverConfig(StrictModel):
     nameservers: list[IPvAnyAddress] = Field(default_factory=list)
     port: int = Field(default=53, ge=1, le=65535)
     query_timeout_s: float = Field(default=5.0, gt=0)
-

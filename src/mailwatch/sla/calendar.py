@@ -13,9 +13,9 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import holidays
-
 if TYPE_CHECKING:
+    import holidays
+
     from mailwatch.config.sla import BusinessCalendarConfig
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -88,6 +88,10 @@ def load_zone(name: str) -> ZoneInfo:
 
 def check_holiday_source(country: str, subdiv: str | None = None) -> None:
     """A ``ValueError`` unless the ``holidays`` package knows the country and subdivision."""
+    # Imported here, not at the top: loading it costs every `mailwatch check` tens of
+    # milliseconds, and most configs name no holidays.
+    import holidays
+
     supported = holidays.list_supported_countries()
     if country not in supported:
         raise ValueError(
@@ -108,6 +112,8 @@ def holiday_table(country: str, subdiv: str | None = None) -> holidays.HolidayBa
     The table fills in a year the first time a date in it is looked up, so each
     calendar computes each year it needs once.
     """
+    import holidays
+
     check_holiday_source(country, subdiv)
     return holidays.country_holidays(country, subdiv=subdiv)
 
