@@ -30,6 +30,7 @@ from mailwatch.daemon.status import CheckStatus, DaemonInfo, TicketView, snapsho
 from mailwatch.incidents.maintenance import MaintenanceWindow
 from mailwatch.incidents.processor import ProcessOutcome, process_result, tick
 from mailwatch.incidents.tickets import format_number
+from mailwatch.probes import probe_spec
 from mailwatch.result import CheckResult
 from mailwatch.store.outbox import escalation_steps, outbox_backlog
 from mailwatch.store.silences import active_silences
@@ -153,6 +154,10 @@ class Daemon:
             log.warning("task %s: %s", task.get_name(), where or "(not started)")
 
     def _sync_check_list(self, checks: list[CheckBase]) -> None:
+        # Import the configured kinds' probes now (at start, at a reload), not on a first run
+        # where the import would hold up the loop while other probes are timing something.
+        for kind in sorted({check.kind for check in checks}):
+            probe_spec(kind)
         known = {check.name: check for check in checks}
         for name in list(self.checks):
             if name not in known:
