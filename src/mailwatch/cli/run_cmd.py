@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+from collections.abc import Callable
 from typing import Any
 
 
@@ -26,9 +27,19 @@ def run(args: argparse.Namespace) -> int:
     setup_logging(args.verbose, config.daemon.log_format)
     daemon = Daemon(config_path(args.config), config)
     try:
-        return asyncio.run(daemon.run())
+        with asyncio.Runner(loop_factory=loop_factory(config.daemon.event_loop)) as runner:
+            return runner.run(daemon.run())
     except StoreError as exc:
         print(f"mailwatch: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130
+
+
+def loop_factory(name: str) -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """``[daemon] event_loop``: uvloop's loop, or None for asyncio's own."""
+    if name == "uvloop":
+        import uvloop
+
+        return uvloop.new_event_loop
+    return None

@@ -94,10 +94,11 @@ class Daemon:
             await self.write_status()
             self.notifier.notify("READY=1", f"STATUS={self._one_line()}")
             log.info(
-                "mailwatch %s started: %d check(s), state in %s",
+                "mailwatch %s started: %d check(s), state in %s, event loop %s",
                 __version__,
                 len(self.checks),
                 self.state_dir,
+                type(asyncio.get_running_loop()).__module__.partition(".")[0],
             )
             self._tasks = [
                 asyncio.create_task(self._heartbeat(), name="heartbeat"),
@@ -131,8 +132,14 @@ class Daemon:
             log.error("reload refused, keeping the running config: %s", "; ".join(exc.problems))
             self.notifier.notify("STATUS=reload refused: config invalid; running on the old one")
             return
-        if new.store != self.config.store or new.daemon.state_dir != self.config.daemon.state_dir:
-            log.warning("reload: [store] and [daemon] state_dir take effect on restart only")
+        if (
+            new.store != self.config.store
+            or new.daemon.state_dir != self.config.daemon.state_dir
+            or new.daemon.event_loop != self.config.daemon.event_loop
+        ):
+            log.warning(
+                "reload: [store], [daemon] state_dir and event_loop take effect on restart only"
+            )
         self.notifier.notify("RELOADING=1")
         self.config = new
         self._sync_check_list(new.enabled_checks())
