@@ -134,7 +134,7 @@ def test_once_the_outbox_rows_are_gone_delivered_events_are_not_called_unnotifie
         db.execute("DELETE FROM outbox")
     lines = show(config_file)
     assert line(lines, "ticket_opened").endswith("[not_delivered] imap is critical")
-    assert line(lines, "ticket_resolved").endswith('"recovered: 1 consecutive ok results"')
+    assert line(lines, "ticket_resolved").endswith('"recovered: 1 consecutive ok result"')
     assert [text.split()[3] for text in lines if "notification_sent" in text] == [
         "notification_sent",
         "notification_sent",

@@ -141,7 +141,8 @@ def test_resolves_after_m_consecutive_ok(
         event = next(e for e in after[resolved_at].events if e.type is EventType.TICKET_RESOLVED)
         assert event.actor == "mailwatch"
         assert event.notify is True
-        assert event.note == f"recovered: {resolve_after} consecutive ok results"
+        plural = "" if resolve_after == 1 else "s"
+        assert event.note == f"recovered: {resolve_after} consecutive ok result{plural}"
         assert state.ticket is None or resolved_at != len(after) - 1
 
 

@@ -164,7 +164,7 @@ def evaluate(
                 make(
                     EventType.TICKET_RESOLVED,
                     own,
-                    note=f"recovered: {good} consecutive ok results",
+                    note=f"recovered: {good} consecutive ok result{'' if good == 1 else 's'}",
                     payload={"consecutive_ok": good, **summary},
                 )
             )
