@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
@@ -44,9 +45,7 @@ timezone = "Europe/Athens"
     return path
 
 
-def populate(
-    config_file: Path, *steps: tuple[str, State], start: datetime | None = None
-) -> None:
+def populate(config_file: Path, *steps: tuple[str, State], start: datetime | None = None) -> None:
     """Feed results through the processor, a minute apart, from ``start`` (default: an hour
     ago) on."""
     start = start or an_hour_ago()
@@ -88,6 +87,9 @@ def test_tickets_lists_open_tickets(config_file: Path) -> None:
     assert len(lines) == 2
     assert lines[1].split()[:4] == ["MW-000001", "1", "triggered", "imap"]
     assert "(1 h ago)" in lines[1]
+    resolved = mailwatch(config_file, "tickets", "--all").stdout.splitlines()[1]
+    assert resolved.split()[:4] == ["MW-000002", "3", "resolved", "mx"], resolved
+    assert re.search(r"resolved 5\d min ago", resolved), resolved  # no plan: no target to meet
     everything = json.loads(mailwatch(config_file, "tickets", "--all", "--json").stdout)
     assert [(t["ticket"], t["status"]) for t in everything] == [
         ("MW-000002", "resolved"),
@@ -205,3 +207,35 @@ def test_tickets_before_the_daemon_ever_ran(config_file: Path) -> None:
     proc = mailwatch(config_file, "tickets")
     assert proc.returncode == 74
     assert "no database at" in proc.stderr
+
+
+def test_resolved_tickets_say_how_their_response_deadline_ended(
+    config_file: Path, tmp_path: Path
+) -> None:
+    with config_file.open("a", encoding="utf-8") as extra:
+        extra.write(
+            """default_plan = "always"
+
+[calendars.always]
+timezone = "Europe/Athens"
+hours = "00:00-24:00"
+
+[plans.always]
+calendar = "always"
+sev1 = { response = "30m", resolution = "8h" }
+sev2 = { response = "4h", resolution = "1d" }
+sev3 = { response = "4h", resolution = "1d" }
+"""
+        )
+    # imap (sev 1): open an hour ago, resolved 50 min ago unacknowledged, past its 30 min.
+    # smtp (a warning, sev 3): open an hour ago, acknowledged now, within its 4 h; resolved.
+    populate(config_file, ("imap", State.CRITICAL), ("smtp", State.WARNING))
+    assert mailwatch(config_file, "ack", "MW-000002").returncode == 0
+    populate(config_file, ("smtp", State.OK), start=an_hour_ago() + timedelta(minutes=5))
+    populate(config_file, ("imap", State.OK), start=an_hour_ago() + timedelta(minutes=10))
+    proc = mailwatch(config_file, "tickets", "--all")
+    assert proc.returncode == 0, proc.stderr
+    rows = {line.split()[0]: line for line in proc.stdout.splitlines()[1:]}
+    assert "not acknowledged" in rows["MW-000001"], proc.stdout
+    assert " met " in rows["MW-000002"] + " ", proc.stdout
+    assert " in " not in rows["MW-000001"].split("imap", 1)[1], proc.stdout

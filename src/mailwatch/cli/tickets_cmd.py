@@ -60,8 +60,13 @@ def _table(found: list[Ticket], prefix: str, now: datetime, zone_name: str | Non
                 met=t.acknowledged_at is not None,
                 breached=t.response_breached,
             )
-        else:
+        elif t.response_due is None:
             response = f"resolved {ago(t.resolved_at, now)}" if t.resolved_at else "resolved"
+        elif t.acknowledged_at is None:
+            # Resolving stops the clock but is no response: say whether the deadline passed.
+            response = "not acknowledged" + (" BREACHED" if t.response_breached else "")
+        else:
+            response = due(t.response_due, now, met=True, breached=t.response_breached)
         rows.append(
             (
                 format_number(t.number, prefix),
