@@ -76,9 +76,7 @@ CLEAN_DOMAIN = GOOD
 LISTED_MX_DOMAIN = "listedmx.test"  # its MX host has the address LISTED_IPV4
 
 # The root zone's KSK-2017 DS record (IANA root-anchors.xml), as dnsmasq's trust-anchors.conf.
-_ROOT_TRUST_ANCHOR = (
-    ".,20326,8,2,E06D44B80B8F1D39A95C0B0D7C65D08458E880409BBC683457104237C7F8EC8D"
-)
+_ROOT_TRUST_ANCHOR = ".,20326,8,2,E06D44B80B8F1D39A95C0B0D7C65D08458E880409BBC683457104237C7F8EC8D"
 
 
 def _reverse(address: str) -> str:

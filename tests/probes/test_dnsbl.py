@@ -64,8 +64,7 @@ async def test_listed_ipv4_is_critical_with_the_lists_reason(dns_server: DnsServ
     assert result.state is State.CRITICAL
     assert result.stage == "dnsbl_listed"
     assert result.summary == (
-        "203.0.113.7 is listed on bl.test: 127.0.0.4 "
-        "'Listed: https://bl.test/query/ip/203.0.113.7'"
+        "203.0.113.7 is listed on bl.test: 127.0.0.4 'Listed: https://bl.test/query/ip/203.0.113.7'"
     )
     assert result.metrics["listed_zones"] == 1
     assert result.metrics["listings"] == 1
@@ -213,9 +212,7 @@ async def test_listing_is_named_first_when_another_zone_times_out(
 async def test_servfail_is_unknown(dns_server: DnsServer) -> None:
     """The resolver is dnsmasq validating DNSSEC: the unsigned test zones come back bogus,
     so it answers SERVFAIL."""
-    check = dnsbl_check(
-        dns_server.resolver(port=dns_server.servfail_port), ips=[zones.LISTED_IPV4]
-    )
+    check = dnsbl_check(dns_server.resolver(port=dns_server.servfail_port), ips=[zones.LISTED_IPV4])
 
     result = await run_check(check)
 
@@ -393,7 +390,6 @@ resolver = {{ nameservers = ["127.0.0.1"], port = {dns_server.port} }}
     assert results["blocklists"]["state"] == "critical"
     assert results["blocklists"]["stage"] == "dnsbl_listed"
     assert results["blocklists"]["summary"] == (
-        "203.0.113.7 is listed on bl.test: 127.0.0.4 "
-        "'Listed: https://bl.test/query/ip/203.0.113.7'"
+        "203.0.113.7 is listed on bl.test: 127.0.0.4 'Listed: https://bl.test/query/ip/203.0.113.7'"
     )
     assert results["blocklists"]["metrics"]["listed_zones"] == 1

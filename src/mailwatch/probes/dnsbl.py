@@ -143,9 +143,7 @@ async def probe(check: DnsblCheck, ctx: ProbeContext) -> CheckResult:
     )
 
 
-async def _mx_subjects(
-    resolver: DnsResolver, domain: str
-) -> tuple[list[Subject], list[Finding]]:
+async def _mx_subjects(resolver: DnsResolver, domain: str) -> tuple[list[Subject], list[Finding]]:
     """The addresses of ``domain``'s MX hosts; when there are none, why not, as unknown."""
     answer = await resolver.lookup(domain, "MX")
     if answer.failed:

@@ -139,9 +139,7 @@ async def probe(check: MxCheck, ctx: ProbeContext) -> CheckResult:
     summary = f"{domain}: {len(hosts)} MX ({_listing(hosts)}), all with addresses"
     if check.connect:
         starttls = int(metrics["mx_hosts_starttls"])
-        summary += (
-            f"; all greet on port {check.smtp_port}, STARTTLS on {starttls} of {len(hosts)}"
-        )
+        summary += f"; all greet on port {check.smtp_port}, STARTTLS on {starttls} of {len(hosts)}"
     return ctx.result(State.OK, summary, metrics=metrics, details=details)
 
 
