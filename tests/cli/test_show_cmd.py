@@ -5,6 +5,7 @@ receiver (apprise ``json://``)."""
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import sqlite3
 import subprocess
@@ -113,12 +114,23 @@ def test_timeline_says_which_events_were_notified(tmp_path: Path) -> None:
         assert len(receiver.requests) == 1
         mailwatch(config_file, "ack", "MW-000001", "--note", "on it")
         lines = show(config_file)
+        shown = json.loads(mailwatch(config_file, "show", "MW-000001", "--json"))
     assert line(lines, "ticket_opened").endswith("[not_delivered] imap is critical")
     assert line(lines, "notification_sent").endswith(
         "opened notice delivered through route team (1 of 1 URL(s) took it)"
     )
     # An acknowledgement is announced by no notice of its own; it schedules the reminder.
     assert line(lines, "acknowledged ").endswith('carol        "on it" (reminder scheduled)')
+    # --json tells the same, per event: the outbox rows it caused and what became of them.
+    by_type = {event["type"]: event for event in shown["timeline"]}
+    [opened_notice] = by_type["ticket_opened"]["notices"]
+    assert (opened_notice["route"], opened_notice["kind"], opened_notice["status"]) == (
+        "team",
+        "opened",
+        "delivered",
+    )
+    assert opened_notice["delivered_at"] is not None
+    assert [n["status"] for n in by_type["acknowledged"]["notices"]] == ["scheduled"]
 
 
 def test_once_the_outbox_rows_are_gone_delivered_events_are_not_called_unnotified(
@@ -140,6 +152,9 @@ def test_once_the_outbox_rows_are_gone_delivered_events_are_not_called_unnotifie
         "notification_sent",
     ]
     assert not any("not notified" in text for text in lines)
+    timeline = json.loads(mailwatch(config_file, "show", "MW-000001", "--json"))["timeline"]
+    # The rows are gone: what became of the notices is no longer known, not "none".
+    assert {event["type"]: event["notices"] for event in timeline}["ticket_opened"] is None
 
 
 def test_an_event_no_route_heard_of_says_not_notified(tmp_path: Path) -> None:

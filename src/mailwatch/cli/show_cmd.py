@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime, tzinfo
 from typing import TYPE_CHECKING, Any
 
@@ -54,25 +55,71 @@ def run(args: argparse.Namespace) -> int:
     ticket, timeline, notices = with_store(config, work)
     if ticket is None:
         return fail(f"there is no ticket {format_number(number, prefix)}", EXIT_BAD_INPUT)
+    caused = _notices_by_event(timeline, notices)
     if args.json:
         data = ticket_dict(ticket, prefix)
-        data["timeline"] = [event_dict(item.id, item.event) for item in timeline]
+        data["timeline"] = [
+            {**event_dict(item.id, item.event), "notices": _notices_json(caused(item))}
+            for item in timeline
+        ]
         print(json.dumps(data, indent=2))
         return 0
     zone = display_zone(config.incidents.timezone)
-    print(_details(ticket, timeline, notices, prefix, datetime.now(UTC), zone))
+    print(_details(ticket, timeline, caused, prefix, datetime.now(UTC), zone))
     return 0
+
+
+def _notices_by_event(
+    timeline: list[StoredEvent], notices: list[OutboxEntry]
+) -> Callable[[StoredEvent], list[OutboxEntry] | None]:
+    """The outbox rows each event caused; None when they may have been pruned."""
+    from mailwatch.cli.ticket_format import DELIVERY_RECORDS
+
+    caused: dict[int | None, list[OutboxEntry]] = {}
+    for entry in notices:
+        caused.setdefault(entry.event_id, []).append(entry)
+    # An attempt on the timeline whose row is gone: rows of this ticket were deleted after
+    # their retention, so an event without rows may have had some.
+    kept = {entry.id for entry in notices}
+    pruned = any(
+        item.event.type in DELIVERY_RECORDS and item.event.payload.get("outbox_id") not in kept
+        for item in timeline
+    )
+
+    def rows(item: StoredEvent) -> list[OutboxEntry] | None:
+        found = caused.get(item.id, [])
+        return None if pruned and not found else found
+
+    return rows
+
+
+def _notices_json(rows: list[OutboxEntry] | None) -> list[dict[str, Any]] | None:
+    """``show --json``: what became of an event's notices (no error texts: the outbox's
+    errors stay in the log)."""
+    if rows is None:
+        return None
+    return [
+        {
+            "outbox_id": entry.id,
+            "route": entry.route,
+            "kind": entry.kind,
+            "status": entry.status,
+            "attempts": entry.attempts,
+            "delivered_at": entry.delivered_at.isoformat() if entry.delivered_at else None,
+        }
+        for entry in rows
+    ]
 
 
 def _details(
     ticket: Ticket,
     timeline: list[StoredEvent],
-    notices: list[OutboxEntry],
+    rows: Callable[[StoredEvent], list[OutboxEntry] | None],
     prefix: str,
     now: datetime,
     zone: tzinfo | None,
 ) -> str:
-    from mailwatch.cli.ticket_format import DELIVERY_RECORDS, due, event_line
+    from mailwatch.cli.ticket_format import due, event_line
     from mailwatch.timefmt import ago, local
 
     def when(instant: datetime | None, who: str | None = None) -> str:
@@ -97,21 +144,6 @@ def _details(
             flag = " BREACHED" if t.response_breached else ""
             return f"{local(t.response_due, zone)} (not acknowledged before resolve){flag}"
         return deadline(t.response_due, t.acknowledged_at is not None, t.response_breached)
-
-    caused: dict[int | None, list[OutboxEntry]] = {}
-    for entry in notices:
-        caused.setdefault(entry.event_id, []).append(entry)
-    # An attempt on the timeline whose row is gone: rows of this ticket were deleted after
-    # their retention, so an event without rows may have had some.
-    kept = {entry.id for entry in notices}
-    pruned = any(
-        item.event.type in DELIVERY_RECORDS and item.event.payload.get("outbox_id") not in kept
-        for item in timeline
-    )
-
-    def rows(item: StoredEvent) -> list[OutboxEntry] | None:
-        found = caused.get(item.id, [])
-        return None if pruned and not found else found
 
     lines = [
         f"{format_number(t.number, prefix)}  severity {t.severity}  {t.status.value}",
