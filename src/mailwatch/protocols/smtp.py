@@ -20,15 +20,16 @@ from mailwatch.probes.base import ProbeContext, ProbeFailure
 from mailwatch.protocols.tlscontext import client_context
 from mailwatch.protocols.tlserrors import describe_tls_error, is_tls_error
 
-_fqdn: list[str] = []
+_fqdn: str | None = None
 
 
 async def this_host_fqdn() -> str:
     """The EHLO name when none is configured. getfqdn() may wait on reverse DNS, so it runs
     once, in a thread, never on the event loop; later probes take the remembered name."""
-    if not _fqdn:
-        _fqdn.append(await asyncio.to_thread(socket.getfqdn))
-    return _fqdn[0]
+    global _fqdn
+    if _fqdn is None:
+        _fqdn = await asyncio.to_thread(socket.getfqdn)
+    return _fqdn
 
 
 @dataclass(frozen=True, slots=True)
