@@ -36,6 +36,9 @@ def test_checks_run_on_the_chosen_event_loop(
         )
         assert local["state"] in {"ok", "warning", "critical"}, local
         assert local["summary"], local
+        # The start-up line is logged after the first status write, which a quick first result
+        # can already be in: wait for the line, then read what it says.
+        wait_for("the start-up line", lambda: ", event loop " in daemon.stderr)
         assert f"event loop {expected}" in daemon.stderr, daemon.stderr
         messages = wait_for("READY=1", lambda: (m := daemon.read_notify()) and "READY=1" in m and m)
         assert "READY=1" in messages

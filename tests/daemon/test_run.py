@@ -96,7 +96,9 @@ def test_status_file_heartbeat_and_systemd_notifications(
         ),
     )
     jsonschema.validate(later, SCHEMA)
-    assert "OK" in (daemon.state_dir / "status.txt").read_text()
+    # status.txt is replaced a moment after status.json (each written and fsynced in turn), so
+    # it may still be the one from before the round trip's result.
+    wait_for("status.txt to say OK", lambda: "OK" in (daemon.state_dir / "status.txt").read_text())
 
     messages = wait_for(
         "READY=1 and two watchdog pings",
@@ -184,11 +186,10 @@ def test_sigterm_during_a_probe_leaves_no_canary_behind(
     assert daemon.proc is not None
     assert daemon.proc.wait(30) == 0, daemon.stderr
     assert "cancelled checks still running at shutdown: route-second" in daemon.stderr
-    # Postfix may still be writing the file when the probe found it over IMAP: give the
-    # maildir a moment to settle, bounded, then it must be empty.
-    wait_for("an empty mailbox", lambda: mail_servers.maildir_files("second") == [] or None)
-    # qmgr removes the queue file a moment after local(8) has written the Maildir file.
+    # First the canary's delivery: qmgr removes its queue file a moment after the Maildir
+    # file is written. Only then can an empty mailbox mean the probe removed the canary.
     wait_for("the canary to leave the queue", lambda: set(mail_servers.queue_ids()) <= held_before)
+    wait_for("an empty mailbox", lambda: mail_servers.maildir_files("second") == [] or None)
 
 
 def test_status_says_stale_after_the_daemon_is_killed(

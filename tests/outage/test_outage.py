@@ -186,7 +186,12 @@ def test_sigkill_while_a_ticket_is_open_resumes_the_same_ticket_and_ladder(
                 lambda: [t for t in second.tickets() if t["status"] == "resolved"],
                 timeout_s=45,
             )
-            wait_for("recovery notices", lambda: posts(receiver, "/team")[1:])
+            # One recovery notice per route, each its own delivery: wait for both (on-call's
+            # is its fourth post, after the three pages).
+            wait_for(
+                "recovery notices",
+                lambda: posts(receiver, "/team")[1:] and len(posts(receiver, "/oncall")) >= 4,
+            )
         finally:
             second.stop()
         tickets = second.tickets()

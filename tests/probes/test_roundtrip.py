@@ -214,7 +214,7 @@ async def test_held_mail_is_not_delivered_then_reported_late_once(servers: MailS
     assert servers.queue_ids("hold")
 
     servers.release_delivery()
-    servers.wait_for_maildir("canary", 1)
+    servers.wait_for_maildir("canary", 1, timeout_s=20)
     later = await run_check(check)
     assert (later.state, later.stage) == (State.WARNING, "late")
     assert later.metrics["late_canaries"] == 1
