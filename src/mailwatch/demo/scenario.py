@@ -56,7 +56,7 @@ class Pace:
     ticket_timeout_s: float = 45.0
     """open_after failures, plus the run in flight when delivery broke, plus slack."""
     resolve_timeout_s: float = 50.0
-    """The late report, resolve_after good runs, plus slack."""
+    """resolve_after good runs (the first also reports the late canaries), plus slack."""
     alert_timeout_s: float = 20.0
     """An alert due now reaches the receiver (the outbox is polled every second)."""
 
@@ -429,7 +429,7 @@ class Demo:
         say.heading(6, "Repairing delivery")
         released = servers.release()
         say.event(f"released the queue: {released} held canaries delivered, late")
-        say.say("The next round trip finds them and reports them once, as a warning; then")
+        say.say("The next round trip finds them and names them once in its summary; then")
         say.say(
             f"{pace.resolve_after} good round trips in a row resolve the ticket "
             f"(at most {pace.resolve_timeout_s:g} s)..."

@@ -3,8 +3,9 @@
 The IMAP session is opened and the folder selected before the canary is sent, so the server's
 IDLE announcement (or the next poll) marks the arrival; latency runs from the SMTP server's
 final reply to DATA to that moment. Earlier canaries of the same route that arrived after their
-deadline are reported as ``late`` (once: they are deleted when reported); other leftovers of
-ours older than ``sweep_after_s`` are deleted. Messages without our header are never touched.
+deadline are reported once in the summary and ``late_canaries`` and deleted; the run that sent
+them has already failed, so they do not change this run's state. Other leftovers of ours older
+than ``sweep_after_s`` are deleted. Messages without our header are never touched.
 
 In the daemon the wait is learned (``learn_deadline``): a stall is declared once a canary is
 ``learned_deadline_factor`` times later than the slowest of the route's recent healthy round
@@ -73,6 +74,14 @@ def _remember_healthy(memory: dict[str, Any], latency_s: float) -> None:
     latencies: list[float] = memory.setdefault(HEALTHY_LATENCIES, [])
     latencies.append(latency_s)
     del latencies[:-LEARN_WINDOW]
+
+
+def _learn_from_late(memory: dict[str, Any], check: RoundtripCheck, delay_s: float) -> None:
+    """A late canary that still came within ``latency_warning_s`` was a healthy delivery the
+    learned deadline gave up on too soon: it joins the healthy latencies, so the deadline
+    rises to the route's real spread instead of misjudging the next such delivery."""
+    if delay_s <= check.latency_warning_s:
+        _remember_healthy(memory, max(delay_s, 0.0))
 
 
 @dataclass
@@ -230,9 +239,10 @@ def _verdict(
             f"{len(sweep.late)} earlier canary(ies) arrived after their run gave up "
             f"({longest}; deadline now {deadline_s:.3g} s)"
         )
+        # Told, not counted: the run that sent a late canary already failed as not_delivered,
+        # and this run's own canary decides its state (a second failure for the same delay
+        # would open a ticket on one slow delivery, or hold one open after mail flows again).
         summary = f"{summary}; {late}"
-        if state is State.OK:
-            state, stage = State.WARNING, "late"
     if cleanup_error is not None:
         summary = f"{summary}; cleanup failed: {cleanup_error}"
         if state is State.OK:
@@ -320,6 +330,8 @@ async def _sweep(
             late = found.id in pending or (delay_s is not None and delay_s + 1.0 > check.deadline_s)
             if late:
                 pending.discard(found.id)
+                if folder == check.imap.mailbox and delay_s is not None:
+                    _learn_from_late(ctx.memory, check, delay_s)
                 report.late.append(
                     {
                         "canary": found.id,
