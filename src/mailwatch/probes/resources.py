@@ -11,15 +11,20 @@ import os
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import psutil
 
 from mailwatch.config.resources import ResourcesCheck
+from mailwatch.probes import stuckable
 from mailwatch.probes.base import ProbeContext, ProbeSpec
 from mailwatch.resource_thresholds import Finding, Reading, evaluate, metric_slugs
 from mailwatch.result import CheckResult, State
+
+MOUNT_WAIT_S = 5.0
+"""How long a mount gets to answer ``statvfs``; one that takes longer is reported as hung."""
 
 NicCounters = dict[str, int]
 """``rx_bytes``, ``tx_bytes``, ``errors`` (in + out), ``drops`` (in + out) of one interface."""
@@ -47,6 +52,7 @@ class NicDelta:
 async def probe(check: ResourcesCheck, ctx: ProbeContext) -> CheckResult:
     # Every psutil call may block (cpu_percent sleeps for the sampling window, statvfs on a
     # dead NFS server hangs), so each goes to a thread; the stage names the one that hung.
+    # Mounts go to guarded threads of their own: a hung one can never return.
     ctx.stage = "cpu"
     cpu_percent = await asyncio.to_thread(psutil.cpu_percent, interval=check.cpu_sample_s)
     ctx.stage = "memory"
@@ -54,7 +60,7 @@ async def probe(check: ResourcesCheck, ctx: ProbeContext) -> CheckResult:
         _memory_and_load, check.load_minutes
     )
     ctx.stage = "disk"
-    mounts, problems = await asyncio.to_thread(_sample_mounts, check.mounts)
+    mounts, problems = await _sample_mounts(check.mounts, _mount_wait_s(ctx))
     ctx.stage = "network"
     counters, nic_problems = await asyncio.to_thread(_sample_nics, check.interfaces)
     sampled_at = time.time()
@@ -118,37 +124,81 @@ def _memory_and_load(load_minutes: int) -> tuple[float, float, float]:
     return float(memory.percent), float(swap.percent), load / cores
 
 
-def _sample_mounts(paths: Iterable[str]) -> tuple[list[MountFigures], list[Finding]]:
+async def _sample_mounts(
+    paths: Iterable[str], wait_s: float
+) -> tuple[list[MountFigures], list[Finding]]:
+    """Every mount at once, each in its own guarded thread (``stuckable``): a mount that does
+    not answer within ``wait_s`` (a hung network filesystem) is reported and the others are
+    still measured; while its call stays stuck, later runs report it without a new thread."""
+    paths = list(dict.fromkeys(paths))
+    calls = {
+        path: asyncio.ensure_future(stuckable.call(f"statvfs {path}", partial(_sample_mount, path)))
+        for path in paths
+    }
+    await asyncio.wait(calls.values(), timeout=wait_s)
     figures: list[MountFigures] = []
     problems: list[Finding] = []
-    for path in dict.fromkeys(paths):
-        # A path that exists but is not a mount point is reported, not measured: measuring it
-        # would silently watch the filesystem underneath an unmounted spool.
-        if not Path(path).exists():
-            problems.append(Finding(State.UNKNOWN, "mount_missing", f"{path} does not exist"))
-            continue
-        if not Path(path).is_mount():
+    for path, sample in calls.items():
+        if not sample.done():
+            sample.cancel()
             problems.append(
                 Finding(
                     State.UNKNOWN,
-                    "mount_missing",
-                    f"{path} is not a mount point (not mounted?)",
+                    "mount_unreadable",
+                    f"{path} does not answer: no statvfs reply within {wait_s:.2g} s "
+                    "(a hung network filesystem?)",
                 )
             )
             continue
-        try:
-            usage = psutil.disk_usage(path)
-            inodes = os.statvfs(path)
-        except OSError as exc:
+        error = sample.exception()
+        if isinstance(error, stuckable.StillBlocked):
             problems.append(
-                Finding(State.UNKNOWN, "mount_unreadable", f"cannot read {path}: {exc.strerror}")
+                Finding(
+                    State.UNKNOWN,
+                    "mount_unreadable",
+                    f"{path} does not answer: its statvfs has been stuck for "
+                    f"{error.stuck_s:.0f} s (a hung network filesystem?)",
+                )
             )
             continue
-        inodes_percent = None
-        if inodes.f_files > 0:
-            inodes_percent = 100.0 * (inodes.f_files - inodes.f_ffree) / inodes.f_files
-        figures.append(MountFigures(path, float(usage.percent), float(usage.free), inodes_percent))
+        if error is not None:
+            raise error
+        outcome = sample.result()
+        if isinstance(outcome, MountFigures):
+            figures.append(outcome)
+        else:
+            problems.append(outcome)
     return figures, problems
+
+
+def _mount_wait_s(ctx: ProbeContext) -> float:
+    """``MOUNT_WAIT_S``, shortened so that a hung mount is named before the check's timeout
+    cuts the whole run off (network sampling after it needs a moment too)."""
+    if ctx.deadline is None:
+        return MOUNT_WAIT_S
+    remaining = ctx.deadline - asyncio.get_running_loop().time()
+    return max(0.1, min(MOUNT_WAIT_S, remaining - 1.0))
+
+
+def _sample_mount(path: str) -> MountFigures | Finding:
+    """One mount's figures, or why there are none. Blocks for as long as the filesystem does."""
+    # A path that exists but is not a mount point is reported, not measured: measuring it
+    # would silently watch the filesystem underneath an unmounted spool.
+    if not Path(path).exists():
+        return Finding(State.UNKNOWN, "mount_missing", f"{path} does not exist")
+    if not Path(path).is_mount():
+        return Finding(
+            State.UNKNOWN, "mount_missing", f"{path} is not a mount point (not mounted?)"
+        )
+    try:
+        usage = psutil.disk_usage(path)
+        inodes = os.statvfs(path)
+    except OSError as exc:
+        return Finding(State.UNKNOWN, "mount_unreadable", f"cannot read {path}: {exc.strerror}")
+    inodes_percent = None
+    if inodes.f_files > 0:
+        inodes_percent = 100.0 * (inodes.f_files - inodes.f_ffree) / inodes.f_files
+    return MountFigures(path, float(usage.percent), float(usage.free), inodes_percent)
 
 
 def _sample_nics(wanted: Iterable[str]) -> tuple[dict[str, NicCounters], list[Finding]]:

@@ -1,0 +1,86 @@
+"""A mount that never answers (a hard NFS mount whose server is gone), on a real kernel mount:
+the resources check names it, measures the rest, ties up one thread however often it runs,
+and lets go once the mount does. See helpers/hung_mount.py for how the mount is made."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from helpers.hung_mount import MountFailed, hung_mount
+from mailwatch.config import MailwatchConfig
+from mailwatch.config.resources import ResourcesCheck
+from mailwatch.probes.resources import MOUNT_WAIT_S
+from mailwatch.result import State
+from mailwatch.runner import run_check
+
+
+@pytest.fixture
+def hung(tmp_path: Path) -> Iterator[Path]:
+    try:
+        with hung_mount(tmp_path / "nfs") as path:
+            yield path
+    except MountFailed as exc:
+        if os.environ.get("CI"):
+            pytest.fail(f"a hung mount is needed: {exc}")
+        pytest.skip(f"a hung mount is needed: {exc}")
+    # The connection is aborted now: the stuck call returns, and its thread ends.
+    deadline = time.monotonic() + 10
+    while _stuck_threads(path) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _stuck_threads(path), "the stuck statvfs did not return after the abort"
+
+
+def _stuck_threads(path: Path) -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name == f"mailwatch: statvfs {path}"]
+
+
+def resources_check(mounts: list[str], **overrides: Any) -> ResourcesCheck:
+    data: dict[str, Any] = {"name": "host", "cpu_sample_s": 0.2, "mounts": mounts, **overrides}
+    return MailwatchConfig.model_validate({"checks": {"resources": [data]}}).checks.resources[0]
+
+
+async def test_a_hung_mount_is_named_and_the_other_mounts_are_still_measured(hung: Path) -> None:
+    check = resources_check(["/", str(hung)])
+    started = time.monotonic()
+    result = await run_check(check)
+    elapsed = time.monotonic() - started
+    # Its own verdict, not the check's timeout (30 s): the hung mount is named.
+    assert (result.state, result.stage) == (State.UNKNOWN, "mount_unreadable"), result.summary
+    assert result.summary == (
+        f"{hung} does not answer: no statvfs reply within {MOUNT_WAIT_S:g} s "
+        "(a hung network filesystem?)"
+    )
+    assert "disk_root_percent" in result.metrics
+    assert MOUNT_WAIT_S <= elapsed < check.timeout_s
+
+
+async def test_a_stuck_mount_holds_one_thread_however_many_runs(hung: Path) -> None:
+    check = resources_check([str(hung)])
+    memory: dict[str, Any] = {}
+    first = await run_check(check, memory)
+    assert first.stage == "mount_unreadable"
+    for _ in range(10):
+        started = time.monotonic()
+        later = await run_check(check, memory)
+        # No new wait either: the mount is known to be stuck.
+        assert time.monotonic() - started < MOUNT_WAIT_S
+        assert (later.state, later.stage) == (State.UNKNOWN, "mount_unreadable")
+        assert later.summary.startswith(f"{hung} does not answer: its statvfs has been stuck for")
+    assert len(_stuck_threads(hung)) == 1
+    # The loop's shared thread pool, which the daemon's status writes use, is still free.
+    assert await asyncio.wait_for(asyncio.to_thread(lambda: "free"), 5) == "free"
+
+
+async def test_a_short_timeout_still_names_the_hung_mount(hung: Path) -> None:
+    check = resources_check([str(hung)], timeout_s=2.5)
+    result = await run_check(check)
+    assert (result.state, result.stage) == (State.UNKNOWN, "mount_unreadable"), result.summary
+    assert f"{hung} does not answer" in result.summary
