@@ -22,8 +22,8 @@ from helpers.hung_mount import MountFailed, hung_mount
 @pytest.fixture
 def hung(tmp_path: Path) -> Iterator[Path]:
     try:
-        with hung_mount(tmp_path / "nfs") as path:
-            yield path
+        with hung_mount(tmp_path / "nfs") as mount:
+            yield mount.path
     except MountFailed as exc:
         if os.environ.get("CI"):
             pytest.fail(f"a hung mount is needed: {exc}")
@@ -76,5 +76,8 @@ def test_a_hung_mount_neither_stalls_the_status_file_nor_shutdown(
         daemon.send(signal.SIGTERM)
         assert daemon.proc is not None
         assert daemon.proc.wait(15) == 0, daemon.stderr
+        # No task or future left behind by the cut-off samples.
+        assert "never retrieved" not in daemon.stderr, daemon.stderr
+        assert "Task was destroyed" not in daemon.stderr, daemon.stderr
     finally:
         daemon.stop()

@@ -2,9 +2,10 @@
 
 The kernel's FUSE driver is given a connection (``/dev/fuse``) that nobody serves: every
 operation on the mount, ``stat`` and ``statvfs`` included, waits in the kernel for a reply
-that never comes, and no signal or timeout ends the wait. Closing the connection aborts it:
-the waiting calls then fail with ENOTCONN and their threads return. Needs root (or
-CAP_SYS_ADMIN) and /dev/fuse; no FUSE library.
+that never comes, and no signal or timeout ends the wait. Aborting the connection (closing it)
+releases them: the waiting calls, and every later one while the mount stays, fail with ENOTCONN,
+as calls on a soft NFS mount whose server died fail with EIO. Needs root (or CAP_SYS_ADMIN)
+and /dev/fuse; no FUSE library.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 _MS_NOSUID = 2
@@ -25,8 +27,20 @@ class MountFailed(Exception):
     pass
 
 
+@dataclass
+class HungMount:
+    path: Path
+    _fd: int
+    _closed: threading.Lock
+
+    def abort(self) -> None:
+        """Abort the connection: stuck calls return, later ones fail with ENOTCONN."""
+        if self._closed.acquire(blocking=False):
+            os.close(self._fd)
+
+
 @contextmanager
-def hung_mount(where: Path, release_after_s: float = 120.0) -> Iterator[Path]:
+def hung_mount(where: Path, release_after_s: float = 120.0) -> Iterator[HungMount]:
     """Mount a never-answering filesystem on ``where`` (created if missing); on exit, abort the
     connection (releasing every stuck call) and detach the mount.
 
@@ -45,18 +59,13 @@ def hung_mount(where: Path, release_after_s: float = 120.0) -> Iterator[Path]:
         errno = ctypes.get_errno()
         os.close(fd)
         raise MountFailed(f"cannot mount a FUSE filesystem: {os.strerror(errno)}")
-    closed = threading.Lock()
-
-    def abort() -> None:
-        if closed.acquire(blocking=False):
-            os.close(fd)  # aborts the connection: stuck calls fail with ENOTCONN and return
-
-    watchdog = threading.Timer(release_after_s, abort)
+    mount = HungMount(where, fd, threading.Lock())
+    watchdog = threading.Timer(release_after_s, mount.abort)
     watchdog.daemon = True
     watchdog.start()
     try:
-        yield where
+        yield mount
     finally:
         watchdog.cancel()
-        abort()
+        mount.abort()
         libc.umount2(str(where).encode(), _MNT_DETACH)

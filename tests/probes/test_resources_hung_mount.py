@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from helpers.hung_mount import MountFailed, hung_mount
+from helpers.hung_mount import HungMount, MountFailed, hung_mount
 from mailwatch.config import MailwatchConfig
 from mailwatch.config.resources import ResourcesCheck
 from mailwatch.probes.resources import MOUNT_WAIT_S
@@ -23,19 +23,25 @@ from mailwatch.runner import run_check
 
 
 @pytest.fixture
-def hung(tmp_path: Path) -> Iterator[Path]:
+def mount(tmp_path: Path) -> Iterator[HungMount]:
     try:
-        with hung_mount(tmp_path / "nfs") as path:
-            yield path
+        with hung_mount(tmp_path / "nfs") as mount:
+            yield mount
     except MountFailed as exc:
         if os.environ.get("CI"):
             pytest.fail(f"a hung mount is needed: {exc}")
         pytest.skip(f"a hung mount is needed: {exc}")
     # The connection is aborted now: the stuck call returns, and its thread ends.
+    path = tmp_path / "nfs"
     deadline = time.monotonic() + 10
     while _stuck_threads(path) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not _stuck_threads(path), "the stuck statvfs did not return after the abort"
+
+
+@pytest.fixture
+def hung(mount: HungMount) -> Path:
+    return mount.path
 
 
 def _stuck_threads(path: Path) -> list[threading.Thread]:
@@ -84,3 +90,37 @@ async def test_a_short_timeout_still_names_the_hung_mount(hung: Path) -> None:
     result = await run_check(check)
     assert (result.state, result.stage) == (State.UNKNOWN, "mount_unreadable"), result.summary
     assert f"{hung} does not answer" in result.summary
+
+
+async def test_two_checks_on_one_hung_mount_share_its_thread(hung: Path) -> None:
+    first, second = resources_check([str(hung)]), resources_check(["/", str(hung)])
+    results = await asyncio.gather(run_check(first), run_check(second))
+    for result in results:
+        assert (result.state, result.stage) == (State.UNKNOWN, "mount_unreadable")
+        assert result.summary.startswith(f"{hung} does not answer"), result.summary
+    assert "disk_root_percent" in results[1].metrics
+    assert len(_stuck_threads(hung)) == 1
+
+
+async def test_a_mount_whose_server_died_is_unreadable_and_the_rest_measured(
+    mount: HungMount,
+) -> None:
+    # Calls on an aborted connection fail at once with ENOTCONN, as on a soft NFS mount whose
+    # server is gone (EIO): the mount is named, the host and / are still measured.
+    mount.abort()
+    result = await run_check(resources_check(["/", str(mount.path)]))
+    assert (result.state, result.stage) == (State.UNKNOWN, "mount_unreadable"), result.summary
+    assert result.summary == f"cannot read {mount.path}: Transport endpoint is not connected"
+    assert "disk_root_percent" in result.metrics
+    assert "cpu_percent" in result.metrics
+
+
+async def test_the_mount_is_measured_again_once_it_answers(mount: HungMount) -> None:
+    check = resources_check([str(mount.path)])
+    memory: dict[str, Any] = {}
+    assert (await run_check(check, memory)).summary.startswith(f"{mount.path} does not answer")
+    mount.abort()  # the server is back, in kind: the stuck call returns
+    for thread in _stuck_threads(mount.path):
+        thread.join(10)
+    again = await run_check(check, memory)
+    assert again.summary == f"cannot read {mount.path}: Transport endpoint is not connected"

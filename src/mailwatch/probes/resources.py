@@ -127,48 +127,34 @@ def _memory_and_load(load_minutes: int) -> tuple[float, float, float]:
 async def _sample_mounts(
     paths: Iterable[str], wait_s: float
 ) -> tuple[list[MountFigures], list[Finding]]:
-    """Every mount at once, each in its own guarded thread (``stuckable``): a mount that does
-    not answer within ``wait_s`` (a hung network filesystem) is reported and the others are
-    still measured; while its call stays stuck, later runs report it without a new thread."""
-    paths = list(dict.fromkeys(paths))
-    calls = {
-        path: asyncio.ensure_future(stuckable.call(f"statvfs {path}", partial(_sample_mount, path)))
-        for path in paths
-    }
-    await asyncio.wait(calls.values(), timeout=wait_s)
-    figures: list[MountFigures] = []
-    problems: list[Finding] = []
-    for path, sample in calls.items():
-        if not sample.done():
-            sample.cancel()
-            problems.append(
-                Finding(
-                    State.UNKNOWN,
-                    "mount_unreadable",
-                    f"{path} does not answer: no statvfs reply within {wait_s:.2g} s "
-                    "(a hung network filesystem?)",
-                )
-            )
-            continue
-        error = sample.exception()
-        if isinstance(error, stuckable.StillBlocked):
-            problems.append(
-                Finding(
-                    State.UNKNOWN,
-                    "mount_unreadable",
-                    f"{path} does not answer: its statvfs has been stuck for "
-                    f"{error.stuck_s:.0f} s (a hung network filesystem?)",
-                )
-            )
-            continue
-        if error is not None:
-            raise error
-        outcome = sample.result()
-        if isinstance(outcome, MountFigures):
-            figures.append(outcome)
-        else:
-            problems.append(outcome)
+    """Every mount at once, each in a guarded thread (``stuckable``): a mount that does not
+    answer within ``wait_s`` (a hung network filesystem) is reported and the others are still
+    measured; while its call stays stuck, later runs report it at once, without a new thread."""
+    outcomes = await asyncio.gather(*(_sample_guarded(p, wait_s) for p in dict.fromkeys(paths)))
+    figures = [o for o in outcomes if isinstance(o, MountFigures)]
+    problems = [o for o in outcomes if isinstance(o, Finding)]
     return figures, problems
+
+
+async def _sample_guarded(path: str, wait_s: float) -> MountFigures | Finding:
+    key = f"statvfs {path}"
+    stuck_s = stuckable.running_for(key)
+    if stuck_s is not None and stuck_s >= wait_s:
+        return Finding(
+            State.UNKNOWN,
+            "mount_unreadable",
+            f"{path} does not answer: its statvfs has been stuck for {stuck_s:.0f} s "
+            "(a hung network filesystem?)",
+        )
+    try:
+        return await asyncio.wait_for(stuckable.call(key, partial(_sample_mount, path)), wait_s)
+    except TimeoutError:
+        return Finding(
+            State.UNKNOWN,
+            "mount_unreadable",
+            f"{path} does not answer: no statvfs reply within {wait_s:.2g} s "
+            "(a hung network filesystem?)",
+        )
 
 
 def _mount_wait_s(ctx: ProbeContext) -> float:
@@ -182,19 +168,21 @@ def _mount_wait_s(ctx: ProbeContext) -> float:
 
 def _sample_mount(path: str) -> MountFigures | Finding:
     """One mount's figures, or why there are none. Blocks for as long as the filesystem does."""
-    # A path that exists but is not a mount point is reported, not measured: measuring it
-    # would silently watch the filesystem underneath an unmounted spool.
-    if not Path(path).exists():
-        return Finding(State.UNKNOWN, "mount_missing", f"{path} does not exist")
-    if not Path(path).is_mount():
-        return Finding(
-            State.UNKNOWN, "mount_missing", f"{path} is not a mount point (not mounted?)"
-        )
     try:
+        # A path that exists but is not a mount point is reported, not measured: measuring it
+        # would silently watch the filesystem underneath an unmounted spool.
+        if not Path(path).exists():
+            return Finding(State.UNKNOWN, "mount_missing", f"{path} does not exist")
+        if not Path(path).is_mount():
+            return Finding(
+                State.UNKNOWN, "mount_missing", f"{path} is not a mount point (not mounted?)"
+            )
         usage = psutil.disk_usage(path)
         inodes = os.statvfs(path)
     except OSError as exc:
-        return Finding(State.UNKNOWN, "mount_unreadable", f"cannot read {path}: {exc.strerror}")
+        # EIO from a soft NFS mount, ESTALE, ENOTCONN from a dead FUSE daemon, EACCES.
+        why = exc.strerror or type(exc).__name__
+        return Finding(State.UNKNOWN, "mount_unreadable", f"cannot read {path}: {why}")
     inodes_percent = None
     if inodes.f_files > 0:
         inodes_percent = 100.0 * (inodes.f_files - inodes.f_ffree) / inodes.f_files

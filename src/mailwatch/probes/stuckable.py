@@ -8,82 +8,87 @@ the dead man's switch and alert delivery, which use the same pool, wait behind i
 shutdown waits for the pool too.
 
 ``call`` runs each call in a thread of its own, marked daemon so that shutdown does not wait
-for it, and keyed by what it touches. While a call for a key has not returned, another call
-for that key starts no thread and raises ``StillBlocked`` at once: at most one thread per key is
-ever stuck, however many runs come and go.
+for it, and keyed by what it touches. A call for a key whose earlier call has not returned
+starts no thread: it waits for that same call (two checks watching one mount share it). So at
+most one thread per key is ever stuck, however many runs come and go; ``running_for`` tells a
+caller how long the call in flight has been out, so it need not wait for one known to hang.
 """
 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import threading
 import time
 from collections.abc import Callable
-from contextlib import suppress
-from typing import TypeVar
+from typing import Any, TypeVar, cast
 
 T = TypeVar("T")
 
-_started: dict[str, float] = {}
-"""Key -> ``time.monotonic()`` when its call, not yet returned, began."""
+_calls: dict[str, tuple[float, concurrent.futures.Future[Any]]] = {}
+"""Key -> (``time.monotonic()`` at its start, its outcome) of each call not yet returned."""
 _lock = threading.Lock()
 
 
-class StillBlocked(Exception):
-    """The previous call for ``key`` has not returned after ``stuck_s`` seconds."""
-
-    def __init__(self, key: str, stuck_s: float) -> None:
-        super().__init__(f"{key}: the previous call has not returned after {stuck_s:.0f} s")
-        self.key = key
-        self.stuck_s = stuck_s
-
-
-def stuck_keys() -> dict[str, float]:
-    """Keys whose call has not returned, with how many seconds each has been running."""
-    now = time.monotonic()
+def running_for(key: str) -> float | None:
+    """Seconds the call in flight for ``key`` has been running; None when there is none."""
     with _lock:
-        return {key: now - since for key, since in _started.items()}
+        entry = _calls.get(key)
+    return None if entry is None else time.monotonic() - entry[0]
 
 
 async def call(key: str, fn: Callable[[], T]) -> T:
-    """``fn()`` in its own daemon thread; ``StillBlocked`` if ``key``'s last call is still out.
+    """``fn()`` in its own daemon thread, or the outcome of ``key``'s call already in flight.
 
-    Cancelling the await (a probe's timeout) leaves the thread to finish on its own; its
-    outcome is then dropped.
+    Cancelling the await (a probe's timeout) leaves the thread to finish on its own. ``fn``'s
+    exception is raised here; a ``BaseException`` that is not an ``Exception`` (``SystemExit``
+    in a library) is raised as a ``RuntimeError``, so it cannot end the daemon from a probe.
     """
-    loop = asyncio.get_running_loop()
     with _lock:
-        since = _started.get(key)
-        if since is not None:
-            raise StillBlocked(key, time.monotonic() - since)
-        _started[key] = time.monotonic()
-    future: asyncio.Future[T] = loop.create_future()
-
-    def settle(result: T | None, error: BaseException | None) -> None:
-        if future.done():  # cancelled meanwhile
-            return
-        if error is not None:
-            future.set_exception(error)
+        entry = _calls.get(key)
+        if entry is None:
+            outcome: concurrent.futures.Future[Any] = concurrent.futures.Future()
+            # Running from the start: a cancelled waiter cannot cancel the shared outcome.
+            outcome.set_running_or_notify_cancel()
+            _calls[key] = (time.monotonic(), outcome)
+            start = True
         else:
-            future.set_result(result)  # type: ignore[arg-type]
-
-    def work() -> None:
-        result: T | None = None
-        error: BaseException | None = None
+            outcome, start = entry[1], False
+    if start:
         try:
-            result = fn()
-        except BaseException as exc:  # handed to the awaiting task, which decides
-            error = exc
-        finally:
-            with _lock:
-                _started.pop(key, None)
-        with suppress(RuntimeError):  # the loop has closed: nobody is waiting any more
-            loop.call_soon_threadsafe(settle, result, error)
+            thread = threading.Thread(
+                target=_work, args=(key, fn, outcome), name=f"mailwatch: {key}", daemon=True
+            )
+            thread.start()
+        except BaseException as exc:
+            _settle(key, outcome, None, RuntimeError(f"cannot start a thread for {key}: {exc}"))
+            raise
+    return cast(T, await asyncio.wrap_future(outcome))
 
+
+def _work(key: str, fn: Callable[[], Any], outcome: concurrent.futures.Future[Any]) -> None:
     try:
-        threading.Thread(target=work, name=f"mailwatch: {key}", daemon=True).start()
-    except BaseException:
-        with _lock:
-            _started.pop(key, None)
-        raise
-    return await future
+        result = fn()
+    except StopIteration as exc:  # an asyncio future cannot carry StopIteration
+        _settle(key, outcome, None, RuntimeError(f"{key}: StopIteration {exc}"))
+    except Exception as exc:
+        _settle(key, outcome, None, exc)
+    except BaseException as exc:
+        _settle(key, outcome, None, RuntimeError(f"{key}: {type(exc).__name__} {exc}"))
+    else:
+        _settle(key, outcome, result, None)
+
+
+def _settle(
+    key: str,
+    outcome: concurrent.futures.Future[Any],
+    result: Any,
+    error: BaseException | None,
+) -> None:
+    with _lock:
+        if _calls.get(key, (0.0, None))[1] is outcome:
+            del _calls[key]
+    if error is not None:
+        outcome.set_exception(error)
+    else:
+        outcome.set_result(result)
