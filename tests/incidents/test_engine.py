@@ -185,7 +185,7 @@ def test_stage_change_is_on_the_timeline() -> None:
         ("roundtrip", "slow", CRIT, 2),
         ("roundtrip", "slow", WARN, 3),
         ("roundtrip", "delivered_to_spam", WARN, 2),
-        ("roundtrip", "late", WARN, 3),
+        ("roundtrip", "cleanup", WARN, 3),
         ("mx", "mx_connect", CRIT, 1),
         ("mx", "mx_connect", WARN, 3),  # some MX hosts down, not all
         ("mx", "mx_missing", CRIT, 1),

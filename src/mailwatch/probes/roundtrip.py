@@ -203,16 +203,13 @@ async def _confirm(
     details["folder"] = arrival.folder
     if arrival.folder == check.imap.mailbox and latency_s <= check.latency_warning_s:
         _remember_healthy(ctx.memory, latency_s)
-    return _verdict(
-        check, ctx, latency_s, deadline_s, arrival, sweep, cleanup_error, metrics, details
-    )
+    return _verdict(check, ctx, latency_s, arrival, sweep, cleanup_error, metrics, details)
 
 
 def _verdict(
     check: RoundtripCheck,
     ctx: ProbeContext,
     latency_s: float,
-    deadline_s: float,
     arrival: Arrival,
     sweep: SweepReport,
     cleanup_error: str | None,
@@ -235,14 +232,21 @@ def _verdict(
     if sweep.late:
         delays = [entry["delay_s"] for entry in sweep.late if entry["delay_s"] is not None]
         longest = f"up to {max(delays):g} s after sending" if delays else "delay unknown"
+        # The wait the next run will use: a late canary within latency_warning_s raised it.
+        next_wait_s, _ = deadline_for(check, ctx.memory)
         late = (
             f"{len(sweep.late)} earlier canary(ies) arrived after their run gave up "
-            f"({longest}; deadline now {deadline_s:.3g} s)"
+            f"({longest}; next wait {next_wait_s:.3g} s)"
         )
         # Told, not counted: the run that sent a late canary already failed as not_delivered,
         # and this run's own canary decides its state (a second failure for the same delay
         # would open a ticket on one slow delivery, or hold one open after mail flows again).
+        # Where it landed is news, though: a late canary in a spam folder is still misfiled.
         summary = f"{summary}; {late}"
+        in_spam = sorted({e["folder"] for e in sweep.late if e["folder"] != check.imap.mailbox})
+        if in_spam and state is State.OK:
+            state, stage = State.WARNING, "delivered_to_spam"
+            summary = f"{summary}, in spam folder {', '.join(in_spam)}"
     if cleanup_error is not None:
         summary = f"{summary}; cleanup failed: {cleanup_error}"
         if state is State.OK:
