@@ -41,6 +41,8 @@ async def test_a_caller_that_gives_up_leaves_the_call_to_a_later_one() -> None:
     with pytest.raises(TimeoutError):
         await asyncio.wait_for(stuckable.call("k-later", lambda: release.wait(10)), 0.1)
     later = asyncio.ensure_future(stuckable.call("k-later", lambda: "a second call"))
+    await asyncio.sleep(0)  # one turn of the loop: the task starts and finds the call in flight
+    assert len(_threads("k-later")) == 1
     release.set()
     # The later caller joined the first call, still in flight when it came.
     assert await asyncio.wait_for(later, 10) is True
