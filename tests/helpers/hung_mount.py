@@ -14,9 +14,11 @@ import ctypes
 import os
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+
+import pytest
 
 _MS_NOSUID = 2
 _MS_NODEV = 4
@@ -69,3 +71,17 @@ def hung_mount(where: Path, release_after_s: float = 120.0) -> Iterator[HungMoun
         watchdog.cancel()
         mount.abort()
         libc.umount2(str(where).encode(), _MNT_DETACH)
+
+
+@contextmanager
+def hung_mount_or_skip(where: Path) -> Iterator[HungMount]:
+    """``hung_mount`` for a test; where none can be made, the test is skipped, and under CI
+    (``CI`` set), where one is required, it fails."""
+    with ExitStack() as stack:
+        try:
+            mount = stack.enter_context(hung_mount(where))
+        except MountFailed as exc:
+            if os.environ.get("CI"):
+                pytest.fail(f"a hung mount is needed: {exc}")
+            pytest.skip(f"a hung mount is needed: {exc}")
+        yield mount
