@@ -23,8 +23,8 @@ from bench.servers import ServerCpu, ServerCpuMeter
 from bench.truth import Delivery, MaildirWatch
 from harness.mailservers import MailServers
 from mailwatch.config.roundtrip import RoundtripCheck
+from mailwatch.domain.results import State
 from mailwatch.protocols.smtp import SmtpReceipt
-from mailwatch.result import State
 from mailwatch.runner import run_check
 
 MAILWATCH = "mailwatch"

@@ -27,8 +27,8 @@ if str(ROOT / "tests") not in sys.path:
 from helpers.http_receiver import HttpReceiver  # noqa: E402
 from mailwatch.alerts.sender import OutboxSender  # noqa: E402
 from mailwatch.config.model import MailwatchConfig  # noqa: E402
+from mailwatch.domain.results import CheckResult, State  # noqa: E402
 from mailwatch.incidents.processor import process_result  # noqa: E402
-from mailwatch.result import CheckResult, State  # noqa: E402
 from mailwatch.store.store import Store  # noqa: E402
 
 

@@ -27,7 +27,7 @@ import uvloop
 from bench.servers import client_env, route_toml, trust_bundle
 from harness.mailservers import MailServers
 from mailwatch.config import load_config
-from mailwatch.result import State
+from mailwatch.domain.results import State
 from mailwatch.runner import run_check
 
 USER = "bench-loop"

@@ -17,7 +17,7 @@ from typing import Any
 from cryptography import x509
 from cryptography.x509.oid import NameOID
 
-from mailwatch.result import State
+from mailwatch.domain.results import State
 
 PROTOCOL_ORDER = ("SSLv2", "SSLv3", "TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3")
 """Protocol names as ``SSLObject.version()`` reports them, oldest first."""

@@ -39,8 +39,8 @@ from dns.rdtypes.ANY.MX import MX
 from dns.rdtypes.ANY.TXT import TXT
 
 from mailwatch.config.dns import ResolverConfig
-from mailwatch.probes.base import ProbeFailure
-from mailwatch.result import State
+from mailwatch.domain.errors import ProbeFailure
+from mailwatch.domain.results import State
 
 _PER_ATTEMPT_TIMEOUT_S = 2.0
 """One try at one nameserver; the rest of ``query_timeout_s`` goes to retries and the next one."""

@@ -11,7 +11,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from mailwatch.result import State
+from mailwatch.domain.results import State
 
 FAMILIES = (
     "disk",

@@ -8,8 +8,9 @@ from collections.abc import Iterable
 from typing import Any
 
 from mailwatch.config.checks import CheckBase
-from mailwatch.probes import ProbeContext, probe_spec
-from mailwatch.result import CheckResult, State
+from mailwatch.domain.probing import ProbeContext
+from mailwatch.domain.results import CheckResult, State
+from mailwatch.probes import probe_spec
 
 log = logging.getLogger(__name__)
 

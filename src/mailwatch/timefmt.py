@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from datetime import datetime, tzinfo
 
+from mailwatch.domain.time import span
 from mailwatch.sla.calendar import load_zone
 
 
@@ -19,21 +20,6 @@ def local(instant: datetime, zone: tzinfo | None) -> str:
     """``2026-11-22 10:01 CET`` in the display zone."""
     shown = instant.astimezone(zone)
     return shown.strftime("%Y-%m-%d %H:%M ") + (shown.tzname() or shown.strftime("%z"))
-
-
-def span(seconds: float) -> str:
-    """A rounded duration a person reads at a glance: ``45 s``, ``12 min``, ``3 h 5 min``,
-    ``4 days``."""
-    seconds = abs(int(seconds))
-    if seconds < 60:
-        return f"{seconds} s"
-    minutes = seconds // 60
-    if minutes < 60:
-        return f"{minutes} min"
-    hours, minutes = divmod(minutes, 60)
-    if hours < 48:
-        return f"{hours} h {minutes} min" if minutes else f"{hours} h"
-    return f"{hours // 24} days"
 
 
 def ago(instant: datetime, now: datetime) -> str:

@@ -17,8 +17,8 @@ from helpers.http_receiver import HttpReceiver, ReceivedRequest, _Handler, _Serv
 from incidents.builders import PLANS, T0, config, result
 from mailwatch.alerts.sender import OutboxSender
 from mailwatch.config.model import MailwatchConfig
+from mailwatch.domain.results import State
 from mailwatch.incidents.processor import ProcessOutcome, process_result
-from mailwatch.result import State
 from mailwatch.store.outbox import OutboxEntry, _entry
 from mailwatch.store.schema import outbox
 from mailwatch.store.store import Store

@@ -13,9 +13,10 @@ import pytest
 
 from harness.mailservers import MailServers
 from mailwatch.alerts.delivery import deliver
-from mailwatch.alerts.messages import AlertFacts, NoticeKind, render
+from mailwatch.alerts.messages import AlertFacts, render
 from mailwatch.alerts.routes import Route
 from mailwatch.config.routes import RouteConfig
+from mailwatch.domain.notices import NoticeKind
 
 USER = "alerts-inbox"
 FACTS = AlertFacts(

@@ -29,10 +29,10 @@ from mailwatch.alerts.ladder import (
     ladder_for,
     ladder_notices,
 )
-from mailwatch.alerts.messages import NoticeKind
 from mailwatch.alerts.sender import OutboxSender
 from mailwatch.config.loader import format_validation_error
 from mailwatch.config.model import MailwatchConfig
+from mailwatch.domain.notices import NoticeKind
 from mailwatch.incidents.actions import acknowledge_ticket, mitigate_ticket
 from mailwatch.incidents.processor import tick
 from mailwatch.store.outbox import OutboxRow, escalation_steps, insert_outbox

@@ -9,9 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from mailwatch.alerts.messages import AlertFacts, NoticeKind
+from mailwatch.alerts.messages import AlertFacts
 from mailwatch.alerts.routes import Route, build_routes, fallback_chain, route_matches
-from mailwatch.config import ConfigError, MailwatchConfig, load_config
+from mailwatch.config import MailwatchConfig, load_config
+from mailwatch.domain.errors import ConfigError
+from mailwatch.domain.notices import NoticeKind
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "config" / "mailwatch.example.toml"
 

@@ -21,8 +21,8 @@ from helpers.http_receiver import HttpReceiver
 from incidents.builders import result
 from mailwatch.alerts.sender import OutboxSender
 from mailwatch.config.loader import load_config
+from mailwatch.domain.results import State
 from mailwatch.incidents.processor import process_result
-from mailwatch.result import State
 from mailwatch.store.store import Store
 
 

@@ -16,8 +16,8 @@ import pytest
 
 from incidents.builders import result
 from mailwatch.config.loader import load_config
+from mailwatch.domain.results import State
 from mailwatch.incidents.processor import process_result
-from mailwatch.result import State
 from mailwatch.store.store import Store
 
 

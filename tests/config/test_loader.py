@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from mailwatch.config import ConfigError, load_config
+from mailwatch.config import load_config
+from mailwatch.domain.errors import ConfigError
 
 VALID_ROUTE = """
 [[checks.roundtrip]]

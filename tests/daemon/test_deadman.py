@@ -16,8 +16,8 @@ import pytest
 
 from incidents.builders import T0, config, result
 from mailwatch.daemon.deadman import Health, assess
+from mailwatch.domain.results import State
 from mailwatch.incidents.processor import process_result
-from mailwatch.result import State
 from mailwatch.store.outbox import OutboxRow, insert_outbox
 from mailwatch.store.store import Store
 

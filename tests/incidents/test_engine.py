@@ -12,23 +12,23 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from incidents.builders import PLANS, T0, config, minutes, result
+from mailwatch.domain.checkstate import CheckState
+from mailwatch.domain.errors import TicketActionError
+from mailwatch.domain.quiet import Quiet
+from mailwatch.domain.results import State
+from mailwatch.domain.tickets import Ticket, TicketStatus, dedup_key
+from mailwatch.domain.timeline import EventType, TicketEvent, replay, replayable
 from mailwatch.incidents.engine import (
     Decision,
     EngineContext,
-    TicketActionError,
     acknowledge,
     evaluate,
     mitigate,
     on_tick,
     resolve,
 )
-from mailwatch.incidents.maintenance import Quiet
 from mailwatch.incidents.policy import IncidentPolicy, policy_for
 from mailwatch.incidents.severity import default_severity
-from mailwatch.incidents.state import CheckState
-from mailwatch.incidents.tickets import Ticket, TicketStatus, dedup_key
-from mailwatch.incidents.timeline import EventType, TicketEvent, replay, replayable
-from mailwatch.result import State
 
 OK, WARN, CRIT, UNKN = State.OK, State.WARNING, State.CRITICAL, State.UNKNOWN
 ONE_MINUTE = timedelta(minutes=1)

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import pytest
 
+from mailwatch.domain.results import State
 from mailwatch.incidents.flapping import (
     HISTORY_LENGTH,
     is_flapping,
     percent_state_change,
     transition_weight,
 )
-from mailwatch.result import State
 
 OK, WARN, CRIT = State.OK, State.WARNING, State.CRITICAL
 

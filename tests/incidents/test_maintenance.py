@@ -13,15 +13,11 @@ from pydantic import ValidationError
 from incidents.builders import T0, config, minutes, result
 from mailwatch.config.loader import format_validation_error
 from mailwatch.config.maintenance import MaintenanceWindowConfig
-from mailwatch.incidents.maintenance import (
-    MaintenanceWindow,
-    Silence,
-    parse_silence_duration,
-    quiet_for,
-)
+from mailwatch.domain.quiet import Silence
+from mailwatch.domain.results import State
+from mailwatch.domain.timeline import EventType
+from mailwatch.incidents.maintenance import MaintenanceWindow, parse_silence_duration, quiet_for
 from mailwatch.incidents.processor import process_result, tick
-from mailwatch.incidents.timeline import EventType
-from mailwatch.result import State
 from mailwatch.store.store import Store
 
 

@@ -15,19 +15,18 @@ from sqlalchemy import func, select
 
 from incidents.builders import PLANS, T0, assert_consistent, config, minutes, result
 from mailwatch.config.model import MailwatchConfig
+from mailwatch.domain.errors import TicketActionError, TicketNotFoundError
+from mailwatch.domain.results import State
+from mailwatch.domain.tickets import TicketStatus
+from mailwatch.domain.timeline import EventType
 from mailwatch.incidents import processor
 from mailwatch.incidents.actions import (
-    TicketNotFoundError,
     acknowledge_ticket,
     resolve_ticket,
     silence_check,
     unsilence_check,
 )
-from mailwatch.incidents.engine import TicketActionError
 from mailwatch.incidents.processor import process_result, tick
-from mailwatch.incidents.tickets import TicketStatus
-from mailwatch.incidents.timeline import EventType
-from mailwatch.result import State
 from mailwatch.store.outbox import OutboxRow
 from mailwatch.store.schema import check_results, outbox, ticket_events
 from mailwatch.store.store import Store

@@ -19,8 +19,8 @@ from harness.dnsmasq import DnsServer
 from mailwatch.config.dnsbl import DEFAULT_ZONES, DnsblCheck
 from mailwatch.config.loader import format_validation_error
 from mailwatch.config.model import MailwatchConfig
+from mailwatch.domain.results import CheckResult, State
 from mailwatch.probes.dnsbl import reverse_labels
-from mailwatch.result import CheckResult, State
 from mailwatch.runner import run_check
 
 TEST_ZONES = [{"zone": zones.IP_ZONE}, {"zone": zones.DOMAIN_ZONE, "type": "domain"}]

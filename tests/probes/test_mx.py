@@ -21,7 +21,7 @@ from harness.dnsmasq import DnsServer
 from mailwatch.config.loader import format_validation_error
 from mailwatch.config.model import MailwatchConfig
 from mailwatch.config.mx import MxCheck
-from mailwatch.result import CheckResult, State
+from mailwatch.domain.results import CheckResult, State
 from mailwatch.runner import run_check
 
 

@@ -24,6 +24,8 @@ from harness.mailservers import MailServers
 from mailwatch.config.loader import format_validation_error
 from mailwatch.config.model import MailwatchConfig
 from mailwatch.config.queue import QueueCheckBase
+from mailwatch.domain.probing import ProbeContext
+from mailwatch.domain.results import CheckResult, State
 from mailwatch.mtaqueue import (
     BadLine,
     Finding,
@@ -40,9 +42,7 @@ from mailwatch.mtaqueue import (
     record_sample,
 )
 from mailwatch.probes import queue as queue_probe
-from mailwatch.probes.base import ProbeContext
 from mailwatch.resource_thresholds import Limits
-from mailwatch.result import CheckResult, State
 from mailwatch.runner import run_check, run_checks
 
 WAIT_S = 15.0

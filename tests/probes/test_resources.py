@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 
 from mailwatch.config.model import MailwatchConfig
 from mailwatch.config.resources import ResourcesCheck
+from mailwatch.domain.results import State, worst
 from mailwatch.probes.resources import NicDelta, counter_deltas
 from mailwatch.resource_thresholds import (
     FAMILIES,
@@ -30,7 +31,6 @@ from mailwatch.resource_thresholds import (
     metric_slug,
     metric_slugs,
 )
-from mailwatch.result import State, worst
 from mailwatch.runner import run_check
 
 OFF = {"warning": "off", "critical": "off"}

@@ -21,7 +21,7 @@ from harness.mailservers import MailServers
 from helpers.roundtrip_config import roundtrip_toml
 from mailwatch.canary import Canary
 from mailwatch.config.roundtrip import RoundtripCheck
-from mailwatch.result import State
+from mailwatch.domain.results import State
 from mailwatch.runner import run_check
 
 

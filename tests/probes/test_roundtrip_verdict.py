@@ -7,9 +7,9 @@ from __future__ import annotations
 from typing import Any
 
 from mailwatch.config.roundtrip import RoundtripCheck
-from mailwatch.probes.base import ProbeContext
+from mailwatch.domain.probing import ProbeContext
+from mailwatch.domain.results import State
 from mailwatch.probes.roundtrip import Arrival, SweepReport, _verdict
-from mailwatch.result import State
 
 
 def check() -> RoundtripCheck:

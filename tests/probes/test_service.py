@@ -34,7 +34,7 @@ from helpers.tcp_responders import (
 from mailwatch.config.loader import format_validation_error
 from mailwatch.config.model import MailwatchConfig
 from mailwatch.config.service import ServiceCheckBase
-from mailwatch.result import State
+from mailwatch.domain.results import State
 from mailwatch.runner import run_check, run_checks
 
 

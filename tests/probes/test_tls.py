@@ -34,7 +34,7 @@ from mailwatch.certinfo import (
 from mailwatch.config.loader import format_validation_error
 from mailwatch.config.model import MailwatchConfig
 from mailwatch.config.tlscheck import TlsCheck
-from mailwatch.result import State
+from mailwatch.domain.results import State
 from mailwatch.runner import run_check, run_checks
 
 HARNESS_NAME = "mail.example.test"

@@ -9,10 +9,10 @@ import sys
 from datetime import UTC, datetime, timedelta
 
 from mailwatch.config.model import MailwatchConfig
+from mailwatch.domain.errors import TicketActionError
+from mailwatch.domain.results import CheckResult, State
 from mailwatch.incidents.actions import acknowledge_ticket, resolve_ticket
-from mailwatch.incidents.engine import TicketActionError
 from mailwatch.incidents.processor import process_result, tick
-from mailwatch.result import CheckResult, State
 from mailwatch.store.store import Store
 from mailwatch.store.tickets import open_tickets
 

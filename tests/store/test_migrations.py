@@ -16,8 +16,9 @@ from sqlalchemy import create_engine, inspect, select
 
 from incidents.builders import T0
 from mailwatch import __version__
-from mailwatch.store import LATEST_VERSION, NewerSchemaError, NotMailwatchDatabaseError, Store
-from mailwatch.store.migrations import StoreError, migrate
+from mailwatch.domain.errors import NewerSchemaError, NotMailwatchDatabaseError, StoreError
+from mailwatch.store import LATEST_VERSION, Store
+from mailwatch.store.migrations import migrate
 from mailwatch.store.outbox import ticket_entries
 from mailwatch.store.schema import metadata, schema_version
 from mailwatch.store.tickets import load_ticket

@@ -7,8 +7,9 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from mailwatch.alerts.messages import AlertFacts, NoticeKind, key_figure
-from mailwatch.incidents.tickets import Ticket, format_number
+from mailwatch.alerts.messages import AlertFacts, key_figure
+from mailwatch.domain.notices import NoticeKind
+from mailwatch.domain.tickets import Ticket, format_number
 
 if TYPE_CHECKING:
     from mailwatch.config.model import MailwatchConfig

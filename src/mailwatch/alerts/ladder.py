@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from mailwatch.alerts.messages import NoticeKind
+from mailwatch.domain.notices import NoticeKind
 
 if TYPE_CHECKING:
     from mailwatch.config.escalation import EscalationPolicyConfig, EscalationStepConfig

@@ -6,7 +6,6 @@ Pure: no clock, no I/O. Operators may replace any title or body with a ``string.
 
 from __future__ import annotations
 
-import enum
 import html
 import re
 import string
@@ -15,22 +14,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Literal, Protocol
 
+from mailwatch.domain.notices import NoticeKind
+
 BodyFormat = Literal["text", "markdown", "html"]
 """apprise's ``body_format``: how the body is written; apprise converts it for each service."""
 
 NoticeLevel = Literal["info", "success", "warning", "failure"]
 """apprise's ``notify_type``: services that show a colour or an icon use it."""
-
-
-class NoticeKind(enum.StrEnum):
-    """Why a message goes out about a ticket."""
-
-    OPENED = "opened"
-    ESCALATION = "escalation"
-    REMINDER = "reminder"
-    BREACH = "breach"
-    RECOVERY = "recovery"
-    TEST = "test"
 
 
 PLACEHOLDERS: Mapping[str, str] = {

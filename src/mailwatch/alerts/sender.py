@@ -25,11 +25,13 @@ from mailwatch.alerts.delivery import DeliveryOutcome, UrlOutcome, deliver
 from mailwatch.alerts.facts import alert_facts
 from mailwatch.alerts.grouping import combine
 from mailwatch.alerts.masking import mask_text
-from mailwatch.alerts.messages import NoticeKind, RenderedAlert, render
+from mailwatch.alerts.messages import RenderedAlert, render
 from mailwatch.alerts.routes import Route, build_routes
+from mailwatch.domain.notices import NoticeKind
+from mailwatch.domain.tickets import Ticket, TicketStatus, format_number
+from mailwatch.domain.time import iso
+from mailwatch.domain.timeline import EventType, TicketEvent
 from mailwatch.incidents.maintenance import MaintenanceWindow, quiet_for
-from mailwatch.incidents.tickets import Ticket, TicketStatus, format_number
-from mailwatch.incidents.timeline import EventType, TicketEvent, iso
 from mailwatch.store.outbox import (
     INTERRUPTED,
     OutboxEntry,

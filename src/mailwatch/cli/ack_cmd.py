@@ -37,14 +37,9 @@ def run(args: argparse.Namespace) -> int:
         fail,
         with_store,
     )
-    from mailwatch.incidents.actions import (
-        TicketNotFoundError,
-        acknowledge_ticket,
-        mitigate_ticket,
-        resolve_ticket,
-    )
-    from mailwatch.incidents.engine import TicketActionError
-    from mailwatch.incidents.tickets import format_number, parse_number
+    from mailwatch.domain.errors import TicketActionError, TicketNotFoundError
+    from mailwatch.domain.tickets import format_number, parse_number
+    from mailwatch.incidents.actions import acknowledge_ticket, mitigate_ticket, resolve_ticket
 
     config = load_or_exit(args.config)
     prefix = config.incidents.ticket_prefix

@@ -12,7 +12,7 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
-from mailwatch.result import CheckResult, State, worst
+from mailwatch.domain.results import CheckResult, State, worst
 
 
 def add_parser(commands: Any, config_parent: argparse.ArgumentParser) -> None:

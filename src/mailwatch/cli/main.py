@@ -62,7 +62,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def load_or_exit(explicit: str | None) -> MailwatchConfig:
     """Load the config, or print one line per problem and exit 78 (EX_CONFIG)."""
-    from mailwatch.config import EX_CONFIG, ConfigError, config_path, load_config
+    from mailwatch.config import EX_CONFIG, config_path, load_config
+    from mailwatch.domain.errors import ConfigError
 
     path = config_path(explicit)
     try:

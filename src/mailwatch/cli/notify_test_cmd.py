@@ -66,7 +66,8 @@ def run(args: argparse.Namespace) -> int:
 
 async def _send_all(config: Any, chosen: list[Any], timeout_s: float) -> int:
     from mailwatch.alerts.delivery import deliver
-    from mailwatch.alerts.messages import AlertFacts, NoticeKind, render
+    from mailwatch.alerts.messages import AlertFacts, render
+    from mailwatch.domain.notices import NoticeKind
     from mailwatch.sla.calendar import load_zone
 
     now = datetime.now(UTC)

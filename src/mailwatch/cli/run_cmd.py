@@ -20,8 +20,8 @@ def run(args: argparse.Namespace) -> int:
     from mailwatch.cli.main import load_or_exit
     from mailwatch.config import config_path
     from mailwatch.daemon.service import Daemon
+    from mailwatch.domain.errors import StoreError
     from mailwatch.logsetup import setup_logging
-    from mailwatch.store.migrations import StoreError
 
     config = load_or_exit(args.config)
     setup_logging(args.verbose, config.daemon.log_format)

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, tzinfo
 from typing import TYPE_CHECKING, Any
 
-from mailwatch.incidents.tickets import Ticket, format_number
+from mailwatch.domain.tickets import Ticket, format_number
 
 if TYPE_CHECKING:
     # Annotations only: the store pulls in SQLAlchemy, which every other command (a
@@ -30,7 +30,7 @@ def run(args: argparse.Namespace) -> int:
     from mailwatch.cli.main import load_or_exit
     from mailwatch.cli.store_session import EXIT_BAD_INPUT, fail, with_store
     from mailwatch.cli.ticket_format import event_dict, ticket_dict
-    from mailwatch.incidents.tickets import parse_number
+    from mailwatch.domain.tickets import parse_number
     from mailwatch.store.outbox import ticket_entries
     from mailwatch.store.tickets import load_ticket, load_timeline
     from mailwatch.timefmt import display_zone

@@ -38,7 +38,8 @@ def add_parser(commands: Any, config_parent: argparse.ArgumentParser) -> None:
 def run_silence(args: argparse.Namespace) -> int:
     from mailwatch.cli.main import load_or_exit
     from mailwatch.cli.store_session import EXIT_BAD_INPUT, default_actor, fail, with_store
-    from mailwatch.incidents.actions import SilenceChange, UnknownCheckError, silence_check
+    from mailwatch.domain.errors import UnknownCheckError
+    from mailwatch.incidents.actions import SilenceChange, silence_check
     from mailwatch.incidents.maintenance import parse_silence_duration
     from mailwatch.timefmt import display_zone, local
 
@@ -69,7 +70,8 @@ def run_silence(args: argparse.Namespace) -> int:
 def run_unsilence(args: argparse.Namespace) -> int:
     from mailwatch.cli.main import load_or_exit
     from mailwatch.cli.store_session import EXIT_BAD_INPUT, default_actor, fail, with_store
-    from mailwatch.incidents.actions import SilenceChange, UnknownCheckError, unsilence_check
+    from mailwatch.domain.errors import UnknownCheckError
+    from mailwatch.incidents.actions import SilenceChange, unsilence_check
 
     config = load_or_exit(args.config)
     actor = args.by or default_actor()

@@ -8,7 +8,7 @@ import sys
 from datetime import UTC, datetime
 from typing import Any
 
-from mailwatch.result import State
+from mailwatch.domain.results import State
 
 
 def add_parser(commands: Any, config_parent: argparse.ArgumentParser) -> None:

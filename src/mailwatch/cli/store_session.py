@@ -15,7 +15,8 @@ from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 from mailwatch.config.model import MailwatchConfig
-from mailwatch.store import Store, StoreError
+from mailwatch.domain.errors import StoreError
+from mailwatch.store import Store
 
 EXIT_REFUSED = 1
 EXIT_BAD_INPUT = 2

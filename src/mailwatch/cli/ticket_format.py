@@ -6,9 +6,10 @@ from collections.abc import Sequence
 from datetime import datetime, tzinfo
 from typing import TYPE_CHECKING, Any
 
-from mailwatch.incidents.tickets import Ticket, format_number
-from mailwatch.incidents.timeline import EventType, TicketEvent
-from mailwatch.timefmt import local, span
+from mailwatch.domain.tickets import Ticket, format_number
+from mailwatch.domain.time import span
+from mailwatch.domain.timeline import EventType, TicketEvent
+from mailwatch.timefmt import local
 
 if TYPE_CHECKING:
     from mailwatch.store.outbox import OutboxEntry

@@ -7,7 +7,7 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from mailwatch.incidents.tickets import Ticket, format_number
+from mailwatch.domain.tickets import Ticket, format_number
 
 
 def add_parser(commands: Any, config_parent: argparse.ArgumentParser) -> None:

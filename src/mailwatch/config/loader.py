@@ -10,19 +10,11 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from mailwatch.config.model import MailwatchConfig
+from mailwatch.domain.errors import ConfigError
 
 DEFAULT_CONFIG_PATH = Path("/etc/mailwatch/mailwatch.toml")
 EX_CONFIG = 78
 """sysexits.h: configuration error. systemd does not restart a unit that exits with it."""
-
-
-class ConfigError(Exception):
-    """The file could not be read or is invalid; ``problems`` holds one line each."""
-
-    def __init__(self, path: Path, problems: Sequence[str]) -> None:
-        super().__init__(f"{path}: {len(problems)} problem(s)")
-        self.path = path
-        self.problems = list(problems)
 
 
 def config_path(explicit: str | os.PathLike[str] | None = None) -> Path:

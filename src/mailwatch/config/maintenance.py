@@ -13,9 +13,9 @@ from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from mailwatch.config.base import StrictModel
 from mailwatch.config.sla import Weekday
+from mailwatch.domain.quiet import ALL_CHECKS
 from mailwatch.sla.calendar import load_zone
 
-ALL_CHECKS = "all"
 _CLOCK_RE = re.compile(r"([0-9]{2}):([0-9]{2})")
 
 

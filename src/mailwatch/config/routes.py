@@ -21,9 +21,10 @@ from pydantic import (
     model_validator,
 )
 
-from mailwatch.alerts.messages import NoticeKind, check_template
+from mailwatch.alerts.messages import check_template
 from mailwatch.config.base import StrictModel, resolve_secret
 from mailwatch.config.checks import CheckName
+from mailwatch.domain.notices import NoticeKind
 
 RouteName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
 """Route names appear in the outbox, in logs and on the command line: keep them plain."""

@@ -8,8 +8,8 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 
-from mailwatch.incidents.tickets import Ticket
-from mailwatch.result import CheckResult, State
+from mailwatch.domain.results import CheckResult, State
+from mailwatch.domain.tickets import Ticket
 
 LATENCY_BUCKETS_S = (0.25, 0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300)
 

@@ -22,7 +22,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
 from mailwatch.config.checks import CheckBase
-from mailwatch.result import CheckResult
+from mailwatch.domain.results import CheckResult
 from mailwatch.runner import run_check
 
 log = logging.getLogger(__name__)

@@ -20,18 +20,19 @@ from pathlib import Path
 
 from mailwatch import __version__
 from mailwatch.alerts.sender import OutboxSender
-from mailwatch.config import ConfigError, MailwatchConfig, load_config
+from mailwatch.config import MailwatchConfig, load_config
 from mailwatch.config.checks import CheckBase
 from mailwatch.daemon.deadman import assess, ping
 from mailwatch.daemon.metrics import DaemonMetrics
 from mailwatch.daemon.scheduler import CheckScheduler
 from mailwatch.daemon.sdnotify import SystemdNotifier, watchdog_interval_s
 from mailwatch.daemon.status import CheckStatus, DaemonInfo, TicketView, snapshot, write_status
+from mailwatch.domain.errors import ConfigError
+from mailwatch.domain.results import CheckResult
+from mailwatch.domain.tickets import format_number
 from mailwatch.incidents.maintenance import MaintenanceWindow
 from mailwatch.incidents.processor import ProcessOutcome, process_result, tick
-from mailwatch.incidents.tickets import format_number
 from mailwatch.probes import probe_spec
-from mailwatch.result import CheckResult
 from mailwatch.store.outbox import escalation_steps, outbox_backlog
 from mailwatch.store.silences import active_silences
 from mailwatch.store.store import Store

@@ -16,9 +16,10 @@ from datetime import datetime, tzinfo
 from pathlib import Path
 from typing import Any
 
-from mailwatch.incidents.tickets import Ticket
-from mailwatch.result import CheckResult, State, worst
-from mailwatch.timefmt import ago, local, span
+from mailwatch.domain.results import CheckResult, State, worst
+from mailwatch.domain.tickets import Ticket
+from mailwatch.domain.time import span
+from mailwatch.timefmt import ago, local
 
 SCHEMA = "mailwatch.status/1"
 STATUS_JSON = "status.json"

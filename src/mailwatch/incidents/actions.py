@@ -12,17 +12,20 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from mailwatch.config.maintenance import ALL_CHECKS
+from mailwatch.domain.checkstate import CheckState
+from mailwatch.domain.errors import TicketActionError, TicketNotFoundError, UnknownCheckError
+from mailwatch.domain.quiet import ALL_CHECKS, Silence
+from mailwatch.domain.tickets import Ticket, format_number
+from mailwatch.domain.time import iso
+from mailwatch.domain.timeline import EventType
 from mailwatch.incidents.engine import (
     Decision,
     EngineContext,
-    TicketActionError,
     acknowledge,
     annotate,
     mitigate,
     resolve,
 )
-from mailwatch.incidents.maintenance import Silence
 from mailwatch.incidents.policy import IncidentPolicy, policy_for
 from mailwatch.incidents.processor import (
     ProcessOutcome,
@@ -31,23 +34,12 @@ from mailwatch.incidents.processor import (
     tick,
     write_decision,
 )
-from mailwatch.incidents.state import CheckState
-from mailwatch.incidents.tickets import Ticket, format_number
-from mailwatch.incidents.timeline import EventType, iso
 from mailwatch.store.silences import active_silences, add_silence, end_silences
 from mailwatch.store.store import Store
 from mailwatch.store.tickets import load_ticket, open_tickets
 
 if TYPE_CHECKING:
     from mailwatch.config.model import MailwatchConfig
-
-
-class TicketNotFoundError(LookupError):
-    """No ticket has this number."""
-
-
-class UnknownCheckError(LookupError):
-    """A silence names a check that is not configured."""
 
 
 _Action = Callable[[CheckState, Ticket, IncidentPolicy, EngineContext], Decision]

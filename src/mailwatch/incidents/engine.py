@@ -13,21 +13,22 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from mailwatch.incidents.flapping import HISTORY_LENGTH, is_flapping, percent_state_change
-from mailwatch.incidents.maintenance import Quiet
-from mailwatch.incidents.policy import IncidentPolicy
-from mailwatch.incidents.severity import result_severity
-from mailwatch.incidents.state import CheckState
-from mailwatch.incidents.tickets import Ticket, TicketStatus
-from mailwatch.incidents.timeline import (
+from mailwatch.domain.checkstate import CheckState
+from mailwatch.domain.errors import TicketActionError
+from mailwatch.domain.quiet import Quiet
+from mailwatch.domain.results import CheckResult, State
+from mailwatch.domain.tickets import Ticket, TicketStatus
+from mailwatch.domain.time import iso
+from mailwatch.domain.timeline import (
     HELD_WHILE_FLAPPING,
     NOTIFY_WORTHY,
     EventType,
     TicketEvent,
     apply,
-    iso,
 )
-from mailwatch.result import CheckResult, State
+from mailwatch.incidents.flapping import HISTORY_LENGTH, is_flapping, percent_state_change
+from mailwatch.incidents.policy import IncidentPolicy
+from mailwatch.incidents.severity import result_severity
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,10 +63,6 @@ class Decision:
             if event.type is EventType.TICKET_OPENED:
                 return next(t for t in self.tickets if t.number == event.ticket)
         return None
-
-
-class TicketActionError(ValueError):
-    """A person asked for a transition the ticket's state does not allow."""
 
 
 # --------------------------------------------------------------------------------------------

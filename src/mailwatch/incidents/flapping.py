@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from mailwatch.result import State
+from mailwatch.domain.results import State
 
 HISTORY_LENGTH = 21
 """States remembered per check: 21 states give 20 transitions, as in Nagios."""

@@ -9,22 +9,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Literal
 from zoneinfo import ZoneInfo
 
-from mailwatch.config.maintenance import ALL_CHECKS, MaintenanceWindowConfig, clock_minutes
+from mailwatch.config.maintenance import MaintenanceWindowConfig, clock_minutes
+from mailwatch.domain.quiet import ALL_CHECKS, Quiet, Silence
 from mailwatch.sla.calendar import WEEKDAYS, load_zone, localize
-
-
-@dataclass(frozen=True, slots=True)
-class Quiet:
-    """Why a check is quiet right now, and until when (None: until someone ends it)."""
-
-    kind: Literal["maintenance", "silence"]
-    reason: str
-    until: datetime | None
 
 
 class MaintenanceWindow:
@@ -71,27 +61,6 @@ def _local(day: date, minutes: int, zone: ZoneInfo) -> datetime:
         day, minutes = day + timedelta(days=1), 0
     naive = datetime.combine(day, time(minutes // 60, minutes % 60))
     return localize(naive, zone).astimezone(UTC)
-
-
-@dataclass(frozen=True, slots=True)
-class Silence:
-    """Ad hoc maintenance from ``mailwatch silence``: one check or ``all``, for a while."""
-
-    id: int
-    check: str
-    starts_at: datetime
-    until: datetime
-    reason: str
-    created_by: str
-    ended_at: datetime | None = None
-    ended_by: str | None = None
-
-    def covers(self, check: str) -> bool:
-        return self.check in (ALL_CHECKS, check)
-
-    def active_at(self, now: datetime) -> bool:
-        end = self.until if self.ended_at is None else min(self.until, self.ended_at)
-        return self.starts_at <= now < end
 
 
 def quiet_for(

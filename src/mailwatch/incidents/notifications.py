@@ -19,17 +19,12 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from mailwatch.alerts.facts import alert_facts
 from mailwatch.alerts.grouping import dependency_root
 from mailwatch.alerts.ladder import PlannedNotice, ladder_for, ladder_notices
-from mailwatch.alerts.messages import NoticeKind
 from mailwatch.alerts.routes import Route, build_routes, route_matches
-from mailwatch.incidents.tickets import Ticket, TicketStatus
-from mailwatch.incidents.timeline import EventType, TicketEvent, iso
-from mailwatch.store.outbox import (
-    TOLD_STATUSES,
-    OutboxEntry,
-    OutboxRow,
-    cancel_entries,
-    ticket_entries,
-)
+from mailwatch.domain.notices import TOLD_STATUSES, NoticeKind
+from mailwatch.domain.tickets import Ticket, TicketStatus
+from mailwatch.domain.time import iso
+from mailwatch.domain.timeline import EventType, TicketEvent
+from mailwatch.store.outbox import OutboxEntry, OutboxRow, cancel_entries, ticket_entries
 from mailwatch.store.tickets import StoredEvent
 
 if TYPE_CHECKING:

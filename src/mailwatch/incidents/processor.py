@@ -12,13 +12,13 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from mailwatch.domain.checkstate import CheckState
+from mailwatch.domain.results import CheckResult
+from mailwatch.domain.tickets import Ticket, dedup_key
 from mailwatch.incidents.engine import Decision, EngineContext, evaluate, on_tick
 from mailwatch.incidents.maintenance import MaintenanceWindow, quiet_for
 from mailwatch.incidents.notifications import plan_notifications
 from mailwatch.incidents.policy import policy_for
-from mailwatch.incidents.state import CheckState
-from mailwatch.incidents.tickets import Ticket, dedup_key
-from mailwatch.result import CheckResult
 from mailwatch.store.checks import insert_result, load_state, save_state
 from mailwatch.store.outbox import OutboxRow, insert_outbox
 from mailwatch.store.silences import active_silences

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from mailwatch.result import State
+from mailwatch.domain.results import State
 
 ANY = "*"
 

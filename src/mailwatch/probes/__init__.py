@@ -9,7 +9,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from mailwatch.probes.base import ProbeContext, ProbeFailure, ProbeSpec
+from mailwatch.probes.base import ProbeSpec
 
 PROBE_MODULES: dict[str, str] = {
     "roundtrip": "mailwatch.probes.roundtrip",
@@ -37,4 +37,4 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-__all__ = ["PROBES", "PROBE_MODULES", "ProbeContext", "ProbeFailure", "ProbeSpec", "probe_spec"]
+__all__ = ["PROBES", "PROBE_MODULES", "ProbeSpec", "probe_spec"]

@@ -17,8 +17,10 @@ from typing import Any, Literal
 
 from mailwatch.config.dnsbl import DnsblCheck, DnsblZone
 from mailwatch.dns import DnsResolver, Lookup, Outcome
-from mailwatch.probes.base import Finding, ProbeContext, ProbeFailure, ProbeSpec
-from mailwatch.result import CheckResult, State
+from mailwatch.domain.errors import ProbeFailure
+from mailwatch.domain.probing import Finding, ProbeContext
+from mailwatch.domain.results import CheckResult, State
+from mailwatch.probes.base import ProbeSpec
 
 _LOOPBACK = IPv4Network("127.0.0.0/8")
 _PARALLEL_QUERIES = 16

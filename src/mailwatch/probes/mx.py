@@ -17,8 +17,10 @@ from typing import Any
 
 from mailwatch.config.mx import MxCheck
 from mailwatch.dns import DnsResolver, HostAddresses, Outcome
-from mailwatch.probes.base import Finding, ProbeContext, ProbeFailure, ProbeSpec
-from mailwatch.result import CheckResult, State
+from mailwatch.domain.errors import ProbeFailure
+from mailwatch.domain.probing import Finding, ProbeContext
+from mailwatch.domain.results import CheckResult, State
+from mailwatch.probes.base import ProbeSpec
 
 _MAX_REPLY_LINES = 100
 

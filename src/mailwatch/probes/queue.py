@@ -23,6 +23,9 @@ from pathlib import Path
 from typing import Any
 
 from mailwatch.config.queue import CommandQueue, EximQueue, PostfixQueue, QueueCheckBase
+from mailwatch.domain.errors import ProbeFailure
+from mailwatch.domain.probing import ProbeContext
+from mailwatch.domain.results import CheckResult, State, worst
 from mailwatch.mtaqueue import (
     QueueSnapshot,
     growth_per_min,
@@ -34,8 +37,7 @@ from mailwatch.mtaqueue import (
     record_sample,
     summary,
 )
-from mailwatch.probes.base import ProbeContext, ProbeFailure, ProbeSpec
-from mailwatch.result import CheckResult, State, worst
+from mailwatch.probes.base import ProbeSpec
 
 SBIN_DIRS = ("/usr/local/sbin", "/usr/sbin", "/sbin")
 """Searched after PATH: Debian installs postqueue and exim there, outside a user's PATH."""

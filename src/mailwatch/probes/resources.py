@@ -18,10 +18,11 @@ from typing import Any
 import psutil
 
 from mailwatch.config.resources import ResourcesCheck
+from mailwatch.domain.probing import ProbeContext
+from mailwatch.domain.results import CheckResult, State
 from mailwatch.probes import stuckable
-from mailwatch.probes.base import ProbeContext, ProbeSpec
+from mailwatch.probes.base import ProbeSpec
 from mailwatch.resource_thresholds import Finding, Reading, evaluate, metric_slugs
-from mailwatch.result import CheckResult, State
 
 MOUNT_WAIT_S = 5.0
 """How long a mount gets to answer ``statvfs``; one that takes longer is reported as hung."""

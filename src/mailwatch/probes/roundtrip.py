@@ -25,11 +25,13 @@ from typing import Any
 
 from mailwatch.canary import HEADER, Canary, parse_header, route_search_key
 from mailwatch.config.roundtrip import RoundtripCheck
-from mailwatch.probes.base import ProbeContext, ProbeFailure, ProbeSpec
+from mailwatch.domain.errors import ProbeFailure
+from mailwatch.domain.probing import ProbeContext
+from mailwatch.domain.results import CheckResult, State
+from mailwatch.probes.base import ProbeSpec
 from mailwatch.protocols.imap import ImapSession
 from mailwatch.protocols.smtp import SmtpReceipt, send_message
 from mailwatch.received import hops_from_headers
-from mailwatch.result import CheckResult, State
 
 log = logging.getLogger(__name__)
 

@@ -27,10 +27,12 @@ from mailwatch.config.service import (
     ServiceCheckBase,
     SpamdService,
 )
-from mailwatch.probes.base import ProbeContext, ProbeFailure, ProbeSpec
+from mailwatch.domain.errors import ProbeFailure
+from mailwatch.domain.probing import ProbeContext
+from mailwatch.domain.results import CheckResult, State
+from mailwatch.probes.base import ProbeSpec
 from mailwatch.protocols.streams import connection, os_error_reason, shown, socket_errors
 from mailwatch.protocols.tlscontext import client_context
-from mailwatch.result import CheckResult, State
 
 MAX_REPLY_BYTES = 4096
 """A greeting or PONG is a few dozen bytes; a peer sending more without a line end is not it."""

@@ -35,10 +35,12 @@ from mailwatch.certinfo import (
     version_below,
 )
 from mailwatch.config.tlscheck import TlsCheck
-from mailwatch.probes.base import ProbeContext, ProbeFailure, ProbeSpec
+from mailwatch.domain.errors import ProbeFailure
+from mailwatch.domain.probing import ProbeContext
+from mailwatch.domain.results import CheckResult, State, worst
+from mailwatch.probes.base import ProbeSpec
 from mailwatch.protocols.streams import CLOSE_GRACE_S, connection, shown, socket_errors
 from mailwatch.protocols.tlserrors import is_tls_error
-from mailwatch.result import CheckResult, State, worst
 
 MAX_REPLY_LINES = 100
 LEGACY_CIPHERS = "DEFAULT:@SECLEVEL=0"

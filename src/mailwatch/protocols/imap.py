@@ -23,7 +23,8 @@ from typing import Any
 import aioimaplib
 
 from mailwatch.config.roundtrip import ImapEndpoint
-from mailwatch.probes.base import ProbeContext, ProbeFailure
+from mailwatch.domain.errors import ProbeFailure
+from mailwatch.domain.probing import ProbeContext
 from mailwatch.protocols.tlscontext import client_context
 from mailwatch.protocols.tlserrors import describe_tls_error, is_tls_error
 

@@ -16,7 +16,8 @@ from dataclasses import dataclass
 import aiosmtplib
 
 from mailwatch.config.roundtrip import SmtpEndpoint
-from mailwatch.probes.base import ProbeContext, ProbeFailure
+from mailwatch.domain.errors import ProbeFailure
+from mailwatch.domain.probing import ProbeContext
 from mailwatch.protocols.tlscontext import client_context
 from mailwatch.protocols.tlserrors import describe_tls_error, is_tls_error
 

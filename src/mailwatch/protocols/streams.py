@@ -9,7 +9,8 @@ import socket
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import AbstractContextManager, asynccontextmanager, contextmanager
 
-from mailwatch.probes.base import ProbeContext, ProbeFailure
+from mailwatch.domain.errors import ProbeFailure
+from mailwatch.domain.probing import ProbeContext
 from mailwatch.protocols.tlserrors import describe_tls_error, is_tls_error
 
 CLOSE_GRACE_S = 1.0

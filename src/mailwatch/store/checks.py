@@ -8,9 +8,9 @@ from typing import Any
 from sqlalchemy import Integer, bindparam, delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from mailwatch.incidents.state import CheckState
-from mailwatch.incidents.tickets import Ticket
-from mailwatch.result import CheckResult
+from mailwatch.domain.checkstate import CheckState
+from mailwatch.domain.results import CheckResult
+from mailwatch.domain.tickets import Ticket
 from mailwatch.store.schema import check_results, check_states
 
 _INSERT_RESULT = insert(check_results).returning(check_results.c.id)

@@ -32,19 +32,8 @@ from sqlalchemy import (
 )
 
 from mailwatch import __version__
+from mailwatch.domain.errors import NewerSchemaError, NotMailwatchDatabaseError
 from mailwatch.store.schema import schema_version
-
-
-class StoreError(Exception):
-    """The database cannot be used; the message says why and what to do."""
-
-
-class NewerSchemaError(StoreError):
-    """The database was written by a newer mailwatch."""
-
-
-class NotMailwatchDatabaseError(StoreError):
-    """The file is not a mailwatch database, or it is damaged."""
 
 
 @dataclass(frozen=True)

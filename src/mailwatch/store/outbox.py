@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import Row, and_, delete, exists, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from mailwatch.domain.notices import BACKLOG_STATUSES, DUE_STATUSES, TOLD_STATUSES
 from mailwatch.store.schema import outbox, tickets
 
 
@@ -57,10 +58,6 @@ async def insert_outbox(
     return ids
 
 
-BACKLOG_STATUSES = ("pending", "sending", "failed")
-"""Rows that still have to reach someone: not yet tried, being sent, or waiting to retry."""
-
-
 async def outbox_backlog(conn: AsyncConnection) -> int:
     query = select(func.count()).select_from(outbox).where(outbox.c.status.in_(BACKLOG_STATUSES))
     return int((await conn.execute(query)).scalar_one())
@@ -89,12 +86,6 @@ def _due_at(payload: Mapping[str, Any] | None) -> datetime | None:
 # --------------------------------------------------------------------------------------------
 # The sender's side
 # --------------------------------------------------------------------------------------------
-
-DUE_STATUSES = ("scheduled", "pending", "failed")
-"""Rows the sender picks up once ``next_attempt_at`` has come."""
-
-TOLD_STATUSES = ("delivered", "sending", "failed")
-"""A route in one of these has heard of the ticket, or is being told (retries go on)."""
 
 ESCALATION_KINDS = ("opened", "escalation")
 

@@ -204,13 +204,3 @@ outbox = Table(
 failed (will retry), dead (gave up), cancelled (no longer wanted). Finished rows of resolved
 tickets are deleted after ``[outbox] retention_days`` (``outbox.prune_finished``). See
 docs/alerts.md."""
-
-OUTBOX_STATUSES = (
-    "scheduled",
-    "pending",
-    "sending",
-    "delivered",
-    "failed",
-    "dead",
-    "cancelled",
-)

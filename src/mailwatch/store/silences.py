@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import Row, bindparam, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from mailwatch.incidents.maintenance import Silence
+from mailwatch.domain.quiet import Silence
 from mailwatch.store.schema import silences
 
 

@@ -21,7 +21,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
-from mailwatch.store.migrations import NotMailwatchDatabaseError, StoreError, migrate
+from mailwatch.domain.errors import NotMailwatchDatabaseError, StoreBusyError, StoreError
+from mailwatch.store.migrations import migrate
 
 BUSY_TIMEOUT_MS = 10_000
 """How long a writer waits for another (the daemon's transactions take milliseconds)."""
@@ -33,10 +34,6 @@ fsync per processed result, which on a small VPS or an SD card costs more than t
 seconds of monitoring history are worth."""
 
 _BEGIN_OPTION = "mailwatch_begin"
-
-
-class StoreBusyError(StoreError):
-    """Another process held the database longer than ``BUSY_TIMEOUT_MS``."""
 
 
 class Store:

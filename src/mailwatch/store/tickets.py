@@ -10,8 +10,8 @@ from typing import Any
 from sqlalchemy import Row, bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from mailwatch.incidents.tickets import Ticket, TicketStatus
-from mailwatch.incidents.timeline import EventType, TicketEvent
+from mailwatch.domain.tickets import Ticket, TicketStatus
+from mailwatch.domain.timeline import EventType, TicketEvent
 from mailwatch.store.schema import ticket_counter, ticket_events, tickets
 
 _COLUMNS = {f.name: ("check_name" if f.name == "check" else f.name) for f in fields(Ticket)}

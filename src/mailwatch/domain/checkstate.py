@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from mailwatch.incidents.tickets import Ticket
-from mailwatch.result import State
+from mailwatch.domain.results import State
+from mailwatch.domain.tickets import Ticket
 
 STATE_FORMAT = 1
 """Bumped when the JSON below changes shape; older shapes are converted in ``from_json``."""

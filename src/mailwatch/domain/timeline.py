@@ -12,7 +12,9 @@ from dataclasses import dataclass, field, fields, replace
 from datetime import datetime
 from typing import Any
 
-from mailwatch.incidents.tickets import Ticket, TicketStatus
+from mailwatch.domain.errors import TimelineError
+from mailwatch.domain.tickets import Ticket, TicketStatus
+from mailwatch.domain.time import parse_instant
 
 SYSTEM_ACTOR = "mailwatch"
 """The actor of events mailwatch itself records (opening, recovery, breaches)."""
@@ -80,23 +82,6 @@ class TicketEvent:
     payload: Mapping[str, Any] = field(default_factory=dict)
 
 
-class TimelineError(ValueError):
-    """A timeline that does not describe a ticket (an event before ``ticket_opened``, ...)."""
-
-
-def _instant(value: Any) -> datetime | None:
-    if value is None:
-        return None
-    if isinstance(value, datetime):
-        return value
-    return datetime.fromisoformat(str(value))
-
-
-def iso(value: datetime | None) -> str | None:
-    """How instants travel in payloads: ISO 8601 with their offset."""
-    return None if value is None else value.isoformat()
-
-
 def apply(ticket: Ticket | None, event: TicketEvent) -> Ticket | None:
     """The ticket after ``event``; events that change nothing return it unchanged."""
     p = event.payload
@@ -114,8 +99,8 @@ def apply(ticket: Ticket | None, event: TicketEvent) -> Ticket | None:
             status=TicketStatus.TRIGGERED,
             opened_at=event.at,
             plan=p.get("plan"),
-            response_due=_instant(p.get("response_due")),
-            resolution_due=_instant(p.get("resolution_due")),
+            response_due=parse_instant(p.get("response_due")),
+            resolution_due=parse_instant(p.get("resolution_due")),
             previous_ticket=p.get("previous_ticket"),
             last_stage=p.get("stage"),
             last_summary=str(p.get("summary", "")),
@@ -128,8 +113,8 @@ def apply(ticket: Ticket | None, event: TicketEvent) -> Ticket | None:
         return replace(
             ticket,
             severity=int(p["severity"]),
-            response_due=_instant(p.get("response_due")),
-            resolution_due=_instant(p.get("resolution_due")),
+            response_due=parse_instant(p.get("response_due")),
+            resolution_due=parse_instant(p.get("resolution_due")),
         )
     if event.type is EventType.STAGE_CHANGED:
         return replace(ticket, last_stage=p.get("stage"))
@@ -139,7 +124,7 @@ def apply(ticket: Ticket | None, event: TicketEvent) -> Ticket | None:
             status=TicketStatus.ACKNOWLEDGED,
             acknowledged_at=event.at,
             acknowledged_by=event.actor,
-            resolution_due=_instant(p.get("resolution_due")),
+            resolution_due=parse_instant(p.get("resolution_due")),
         )
     if event.type is EventType.MITIGATED:
         # A workaround in place implies someone responded: it stops the response clock too.

@@ -1,6 +1,6 @@
 """Tickets: what an operator sees, numbered ``MW-000123`` from a counter that never goes back.
 
-A ticket is a fold of its timeline (``mailwatch.incidents.timeline``); the stored row is a
+A ticket is a fold of its timeline (``mailwatch.domain.timeline``); the stored row is a
 cache of that fold plus the latest failure summary.
 """
 

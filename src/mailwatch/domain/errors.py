@@ -1,0 +1,96 @@
+"""Every exception mailwatch raises on purpose, in one tree::
+
+    MailwatchError
+    ├── ConfigError                 the config file cannot be read or is invalid (exit 78)
+    ├── ProbeFailure                a probe ends with a failed result: a stage and a summary
+    ├── StoreError                  the database cannot be used (exit 74)
+    │   ├── NewerSchemaError          written by a newer mailwatch
+    │   ├── NotMailwatchDatabaseError not a mailwatch database, or damaged
+    │   └── StoreBusyError            another process held it too long
+    └── TicketError                 a person's ticket command cannot be carried out
+        ├── TicketNotFoundError       no ticket has this number (also a LookupError)
+        ├── UnknownCheckError         a silence names a check that is not configured
+        ├── TicketActionError         the ticket's state does not allow the action
+        └── TimelineError             a timeline that describes no ticket
+
+Library errors (aiosmtplib, aioimaplib, ssl, dnspython, SQLAlchemy) never travel past the
+module that talks to that library: each protocol maps its library's errors to a
+``ProbeFailure`` at one boundary (``mailwatch.protocols.*``, ``mailwatch.dns``), and the store
+maps SQLAlchemy's to a ``StoreError`` (``mailwatch.store.store``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from mailwatch.domain.results import State
+
+
+class MailwatchError(Exception):
+    """The root: anything mailwatch raises on purpose."""
+
+
+class ConfigError(MailwatchError):
+    """The file could not be read or is invalid; ``problems`` holds one line each."""
+
+    def __init__(self, path: Path, problems: Sequence[str]) -> None:
+        super().__init__(f"{path}: {len(problems)} problem(s)")
+        self.path = path
+        self.problems = list(problems)
+
+
+class ProbeFailure(MailwatchError):
+    """Raised inside a probe to end it with a failed result.
+
+    Each protocol module turns its library's exceptions into this at one boundary.
+    """
+
+    def __init__(
+        self,
+        stage: str,
+        summary: str,
+        state: State = State.CRITICAL,
+        metrics: Mapping[str, float] | None = None,
+    ) -> None:
+        super().__init__(summary)
+        self.stage = stage
+        self.summary = summary
+        self.state = state
+        self.metrics = dict(metrics or {})
+
+
+class StoreError(MailwatchError):
+    """The database cannot be used; the message says why and what to do."""
+
+
+class NewerSchemaError(StoreError):
+    """The database was written by a newer mailwatch."""
+
+
+class NotMailwatchDatabaseError(StoreError):
+    """The file is not a mailwatch database, or it is damaged."""
+
+
+class StoreBusyError(StoreError):
+    """Another process held the database longer than the store's busy timeout."""
+
+
+class TicketError(MailwatchError):
+    """A ticket command that cannot be carried out; the message says why."""
+
+
+class TicketNotFoundError(TicketError, LookupError):
+    """No ticket has this number."""
+
+
+class UnknownCheckError(TicketError, LookupError):
+    """A silence names a check that is not configured."""
+
+
+class TicketActionError(TicketError, ValueError):
+    """A person asked for a transition the ticket's state does not allow."""
+
+
+class TimelineError(TicketError, ValueError):
+    """A timeline that does not describe a ticket (an event before ``ticket_opened``, ...)."""
