@@ -23,15 +23,16 @@ def add_parser(commands: Any, config_parent: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from mailwatch.cli.main import load_or_exit
-    from mailwatch.daemon.status import STATUS_JSON, render_text
+    from mailwatch.status.document import from_document
+    from mailwatch.status.files import STATUS_JSON
+    from mailwatch.status.text import render_text
     from mailwatch.timefmt import ago, display_zone
 
     config = load_or_exit(args.config)
     directory = config.daemon.state_dir
     try:
         document = json.loads((directory / STATUS_JSON).read_text(encoding="utf-8"))
-        heartbeat = datetime.fromisoformat(document["daemon"]["heartbeat_at"])
-        overall = State[str(document["overall"]).upper()]
+        snapshot = from_document(document)
     except FileNotFoundError:
         print(
             f"mailwatch: no status file in {directory}: the daemon has not run here "
@@ -45,6 +46,7 @@ def run(args: argparse.Namespace) -> int:
         )
         return int(State.UNKNOWN)
     now = datetime.now(UTC)
+    heartbeat = snapshot.heartbeat_at
     age_s = (now - heartbeat).total_seconds()
     stale = age_s > config.daemon.stale_after_s
     if args.json:
@@ -55,9 +57,9 @@ def run(args: argparse.Namespace) -> int:
         if stale:
             print(
                 f"STALE: the daemon's last heartbeat was {ago(heartbeat, now)} "
-                f"(pid {document['daemon']['pid']}); it is down or hung. "
+                f"(pid {snapshot.daemon.pid}); it is down or hung. "
                 "What follows is old news.\n"
             )
-        print(render_text(document, display_zone(config.incidents.timezone), now), end="")
+        print(render_text(snapshot, display_zone(config.incidents.timezone), now), end="")
     # A stale file cannot vouch for anything: unknown, like a check that cannot tell.
-    return int(State.UNKNOWN) if stale else int(overall)
+    return int(State.UNKNOWN) if stale else int(snapshot.overall)

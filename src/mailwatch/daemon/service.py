@@ -26,17 +26,18 @@ from mailwatch.daemon.deadman import assess, ping
 from mailwatch.daemon.metrics import DaemonMetrics
 from mailwatch.daemon.scheduler import CheckScheduler
 from mailwatch.daemon.sdnotify import SystemdNotifier, watchdog_interval_s
-from mailwatch.daemon.status import CheckStatus, DaemonInfo, TicketView, snapshot, write_status
 from mailwatch.domain.errors import ConfigError
 from mailwatch.domain.results import CheckResult
 from mailwatch.domain.tickets import format_number
 from mailwatch.incidents.maintenance import MaintenanceWindow
 from mailwatch.incidents.processor import ProcessOutcome, process_result, tick
 from mailwatch.probes import probe_spec
-from mailwatch.store.outbox import escalation_steps, outbox_backlog
-from mailwatch.store.silences import active_silences
+from mailwatch.status.build import read_stored_facts
+from mailwatch.status.files import write_status
+from mailwatch.status.live import CheckStatus
+from mailwatch.status.model import DaemonInfo, assemble
+from mailwatch.store.outbox import outbox_backlog
 from mailwatch.store.store import Store
-from mailwatch.store.tickets import open_tickets
 from mailwatch.timefmt import display_zone
 
 log = logging.getLogger("mailwatch.daemon")
@@ -253,29 +254,21 @@ class Daemon:
         assert self._store is not None
         now = datetime.now(UTC)
         async with self._store.read() as conn:
-            tickets = await open_tickets(conn)
-            silences = await active_silences(conn, now)
+            stored = await read_stored_facts(conn, now)
             backlog = await outbox_backlog(conn)
-            steps = await escalation_steps(conn)
-        self.metrics.set_tickets(tickets)
+        self.metrics.set_tickets(stored.tickets)
         self.metrics.outbox_backlog.set(backlog)
-        prefix = self.config.incidents.ticket_prefix
-        views = [
-            TicketView(t, format_number(t.number, prefix), steps.get(t.number)) for t in tickets
-        ]
-        silenced: dict[str, datetime] = {}
         windows = [MaintenanceWindow(w) for w in self.config.maintenance]
-        for name in self.checks:
-            ends = [s.until for s in silences if s.covers(name) and s.until is not None]
-            ends += [
-                until
-                for w in windows
-                if w.covers(name) and (until := w.active_until(now)) is not None
-            ]
-            if ends:
-                silenced[name] = max(ends)
-        document = snapshot(now, self.info, self.checks.values(), views, self.flapping, silenced)
-        await asyncio.to_thread(write_status, self.state_dir, document, self.zone, now)
+        snapshot = assemble(
+            now,
+            self.info,
+            self.checks.values(),
+            stored,
+            self.flapping,
+            windows,
+            ticket_prefix=self.config.incidents.ticket_prefix,
+        )
+        await asyncio.to_thread(write_status, self.state_dir, snapshot, self.zone, now)
 
     def _one_line(self) -> str:
         counts: dict[str, int] = {}
