@@ -1,28 +1,25 @@
 """The ``mx`` check: does a domain publish MX records, do they resolve, and (optionally) does
 each MX host greet on port 25 and offer STARTTLS?
 
-Socket errors of the port-25 session become a short reason in :func:`_greet`; DNS errors are
-translated in :mod:`mailwatch.dns`.
+The port-25 conversation is :func:`mailwatch.protocols.smtp.greet`, whose failures arrive as
+``SmtpUnreachable`` reasons; DNS errors are translated in :mod:`mailwatch.dns`.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import socket
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from mailwatch.config.mx import MxCheck
 from mailwatch.dns import DnsResolver, HostAddresses, Outcome
-from mailwatch.domain.errors import ProbeFailure
+from mailwatch.domain.errors import ProbeFailure, SmtpUnreachable
 from mailwatch.domain.probing import Finding, ProbeContext
 from mailwatch.domain.results import CheckResult, State
 from mailwatch.probes.base import ProbeSpec
-
-_MAX_REPLY_LINES = 100
+from mailwatch.protocols.smtp import SmtpGreeting, greet
 
 
 @dataclass(slots=True)
@@ -30,7 +27,7 @@ class MxHost:
     preference: int
     host: str
     addresses: HostAddresses | None = None
-    greeting: Greeting | None = None
+    greeting: SmtpGreeting | None = None
     unreachable: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
@@ -49,20 +46,6 @@ class MxHost:
         elif self.unreachable:
             data.update(reachable=False, connect_errors=self.unreachable)
         return data
-
-
-@dataclass(frozen=True, slots=True)
-class Greeting:
-    """What an MX said on port 25: its banner, and whether EHLO listed STARTTLS."""
-
-    address: str
-    banner: str
-    starttls: bool
-    elapsed_s: float
-
-
-class SmtpUnreachable(Exception):
-    """One address could not be talked to; the message is the reason, for the summary."""
 
 
 async def probe(check: MxCheck, ctx: ProbeContext) -> CheckResult:
@@ -272,76 +255,10 @@ async def _connect(mx: MxHost, check: MxCheck, helo: str) -> None:
     assert mx.addresses is not None
     for address in mx.addresses.addresses:
         try:
-            mx.greeting = await _greet(address, check.smtp_port, helo, check.connect_timeout_s)
+            mx.greeting = await greet(address, check.smtp_port, helo, check.connect_timeout_s)
             return
         except SmtpUnreachable as exc:
             mx.unreachable.append(f"{_endpoint(address, check.smtp_port)} {exc}")
-
-
-async def _greet(address: str, port: int, helo: str, timeout_s: float) -> Greeting:
-    """Connect, read the banner, EHLO, QUIT. The one place port-25 errors become reasons."""
-    session = _Session(address, port, helo)
-    try:
-        async with asyncio.timeout(timeout_s):
-            return await session.run()
-    except TimeoutError:
-        raise SmtpUnreachable(f"no {session.step} within {timeout_s:g} s") from None
-    except asyncio.IncompleteReadError:
-        raise SmtpUnreachable(f"closed the connection before the {session.step}") from None
-    except ConnectionRefusedError:
-        raise SmtpUnreachable("connection refused") from None
-    except OSError as exc:
-        raise SmtpUnreachable(exc.strerror or str(exc)) from None
-    except (ValueError, asyncio.LimitOverrunError) as exc:
-        raise SmtpUnreachable(f"does not speak SMTP ({exc})") from None
-
-
-@dataclass(slots=True)
-class _Session:
-    """One port-25 conversation; ``step`` says what it was waiting for, for the reason."""
-
-    address: str
-    port: int
-    helo: str
-    step: str = "connection"
-
-    async def run(self) -> Greeting:
-        started = time.monotonic()
-        reader, writer = await asyncio.open_connection(self.address, self.port)
-        try:
-            self.step = "banner"
-            code, banner = await _reply(reader)
-            if code != 220:
-                raise SmtpUnreachable(f"refuses sessions: {code} {banner[0]}")
-            self.step = "EHLO reply"
-            writer.write(f"EHLO {self.helo}\r\n".encode("ascii", "replace"))
-            await writer.drain()
-            code, ehlo = await _reply(reader)
-            if code != 250:
-                raise SmtpUnreachable(f"rejected EHLO: {code} {ehlo[0]}")
-            starttls = any(line.upper().split()[:1] == ["STARTTLS"] for line in ehlo[1:])
-            writer.write(b"QUIT\r\n")
-            await writer.drain()
-            return Greeting(self.address, banner[0], starttls, time.monotonic() - started)
-        finally:
-            writer.close()
-            with contextlib.suppress(OSError):
-                await writer.wait_closed()
-
-
-async def _reply(reader: asyncio.StreamReader) -> tuple[int, list[str]]:
-    """One SMTP reply: its code and the text of each line (``250-`` continuations joined)."""
-    lines: list[str] = []
-    while len(lines) < _MAX_REPLY_LINES:
-        raw = await reader.readuntil(b"\n")
-        line = raw.decode("utf-8", "replace").rstrip("\r\n")
-        code = line[:3]
-        if not code.isdigit() or line[3:4] not in ("", " ", "-"):
-            raise ValueError(f"unexpected line {line[:60]!r}")
-        lines.append(line[4:].strip())
-        if line[3:4] != "-":
-            return int(code), lines
-    raise ValueError(f"reply longer than {_MAX_REPLY_LINES} lines")
 
 
 def _endpoint(host: str, port: int) -> str:
