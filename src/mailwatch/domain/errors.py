@@ -3,6 +3,8 @@
     MailwatchError
     ├── ConfigError                 the config file cannot be read or is invalid (exit 78)
     ├── ProbeFailure                a probe ends with a failed result: a stage and a summary
+    ├── SmtpUnreachable             one address held no SMTP greeting; the message says why
+    ├── CertificateRejected         a verifying TLS handshake refused the peer's chain
     ├── StoreError                  the database cannot be used (exit 74)
     │   ├── NewerSchemaError          written by a newer mailwatch
     │   ├── NotMailwatchDatabaseError not a mailwatch database, or damaged
@@ -16,7 +18,10 @@
 Library errors (aiosmtplib, aioimaplib, ssl, dnspython, SQLAlchemy) never travel past the
 module that talks to that library: each protocol maps its library's errors to a
 ``ProbeFailure`` at one boundary (``mailwatch.protocols.*``, ``mailwatch.dns``), and the store
-maps SQLAlchemy's to a ``StoreError`` (``mailwatch.store.store``).
+maps SQLAlchemy's to a ``StoreError`` (``mailwatch.store.store``). ``SmtpUnreachable`` and
+``CertificateRejected`` are what a protocol tells a probe that judges the failure itself
+rather than ending with it: the mx probe counts unreachable hosts, the tls probe reports a
+refused chain as a finding.
 """
 
 from __future__ import annotations
@@ -58,6 +63,20 @@ class ProbeFailure(MailwatchError):
         self.summary = summary
         self.state = state
         self.metrics = dict(metrics or {})
+
+
+class SmtpUnreachable(MailwatchError):
+    """One address could not be greeted on SMTP; the message is the reason, in a few words
+    (``connection refused``, ``no banner within 10 s``), for the probe's summary."""
+
+
+class CertificateRejected(MailwatchError):
+    """A verifying TLS handshake refused the peer's chain; OpenSSL's code and reason."""
+
+    def __init__(self, code: int, reason: str) -> None:
+        super().__init__(reason)
+        self.code = code
+        self.reason = reason
 
 
 class StoreError(MailwatchError):

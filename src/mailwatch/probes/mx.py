@@ -1,28 +1,25 @@
 """The ``mx`` check: does a domain publish MX records, do they resolve, and (optionally) does
 each MX host greet on port 25 and offer STARTTLS?
 
-Socket errors of the port-25 session become a short reason in :func:`_greet`; DNS errors are
-translated in :mod:`mailwatch.dns`.
+The port-25 conversation is :func:`mailwatch.protocols.smtp.greet`, whose failures arrive as
+``SmtpUnreachable`` reasons; DNS errors are translated in :mod:`mailwatch.dns`.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import socket
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from mailwatch.config.mx import MxCheck
-from mailwatch.dns import DnsResolver, HostAddresses, Outcome
-from mailwatch.domain.errors import ProbeFailure
+from mailwatch.dns import DnsResolver, HostAddresses, Lookup, Outcome
+from mailwatch.domain.errors import ProbeFailure, SmtpUnreachable
 from mailwatch.domain.probing import Finding, ProbeContext
 from mailwatch.domain.results import CheckResult, State
 from mailwatch.probes.base import ProbeSpec
-
-_MAX_REPLY_LINES = 100
+from mailwatch.protocols.smtp import SmtpGreeting, greet
 
 
 @dataclass(slots=True)
@@ -30,8 +27,12 @@ class MxHost:
     preference: int
     host: str
     addresses: HostAddresses | None = None
-    greeting: Greeting | None = None
+    greeting: SmtpGreeting | None = None
     unreachable: list[str] = field(default_factory=list)
+
+    @property
+    def has_address(self) -> bool:
+        return self.addresses is not None and bool(self.addresses.addresses)
 
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {"preference": self.preference, "host": self.host}
@@ -51,58 +52,64 @@ class MxHost:
         return data
 
 
-@dataclass(frozen=True, slots=True)
-class Greeting:
-    """What an MX said on port 25: its banner, and whether EHLO listed STARTTLS."""
-
-    address: str
-    banner: str
-    starttls: bool
-    elapsed_s: float
-
-
-class SmtpUnreachable(Exception):
-    """One address could not be talked to; the message is the reason, for the summary."""
-
-
 async def probe(check: MxCheck, ctx: ProbeContext) -> CheckResult:
+    """The MX lookup; then, for real MX hosts, the set, their addresses and (with ``connect``)
+    their greetings, each step adding its findings."""
     ctx.stage = "mx_lookup"
     try:
         resolver = await DnsResolver.from_config(check.resolver)
     except ProbeFailure as failure:
         return ctx.failed(failure)
-    domain = check.domain
-    answer = await resolver.lookup(domain, "MX")
+    answer = await resolver.lookup(check.domain, "MX")
     metrics: dict[str, float] = {"lookup_s": round(answer.elapsed_s, 3)}
-    if answer.failed:
-        return ctx.failed(answer.failure("mx_lookup", metrics), nameservers=resolver.where)
-    if answer.outcome is Outcome.NXDOMAIN:
-        return ctx.result(
-            State.CRITICAL,
-            f"{domain} does not exist (NXDOMAIN from {resolver.where}): mail to it bounces",
-            stage="mx_missing",
-            metrics={**metrics, "mx_hosts": 0},
-        )
     records = answer.mx()
-    if not records:
-        return ctx.result(
-            State.CRITICAL,
-            f"{domain} has no MX records: senders fall back to its A/AAAA record, if any",
-            stage="mx_missing",
-            metrics={**metrics, "mx_hosts": 0},
-        )
-    details: dict[str, Any] = {"domain": domain, "nameservers": resolver.where}
+    if answer.failed or not records:
+        return _without_mx(check, ctx, resolver, answer, metrics)
+    details: dict[str, Any] = {"domain": check.domain, "nameservers": resolver.where}
     if any(host == "." for _, host in records):
         return _null_mx(check, ctx, records, metrics, details)
 
     hosts = [MxHost(preference, host) for preference, host in records]
+    findings = _set_findings(check, hosts)
+    findings += await _look_up_addresses(check, ctx, resolver, hosts, metrics)
+    if check.connect:
+        findings += await _greet_hosts(check, ctx, hosts, metrics)
+    details["mx"] = [mx.to_dict() for mx in hosts]
+    if findings:
+        return ctx.concluded(findings, metrics=metrics, details=details)
+    return ctx.result(State.OK, _all_well(check, hosts, metrics), metrics=metrics, details=details)
+
+
+def _without_mx(
+    check: MxCheck,
+    ctx: ProbeContext,
+    resolver: DnsResolver,
+    answer: Lookup,
+    metrics: dict[str, float],
+) -> CheckResult:
+    """The lookup failed, the domain does not exist, or it has no MX records."""
+    domain = check.domain
+    if answer.failed:
+        return ctx.failed(answer.failure("mx_lookup", metrics), nameservers=resolver.where)
+    if answer.outcome is Outcome.NXDOMAIN:
+        summary = f"{domain} does not exist (NXDOMAIN from {resolver.where}): mail to it bounces"
+    else:
+        summary = f"{domain} has no MX records: senders fall back to its A/AAAA record, if any"
+    return ctx.result(
+        State.CRITICAL, summary, stage="mx_missing", metrics={**metrics, "mx_hosts": 0}
+    )
+
+
+def _set_findings(check: MxCheck, hosts: Sequence[MxHost]) -> list[Finding]:
+    """What the MX set itself says against the config: records where a null MX was expected,
+    or other hosts than ``expected_hosts``."""
     findings: list[Finding] = []
     if check.expect_null_mx:
         findings.append(
             Finding(
                 State.WARNING,
                 "mx_unexpected",
-                f"{domain} has MX records ({_listing(hosts)}) but expect_null_mx = true "
+                f"{check.domain} has MX records ({_listing(hosts)}) but expect_null_mx = true "
                 "says it should accept no mail",
             )
         )
@@ -111,38 +118,56 @@ async def probe(check: MxCheck, ctx: ProbeContext) -> CheckResult:
         actual = {mx.host for mx in hosts}
         if actual != expected:
             findings.append(
-                Finding(State.WARNING, "mx_unexpected", _difference(domain, actual, expected))
+                Finding(State.WARNING, "mx_unexpected", _difference(check.domain, actual, expected))
             )
+    return findings
 
+
+async def _look_up_addresses(
+    check: MxCheck,
+    ctx: ProbeContext,
+    resolver: DnsResolver,
+    hosts: Sequence[MxHost],
+    metrics: dict[str, float],
+) -> list[Finding]:
+    """A and AAAA of every MX host, all at once; each host keeps what it found."""
     ctx.stage = "mx_address"
     resolved = await asyncio.gather(*(resolver.host_addresses(mx.host) for mx in hosts))
     for mx, addresses in zip(hosts, resolved, strict=True):
         mx.addresses = addresses
-    findings += _address_findings(domain, hosts)
-    with_address = [mx for mx in hosts if mx.addresses and mx.addresses.addresses]
-    metrics.update(mx_hosts=len(hosts), mx_hosts_with_address=len(with_address))
+    metrics.update(
+        mx_hosts=len(hosts), mx_hosts_with_address=sum(1 for mx in hosts if mx.has_address)
+    )
+    return _address_findings(check.domain, hosts)
 
-    if check.connect and with_address:
-        ctx.stage = "mx_connect"
-        helo = check.helo_name or socket.gethostname()
-        await asyncio.gather(*(_connect(mx, check, helo) for mx in with_address))
-        findings += _connect_findings(check, hosts, with_address)
-        reachable = [mx.greeting for mx in hosts if mx.greeting is not None]
-        metrics.update(
-            mx_hosts_reachable=len(reachable),
-            mx_hosts_starttls=sum(1 for greeting in reachable if greeting.starttls),
-        )
-        if reachable:
-            metrics["connect_s"] = round(max(greeting.elapsed_s for greeting in reachable), 3)
 
-    details["mx"] = [mx.to_dict() for mx in hosts]
-    if findings:
-        return ctx.concluded(findings, metrics=metrics, details=details)
-    summary = f"{domain}: {len(hosts)} MX ({_listing(hosts)}), all with addresses"
+async def _greet_hosts(
+    check: MxCheck, ctx: ProbeContext, hosts: Sequence[MxHost], metrics: dict[str, float]
+) -> list[Finding]:
+    """Port 25 of every MX host with an address, all at once; each host keeps its greeting
+    or why it has none."""
+    with_address = [mx for mx in hosts if mx.has_address]
+    if not with_address:
+        return []  # the address findings already say why
+    ctx.stage = "mx_connect"
+    helo = check.helo_name or socket.gethostname()
+    await asyncio.gather(*(_connect(mx, check, helo) for mx in with_address))
+    reachable = [mx.greeting for mx in hosts if mx.greeting is not None]
+    metrics.update(
+        mx_hosts_reachable=len(reachable),
+        mx_hosts_starttls=sum(1 for greeting in reachable if greeting.starttls),
+    )
+    if reachable:
+        metrics["connect_s"] = round(max(greeting.elapsed_s for greeting in reachable), 3)
+    return _connect_findings(check, hosts, with_address)
+
+
+def _all_well(check: MxCheck, hosts: Sequence[MxHost], metrics: dict[str, float]) -> str:
+    summary = f"{check.domain}: {len(hosts)} MX ({_listing(hosts)}), all with addresses"
     if check.connect:
         starttls = int(metrics["mx_hosts_starttls"])
         summary += f"; all greet on port {check.smtp_port}, STARTTLS on {starttls} of {len(hosts)}"
-    return ctx.result(State.OK, summary, metrics=metrics, details=details)
+    return summary
 
 
 def _null_mx(
@@ -272,76 +297,10 @@ async def _connect(mx: MxHost, check: MxCheck, helo: str) -> None:
     assert mx.addresses is not None
     for address in mx.addresses.addresses:
         try:
-            mx.greeting = await _greet(address, check.smtp_port, helo, check.connect_timeout_s)
+            mx.greeting = await greet(address, check.smtp_port, helo, check.connect_timeout_s)
             return
         except SmtpUnreachable as exc:
             mx.unreachable.append(f"{_endpoint(address, check.smtp_port)} {exc}")
-
-
-async def _greet(address: str, port: int, helo: str, timeout_s: float) -> Greeting:
-    """Connect, read the banner, EHLO, QUIT. The one place port-25 errors become reasons."""
-    session = _Session(address, port, helo)
-    try:
-        async with asyncio.timeout(timeout_s):
-            return await session.run()
-    except TimeoutError:
-        raise SmtpUnreachable(f"no {session.step} within {timeout_s:g} s") from None
-    except asyncio.IncompleteReadError:
-        raise SmtpUnreachable(f"closed the connection before the {session.step}") from None
-    except ConnectionRefusedError:
-        raise SmtpUnreachable("connection refused") from None
-    except OSError as exc:
-        raise SmtpUnreachable(exc.strerror or str(exc)) from None
-    except (ValueError, asyncio.LimitOverrunError) as exc:
-        raise SmtpUnreachable(f"does not speak SMTP ({exc})") from None
-
-
-@dataclass(slots=True)
-class _Session:
-    """One port-25 conversation; ``step`` says what it was waiting for, for the reason."""
-
-    address: str
-    port: int
-    helo: str
-    step: str = "connection"
-
-    async def run(self) -> Greeting:
-        started = time.monotonic()
-        reader, writer = await asyncio.open_connection(self.address, self.port)
-        try:
-            self.step = "banner"
-            code, banner = await _reply(reader)
-            if code != 220:
-                raise SmtpUnreachable(f"refuses sessions: {code} {banner[0]}")
-            self.step = "EHLO reply"
-            writer.write(f"EHLO {self.helo}\r\n".encode("ascii", "replace"))
-            await writer.drain()
-            code, ehlo = await _reply(reader)
-            if code != 250:
-                raise SmtpUnreachable(f"rejected EHLO: {code} {ehlo[0]}")
-            starttls = any(line.upper().split()[:1] == ["STARTTLS"] for line in ehlo[1:])
-            writer.write(b"QUIT\r\n")
-            await writer.drain()
-            return Greeting(self.address, banner[0], starttls, time.monotonic() - started)
-        finally:
-            writer.close()
-            with contextlib.suppress(OSError):
-                await writer.wait_closed()
-
-
-async def _reply(reader: asyncio.StreamReader) -> tuple[int, list[str]]:
-    """One SMTP reply: its code and the text of each line (``250-`` continuations joined)."""
-    lines: list[str] = []
-    while len(lines) < _MAX_REPLY_LINES:
-        raw = await reader.readuntil(b"\n")
-        line = raw.decode("utf-8", "replace").rstrip("\r\n")
-        code = line[:3]
-        if not code.isdigit() or line[3:4] not in ("", " ", "-"):
-            raise ValueError(f"unexpected line {line[:60]!r}")
-        lines.append(line[4:].strip())
-        if line[3:4] != "-":
-            return int(code), lines
-    raise ValueError(f"reply longer than {_MAX_REPLY_LINES} lines")
 
 
 def _endpoint(host: str, port: int) -> str:

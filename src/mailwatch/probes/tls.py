@@ -10,7 +10,8 @@ Stages: ``connect``, ``starttls`` (the SMTP or IMAP dialogue before the upgrade)
 (TLS failed even without verification, or the certificate cannot be decoded), then the
 findings ``expired``, ``expiring``, ``hostname``, ``untrusted``, ``protocol_version``. Socket,
 stream and TLS errors become a stage and a sentence in ``_translate`` only (over
-``protocols.streams.socket_errors``).
+``protocols.streams.socket_errors``); a chain the verifying handshake refuses arrives as
+``CertificateRejected`` (``protocols.tlserrors.certificate_rejections``).
 """
 
 from __future__ import annotations
@@ -35,12 +36,12 @@ from mailwatch.certinfo import (
     version_below,
 )
 from mailwatch.config.tlscheck import TlsCheck
-from mailwatch.domain.errors import ProbeFailure
+from mailwatch.domain.errors import CertificateRejected, ProbeFailure
 from mailwatch.domain.probing import ProbeContext
 from mailwatch.domain.results import CheckResult, State, worst
 from mailwatch.probes.base import ProbeSpec
 from mailwatch.protocols.streams import CLOSE_GRACE_S, connection, shown, socket_errors
-from mailwatch.protocols.tlserrors import is_tls_error
+from mailwatch.protocols.tlserrors import certificate_rejections, is_tls_error
 
 MAX_REPLY_LINES = 100
 LEGACY_CIPHERS = "DEFAULT:@SECLEVEL=0"
@@ -55,15 +56,6 @@ class Session:
     version: str
     cipher: str
     handshake_s: float
-
-
-class CertificateRejected(Exception):
-    """The verifying handshake refused the chain; carries OpenSSL's code and reason."""
-
-    def __init__(self, code: int, reason: str) -> None:
-        super().__init__(reason)
-        self.code = code
-        self.reason = reason
 
 
 async def probe(check: TlsCheck, ctx: ProbeContext) -> CheckResult:
@@ -152,12 +144,8 @@ async def _session(check: TlsCheck, ctx: ProbeContext, context: ssl.SSLContext) 
                 await _imap_starttls(reader, writer, where)
         ctx.stage = "handshake"
         started = time.monotonic()
-        with _translate(ctx, where):
-            try:
-                await writer.start_tls(context, server_hostname=check.server_name)
-            except ssl.SSLCertVerificationError as exc:
-                reason = exc.verify_message or exc.reason or "verification failed"
-                raise CertificateRejected(exc.verify_code, reason) from None
+        with _translate(ctx, where), certificate_rejections():
+            await writer.start_tls(context, server_hostname=check.server_name)
         elapsed = time.monotonic() - started
         tls = writer.get_extra_info("ssl_object")
         assert isinstance(tls, ssl.SSLObject)

@@ -1,12 +1,16 @@
-"""Handing a canary to an SMTP server, with every failure named by the step it happened in.
+"""SMTP as the probes speak it: handing a canary to a server, and greeting one without sending.
 
-Stages: ``smtp_connect`` (TCP, greeting, EHLO), ``smtp_tls`` (implicit TLS or STARTTLS),
-``smtp_auth``, ``smtp_rejected`` (sender, recipient or data refused).
+:func:`send_message` names every failure by the step it happened in, as a ``ProbeFailure`` with
+the stage ``smtp_connect`` (TCP, greeting, EHLO), ``smtp_tls`` (implicit TLS or STARTTLS),
+``smtp_auth`` or ``smtp_rejected`` (sender, recipient or data refused). :func:`greet` only
+says hello and goodbye (connect, banner, EHLO, QUIT) and raises ``SmtpUnreachable`` with a
+short reason. aiosmtplib's and the socket layer's errors are translated here and nowhere else.
 """
 
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import socket
 import time
 from collections.abc import Iterator
@@ -16,8 +20,9 @@ from dataclasses import dataclass
 import aiosmtplib
 
 from mailwatch.config.roundtrip import SmtpEndpoint
-from mailwatch.domain.errors import ProbeFailure
+from mailwatch.domain.errors import ProbeFailure, SmtpUnreachable
 from mailwatch.domain.probing import ProbeContext
+from mailwatch.protocols.streams import CLOSE_GRACE_S
 from mailwatch.protocols.tlscontext import client_context
 from mailwatch.protocols.tlserrors import describe_tls_error, is_tls_error
 
@@ -146,3 +151,123 @@ def _why(exc: BaseException) -> str:
     if isinstance(cause, OSError) and cause.strerror:
         return cause.strerror
     return str(exc) or type(exc).__name__
+
+
+@dataclass(frozen=True, slots=True)
+class SmtpGreeting:
+    """What a server said to a client that only greeted it."""
+
+    address: str
+    banner: str
+    """The first line of the banner, without its code."""
+    starttls: bool
+    """The EHLO reply offered STARTTLS."""
+    elapsed_s: float
+    """From the start of the TCP connection to the EHLO reply."""
+
+
+async def greet(address: str, port: int, helo: str, timeout_s: float) -> SmtpGreeting:
+    """Connect to ``address`` (an IP address), read the banner, send EHLO, say QUIT.
+
+    The connection, the banner and the EHLO reply must all come within ``timeout_s``; the
+    reply to QUIT is waited for only within what is left of it, and at most
+    ``CLOSE_GRACE_S``. A peer that cannot be greeted raises ``SmtpUnreachable``, whose
+    message says why (``connection refused``, ``no banner within 10 s``).
+    """
+    loop = asyncio.get_running_loop()
+    ends_at = loop.time() + timeout_s
+    client = aiosmtplib.SMTP(
+        hostname=address,
+        local_hostname=helo.encode("ascii", "replace").decode("ascii"),
+        timeout=None,
+        start_tls=False,
+    )
+    step = "connection"
+    started = time.monotonic()
+    try:
+        try:
+            async with asyncio.timeout_at(ends_at):
+                sock = await _tcp_connection(address, port)
+                step = "banner"
+                banner = await client.connect(sock=sock)
+                step = "EHLO reply"
+                await client.ehlo()
+        except Exception as exc:
+            reason = _unreachable_reason(exc, step, timeout_s)
+            if reason is None:
+                raise
+            raise SmtpUnreachable(reason) from None
+        greeting = SmtpGreeting(
+            address=address,
+            banner=_first_line(banner.message),
+            starttls=client.supports_extension("starttls"),
+            elapsed_s=time.monotonic() - started,
+        )
+        # A clean goodbye: the server logs a QUIT instead of a lost connection. The host has
+        # greeted; a QUIT that fails or goes unanswered changes nothing.
+        grace_s = min(CLOSE_GRACE_S, max(0.0, ends_at - loop.time()))
+        with suppress(aiosmtplib.SMTPException, OSError):
+            await client.quit(timeout=grace_s)
+        return greeting
+    finally:
+        client.close()
+        await asyncio.sleep(0)  # the socket closes on the loop's next turn (see send_message)
+
+
+async def _tcp_connection(address: str, port: int) -> socket.socket:
+    """A TCP connection made apart from aiosmtplib (which then takes the socket over), so that
+    a peer that does not accept the connection is told from one that accepts and stays mute."""
+    family = socket.AF_INET6 if ipaddress.ip_address(address).version == 6 else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setblocking(False)
+    try:
+        await asyncio.get_running_loop().sock_connect(sock, (address, port))
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
+_MALFORMED_LINE = "Malformed SMTP response line: "
+"""How aiosmtplib words a line that does not start with a reply code."""
+
+
+def _unreachable_reason(exc: Exception, step: str, timeout_s: float) -> str | None:
+    """aiosmtplib's and the socket layer's errors in :func:`greet`, as a few words for the
+    summary; None for anything else (a bug, which must not pass for an unreachable host)."""
+    if isinstance(exc, aiosmtplib.SMTPConnectResponseError):
+        return f"refuses sessions: {exc.code} {_first_line(exc.message)}"
+    if isinstance(exc, aiosmtplib.SMTPHeloError):
+        return f"rejected EHLO: {exc.code} {_first_line(exc.message)}"
+    if isinstance(exc, aiosmtplib.SMTPResponseException) and exc.code < 0:
+        # aiosmtplib's "invalid response": a line without a reply code, or far too much text.
+        if exc.message.startswith(_MALFORMED_LINE):
+            line = exc.message.removeprefix(_MALFORMED_LINE).rstrip("\r\n")
+            return f"does not speak SMTP (unexpected line {line[:60]!r})"
+        return f"does not speak SMTP ({exc.message[:1].lower()}{exc.message[1:]})"
+    if isinstance(exc, TimeoutError):
+        return f"no {step} within {timeout_s:g} s"
+    cause = _socket_error(exc)
+    if isinstance(cause, ConnectionRefusedError):
+        return "connection refused"
+    if cause is not None:
+        return cause.strerror or str(cause)
+    if isinstance(exc, aiosmtplib.SMTPServerDisconnected | aiosmtplib.SMTPConnectError):
+        return f"closed the connection before the {step}"
+    if isinstance(exc, aiosmtplib.SMTPException):
+        return exc.message
+    return None
+
+
+def _socket_error(exc: BaseException) -> OSError | None:
+    """The socket's own error (a reset, an unreachable network), under aiosmtplib's wrappers."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, OSError) and not isinstance(seen, aiosmtplib.SMTPException):
+            return seen
+        seen = seen.__cause__
+    return None
+
+
+def _first_line(message: str) -> str:
+    return message.split("\n", 1)[0]
