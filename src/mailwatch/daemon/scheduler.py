@@ -142,12 +142,6 @@ class CheckScheduler:
         if self._scheduler.get_job(name) is not None:
             self._scheduler.remove_job(name)
 
-    def run_now(self, name: str) -> None:
-        """Move a check's next run to now (used by tests and by SIGUSR1, say)."""
-        job = self._scheduler.get_job(name)
-        if job is not None:
-            job.modify(next_run_time=datetime.now(UTC))
-
     async def _run(self, name: str) -> None:
         check = self._checks.get(name)
         if check is None:
