@@ -1,6 +1,6 @@
 """Runs every enabled check on its interval with APScheduler, within concurrency limits.
 
-One job per check: a random first run within the first interval (so a hundred routes do not all
+One job per check: a random first run within the first interval (so a hundred checks do not all
 start at once), jitter on every run that does not add up (a check runs ``interval_s`` apart on
 average), at most one instance of a check at a time, missed runs coalesced into one. A run that
 finds the previous one still going is counted as missed.
