@@ -17,7 +17,7 @@ from bench import ROOT, accuracy, cost, plugin, report, scale
 from bench.servers import (
     ServerCpuMeter,
     client_env,
-    route_toml,
+    roundtrip_toml,
     trust_bundle,
     vmail_owner,
 )
@@ -43,7 +43,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument(
         "--cost", type=int, metavar="K", help="probes per mailwatch process/daemon figure (10)"
     )
-    parser.add_argument("--scale", metavar="N,N,...", help="route counts (10,100,1000)")
+    parser.add_argument("--scale", metavar="N,N,...", help="roundtrip check counts (10,100,1000)")
     parser.add_argument("--scale-minutes", type=float, metavar="M", help="minutes per size (5)")
     parser.add_argument("--quick", action="store_true", help="a short smoke run of every part")
     parser.add_argument(
@@ -92,7 +92,7 @@ def main(argv: list[str]) -> int:
             os.environ.update(env)
             servers.add_users([MAILWATCH_USER, PLUGIN_USER])
             config_path = work / "mailwatch.toml"
-            config_path.write_text(route_toml(servers, "bench", MAILWATCH_USER))
+            config_path.write_text(roundtrip_toml(servers, "bench", MAILWATCH_USER))
             check = next(iter(load_config(config_path).enabled_checks()))
             assert isinstance(check, RoundtripCheck)
             if "accuracy" in args.parts or "cost" in args.parts:
@@ -103,10 +103,10 @@ def main(argv: list[str]) -> int:
                 save(figures, args.out)
             if "scale" in args.parts:
                 figures["scale"] = []
-                for routes in args.scale:
-                    log(f"scale: {routes} routes for {args.scale_minutes:g} min")
+                for checks in args.scale:
+                    log(f"scale: {checks} roundtrip checks for {args.scale_minutes:g} min")
                     row = scale.run(
-                        servers, routes, args.scale_minutes, work / f"scale-{routes}", env, log
+                        servers, checks, args.scale_minutes, work / f"scale-{checks}", env, log
                     )
                     figures["scale"].append(row)
                     save(figures, args.out)
@@ -210,11 +210,11 @@ def run_mailwatch_cost(
             [p.to_dict() for p in probes],
         )
     )
-    log(f"cost: mailwatch run, one route every 2 s, {args.cost} probes")
+    log(f"cost: mailwatch run, one roundtrip check every 2 s, {args.cost} probes")
     started = time.monotonic()
     daemon = cost.daemon_per_probe(
         work / "cost-daemon",
-        route_toml(servers, "bench", MAILWATCH_USER, interval_s=2),
+        roundtrip_toml(servers, "bench", MAILWATCH_USER, interval_s=2),
         args.cost,
         env,
         meter,

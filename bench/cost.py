@@ -44,14 +44,14 @@ class ProcessProbe:
 
 
 def check_processes(
-    config: Path, route: str, count: int, env: dict[str, str], meter: ServerCpuMeter
+    config: Path, check: str, count: int, env: dict[str, str], meter: ServerCpuMeter
 ) -> list[ProcessProbe]:
-    """``mailwatch check -c CONFIG ROUTE --json``, ``count`` times, one process each."""
+    """``mailwatch check -c CONFIG CHECK --json``, ``count`` times, one process each."""
     mailwatch = Path(sys.executable).with_name("mailwatch")
     probes: list[ProcessProbe] = []
     for _ in range(count):
         before_server = meter.read()
-        run = run_measured([str(mailwatch), "check", "-c", str(config), route, "--json"], env)
+        run = run_measured([str(mailwatch), "check", "-c", str(config), check, "--json"], env)
         try:
             note = str(json.loads(run.output)[0]["summary"])
         except (ValueError, LookupError, TypeError):
@@ -71,11 +71,11 @@ def check_processes(
 
 
 def daemon_per_probe(
-    work_dir: Path, route_toml: str, count: int, env: dict[str, str], meter: ServerCpuMeter
+    work_dir: Path, checks_toml: str, count: int, env: dict[str, str], meter: ServerCpuMeter
 ) -> dict[str, Any]:
-    """One daemon, one route every 2 s: its CPU from the first stored result to the last of
-    ``count`` more (the first probe builds the TLS context, once per process)."""
-    daemon = DaemonProcess(work_dir, route_toml, env, start_spread_s=0)
+    """One daemon, one roundtrip check every 2 s: its CPU from the first stored result to the
+    last of ``count`` more (the first probe builds the TLS context, once per process)."""
+    daemon = DaemonProcess(work_dir, checks_toml, env, start_spread_s=0)
     daemon.start()
     try:
         deadline = time.monotonic() + 60 + count * 10

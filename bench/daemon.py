@@ -41,7 +41,7 @@ class DaemonProcess:
     """One ``mailwatch run`` with its own state directory, config and metrics port."""
 
     def __init__(
-        self, work_dir: Path, routes_toml: str, env: dict[str, str], start_spread_s: float
+        self, work_dir: Path, checks_toml: str, env: dict[str, str], start_spread_s: float
     ) -> None:
         self.work_dir = work_dir
         self.state_dir = work_dir / "state"
@@ -50,7 +50,7 @@ class DaemonProcess:
         self.metrics_port = free_port()
         work_dir.mkdir(parents=True, exist_ok=True)
         self.config.write_text(
-            daemon_toml(self.state_dir, self.metrics_port, start_spread_s) + routes_toml
+            daemon_toml(self.state_dir, self.metrics_port, start_spread_s) + checks_toml
         )
         self.env = env
         self._proc: subprocess.Popen[bytes] | None = None

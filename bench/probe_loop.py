@@ -1,7 +1,7 @@
 """``python -m bench.probe_loop``: one round-trip probe's own CPU, on uvloop and on asyncio.
 
 Runs N probes one after another in this process (``run_check``, the probe the daemon runs,
-with the route's memory kept between runs as the daemon keeps it) and prints the process's
+with the check's memory kept between runs as the daemon keeps it) and prints the process's
 user and system CPU per probe for each event loop, with the probes' median ``send_s`` and
 ``latency_s``. No daemon, no store, no scheduler: set against the daemon's CPU per probe at
 scale (``bench/run --parts scale``), the difference is what the daemon does around a probe.
@@ -24,7 +24,7 @@ from typing import Any
 
 import uvloop
 
-from bench.servers import client_env, route_toml, trust_bundle
+from bench.servers import client_env, roundtrip_toml, trust_bundle
 from harness.mailservers import MailServers
 from mailwatch.config import load_config
 from mailwatch.domain.results import State
@@ -83,7 +83,7 @@ def main(argv: list[str]) -> int:
             os.environ.update(client_env(servers, trust_bundle(servers, work / "ca-bundle.pem")))
             servers.add_users([USER])
             config = work / "mailwatch.toml"
-            config.write_text(route_toml(servers, "loop", USER))
+            config.write_text(roundtrip_toml(servers, "loop", USER))
             print(
                 "| event loop | probes | user CPU ms | system CPU ms | total CPU ms | wall ms "
                 "| send_s median ms | latency_s median ms |"

@@ -199,16 +199,16 @@ def tables(figures: dict[str, Any]) -> str:
     if "scale" in figures:
         out += [
             "",
-            "### 3. Scale: N routes every 60 s in one daemon",
+            "### 3. Scale: N roundtrip checks every 60 s in one daemon",
             "",
-            "| routes | minutes | probes run / expected | not ok | missed runs "
+            "| checks | minutes | probes run / expected | not ok | missed runs "
             "| daemon CPU (% of one core) | CPU s per probe | daemon peak RSS | p95 latency_s "
             "| Postfix CPU % | Dovecot CPU % | machine busy (% of all cores) |",
             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
         ]
         for row in figures["scale"]:
             out.append(
-                f"| {row['routes']} | {row['minutes']:g} | {row['probes']} / "
+                f"| {row['checks']} | {row['minutes']:g} | {row['probes']} / "
                 f"{row['expected_probes']} | {row['not_ok']} | {row['missed_runs']:g} "
                 f"| {row['daemon_cpu_percent']:.1f} % "
                 f"| {_f(row['daemon_cpu_s_per_probe'], 4)} "
@@ -217,7 +217,7 @@ def tables(figures: dict[str, Any]) -> str:
                 f"| {row['dovecot_cpu_percent']:.1f} % | {row['machine_busy_percent']:.1f} % |"
             )
         out.append(
-            f"| target (1,000 routes) | | | | {TARGETS['missed_runs']} "
+            f"| target (1,000 checks) | | | | {TARGETS['missed_runs']} "
             f"| < {TARGETS['cpu_percent']:g} % | | < {TARGETS['rss_mb']:g} MB | | | | |"
         )
     out += ["", "### 4. Time to alert", "", PART4_PLACEHOLDER]

@@ -1,4 +1,4 @@
-"""Part 3: N routes (N mailboxes) every 60 s in one daemon, for a few minutes.
+"""Part 3: N roundtrip checks (N mailboxes) every 60 s in one daemon, for a few minutes.
 
 The daemon's CPU and RSS are read every second from outside (psutil), the servers' CPU too
 (to tell whether they, not mailwatch, are the limit), and the whole machine's. At the end:
@@ -18,7 +18,7 @@ from typing import Any
 import psutil
 
 from bench.daemon import DaemonProcess
-from bench.servers import ServerCpuMeter, route_toml
+from bench.servers import ServerCpuMeter, roundtrip_toml
 from bench.stats import percentile
 from harness.mailservers import MailServers
 
@@ -35,21 +35,22 @@ class Tick:
     dovecot_cpu_s: float
 
 
-def route_names(count: int) -> list[str]:
-    return [f"route{i:04d}" for i in range(1, count + 1)]
+def check_names(count: int) -> list[str]:
+    """The checks' names, which are also their mailboxes' users."""
+    return [f"check{i:04d}" for i in range(1, count + 1)]
 
 
 def run(
     servers: MailServers,
-    routes: int,
+    checks: int,
     minutes: float,
     work_dir: Path,
     env: dict[str, str],
     log: Any = print,
 ) -> dict[str, Any]:
-    users = route_names(routes)
+    users = check_names(checks)
     servers.add_users(users)
-    toml = "".join(route_toml(servers, name, name, INTERVAL_S) for name in users)
+    toml = "".join(roundtrip_toml(servers, name, name, INTERVAL_S) for name in users)
     daemon = DaemonProcess(work_dir, toml, env, start_spread_s=START_SPREAD_S)
     meter = ServerCpuMeter(servers)
     daemon.start(ready_timeout_s=120)
@@ -75,7 +76,7 @@ def run(
             if elapsed >= window_s:
                 break
             if elapsed >= next_log:
-                log(f"  scale {routes}: {elapsed / 60:.0f} of {minutes:g} min")
+                log(f"  scale {checks}: {elapsed / 60:.0f} of {minutes:g} min")
                 next_log += 60
             time.sleep(min(1.0, window_s - elapsed))
         machine_after = psutil.cpu_times()
@@ -85,12 +86,12 @@ def run(
         stopped = daemon.stop()
     results = [r for r in daemon.results(since=began) if r.started_at >= began]
     return summarize(
-        routes, minutes, ticks, results, metrics, peak_rss, machine_before, machine_after, stopped
+        checks, minutes, ticks, results, metrics, peak_rss, machine_before, machine_after, stopped
     )
 
 
 def summarize(
-    routes: int,
+    checks: int,
     minutes: float,
     ticks: list[Tick],
     results: list[Any],
@@ -113,11 +114,11 @@ def summarize(
     total = sum(machine_after) - sum(machine_before)
     daemon_cpu_s = last.daemon_cpu_s - first.daemon_cpu_s
     return {
-        "routes": routes,
+        "checks": checks,
         "minutes": minutes,
         "window_s": span,
         "probes": len(results),
-        "expected_probes": round(routes * span / INTERVAL_S),
+        "expected_probes": round(checks * span / INTERVAL_S),
         "ok": by_state.get(0, 0),
         "not_ok": len(results) - by_state.get(0, 0),
         "failure_stages": dict(stages),

@@ -1,4 +1,4 @@
-"""The harness's Postfix and Dovecot as the bench uses them: routes, configs and server CPU.
+"""The harness's Postfix and Dovecot for the bench: roundtrip check configs and server CPU.
 
 Every probe of either tool submits over the submission port (STARTTLS and AUTH) and reads
 over implicit-TLS IMAP, as the recipient: the same work on the same servers for both.
@@ -30,7 +30,7 @@ def vmail_owner() -> tuple[int, int]:
     return entry.pw_uid, entry.pw_gid
 
 
-def route_toml(servers: MailServers, name: str, user: str, interval_s: float = 60.0) -> str:
+def roundtrip_toml(servers: MailServers, name: str, user: str, interval_s: float = 60.0) -> str:
     """One ``[[checks.roundtrip]]`` entry: submission with AUTH, IMAPS, defaults otherwise."""
     address = servers.address(user)
     return f"""

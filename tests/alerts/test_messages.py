@@ -10,15 +10,14 @@ import pytest
 
 from mailwatch.alerts.messages import (
     DEFAULT_TITLES,
-    PLACEHOLDERS,
     AlertFacts,
-    check_template,
     key_figure,
     placeholder_values,
     render,
 )
 from mailwatch.config.routes import NoticeTemplate
 from mailwatch.domain.notices import NoticeKind
+from mailwatch.domain.templates import PLACEHOLDERS, check_template
 
 EASTERN = ZoneInfo("America/New_York")
 NOW = datetime(2026, 11, 20, 14, 20, tzinfo=UTC)  # 09:20 EST

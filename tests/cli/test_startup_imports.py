@@ -22,7 +22,8 @@ NOT_AT_START_UP = frozenset(
         "sqlalchemy",
         "aiosqlite",
         "asyncpg",
-        # alerts, which only a config with [routes] needs to validate
+        # alerts: only `validate` (and `run`) load it, to ask whether it can use the URLs of
+        # [routes], and only when the config has some (see the routes case below)
         "apprise",
         # the daemon
         "apscheduler",
@@ -103,3 +104,17 @@ def test_version_imports_no_config_models() -> None:
     code, out, imported = start_up("--version")
     assert (code, out) == (0, f"mailwatch {__version__}\n")
     assert sorted(imported & (NOT_AT_START_UP | {"pydantic"})) == []
+
+
+def test_only_validate_loads_apprise_for_a_config_with_routes(config: Path) -> None:
+    """Loading a config with [routes] does not load apprise; ``validate`` does, to check the
+    route URLs the user asked it to validate."""
+    config.write_text(RESOURCES_ONLY + '\n[routes.team]\nurls = ["json://localhost"]\n')
+    code, out, imported = start_up("check", "-c", str(config))
+    assert code in (0, 1, 2), out
+    assert "local-resources" in out
+    assert sorted(imported & NOT_AT_START_UP) == []
+    code, out, imported = start_up("validate", "-c", str(config))
+    assert (code, out) == (0, "config OK: 1 check(s), 1 enabled\n")
+    # apprise's plugins bring cryptography; nothing else of the list comes in.
+    assert sorted(imported & NOT_AT_START_UP) == ["apprise", "cryptography"]

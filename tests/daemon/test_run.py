@@ -130,7 +130,7 @@ def test_metrics_endpoint_serves_the_families(daemon_factory: Callable[..., Daem
     text = wait_for("metrics with a latency sample", scrape)
     for family in (
         'mailwatch_check_state{check="route-second",kind="roundtrip"} 0.0',
-        'mailwatch_roundtrip_latency_seconds_count{route="route-second"}',
+        'mailwatch_roundtrip_latency_seconds_count{check="route-second"}',
         'mailwatch_check_last_success_timestamp_seconds{check="route-second"}',
         'mailwatch_open_tickets{severity="1"} 0.0',
         "mailwatch_outbox_backlog 0.0",

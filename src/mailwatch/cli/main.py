@@ -60,14 +60,23 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def load_or_exit(explicit: str | None) -> MailwatchConfig:
-    """Load the config, or print one line per problem and exit 78 (EX_CONFIG)."""
+def load_or_exit(explicit: str | None, *, route_urls: bool = False) -> MailwatchConfig:
+    """Load the config, or print one line per problem and exit 78 (EX_CONFIG).
+
+    ``route_urls``: also ask apprise whether it can use every route URL (``validate`` and
+    ``run`` do; other commands send no alerts and do not load apprise).
+    """
     from mailwatch.config import EX_CONFIG, config_path, load_config
     from mailwatch.domain.errors import ConfigError
 
     path = config_path(explicit)
     try:
-        return load_config(path)
+        config = load_config(path)
+        if route_urls:
+            from mailwatch.alerts.route_urls import check_route_urls
+
+            check_route_urls(path, config)
+        return config
     except ConfigError as exc:
         print(f"mailwatch: invalid config {path}:", file=sys.stderr)
         for problem in exc.problems:

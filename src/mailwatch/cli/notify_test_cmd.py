@@ -44,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
         apprise_level=logging.DEBUG if args.verbose else logging.WARNING,
         apprise_propagate=args.verbose,
     )
-    config = load_or_exit(args.config)
+    config = load_or_exit(args.config, route_urls=True)
     routes = build_routes(config)
     if not routes:
         print("mailwatch: no routes configured: add a [routes.NAME] section", file=sys.stderr)

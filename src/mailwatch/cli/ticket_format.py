@@ -7,7 +7,7 @@ from datetime import datetime, tzinfo
 from typing import TYPE_CHECKING, Any
 
 from mailwatch.domain.tickets import Ticket, format_number
-from mailwatch.domain.time import span
+from mailwatch.domain.time import iso, parse_instant, span
 from mailwatch.domain.timeline import EventType, TicketEvent
 from mailwatch.timefmt import local
 
@@ -40,10 +40,6 @@ def due(deadline: datetime | None, now: datetime, *, met: bool, breached: bool) 
 
 def ticket_dict(ticket: Ticket, prefix: str) -> dict[str, Any]:
     """The JSON form of a ticket: instants as ISO 8601 in UTC."""
-
-    def iso(value: datetime | None) -> str | None:
-        return None if value is None else value.isoformat()
-
     return {
         "ticket": format_number(ticket.number, prefix),
         "number": ticket.number,
@@ -131,11 +127,9 @@ def event_line(
         ("sla_breached_response", "response_due"),
         ("sla_breached_resolution", "resolution_due"),
     ):
-        if event.type.value == kind and p.get(key):
-            details.append(
-                f"{key.replace('_', ' ')} {local(datetime.fromisoformat(str(p[key])), zone)}"
-            )
-    if "until" in p:
-        details.append(f"until {local(datetime.fromisoformat(str(p['until'])), zone)}")
+        if event.type.value == kind and (due_at := parse_instant(p.get(key))) is not None:
+            details.append(f"{key.replace('_', ' ')} {local(due_at, zone)}")
+    if (until := parse_instant(p.get("until"))) is not None:
+        details.append(f"until {local(until, zone)}")
     text = ("; ".join(details) + notified(event, notices)).strip()
     return f"  {local(event.at, zone)}  {event.type.value:<24} {event.actor:<12} {text}".rstrip()

@@ -16,7 +16,7 @@ def add_parser(commands: Any, config_parent: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from mailwatch.cli.main import load_or_exit
 
-    config = load_or_exit(args.config)
+    config = load_or_exit(args.config, route_urls=True)
     checks = list(config.checks)
     enabled = sum(1 for check in checks if check.enabled)
     print(f"config OK: {len(checks)} check(s), {enabled} enabled")

@@ -1,18 +1,18 @@
 """Config sections for alerts: ``[routes.NAME]`` (who hears about which tickets, through which
 apprise URLs) and ``[alerts]`` (delivery timeout, time zone, message templates).
 
-Validation only; matching is ``mailwatch.alerts.routes``, delivery ``mailwatch.alerts.delivery``.
+Validation only, and only what needs neither apprise nor the network: whether apprise can use
+a route's URLs is ``mailwatch.alerts.route_urls``; matching is ``mailwatch.alerts.routes``,
+delivery ``mailwatch.alerts.delivery``.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import Annotated, Literal
 
 from pydantic import (
-    AfterValidator,
     BeforeValidator,
     Field,
     SecretStr,
@@ -21,44 +21,19 @@ from pydantic import (
     model_validator,
 )
 
-from mailwatch.alerts.messages import check_template
 from mailwatch.config.base import StrictModel, resolve_secret
 from mailwatch.config.checks import CheckName
 from mailwatch.domain.notices import NoticeKind
+from mailwatch.domain.templates import check_template
 
 RouteName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
 """Route names appear in the outbox, in logs and on the command line: keep them plain."""
 
-_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]{0,30}")
-
-
-def _usable_by_apprise(value: SecretStr) -> SecretStr:
-    """Reject a URL apprise cannot turn into a service; the message never shows the URL."""
-    from mailwatch.alerts.apprise_setup import load_apprise, quiet_apprise
-
-    url = value.get_secret_value()
-    scheme, sep, _ = url.partition("://")
-    if not sep or not _SCHEME.fullmatch(scheme):
-        raise ValueError(
-            "not an apprise URL: expected SCHEME://..., e.g. ntfys://ntfy.example.org/topic "
-            "or mailtos://user:password@smtp.example.org"
-        )
-    apprise = load_apprise()
-    with quiet_apprise():
-        service = apprise.Apprise.instantiate(url, suppress_exceptions=True)
-    if service is None:
-        raise ValueError(
-            f"apprise cannot use this {scheme}:// URL: the scheme is unknown, or a part the "
-            "service needs is missing or malformed (see the apprise wiki for its URL format)"
-        )
-    return value
-
-
-AppriseUrl = Annotated[
-    SecretStr, BeforeValidator(resolve_secret), AfterValidator(_usable_by_apprise)
-]
+AppriseUrl = Annotated[SecretStr, BeforeValidator(resolve_secret)]
 """An apprise URL, which usually carries a token: a literal, ``env:NAME``, ``file:/path`` or
-``credential:NAME`` like every secret, checked with apprise at load time."""
+``credential:NAME`` like every secret. Whether apprise can use it is asked of apprise by
+``mailwatch validate`` and at daemon start and reload (``mailwatch.alerts.route_urls``), not
+at load time: loading a config does not load apprise's plugins."""
 
 
 class RouteConfig(StrictModel):

@@ -26,7 +26,7 @@ class DaemonMetrics:
         self.roundtrip_latency = Histogram(
             "mailwatch_roundtrip_latency_seconds",
             "Canary latency from the SMTP server's DATA reply to the IMAP server reporting it",
-            ["route"],
+            ["check"],
             buckets=LATENCY_BUCKETS_S,
             registry=self.registry,
         )
@@ -80,7 +80,7 @@ class DaemonMetrics:
             self.probe_failures.labels(check=result.check, stage=result.stage or "none").inc()
         latency = result.metrics.get("latency_s")
         if result.kind == "roundtrip" and latency is not None:
-            self.roundtrip_latency.labels(route=result.check).observe(latency)
+            self.roundtrip_latency.labels(check=result.check).observe(latency)
 
     def forget(self, check: str, kind: str) -> None:
         """A check removed by a reload stops being reported."""

@@ -1,6 +1,6 @@
 """Runs every enabled check on its interval with APScheduler, within concurrency limits.
 
-One job per check: a random first run within the first interval (so a hundred routes do not all
+One job per check: a random first run within the first interval (so a hundred checks do not all
 start at once), jitter on every run that does not add up (a check runs ``interval_s`` apart on
 average), at most one instance of a check at a time, missed runs coalesced into one. A run that
 finds the previous one still going is counted as missed.
@@ -141,12 +141,6 @@ class CheckScheduler:
             self._memory.pop(name, None)
         if self._scheduler.get_job(name) is not None:
             self._scheduler.remove_job(name)
-
-    def run_now(self, name: str) -> None:
-        """Move a check's next run to now (used by tests and by SIGUSR1, say)."""
-        job = self._scheduler.get_job(name)
-        if job is not None:
-            job.modify(next_run_time=datetime.now(UTC))
 
     async def _run(self, name: str) -> None:
         check = self._checks.get(name)

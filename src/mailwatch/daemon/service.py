@@ -19,6 +19,7 @@ from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 
 from mailwatch import __version__
+from mailwatch.alerts.route_urls import check_route_urls
 from mailwatch.alerts.sender import OutboxSender
 from mailwatch.config import MailwatchConfig, load_config
 from mailwatch.config.checks import CheckBase
@@ -130,6 +131,8 @@ class Daemon:
         """SIGHUP: re-read the config; a broken file changes nothing."""
         try:
             new = load_config(self.config_path)
+            # As at start (``mailwatch run``): a route URL apprise cannot use is refused.
+            check_route_urls(self.config_path, new)
         except ConfigError as exc:
             log.error("reload refused, keeping the running config: %s", "; ".join(exc.problems))
             self.notifier.notify("STATUS=reload refused: config invalid; running on the old one")

@@ -13,6 +13,7 @@ from typing import Any
 
 from mailwatch.domain.results import State
 from mailwatch.domain.tickets import Ticket
+from mailwatch.domain.time import iso, parse_instant
 
 STATE_FORMAT = 1
 """Bumped when the JSON below changes shape; older shapes are converted in ``from_json``."""
@@ -50,14 +51,14 @@ class CheckState:
             "history": [int(state) for state in self.history],
             "bad_streak": self.bad_streak,
             "good_streak": self.good_streak,
-            "failing_since": _iso(self.failing_since),
+            "failing_since": iso(self.failing_since),
             "flapping": self.flapping,
             "flap_percent": self.flap_percent,
             "last_ticket": self.last_ticket,
             "reported_to_parent": self.reported_to_parent,
             "held": self.held,
             "results_seen": self.results_seen,
-            "last_result_at": _iso(self.last_result_at),
+            "last_result_at": iso(self.last_result_at),
         }
         return json.dumps(data, sort_keys=True)
 
@@ -73,7 +74,7 @@ class CheckState:
             history=tuple(State(value) for value in data["history"]),
             bad_streak=int(data["bad_streak"]),
             good_streak=int(data["good_streak"]),
-            failing_since=_instant(data["failing_since"]),
+            failing_since=parse_instant(data["failing_since"]),
             flapping=bool(data["flapping"]),
             flap_percent=float(data["flap_percent"]),
             ticket=ticket,
@@ -81,13 +82,5 @@ class CheckState:
             reported_to_parent=data["reported_to_parent"],
             held=bool(data["held"]),
             results_seen=int(data["results_seen"]),
-            last_result_at=_instant(data["last_result_at"]),
+            last_result_at=parse_instant(data["last_result_at"]),
         )
-
-
-def _iso(value: datetime | None) -> str | None:
-    return None if value is None else value.isoformat()
-
-
-def _instant(value: str | None) -> datetime | None:
-    return None if value is None else datetime.fromisoformat(value)

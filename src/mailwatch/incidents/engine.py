@@ -78,115 +78,254 @@ def evaluate(
     context: EngineContext,
 ) -> Decision:
     """Take one result into account: streaks, flapping, opening, recovery, dependencies."""
+    run = _streaks(state, result, policy, now)
+    make = _EventMaker(state, now)
+    summary = _result_payload(result)
+    # A deadline that passed between ticks is recorded before anything else happens.
+    events = _breaches(make, state.ticket, now) if state.ticket is not None else []
+    events += _flapping_change(make, state, run, policy, summary)
+    if result.state is State.OK:
+        change = _recovering(make, state, run, policy, context, summary)
+    else:
+        change = _failing(make, state, run, result, policy, context, summary)
+    events += change.events
+    after = _ticket_after(state, change, events, result)
+    events, held = _gate(events, state.held, after, context.quiet, run.flapping, people=False)
+    events, held = _resume(make, events, held, after, context.quiet, run.flapping)
+    new_state = _state_after(state, run, change, after, held, now)
+    return Decision(new_state, events, [after] if after is not None else [])
+
+
+@dataclass(frozen=True, slots=True)
+class _Streaks:
+    """The check's run of results, this one included: its state history, flapping and streaks."""
+
+    history: tuple[State, ...]
+    percent: float
+    flapping: bool
+    good: int
+    bad: int
+    failing_since: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class _Change:
+    """What a failing or recovering result adds: its events, the parent ticket that now holds
+    this check's failure (``reported``), and the number of a ticket it opened."""
+
+    events: list[TicketEvent]
+    reported: int | None
+    opened: int | None = None
+
+
+def _streaks(
+    state: CheckState, result: CheckResult, policy: IncidentPolicy, now: datetime
+) -> _Streaks:
     history = (*state.history, result.state)[-HISTORY_LENGTH:]
     percent = percent_state_change(history)
     flapping = is_flapping(
         state.flapping, percent, policy.flap_high_percent, policy.flap_low_percent
     )
-    ok = result.state is State.OK
-    good = state.good_streak + 1 if ok else 0
-    bad = 0 if ok else state.bad_streak + 1
-    failing_since = None if ok else (state.failing_since or now)
-    ticket = state.ticket
-    own = ticket.number if ticket is not None else None
-    make = _EventMaker(state, now)
-    summary = _result_payload(result)
-    events: list[TicketEvent] = []
-    reported = state.reported_to_parent
-    last_ticket = state.last_ticket
+    if result.state is State.OK:
+        return _Streaks(history, percent, flapping, state.good_streak + 1, 0, None)
+    return _Streaks(history, percent, flapping, 0, state.bad_streak + 1, state.failing_since or now)
 
-    if ticket is not None:
-        # A deadline that passed between ticks is recorded before anything else happens.
-        events += _breaches(make, ticket, now)
-    if flapping != state.flapping:
-        kind = EventType.FLAPPING_STARTED if flapping else EventType.FLAPPING_STOPPED
-        flap = {
-            "percent_state_change": round(percent, 2),
-            "high_percent": policy.flap_high_percent,
-            "low_percent": policy.flap_low_percent,
-        }
-        events.append(make(kind, own, payload={**flap, **summary}))
 
-    if not ok:
-        severity = result_severity(result.kind, result.stage, result.state, policy.severity)
-        if ticket is not None:
-            if result.stage != ticket.last_stage:
-                events.append(make(EventType.STAGE_CHANGED, own, payload=summary))
-            if severity < ticket.severity:
-                response_due, resolution_due = _raised_deadlines(ticket, severity, policy, now)
-                raised = {
-                    "severity": severity,
-                    "previous_severity": ticket.severity,
-                    "response_due": iso(response_due),
-                    "resolution_due": iso(resolution_due),
-                }
-                events.append(make(EventType.SEVERITY_RAISED, own, payload={**raised, **summary}))
-        elif context.parent_ticket is not None:
-            if reported != context.parent_ticket:
-                dependent = {"dependent_check": state.check, "dependent_target": state.target}
-                events.append(
-                    make(
-                        EventType.DEPENDENT_FAILURE,
-                        context.parent_ticket,
-                        payload={**dependent, "parent_check": context.parent_check, **summary},
-                    )
-                )
-                reported = context.parent_ticket
-        elif _should_open(policy, bad, failing_since, now):
-            number = context.next_ticket_number
-            deadlines = policy.sla.deadlines(severity, now) if policy.sla is not None else None
-            opened = {
-                "target": state.target,
-                "severity": severity,
-                "plan": policy.plan,
-                "response_due": iso(deadlines.response_due if deadlines else None),
-                "resolution_due": iso(deadlines.resolution_due if deadlines else None),
-                "previous_ticket": state.last_ticket,
-                "failing_since": iso(failing_since),
-                "consecutive_failures": bad,
-            }
-            events.append(make(EventType.TICKET_OPENED, number, payload={**opened, **summary}))
-            own = number
-            last_ticket = number
-    else:
-        if reported is not None:
-            if context.parent_ticket == reported:
-                recovered = {"dependent_check": state.check, "dependent_target": state.target}
-                events.append(
-                    make(EventType.DEPENDENT_RECOVERED, reported, payload={**recovered, **summary})
-                )
-            reported = None
-        if ticket is not None and good >= policy.resolve_after and not flapping:
-            events.append(
-                make(
-                    EventType.TICKET_RESOLVED,
-                    own,
-                    note=f"recovered: {good} consecutive ok result{'' if good == 1 else 's'}",
-                    payload={"consecutive_ok": good, **summary},
-                )
-            )
+def _flapping_change(
+    make: _EventMaker,
+    state: CheckState,
+    run: _Streaks,
+    policy: IncidentPolicy,
+    summary: Mapping[str, Any],
+) -> list[TicketEvent]:
+    """``flapping_started`` or ``flapping_stopped`` when this result crossed a threshold."""
+    if run.flapping == state.flapping:
+        return []
+    kind = EventType.FLAPPING_STARTED if run.flapping else EventType.FLAPPING_STOPPED
+    flap = {
+        "percent_state_change": round(run.percent, 2),
+        "high_percent": policy.flap_high_percent,
+        "low_percent": policy.flap_low_percent,
+    }
+    return [make(kind, _number(state.ticket), payload={**flap, **summary})]
 
-    after = _fold(ticket, own, events)
-    if after is not None and after.is_open and not ok:
+
+def _ticket_after(
+    state: CheckState, change: _Change, events: Sequence[TicketEvent], result: CheckResult
+) -> Ticket | None:
+    """The check's own ticket after the events; an open one keeps the latest failure summary."""
+    own = change.opened if change.opened is not None else _number(state.ticket)
+    after = _fold(state.ticket, own, events)
+    if after is not None and after.is_open and result.state is not State.OK:
         after = replace(after, last_summary=result.summary)
-    events, held = _gate(events, state.held, after, context.quiet, flapping, people=False)
-    events, held = _resume(make, events, held, after, context.quiet, flapping)
-    new_state = replace(
+    return after
+
+
+def _state_after(
+    state: CheckState,
+    run: _Streaks,
+    change: _Change,
+    ticket: Ticket | None,
+    held: bool,
+    now: datetime,
+) -> CheckState:
+    return replace(
         state,
-        history=history,
-        bad_streak=bad,
-        good_streak=good,
-        failing_since=failing_since,
-        flapping=flapping,
-        flap_percent=percent,
-        ticket=after if after is not None and after.is_open else None,
-        last_ticket=last_ticket,
-        reported_to_parent=reported,
+        history=run.history,
+        bad_streak=run.bad,
+        good_streak=run.good,
+        failing_since=run.failing_since,
+        flapping=run.flapping,
+        flap_percent=run.percent,
+        ticket=ticket if ticket is not None and ticket.is_open else None,
+        last_ticket=change.opened if change.opened is not None else state.last_ticket,
+        reported_to_parent=change.reported,
         held=held,
         results_seen=state.results_seen + 1,
         last_result_at=now,
     )
-    return Decision(new_state, events, [after] if after is not None else [])
+
+
+# A failing result ------------------------------------------------------------------------------
+
+
+def _failing(
+    make: _EventMaker,
+    state: CheckState,
+    run: _Streaks,
+    result: CheckResult,
+    policy: IncidentPolicy,
+    context: EngineContext,
+    summary: Mapping[str, Any],
+) -> _Change:
+    """An open ticket hears of a new stage or a higher severity; without one, the failure is
+    told to the parent's ticket, or opens a ticket once the policy says so."""
+    severity = result_severity(result.kind, result.stage, result.state, policy.severity)
+    ticket = state.ticket
+    if ticket is not None:
+        events = _stage_change(make, ticket, result, summary)
+        events += _severity_rise(make, ticket, severity, policy, summary)
+        return _Change(events, state.reported_to_parent)
+    if context.parent_ticket is not None:
+        return _dependent_failure(make, state, context.parent_ticket, context.parent_check, summary)
+    if _should_open(policy, run.bad, run.failing_since, make.now):
+        number = context.next_ticket_number
+        opened = _opening(make, state, run, severity, policy, number, summary)
+        return _Change([opened], state.reported_to_parent, opened=number)
+    return _Change([], state.reported_to_parent)
+
+
+def _stage_change(
+    make: _EventMaker, ticket: Ticket, result: CheckResult, summary: Mapping[str, Any]
+) -> list[TicketEvent]:
+    if result.stage == ticket.last_stage:
+        return []
+    return [make(EventType.STAGE_CHANGED, ticket.number, payload=summary)]
+
+
+def _severity_rise(
+    make: _EventMaker,
+    ticket: Ticket,
+    severity: int,
+    policy: IncidentPolicy,
+    summary: Mapping[str, Any],
+) -> list[TicketEvent]:
+    if severity >= ticket.severity:
+        return []
+    response_due, resolution_due = _raised_deadlines(ticket, severity, policy, make.now)
+    raised = {
+        "severity": severity,
+        "previous_severity": ticket.severity,
+        "response_due": iso(response_due),
+        "resolution_due": iso(resolution_due),
+    }
+    return [make(EventType.SEVERITY_RAISED, ticket.number, payload={**raised, **summary})]
+
+
+def _dependent_failure(
+    make: _EventMaker,
+    state: CheckState,
+    parent: int,
+    parent_check: str | None,
+    summary: Mapping[str, Any],
+) -> _Change:
+    """The parent's ticket hears of this check's failure once per failure, not per result."""
+    if state.reported_to_parent == parent:
+        return _Change([], parent)
+    dependent = {"dependent_check": state.check, "dependent_target": state.target}
+    payload = {**dependent, "parent_check": parent_check, **summary}
+    return _Change([make(EventType.DEPENDENT_FAILURE, parent, payload=payload)], parent)
+
+
+def _opening(
+    make: _EventMaker,
+    state: CheckState,
+    run: _Streaks,
+    severity: int,
+    policy: IncidentPolicy,
+    number: int,
+    summary: Mapping[str, Any],
+) -> TicketEvent:
+    deadlines = policy.sla.deadlines(severity, make.now) if policy.sla is not None else None
+    opened = {
+        "target": state.target,
+        "severity": severity,
+        "plan": policy.plan,
+        "response_due": iso(deadlines.response_due if deadlines else None),
+        "resolution_due": iso(deadlines.resolution_due if deadlines else None),
+        "previous_ticket": state.last_ticket,
+        "failing_since": iso(run.failing_since),
+        "consecutive_failures": run.bad,
+    }
+    return make(EventType.TICKET_OPENED, number, payload={**opened, **summary})
+
+
+# A recovering result ---------------------------------------------------------------------------
+
+
+def _recovering(
+    make: _EventMaker,
+    state: CheckState,
+    run: _Streaks,
+    policy: IncidentPolicy,
+    context: EngineContext,
+    summary: Mapping[str, Any],
+) -> _Change:
+    """The parent's ticket hears that this check recovered; the open ticket resolves after
+    ``resolve_after`` ok results in a row, unless the check is flapping."""
+    events = _dependent_recovered(make, state, context, summary)
+    events += _resolution(make, state.ticket, run, policy, summary)
+    return _Change(events, reported=None)
+
+
+def _dependent_recovered(
+    make: _EventMaker, state: CheckState, context: EngineContext, summary: Mapping[str, Any]
+) -> list[TicketEvent]:
+    reported = state.reported_to_parent
+    if reported is None or context.parent_ticket != reported:
+        return []
+    recovered = {"dependent_check": state.check, "dependent_target": state.target}
+    return [make(EventType.DEPENDENT_RECOVERED, reported, payload={**recovered, **summary})]
+
+
+def _resolution(
+    make: _EventMaker,
+    ticket: Ticket | None,
+    run: _Streaks,
+    policy: IncidentPolicy,
+    summary: Mapping[str, Any],
+) -> list[TicketEvent]:
+    if ticket is None or run.good < policy.resolve_after or run.flapping:
+        return []
+    good = run.good
+    return [
+        make(
+            EventType.TICKET_RESOLVED,
+            ticket.number,
+            note=f"recovered: {good} consecutive ok result{'' if good == 1 else 's'}",
+            payload={"consecutive_ok": good, **summary},
+        )
+    ]
 
 
 def _should_open(
@@ -450,6 +589,10 @@ class _EventMaker:
             payload=dict(payload or {}),
         )
         return event if actor is None else replace(event, actor=actor)
+
+
+def _number(ticket: Ticket | None) -> int | None:
+    return ticket.number if ticket is not None else None
 
 
 def _fold(ticket: Ticket | None, own: int | None, events: Sequence[TicketEvent]) -> Ticket | None:

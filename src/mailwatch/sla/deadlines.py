@@ -120,6 +120,9 @@ def sla_report(
 
 
 def _instant(value: datetime | str, zone: ZoneInfo, what: str) -> datetime:
+    """A time a person typed for ``mailwatch sla``. Not ``mailwatch.domain.time.parse_instant``,
+    which reads instants mailwatch wrote itself: this one reads a time without an offset as
+    local time in the plan's calendar zone, and its error names the argument."""
     if isinstance(value, str):
         try:
             value = datetime.fromisoformat(value)
@@ -133,6 +136,8 @@ def _instant(value: datetime | str, zone: ZoneInfo, what: str) -> datetime:
 
 
 def _iso(instant: datetime | None, zone: ZoneInfo) -> str | None:
+    """Unlike ``mailwatch.domain.time.iso``: in the calendar's zone, to the second, as
+    ``mailwatch sla --json`` has always printed it."""
     if instant is None:
         return None
     return instant.astimezone(zone).isoformat(timespec="seconds")
