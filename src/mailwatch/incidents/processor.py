@@ -6,21 +6,23 @@ events and the outbox rows together, so a crash leaves either all of them or non
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from mailwatch.alerts.planner import PlanSettings, plan_outbox
+from mailwatch.alerts.routes import build_routes
 from mailwatch.domain.checkstate import CheckState
 from mailwatch.domain.results import CheckResult
 from mailwatch.domain.tickets import Ticket, dedup_key
 from mailwatch.incidents.engine import Decision, EngineContext, evaluate, on_tick
 from mailwatch.incidents.maintenance import MaintenanceWindow, quiet_for
-from mailwatch.incidents.notifications import plan_notifications
 from mailwatch.incidents.policy import policy_for
 from mailwatch.store.checks import insert_result, load_state, save_state
-from mailwatch.store.outbox import OutboxRow, insert_outbox
+from mailwatch.store.outbox import OutboxRow, cancel_entries, insert_outbox, ticket_entries
 from mailwatch.store.silences import active_silences
 from mailwatch.store.store import Store
 from mailwatch.store.tickets import (
@@ -139,3 +141,24 @@ async def write_decision(
         rows += await plan_notifications(conn, items, ticket, config, now)
     outbox_ids = await insert_outbox(conn, rows, now)
     return ProcessOutcome(decision.state, stored, list(decision.tickets), outbox_ids, result_id)
+
+
+async def plan_notifications(
+    conn: AsyncConnection,
+    events: Sequence[StoredEvent],
+    ticket: Ticket | None,
+    config: MailwatchConfig,
+    now: datetime,
+) -> list[OutboxRow]:
+    """The outbox rows for the events of one ticket (``ticket`` None: check-level events,
+    which notify nobody): load the ticket's rows, ask the pure planner
+    (``mailwatch.alerts.planner``), cancel in ``conn`` the rows it no longer wants, and
+    return the rows to insert."""
+    if ticket is None or not config.routes:
+        return []
+    entries = await ticket_entries(conn, ticket.number)
+    settings = PlanSettings.for_ticket(config, ticket, build_routes(config))
+    plan = plan_outbox(events, ticket, entries, settings, now)
+    for reason, ids in plan.cancelled_by_reason().items():
+        await cancel_entries(conn, ids, reason)
+    return plan.rows
