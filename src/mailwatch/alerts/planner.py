@@ -7,7 +7,8 @@ events, so an event and its notifications are stored together or not at all.
 
 Escalation ladders are planned whole when a ticket opens: each later step and repeat is a
 ``scheduled`` row with an absolute due time, so a restart resumes the ladder where it was.
-Acknowledging, mitigating or resolving cancels the rows nobody has tried to send yet. See
+Acknowledging, mitigating or resolving cancels the rows nobody has tried to send yet. Which
+notice is wanted is ``mailwatch.alerts.rules``, which the sender's gate asks too. See
 docs/alerts.md.
 """
 
@@ -18,13 +19,14 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from mailwatch.alerts import rules
 from mailwatch.alerts.facts import alert_facts
 from mailwatch.alerts.grouping import dependency_root
 from mailwatch.alerts.ladder import EscalationStep, PlannedNotice, ladder_for, ladder_notices
 from mailwatch.alerts.messages import AlertFacts
 from mailwatch.alerts.routes import Route, route_matches
-from mailwatch.domain.notices import TOLD_STATUSES, NoticeKind, OutboxStatus
-from mailwatch.domain.tickets import Ticket, TicketStatus
+from mailwatch.domain.notices import TOLD_STATUSES, UNTRIED_STATUSES, NoticeKind, OutboxStatus
+from mailwatch.domain.tickets import Ticket
 from mailwatch.domain.time import iso
 from mailwatch.domain.timeline import EventType, TicketEvent
 from mailwatch.store.outbox import OutboxEntry, OutboxRow
@@ -32,16 +34,6 @@ from mailwatch.store.tickets import StoredEvent
 
 if TYPE_CHECKING:
     from mailwatch.config.model import MailwatchConfig
-
-CANCELS: dict[EventType, frozenset[NoticeKind]] = {
-    EventType.ACKNOWLEDGED: frozenset({NoticeKind.OPENED, NoticeKind.ESCALATION}),
-    EventType.MITIGATED: frozenset({NoticeKind.OPENED, NoticeKind.ESCALATION, NoticeKind.REMINDER}),
-    EventType.TICKET_RESOLVED: frozenset(
-        {NoticeKind.OPENED, NoticeKind.ESCALATION, NoticeKind.REMINDER, NoticeKind.BREACH}
-    ),
-}
-"""Notices that stop being wanted, whether or not the event itself notifies (an
-acknowledgement during a maintenance window still stops the ladder)."""
 
 BREACHES = {
     EventType.SLA_BREACHED_RESPONSE: "response",
@@ -141,23 +133,18 @@ class _Planner:
 
     def take(self, item: StoredEvent) -> None:
         event = item.event
-        kinds = CANCELS.get(event.type)
-        if kinds is not None:
-            self.cancel(kinds, f"not wanted after {event.type.value}")
+        self.cancel(rules.cancelled_by(event.type), f"not wanted after {event.type.value}")
         if event.type is EventType.ACKNOWLEDGED:
             self.reminder(item)
         if not event.notify:
             return
         if event.type is EventType.TICKET_OPENED:
             self.ladder(item, event.at, escalate=True)
-        elif event.type in (EventType.SEVERITY_RAISED, EventType.NOTIFICATIONS_RESUMED):
+        elif superseded := rules.superseded_by(event.type):
             # Announce again and start the (new severity's) ladder over from now.
-            self.cancel(
-                frozenset({NoticeKind.OPENED, NoticeKind.ESCALATION}),
-                f"superseded by {event.type.value}",
-            )
-            triggered = self.ticket.status is TicketStatus.TRIGGERED
-            self.ladder(item, event.at, escalate=triggered)
+            self.cancel(superseded, f"superseded by {event.type.value}")
+            escalate = rules.unwanted(NoticeKind.ESCALATION, self.ticket) is None
+            self.ladder(item, event.at, escalate=escalate)
         elif event.type in BREACHES:
             routes = self.told(include_pending=True) or self.first_step_routes()
             self.queue(item, NoticeKind.BREACH, routes, self.now, breach=BREACHES[event.type])
@@ -169,9 +156,10 @@ class _Planner:
 
     def cancel(self, kinds: frozenset[NoticeKind], reason: str) -> None:
         """Cancel the not-yet-tried rows of ``kinds``, stored or planned in this call."""
+        if not kinds:
+            return
         self.plan.rows = [row for row in self.plan.rows if row.kind not in kinds]
-        untried = (OutboxStatus.SCHEDULED, OutboxStatus.PENDING)
-        cancelled = {e.id for e in self.entries if e.kind in kinds and e.status in untried}
+        cancelled = {e.id for e in self.entries if e.kind in kinds and e.status in UNTRIED_STATUSES}
         self.plan.cancellations += [Cancellation(i, reason) for i in sorted(cancelled)]
         self.entries = [e for e in self.entries if e.id not in cancelled]
 
@@ -224,7 +212,7 @@ class _Planner:
     def reminder(self, item: StoredEvent) -> None:
         before = self.settings.remind_before
         due = self.ticket.resolution_due
-        if before is None or due is None or self.ticket.status is not TicketStatus.ACKNOWLEDGED:
+        if before is None or due is None or rules.unwanted(NoticeKind.REMINDER, self.ticket):
             return
         at = max(self.now, due - before)
         routes = self.told(include_pending=True) or self.first_step_routes()

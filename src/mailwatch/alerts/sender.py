@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from mailwatch.alerts import rules
 from mailwatch.alerts.backoff import draw_jitter, retry_delay_s
 from mailwatch.alerts.delivery import DeliveryOutcome, UrlOutcome, deliver
 from mailwatch.alerts.facts import alert_facts
@@ -28,7 +29,7 @@ from mailwatch.alerts.masking import mask_text
 from mailwatch.alerts.messages import RenderedAlert, render
 from mailwatch.alerts.routes import Route, build_routes
 from mailwatch.domain.notices import NoticeKind
-from mailwatch.domain.tickets import Ticket, TicketStatus, format_number
+from mailwatch.domain.tickets import Ticket, format_number
 from mailwatch.domain.time import iso
 from mailwatch.domain.timeline import EventType, TicketEvent
 from mailwatch.incidents.maintenance import MaintenanceWindow, quiet_for
@@ -54,12 +55,6 @@ if TYPE_CHECKING:
     from mailwatch.config.model import MailwatchConfig
 
 log = logging.getLogger(__name__)
-
-UNQUIET_RETRY = timedelta(minutes=1)
-"""A quiet period with no end (none today) is looked at again this often."""
-
-ORDER_GAP = timedelta(seconds=1)
-"""A recovery notice waits this long after the earlier notice to its route still in flight."""
 
 PRUNE_EVERY = timedelta(hours=1)
 """How often the loop deletes finished rows past ``[outbox] retention_days``. Retention is
@@ -208,13 +203,15 @@ class OutboxSender:
                 claimed.add(entry.id)
                 ticket = await load_ticket(conn, entry.ticket) if entry.ticket else None
                 verdict = await _gate(conn, entry, ticket, now, windows, silences)
-                if isinstance(verdict, str):
-                    await change_status(conn, entry.id, "sending", "cancelled", last_error=verdict)
+                if isinstance(verdict, rules.Cancel):
+                    await change_status(
+                        conn, entry.id, "sending", "cancelled", last_error=verdict.reason
+                    )
                     report.cancelled.append(entry.id)
                     continue
-                if isinstance(verdict, datetime):
+                if isinstance(verdict, rules.Defer):
                     await change_status(
-                        conn, entry.id, "sending", entry.status, next_attempt_at=verdict
+                        conn, entry.id, "sending", entry.status, next_attempt_at=verdict.until
                     )
                     report.deferred.append(entry.id)
                     continue
@@ -378,60 +375,18 @@ async def _gate(
     now: datetime,
     windows: Sequence[MaintenanceWindow],
     silences: Sequence[Any],
-) -> bool | str | datetime:
-    """True: send now; a string: cancel, for this reason; an instant: not before then.
+) -> rules.Verdict:
+    """The rulebook's verdict on a claimed row (``mailwatch.alerts.rules.gate``).
 
     Belt and braces: the planner cancels rows when a ticket is acknowledged or resolved, in
     the same transaction; this catches whatever raced with that, and quiet periods that began
     after the row was queued.
     """
     if ticket is None:
-        return "the ticket no longer exists"
-    reason = _unwanted(entry, ticket)
-    if reason is not None:
-        return reason
+        return rules.gate(entry, None, (), None, now)
     quiet = quiet_for(ticket.check, now, windows, silences)
-    if quiet is not None:
-        return quiet.until if quiet.until is not None and quiet.until > now else now + UNQUIET_RETRY
-    if entry.kind == NoticeKind.ESCALATION and await _superseded(conn, entry, now):
-        return "superseded: a later escalation notice to this route is due as well"
-    if entry.kind == NoticeKind.RECOVERY:
-        earlier = [
-            e
-            for e in await ticket_entries(conn, ticket.number)
-            if e.id < entry.id
-            and e.route == entry.route
-            and e.status in ("pending", "failed", "sending")
-        ]
-        if earlier:
-            # The outage notice first: a recovery before it would read backwards.
-            return max(now, *(e.next_attempt_at for e in earlier)) + ORDER_GAP
-    return True
-
-
-async def _superseded(conn: AsyncConnection, entry: OutboxEntry, now: datetime) -> bool:
-    """Several pages to one route due at once (held back by a quiet period, or the daemon was
-    down): only the latest goes out, not a burst."""
-    assert entry.ticket is not None
-    mine = _instant(entry.payload.get("due_at")) or entry.next_attempt_at
-    for other in await ticket_entries(conn, entry.ticket):
-        if (
-            other.route == entry.route
-            and other.kind == NoticeKind.ESCALATION
-            and other.status in ("scheduled", "pending")
-            and other.next_attempt_at <= now
-            and (_instant(other.payload.get("due_at")) or other.next_attempt_at) > mine
-        ):
-            return True
-    return False
-
-
-def _unwanted(entry: OutboxEntry, ticket: Ticket) -> str | None:
-    if entry.kind == NoticeKind.ESCALATION and ticket.status is not TicketStatus.TRIGGERED:
-        return f"not wanted: the ticket is {ticket.status.value}"
-    if entry.kind == NoticeKind.REMINDER and ticket.status is not TicketStatus.ACKNOWLEDGED:
-        return f"not wanted: the ticket is {ticket.status.value}"
-    return None
+    others = await ticket_entries(conn, ticket.number)
+    return rules.gate(entry, ticket, others, quiet, now)
 
 
 async def _add_group(
@@ -456,7 +411,7 @@ async def _add_group(
             continue
         ticket = await load_ticket(conn, other.ticket) if other.ticket else None
         verdict = await _gate(conn, other, ticket, now, windows, silences)
-        if verdict is not True or ticket is None:
+        if not isinstance(verdict, rules.Send) or ticket is None:
             await change_status(conn, other.id, "sending", other.status)
             continue
         claimed.add(other.id)
