@@ -29,10 +29,10 @@ from mailwatch.alerts.masking import mask_text
 from mailwatch.alerts.messages import RenderedAlert, render
 from mailwatch.alerts.routes import Route, build_routes
 from mailwatch.domain.notices import NoticeKind
+from mailwatch.domain.quiet import Silence, Window, quiet_for
 from mailwatch.domain.tickets import Ticket, format_number
 from mailwatch.domain.time import iso
 from mailwatch.domain.timeline import EventType, TicketEvent
-from mailwatch.incidents.maintenance import MaintenanceWindow, quiet_for
 from mailwatch.store.outbox import (
     INTERRUPTED,
     OutboxEntry,
@@ -190,7 +190,7 @@ class OutboxSender:
         self, config: MailwatchConfig, now: datetime, report: SendReport
     ) -> list[_Job]:
         routes = build_routes(config)
-        windows = [MaintenanceWindow(w) for w in config.maintenance]
+        windows = config.maintenance
         jobs: list[_Job] = []
         async with self.store.write() as conn:
             silences = await active_silences(conn, now)
@@ -373,8 +373,8 @@ async def _gate(
     entry: OutboxEntry,
     ticket: Ticket | None,
     now: datetime,
-    windows: Sequence[MaintenanceWindow],
-    silences: Sequence[Any],
+    windows: Sequence[Window],
+    silences: Sequence[Silence],
 ) -> rules.Verdict:
     """The rulebook's verdict on a claimed row (``mailwatch.alerts.rules.gate``).
 
@@ -394,8 +394,8 @@ async def _add_group(
     job: _Job,
     config: MailwatchConfig,
     now: datetime,
-    windows: Sequence[MaintenanceWindow],
-    silences: Sequence[Any],
+    windows: Sequence[Window],
+    silences: Sequence[Silence],
     claimed: set[int],
 ) -> None:
     """Claim the other opening notices of the same route and root cause, queued within

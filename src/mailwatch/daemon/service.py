@@ -30,7 +30,6 @@ from mailwatch.daemon.status import CheckStatus, DaemonInfo, TicketView, snapsho
 from mailwatch.domain.errors import ConfigError
 from mailwatch.domain.results import CheckResult
 from mailwatch.domain.tickets import format_number
-from mailwatch.incidents.maintenance import MaintenanceWindow
 from mailwatch.incidents.processor import ProcessOutcome, process_result, tick
 from mailwatch.probes import probe_spec
 from mailwatch.store.outbox import escalation_steps, outbox_backlog
@@ -264,12 +263,11 @@ class Daemon:
             TicketView(t, format_number(t.number, prefix), steps.get(t.number)) for t in tickets
         ]
         silenced: dict[str, datetime] = {}
-        windows = [MaintenanceWindow(w) for w in self.config.maintenance]
         for name in self.checks:
             ends = [s.until for s in silences if s.covers(name) and s.until is not None]
             ends += [
                 until
-                for w in windows
+                for w in self.config.maintenance
                 if w.covers(name) and (until := w.active_until(now)) is not None
             ]
             if ends:

@@ -16,10 +16,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from mailwatch.alerts.planner import PlanSettings, plan_outbox
 from mailwatch.alerts.routes import build_routes
 from mailwatch.domain.checkstate import CheckState
+from mailwatch.domain.quiet import quiet_for
 from mailwatch.domain.results import CheckResult
 from mailwatch.domain.tickets import Ticket, dedup_key
 from mailwatch.incidents.engine import Decision, EngineContext, evaluate, on_tick
-from mailwatch.incidents.maintenance import MaintenanceWindow, quiet_for
 from mailwatch.incidents.policy import policy_for
 from mailwatch.store.checks import insert_result, load_state, save_state
 from mailwatch.store.outbox import OutboxRow, cancel_entries, insert_outbox, ticket_entries
@@ -103,8 +103,7 @@ async def load_context(
         found = {t.check: t.number for t in await open_tickets(conn, parents)}
         parent_check = next((name for name in parents if name in found), None)
         parent_ticket = found.get(parent_check) if parent_check is not None else None
-    windows = [MaintenanceWindow(window) for window in config.maintenance]
-    quiet = quiet_for(check, now, windows, await active_silences(conn, now))
+    quiet = quiet_for(check, now, config.maintenance, await active_silences(conn, now))
     return EngineContext(
         next_ticket_number=await next_number(conn),
         parent_ticket=parent_ticket,
