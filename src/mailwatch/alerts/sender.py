@@ -28,7 +28,7 @@ from mailwatch.alerts.grouping import combine
 from mailwatch.alerts.masking import mask_text
 from mailwatch.alerts.messages import RenderedAlert, render
 from mailwatch.alerts.routes import Route, build_routes
-from mailwatch.domain.notices import NoticeKind
+from mailwatch.domain.notices import NoticeKind, OutboxStatus
 from mailwatch.domain.quiet import Silence, Window, quiet_for
 from mailwatch.domain.tickets import Ticket, format_number
 from mailwatch.domain.time import iso
@@ -198,20 +198,28 @@ class OutboxSender:
             for entry in await due_rows(conn, now, config.outbox.max_parallel):
                 if entry.id in claimed:
                     continue
-                if not await change_status(conn, entry.id, entry.status, "sending"):
+                if not await change_status(conn, entry.id, entry.status, OutboxStatus.SENDING):
                     continue  # another sender took it
                 claimed.add(entry.id)
                 ticket = await load_ticket(conn, entry.ticket) if entry.ticket else None
                 verdict = await _gate(conn, entry, ticket, now, windows, silences)
                 if isinstance(verdict, rules.Cancel):
                     await change_status(
-                        conn, entry.id, "sending", "cancelled", last_error=verdict.reason
+                        conn,
+                        entry.id,
+                        OutboxStatus.SENDING,
+                        OutboxStatus.CANCELLED,
+                        last_error=verdict.reason,
                     )
                     report.cancelled.append(entry.id)
                     continue
                 if isinstance(verdict, rules.Defer):
                     await change_status(
-                        conn, entry.id, "sending", entry.status, next_attempt_at=verdict.until
+                        conn,
+                        entry.id,
+                        OutboxStatus.SENDING,
+                        entry.status,
+                        next_attempt_at=verdict.until,
                     )
                     report.deferred.append(entry.id)
                     continue
@@ -259,8 +267,8 @@ class OutboxSender:
         await change_status(
             conn,
             entry.id,
-            "sending",
-            "delivered",
+            OutboxStatus.SENDING,
+            OutboxStatus.DELIVERED,
             attempts=attempt,
             delivered_at=now,
             last_error=None,
@@ -308,7 +316,12 @@ class OutboxSender:
         )
         if give_up:
             await change_status(
-                conn, entry.id, "sending", "dead", attempts=attempt, last_error=error
+                conn,
+                entry.id,
+                OutboxStatus.SENDING,
+                OutboxStatus.DEAD,
+                attempts=attempt,
+                last_error=error,
             )
             events.append(
                 _event(EventType.NOTIFICATION_GIVEN_UP, ticket, entry, now, outcome=outcome)
@@ -322,8 +335,8 @@ class OutboxSender:
             await change_status(
                 conn,
                 entry.id,
-                "sending",
-                "failed",
+                OutboxStatus.SENDING,
+                OutboxStatus.FAILED,
                 attempts=attempt,
                 next_attempt_at=retry_at,
                 last_error=error,
@@ -407,12 +420,12 @@ async def _add_group(
             continue
         if other.created_at < leader.created_at - window:
             continue
-        if not await change_status(conn, other.id, other.status, "sending"):
+        if not await change_status(conn, other.id, other.status, OutboxStatus.SENDING):
             continue
         ticket = await load_ticket(conn, other.ticket) if other.ticket else None
         verdict = await _gate(conn, other, ticket, now, windows, silences)
         if not isinstance(verdict, rules.Send) or ticket is None:
-            await change_status(conn, other.id, "sending", other.status)
+            await change_status(conn, other.id, OutboxStatus.SENDING, other.status)
             continue
         claimed.add(other.id)
         job.entries.append(other)
@@ -438,7 +451,7 @@ async def _queue_fallback(
             and other.kind == entry.kind
             and other.event_id == entry.event_id
             and all(other.payload.get(k) == entry.payload.get(k) for k in same)
-            and other.status not in ("cancelled", "dead")
+            and other.status not in (OutboxStatus.CANCELLED, OutboxStatus.DEAD)
         ):
             return None
     payload = dict(entry.payload) | {"fallback_of": entry.id, "fallback_from": entry.route}
