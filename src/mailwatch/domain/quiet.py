@@ -6,11 +6,12 @@ A maintenance window comes from the config; a silence from ``mailwatch silence``
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal, Protocol
+
+from mailwatch.domain.time import parse_duration
 
 ALL_CHECKS = "all"
 """A window or silence naming ``all`` covers every check."""
@@ -81,22 +82,22 @@ def quiet_for(
     return None
 
 
-_DURATION_PART = re.compile(r"([0-9]+)([smhdw])")
-_UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+SILENCE_AT_MOST = timedelta(days=366)
+"""Longer quiet belongs in a maintenance window of the config."""
 
 
 def parse_silence_duration(text: str) -> timedelta:
-    """``30m``, ``2h``, ``1d``, ``1h30m``: wall-clock time; ``ValueError`` otherwise."""
-    cleaned = text.strip().lower()
-    parts = _DURATION_PART.findall(cleaned)
-    if not cleaned or "".join(n + u for n, u in parts) != cleaned:
+    """``30m``, ``2h``, ``1d``, ``1h30m``: wall-clock time (``parse_duration``), longer than
+    zero and at most a year; ``ValueError`` otherwise."""
+    try:
+        total = parse_duration(text)
+    except ValueError:
         raise ValueError(
             f"invalid duration {text!r}: use a number and a unit (s, m, h, d, w), "
             "e.g. 30m, 2h, 1d or 1h30m"
-        )
-    total = timedelta(seconds=sum(int(n) * _UNIT_S[u] for n, u in parts))
+        ) from None
     if total <= timedelta(0):
         raise ValueError(f"invalid duration {text!r}: must be longer than zero")
-    if total > timedelta(days=366):
+    if total > SILENCE_AT_MOST:
         raise ValueError(f"invalid duration {text!r}: at most a year; use a config window")
     return total
