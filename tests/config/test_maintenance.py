@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from incidents.builders import config
+from helpers.builders import config
 from mailwatch.config.loader import format_validation_error
 from mailwatch.config.maintenance import MaintenanceWindowConfig
 

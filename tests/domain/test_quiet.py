@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from incidents.builders import minutes
+from helpers.builders import minutes
 from mailwatch.config.maintenance import MaintenanceWindowConfig
 from mailwatch.domain.quiet import Silence, parse_silence_duration, quiet_for
 

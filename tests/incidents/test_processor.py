@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
-from incidents.builders import PLANS, T0, assert_consistent, config, minutes, result
+from helpers.builders import PLANS, T0, assert_consistent, config, minutes, result
 from mailwatch.config.model import MailwatchConfig
 from mailwatch.domain.errors import TicketActionError, TicketNotFoundError
 from mailwatch.domain.results import State

@@ -37,7 +37,6 @@ class Silence:
     reason: str
     created_by: str
     ended_at: datetime | None = None
-    ended_by: str | None = None
 
     def covers(self, check: str) -> bool:
         return self.check in (ALL_CHECKS, check)
