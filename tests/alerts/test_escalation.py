@@ -13,7 +13,8 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from alerts.outbox_support import (
+from helpers.http_receiver import HttpReceiver
+from helpers.outbox_support import (
     T0,
     alert_config,
     fail,
@@ -22,7 +23,6 @@ from alerts.outbox_support import (
     sender,
     titles,
 )
-from helpers.http_receiver import HttpReceiver
 from mailwatch.alerts.ladder import (
     DEFAULT_LADDER,
     EscalationStep,

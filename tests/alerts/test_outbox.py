@@ -14,7 +14,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from alerts.outbox_support import (
+from helpers.http_receiver import HttpReceiver
+from helpers.outbox_support import (
     T0,
     ReturningReceiver,
     alert_config,
@@ -29,7 +30,6 @@ from alerts.outbox_support import (
     timeline_types,
     titles,
 )
-from helpers.http_receiver import HttpReceiver
 from helpers.tcp_responders import free_port
 from mailwatch.alerts.backoff import retry_delay_s
 from mailwatch.incidents.actions import acknowledge_ticket
@@ -312,7 +312,7 @@ async def test_tickets_sharing_a_root_cause_go_out_as_one_message(tmp_path: Path
 async def test_attempts_and_outcomes_are_on_the_timeline_and_replay_ignores_them(
     tmp_path: Path,
 ) -> None:
-    from incidents.builders import assert_consistent
+    from helpers.builders import assert_consistent
 
     with HttpReceiver(statuses=[500]) as team:
         cfg = alert_config({"team": {"urls": [team.url("/t")]}})

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from alerts.outbox_support import (
+from helpers.http_receiver import HttpReceiver
+from helpers.outbox_support import (
     T0,
     alert_config,
     fail,
@@ -22,7 +23,6 @@ from alerts.outbox_support import (
     sender,
     timeline_types,
 )
-from helpers.http_receiver import HttpReceiver
 from mailwatch.alerts.sender import PRUNE_EVERY
 
 

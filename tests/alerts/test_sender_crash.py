@@ -18,8 +18,8 @@ from typing import Any, TypeVar
 
 import pytest
 
-from alerts.outbox_support import T0, alert_config, fail, open_store, rows, seconds, sender
 from helpers.http_receiver import HttpReceiver
+from helpers.outbox_support import T0, alert_config, fail, open_store, rows, seconds, sender
 from helpers.tcp_responders import free_port
 from mailwatch.store.outbox import change_status
 

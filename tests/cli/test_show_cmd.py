@@ -17,8 +17,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from helpers.builders import result
 from helpers.http_receiver import HttpReceiver
-from incidents.builders import result
 from mailwatch.alerts.sender import OutboxSender
 from mailwatch.config.loader import load_config
 from mailwatch.domain.results import State

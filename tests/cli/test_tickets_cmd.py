@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from incidents.builders import result
+from helpers.builders import result
 from mailwatch.config.loader import load_config
 from mailwatch.domain.results import State
 from mailwatch.incidents.processor import process_result

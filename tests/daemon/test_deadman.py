@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from incidents.builders import T0, config, result
+from helpers.builders import T0, config, result
 from mailwatch.daemon.deadman import Health, assess
 from mailwatch.domain.results import State
 from mailwatch.incidents.processor import process_result

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from incidents.builders import PLANS, T0, config, minutes, result
+from helpers.builders import PLANS, T0, config, minutes, result
 from mailwatch.domain.checkstate import CheckState
 from mailwatch.domain.errors import TicketActionError
 from mailwatch.domain.quiet import Quiet

@@ -1,5 +1,6 @@
 """The processor against a real SQLite file: one transaction per result, dependencies,
-retention, the outbox hook, ticks, and people's actions through the same store."""
+retention, the outbox hook, ticks, maintenance windows, and people's actions through the same
+store."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
-from incidents.builders import PLANS, T0, assert_consistent, config, minutes, result
+from helpers.builders import PLANS, T0, assert_consistent, config, minutes, result
 from mailwatch.config.model import MailwatchConfig
 from mailwatch.domain.errors import TicketActionError, TicketNotFoundError
 from mailwatch.domain.results import State
@@ -244,3 +245,30 @@ def test_stored_data_stays_consistent(tmp_path_factory: pytest.TempPathFactory, 
             await store.close()
 
     asyncio.run(run())
+
+
+async def test_window_holds_notifications_and_its_end_reannounces(tmp_path: Path) -> None:
+    start = T0
+    end = T0 + timedelta(hours=1)
+    cfg = config(
+        maintenance=[{"name": "relay-upgrade", "start": start.isoformat(), "end": end.isoformat()}],
+        incidents={"open_after": 2},
+    )
+    store = await Store.open(f"sqlite+aiosqlite:///{tmp_path / 'mailwatch.db'}")
+    try:
+        events = []
+        for i in range(3):
+            now = T0 + minutes(10 * i)
+            outcome = await process_result(store, cfg, result(State.CRITICAL, now), now)
+            events += outcome.events
+        assert [(e.event.type, e.event.notify) for e in events] == [
+            (EventType.TICKET_OPENED, False)
+        ]
+        assert await tick(store, cfg, end - minutes(1)) == []
+        (after,) = await tick(store, cfg, end)
+        assert [(e.event.type, e.event.notify) for e in after.events] == [
+            (EventType.NOTIFICATIONS_RESUMED, True)
+        ]
+        assert await tick(store, cfg, end + minutes(1)) == []
+    finally:
+        await store.close()

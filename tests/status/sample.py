@@ -16,7 +16,6 @@ from mailwatch.config.maintenance import MaintenanceWindowConfig
 from mailwatch.domain.quiet import Silence
 from mailwatch.domain.results import CheckResult, State
 from mailwatch.domain.tickets import Ticket, TicketStatus
-from mailwatch.incidents.maintenance import MaintenanceWindow
 from mailwatch.status.live import CheckStatus
 from mailwatch.status.model import DaemonInfo, StatusSnapshot, StoredFacts, assemble
 
@@ -124,24 +123,20 @@ def stored() -> StoredFacts:
     return StoredFacts(tickets(), silences, {123: 2, 9: 1})
 
 
-def windows() -> list[MaintenanceWindow]:
+def windows() -> list[MaintenanceWindowConfig]:
     return [
-        MaintenanceWindow(
-            MaintenanceWindowConfig(
-                name="mx-move",
-                checks=("mx-main",),
-                start=NOW - timedelta(hours=1),
-                end=NOW + timedelta(hours=2),
-            )
+        MaintenanceWindowConfig(
+            name="mx-move",
+            checks=("mx-main",),
+            start=NOW - timedelta(hours=1),
+            end=NOW + timedelta(hours=2),
         ),
         # Not yet begun: it silences nothing now.
-        MaintenanceWindow(
-            MaintenanceWindowConfig(
-                name="later",
-                checks=("canary-main",),
-                start=NOW + timedelta(hours=1),
-                end=NOW + timedelta(hours=2),
-            )
+        MaintenanceWindowConfig(
+            name="later",
+            checks=("canary-main",),
+            start=NOW + timedelta(hours=1),
+            end=NOW + timedelta(hours=2),
         ),
     ]
 

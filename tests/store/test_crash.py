@@ -12,7 +12,7 @@ import sys
 import time
 from pathlib import Path
 
-from incidents.builders import assert_consistent
+from helpers.builders import assert_consistent
 from mailwatch.store.store import Store
 
 WRITER = Path(__file__).with_name("crash_writer.py")

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from sqlalchemy import create_engine, inspect, select
 
-from incidents.builders import T0
+from helpers.builders import T0
 from mailwatch import __version__
 from mailwatch.domain.errors import NewerSchemaError, NotMailwatchDatabaseError, StoreError
 from mailwatch.store import LATEST_VERSION, Store

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from alerts.outbox_support import T0, alert_config, fail, open_store, recover, rows
+from helpers.outbox_support import T0, alert_config, fail, open_store, recover, rows
 from mailwatch.config.model import MailwatchConfig
 from mailwatch.store.outbox import change_status, prune_finished
 from mailwatch.store.store import Store

@@ -4,12 +4,12 @@ config and the payload the planner stored with the outbox row."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from mailwatch.alerts.messages import AlertFacts, key_figure
 from mailwatch.domain.notices import NoticeKind
 from mailwatch.domain.tickets import Ticket, format_number
+from mailwatch.domain.time import parse_instant
 
 if TYPE_CHECKING:
     from mailwatch.config.model import MailwatchConfig
@@ -26,7 +26,7 @@ def alert_facts(
     p = payload or {}
     check = config.check_named(ticket.check)
     metrics = p.get("metrics")
-    since = _instant(p.get("failing_since")) or ticket.opened_at
+    since = parse_instant(p.get("failing_since")) or ticket.opened_at
     step = p.get("step") if kind is NoticeKind.ESCALATION else None
     return AlertFacts(
         ticket=format_number(ticket.number, config.incidents.ticket_prefix),
@@ -46,11 +46,3 @@ def alert_facts(
         runbook=check.runbook if check is not None else None,
         tags=tuple(check.tags) if check is not None else (),
     )
-
-
-def _instant(value: Any) -> datetime | None:
-    if isinstance(value, datetime):
-        return value
-    if isinstance(value, str) and value:
-        return datetime.fromisoformat(value)
-    return None

@@ -39,8 +39,8 @@ def run_silence(args: argparse.Namespace) -> int:
     from mailwatch.cli.main import load_or_exit
     from mailwatch.cli.store_session import EXIT_BAD_INPUT, default_actor, fail, with_store
     from mailwatch.domain.errors import UnknownCheckError
+    from mailwatch.domain.quiet import parse_silence_duration
     from mailwatch.incidents.actions import SilenceChange, silence_check
-    from mailwatch.incidents.maintenance import parse_silence_duration
     from mailwatch.timefmt import display_zone, local
 
     config = load_or_exit(args.config)

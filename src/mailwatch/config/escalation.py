@@ -7,7 +7,6 @@ Validation only; the ladder arithmetic is ``mailwatch.alerts.ladder``, the sende
 
 from __future__ import annotations
 
-import re
 from collections.abc import Collection, Mapping
 from datetime import timedelta
 from typing import Annotated, Literal
@@ -21,29 +20,26 @@ from pydantic import (
 )
 
 from mailwatch.config.base import StrictModel
+from mailwatch.domain.time import parse_duration
 
-_PART = re.compile(r"([0-9]+)([smhd])")
-_UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 MAX_WALL_DURATION = timedelta(days=60)
 
 
 def parse_wall_duration(value: object) -> timedelta:
-    """``0``, ``90s``, ``15m``, ``4h``, ``1d``, ``1h30m``: wall-clock time, never business
-    hours (a ladder wakes people at night too)."""
+    """``0``, ``90s``, ``15m``, ``4h``, ``1d``, ``1h30m``: wall-clock time
+    (``mailwatch.domain.time.parse_duration``), never business hours (a ladder wakes people
+    at night too), at most ``MAX_WALL_DURATION``."""
     if isinstance(value, timedelta):
         return value
     if not isinstance(value, str):
         raise ValueError(f'a duration must be a string such as "15m" or "2h", got {value!r}')
-    text = value.strip().lower()
-    if text == "0":
-        return timedelta(0)
-    parts = _PART.findall(text)
-    if not text or "".join(n + u for n, u in parts) != text:
+    try:
+        total = parse_duration(value)
+    except ValueError:
         raise ValueError(
             f"invalid duration {value!r}: use whole numbers with units s, m, h or d, "
             'e.g. "0m", "90s", "15m", "4h" or "1h30m" (wall clock; no business units here)'
-        )
-    total = timedelta(seconds=sum(int(n) * _UNIT_S[u] for n, u in parts))
+        ) from None
     if total > MAX_WALL_DURATION:
         raise ValueError(f"invalid duration {value!r}: at most {MAX_WALL_DURATION.days} days")
     return total
@@ -65,7 +61,7 @@ WallDuration = Annotated[
     timedelta,
     PlainValidator(parse_wall_duration),
     PlainSerializer(format_wall_duration, return_type=str),
-    WithJsonSchema({"type": "string", "pattern": "^(0|([0-9]+[smhd])+)$"}),
+    WithJsonSchema({"type": "string", "pattern": "^(0|([0-9]+[smhdw])+)$"}),
 ]
 """A wall-clock duration as operators write it: ``0m``, ``90s``, ``15m``, ``1h30m``."""
 

@@ -1,20 +1,22 @@
 """``[[maintenance]]`` windows: when results are recorded and tickets open, but nobody is told.
 
 A window is one-off (``start``/``end`` with a UTC offset) or recurring (``days``, ``from``,
-``to`` and ``timezone``). Validation only; whether one is active is ``mailwatch.incidents``.
+``to`` and ``timezone``). The validated model is the window itself: ``covers`` and
+``active_until`` say when it holds notices back (``mailwatch.domain.quiet.quiet_for``).
 """
 
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from mailwatch.config.base import StrictModel
 from mailwatch.config.sla import Weekday
 from mailwatch.domain.quiet import ALL_CHECKS
-from mailwatch.sla.calendar import load_zone
+from mailwatch.sla.calendar import WEEKDAYS, load_zone, localize
 
 _CLOCK_RE = re.compile(r"([0-9]{2}):([0-9]{2})")
 
@@ -33,7 +35,12 @@ def clock_minutes(text: str, *, allow_midnight_end: bool = False) -> int:
 
 
 class MaintenanceWindowConfig(StrictModel):
-    """One maintenance window; ``checks = ["all"]`` covers every check."""
+    """One maintenance window; ``checks = ["all"]`` covers every check.
+
+    A recurring window whose ``to`` is not after ``from`` ends the next day (``22:00`` to
+    ``02:00``); ``days`` name the day it starts. Local times that do not exist or occur twice
+    on daylight-saving days are resolved as ``mailwatch.sla`` does.
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
@@ -104,6 +111,38 @@ class MaintenanceWindowConfig(StrictModel):
         if opens == closes:
             raise ValueError("from and to are the same time; a window cannot be empty")
         return self
+
+    def covers(self, check: str) -> bool:
+        return ALL_CHECKS in self.checks or check in self.checks
+
+    def active_until(self, now: datetime) -> datetime | None:
+        """The end of the occurrence that contains ``now``, or None when none does. Pure
+        arithmetic on aware datetimes: no clock is read."""
+        if self.start is not None and self.end is not None:
+            return self.end if self.start <= now < self.end else None
+        assert self.days is not None and self.from_ is not None and self.to is not None
+        assert self.timezone is not None
+        zone = load_zone(self.timezone)
+        opens = clock_minutes(self.from_)
+        closes = clock_minutes(self.to, allow_midnight_end=True)
+        today = now.astimezone(zone).date()
+        # An occurrence that started yesterday may still be running after midnight.
+        for day in (today - timedelta(days=1), today):
+            if WEEKDAYS[day.weekday()] not in self.days:
+                continue
+            start = _local(day, opens, zone)
+            end_day = day if closes > opens else day + timedelta(days=1)
+            end = _local(end_day, closes, zone)
+            if start <= now < end:
+                return end
+        return None
+
+
+def _local(day: date, minutes: int, zone: ZoneInfo) -> datetime:
+    if minutes == 24 * 60:
+        day, minutes = day + timedelta(days=1), 0
+    naive = datetime.combine(day, time(minutes // 60, minutes % 60))
+    return localize(naive, zone).astimezone(UTC)
 
 
 def check_maintenance_references(

@@ -30,7 +30,6 @@ from mailwatch.daemon.sdnotify import SystemdNotifier, watchdog_interval_s
 from mailwatch.domain.errors import ConfigError
 from mailwatch.domain.results import CheckResult
 from mailwatch.domain.tickets import format_number
-from mailwatch.incidents.maintenance import MaintenanceWindow
 from mailwatch.incidents.processor import ProcessOutcome, process_result, tick
 from mailwatch.probes import probe_spec
 from mailwatch.status.build import read_stored_facts
@@ -261,14 +260,13 @@ class Daemon:
             backlog = await outbox_backlog(conn)
         self.metrics.set_tickets(stored.tickets)
         self.metrics.outbox_backlog.set(backlog)
-        windows = [MaintenanceWindow(w) for w in self.config.maintenance]
         snapshot = assemble(
             now,
             self.info,
             self.checks.values(),
             stored,
             self.flapping,
-            windows,
+            self.config.maintenance,
             ticket_prefix=self.config.incidents.ticket_prefix,
         )
         await asyncio.to_thread(write_status, self.state_dir, snapshot, self.zone, now)

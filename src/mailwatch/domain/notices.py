@@ -38,6 +38,9 @@ class OutboxStatus(enum.StrEnum):
     """No longer wanted (the ticket was acknowledged, resolved, ...)."""
 
 
+UNTRIED_STATUSES = (OutboxStatus.SCHEDULED, OutboxStatus.PENDING)
+"""Rows nobody has tried to send yet: the ones a cancellation may still stop."""
+
 DUE_STATUSES = (OutboxStatus.SCHEDULED, OutboxStatus.PENDING, OutboxStatus.FAILED)
 """Rows the sender picks up once ``next_attempt_at`` has come."""
 

@@ -1,12 +1,14 @@
 """Instants and durations: the one way mailwatch writes, reads and says them.
 
 Instants travel as ISO 8601 with their offset (payloads, the status file, JSON output);
-``span`` says a duration the way a person reads it at a glance.
+``parse_duration`` reads a wall-clock duration as operators write it; ``span`` says a
+duration the way a person reads it at a glance.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+import re
+from datetime import datetime, timedelta
 from typing import Any
 
 
@@ -38,3 +40,20 @@ def span(seconds: float) -> str:
     if hours < 48:
         return f"{hours} h {minutes} min" if minutes else f"{hours} h"
     return f"{hours // 24} days"
+
+
+_DURATION_PART = re.compile(r"([0-9]+)([smhdw])")
+_UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def parse_duration(text: str) -> timedelta:
+    """A wall-clock duration: whole numbers with units s, m, h, d or w (``90s``, ``15m``,
+    ``1h30m``, ``2w``), or ``0``; case and surrounding blanks do not matter. ``ValueError``
+    otherwise; callers add their own limits and words."""
+    cleaned = text.strip().lower()
+    if cleaned == "0":
+        return timedelta(0)
+    parts = _DURATION_PART.findall(cleaned)
+    if not cleaned or "".join(n + u for n, u in parts) != cleaned:
+        raise ValueError(f"invalid duration {text!r}")
+    return timedelta(seconds=sum(int(n) * _UNIT_S[u] for n, u in parts))

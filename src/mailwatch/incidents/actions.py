@@ -5,61 +5,36 @@ daemon uses, so the CLI works while the daemon runs.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from sqlalchemy.ext.asyncio import AsyncConnection
-
-from mailwatch.domain.checkstate import CheckState
-from mailwatch.domain.errors import TicketActionError, TicketNotFoundError, UnknownCheckError
+from mailwatch.domain.errors import TicketActionError, UnknownCheckError
 from mailwatch.domain.quiet import ALL_CHECKS, Silence
-from mailwatch.domain.tickets import Ticket, format_number
-from mailwatch.domain.time import iso
-from mailwatch.domain.timeline import EventType
-from mailwatch.incidents.engine import (
-    Decision,
-    EngineContext,
-    acknowledge,
-    annotate,
-    mitigate,
-    resolve,
-)
-from mailwatch.incidents.policy import IncidentPolicy, policy_for
+from mailwatch.domain.tickets import format_number
+from mailwatch.incidents.engine import acknowledge, mitigate, resolve
 from mailwatch.incidents.processor import (
     ProcessOutcome,
-    load_check_state,
-    load_context,
+    TicketAction,
+    act_on_ticket,
+    record_silence,
+    record_unsilence,
     tick,
-    write_decision,
 )
-from mailwatch.store.silences import active_silences, add_silence, end_silences
-from mailwatch.store.store import Store
-from mailwatch.store.tickets import load_ticket, open_tickets
 
 if TYPE_CHECKING:
     from mailwatch.config.model import MailwatchConfig
-
-
-_Action = Callable[[CheckState, Ticket, IncidentPolicy, EngineContext], Decision]
+    from mailwatch.store.store import Store
 
 
 async def _act(
-    store: Store, config: MailwatchConfig, number: int, now: datetime, action: _Action
+    store: Store, config: MailwatchConfig, number: int, now: datetime, action: TicketAction
 ) -> ProcessOutcome:
-    prefix = config.incidents.ticket_prefix
-    async with store.write() as conn:
-        ticket = await load_ticket(conn, number)
-        if ticket is None:
-            raise TicketNotFoundError(f"there is no ticket {format_number(number, prefix)}")
-        state = await load_check_state(conn, ticket.dedup_key, ticket.check, ticket.target)
-        context = await load_context(conn, config, ticket.check, now)
-        try:
-            decision = action(state, ticket, policy_for(config, ticket.check), context)
-        except TicketActionError as exc:
-            raise TicketActionError(f"{format_number(number, prefix)}: {exc}") from None
-        return await write_decision(conn, config, decision, now, None)
+    try:
+        return await act_on_ticket(store, config, number, now, action)
+    except TicketActionError as exc:
+        prefix = config.incidents.ticket_prefix
+        raise TicketActionError(f"{format_number(number, prefix)}: {exc}") from None
 
 
 async def acknowledge_ticket(
@@ -131,18 +106,9 @@ async def silence_check(
     """Silence ``check`` (or ``all``) from now for ``duration``; open tickets it covers get a
     ``silenced`` event."""
     _check_known(config, check)
-    async with store.write() as conn:
-        silence = await add_silence(conn, check, now, now + duration, reason, actor)
-        touched = await _annotate_open(
-            conn,
-            config,
-            check,
-            now,
-            EventType.SILENCED,
-            actor,
-            reason,
-            {"silence": silence.id, "until": iso(silence.until)},
-        )
+    silence, touched = await record_silence(
+        store, config, check, now, now + duration, reason, actor
+    )
     return SilenceChange([silence], touched)
 
 
@@ -152,41 +118,6 @@ async def unsilence_check(
     """End the active silences of ``check`` (``all``: every active silence), then re-evaluate
     open tickets at once rather than at the daemon's next tick."""
     _check_known(config, check)
-    async with store.write() as conn:
-        active = await active_silences(conn, now)
-        ending = [s for s in active if check == ALL_CHECKS or s.check == check]
-        await end_silences(conn, [s.id for s in ending], now, actor)
-        touched: list[int] = []
-        for silence in ending:
-            touched += await _annotate_open(
-                conn,
-                config,
-                silence.check,
-                now,
-                EventType.UNSILENCED,
-                actor,
-                None,
-                {"silence": silence.id},
-            )
+    ending, touched = await record_unsilence(store, config, check, now, actor)
     await tick(store, config, now)
     return SilenceChange(ending, sorted(set(touched)))
-
-
-async def _annotate_open(
-    conn: AsyncConnection,
-    config: MailwatchConfig,
-    check: str,
-    now: datetime,
-    kind: EventType,
-    actor: str,
-    note: str | None,
-    payload: dict[str, object],
-) -> list[int]:
-    touched = []
-    checks = None if check == ALL_CHECKS else [check]
-    for ticket in await open_tickets(conn, checks):
-        state = await load_check_state(conn, ticket.dedup_key, ticket.check, ticket.target)
-        decision = annotate(state, kind, now, actor, note, payload)
-        await write_decision(conn, config, decision, now, None)
-        touched.append(ticket.number)
-    return touched

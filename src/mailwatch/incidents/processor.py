@@ -1,27 +1,34 @@
-"""Stores the engine's decisions: one transaction per processed result or tick.
+"""The transaction shell: loads from the store, asks the pure engine and the pure notification
+planner, and writes their decisions, one transaction per processed result, tick or action.
 
 Each transaction writes the result row, the check's new state, the ticket rows, the timeline
-events and the outbox rows together, so a crash leaves either all of them or none.
+events and the outbox rows together, so a crash leaves either all of them or none. This is
+the one module of ``mailwatch.incidents`` that talks to the store.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from mailwatch.alerts.planner import PlanSettings, plan_outbox
+from mailwatch.alerts.routes import build_routes
 from mailwatch.domain.checkstate import CheckState
+from mailwatch.domain.errors import TicketNotFoundError
+from mailwatch.domain.quiet import ALL_CHECKS, Silence, quiet_for
 from mailwatch.domain.results import CheckResult
-from mailwatch.domain.tickets import Ticket, dedup_key
-from mailwatch.incidents.engine import Decision, EngineContext, evaluate, on_tick
-from mailwatch.incidents.maintenance import MaintenanceWindow, quiet_for
-from mailwatch.incidents.notifications import plan_notifications
-from mailwatch.incidents.policy import policy_for
+from mailwatch.domain.tickets import Ticket, dedup_key, format_number
+from mailwatch.domain.time import iso
+from mailwatch.domain.timeline import EventType
+from mailwatch.incidents.engine import Decision, EngineContext, annotate, evaluate, on_tick
+from mailwatch.incidents.policy import IncidentPolicy, policy_for
 from mailwatch.store.checks import insert_result, load_state, save_state
-from mailwatch.store.outbox import OutboxRow, insert_outbox
-from mailwatch.store.silences import active_silences
+from mailwatch.store.outbox import OutboxRow, cancel_entries, insert_outbox, ticket_entries
+from mailwatch.store.silences import active_silences, add_silence, end_silences
 from mailwatch.store.store import Store
 from mailwatch.store.tickets import (
     StoredEvent,
@@ -101,8 +108,7 @@ async def load_context(
         found = {t.check: t.number for t in await open_tickets(conn, parents)}
         parent_check = next((name for name in parents if name in found), None)
         parent_ticket = found.get(parent_check) if parent_check is not None else None
-    windows = [MaintenanceWindow(window) for window in config.maintenance]
-    quiet = quiet_for(check, now, windows, await active_silences(conn, now))
+    quiet = quiet_for(check, now, config.maintenance, await active_silences(conn, now))
     return EngineContext(
         next_ticket_number=await next_number(conn),
         parent_ticket=parent_ticket,
@@ -139,3 +145,109 @@ async def write_decision(
         rows += await plan_notifications(conn, items, ticket, config, now)
     outbox_ids = await insert_outbox(conn, rows, now)
     return ProcessOutcome(decision.state, stored, list(decision.tickets), outbox_ids, result_id)
+
+
+async def plan_notifications(
+    conn: AsyncConnection,
+    events: Sequence[StoredEvent],
+    ticket: Ticket | None,
+    config: MailwatchConfig,
+    now: datetime,
+) -> list[OutboxRow]:
+    """The outbox rows for the events of one ticket (``ticket`` None: check-level events,
+    which notify nobody): load the ticket's rows, ask the pure planner
+    (``mailwatch.alerts.planner``), cancel in ``conn`` the rows it no longer wants, and
+    return the rows to insert."""
+    if ticket is None or not config.routes:
+        return []
+    entries = await ticket_entries(conn, ticket.number)
+    settings = PlanSettings.for_ticket(config, ticket, build_routes(config))
+    plan = plan_outbox(events, ticket, entries, settings, now)
+    for reason, ids in plan.cancelled_by_reason().items():
+        await cancel_entries(conn, ids, reason)
+    return plan.rows
+
+
+TicketAction = Callable[[CheckState, Ticket, IncidentPolicy, EngineContext], Decision]
+"""A person's action as the engine decides it, on the ticket's check state and ticket."""
+
+
+async def act_on_ticket(
+    store: Store, config: MailwatchConfig, number: int, now: datetime, action: TicketAction
+) -> ProcessOutcome:
+    """Load ticket ``number`` with its check's state, let ``action`` decide, and write the
+    decision, in one transaction (nothing is written when ``action`` raises)."""
+    async with store.write() as conn:
+        ticket = await load_ticket(conn, number)
+        if ticket is None:
+            prefix = config.incidents.ticket_prefix
+            raise TicketNotFoundError(f"there is no ticket {format_number(number, prefix)}")
+        state = await load_check_state(conn, ticket.dedup_key, ticket.check, ticket.target)
+        context = await load_context(conn, config, ticket.check, now)
+        decision = action(state, ticket, policy_for(config, ticket.check), context)
+        return await write_decision(conn, config, decision, now, None)
+
+
+async def record_silence(
+    store: Store,
+    config: MailwatchConfig,
+    check: str,
+    now: datetime,
+    until: datetime,
+    reason: str,
+    actor: str,
+) -> tuple[Silence, list[int]]:
+    """Store a silence of ``check`` (or ``all``) from ``now`` to ``until``, and a ``silenced``
+    event on every open ticket it covers; the silence and those tickets' numbers."""
+    async with store.write() as conn:
+        silence = await add_silence(conn, check, now, until, reason, actor)
+        payload: dict[str, object] = {"silence": silence.id, "until": iso(silence.until)}
+        touched = await _annotate_open(
+            conn, config, check, now, EventType.SILENCED, actor, reason, payload
+        )
+    return silence, touched
+
+
+async def record_unsilence(
+    store: Store, config: MailwatchConfig, check: str, now: datetime, actor: str
+) -> tuple[list[Silence], list[int]]:
+    """End the active silences of ``check`` (``all``: every active silence), with an
+    ``unsilenced`` event on the open tickets each covered; the silences ended and the
+    numbers of those tickets."""
+    async with store.write() as conn:
+        active = await active_silences(conn, now)
+        ending = [s for s in active if check == ALL_CHECKS or s.check == check]
+        await end_silences(conn, [s.id for s in ending], now, actor)
+        touched: list[int] = []
+        for silence in ending:
+            touched += await _annotate_open(
+                conn,
+                config,
+                silence.check,
+                now,
+                EventType.UNSILENCED,
+                actor,
+                None,
+                {"silence": silence.id},
+            )
+    return ending, touched
+
+
+async def _annotate_open(
+    conn: AsyncConnection,
+    config: MailwatchConfig,
+    check: str,
+    now: datetime,
+    kind: EventType,
+    actor: str,
+    note: str | None,
+    payload: dict[str, object],
+) -> list[int]:
+    touched = []
+    checks = None if check == ALL_CHECKS else [check]
+    for ticket in await open_tickets(conn, checks):
+        state = await load_check_state(conn, ticket.dedup_key, ticket.check, ticket.target)
+        decision = annotate(state, kind, now, actor, note, payload)
+        await write_decision(conn, config, decision, now, None)
+        touched.append(ticket.number)
+    return touched

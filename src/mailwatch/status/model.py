@@ -9,10 +9,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import overload
 
-from mailwatch.domain.quiet import Silence
+from mailwatch.domain.quiet import Silence, Window
 from mailwatch.domain.results import State, worst
 from mailwatch.domain.tickets import Ticket, TicketStatus, format_number
-from mailwatch.incidents.maintenance import MaintenanceWindow
 from mailwatch.status.live import CheckStatus
 
 
@@ -95,7 +94,7 @@ def assemble(
     checks: Iterable[CheckStatus],
     stored: StoredFacts,
     flapping: Mapping[str, bool],
-    windows: Iterable[MaintenanceWindow],
+    windows: Iterable[Window],
     *,
     ticket_prefix: str,
 ) -> StatusSnapshot:

@@ -15,7 +15,15 @@ from typing import Any
 from sqlalchemy import Row, and_, delete, exists, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from mailwatch.domain.notices import BACKLOG_STATUSES, DUE_STATUSES, TOLD_STATUSES
+from mailwatch.domain.notices import (
+    BACKLOG_STATUSES,
+    DUE_STATUSES,
+    TOLD_STATUSES,
+    UNTRIED_STATUSES,
+    NoticeKind,
+    OutboxStatus,
+)
+from mailwatch.domain.tickets import TicketStatus
 from mailwatch.store.schema import outbox, tickets
 
 
@@ -29,7 +37,7 @@ class OutboxRow:
     kind: str
     payload: Mapping[str, Any] = field(default_factory=dict)
     next_attempt_at: datetime | None = None
-    status: str = "pending"
+    status: OutboxStatus = OutboxStatus.PENDING
 
 
 async def insert_outbox(
@@ -87,7 +95,7 @@ def _due_at(payload: Mapping[str, Any] | None) -> datetime | None:
 # The sender's side
 # --------------------------------------------------------------------------------------------
 
-ESCALATION_KINDS = ("opened", "escalation")
+ESCALATION_KINDS = (NoticeKind.OPENED, NoticeKind.ESCALATION)
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,7 +108,7 @@ class OutboxEntry:
     route: str
     kind: str
     payload: Mapping[str, Any]
-    status: str
+    status: OutboxStatus
     attempts: int
     next_attempt_at: datetime
     created_at: datetime
@@ -117,7 +125,7 @@ def _entry(row: Row[Any]) -> OutboxEntry:
         route=m["route"],
         kind=m["kind"],
         payload=dict(m["payload"] or {}),
-        status=m["status"],
+        status=OutboxStatus(m["status"]),
         attempts=int(m["attempts"]),
         next_attempt_at=m["next_attempt_at"],
         created_at=m["created_at"],
@@ -155,7 +163,7 @@ async def unsent_rows_of_route(conn: AsyncConnection, route: str, kind: str) -> 
         .where(
             outbox.c.route == route,
             outbox.c.kind == kind,
-            outbox.c.status.in_(("pending", "failed")),
+            outbox.c.status.in_((OutboxStatus.PENDING, OutboxStatus.FAILED)),
         )
         .order_by(outbox.c.id)
     )
@@ -165,8 +173,8 @@ async def unsent_rows_of_route(conn: AsyncConnection, route: str, kind: str) -> 
 async def change_status(
     conn: AsyncConnection,
     row_id: int,
-    expected: str | Sequence[str],
-    status: str,
+    expected: OutboxStatus | Sequence[OutboxStatus],
+    status: OutboxStatus,
     **values: Any,
 ) -> bool:
     """Set ``status`` (and other columns) only if the row is still in ``expected``; False when
@@ -185,7 +193,7 @@ async def cancel_entries(conn: AsyncConnection, ids: Sequence[int], reason: str)
     done = []
     for row_id in ids:
         if await change_status(
-            conn, row_id, ("scheduled", "pending"), "cancelled", last_error=reason
+            conn, row_id, UNTRIED_STATUSES, OutboxStatus.CANCELLED, last_error=reason
         ):
             done.append(row_id)
     return done
@@ -200,15 +208,15 @@ async def requeue_interrupted(conn: AsyncConnection, now: datetime) -> list[int]
     ids = [
         int(i)
         for i in (
-            await conn.execute(select(outbox.c.id).where(outbox.c.status == "sending"))
+            await conn.execute(select(outbox.c.id).where(outbox.c.status == OutboxStatus.SENDING))
         ).scalars()
     ]
     for row_id in ids:
         await change_status(
             conn,
             row_id,
-            "sending",
-            "failed",
+            OutboxStatus.SENDING,
+            OutboxStatus.FAILED,
             attempts=outbox.c.attempts + 1,
             next_attempt_at=now,
             last_error=INTERRUPTED,
@@ -222,9 +230,9 @@ async def escalation_steps(conn: AsyncConnection) -> dict[int, int]:
         select(outbox.c.ticket, outbox.c.payload)
         .join(tickets, tickets.c.number == outbox.c.ticket)
         .where(
-            tickets.c.status != "resolved",
+            tickets.c.status != TicketStatus.RESOLVED,
             outbox.c.kind.in_(ESCALATION_KINDS),
-            outbox.c.status.in_((*TOLD_STATUSES, "dead")),
+            outbox.c.status.in_((*TOLD_STATUSES, OutboxStatus.DEAD)),
         )
     )
     steps: dict[int, int] = {}
@@ -239,7 +247,7 @@ async def escalation_steps(conn: AsyncConnection) -> dict[int, int]:
 # Pruning
 # --------------------------------------------------------------------------------------------
 
-FINISHED_STATUSES = ("delivered", "dead", "cancelled")
+FINISHED_STATUSES = (OutboxStatus.DELIVERED, OutboxStatus.DEAD, OutboxStatus.CANCELLED)
 """Rows nobody will send again: delivered, given up, or no longer wanted."""
 
 
@@ -260,7 +268,7 @@ async def prune_finished(conn: AsyncConnection, now: datetime, retention: timede
     )
     resolved = exists().where(
         tickets.c.number == outbox.c.ticket,
-        tickets.c.status == "resolved",
+        tickets.c.status == TicketStatus.RESOLVED,
         tickets.c.resolved_at < cutoff,
     )
     deleted = await conn.execute(

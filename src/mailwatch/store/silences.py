@@ -22,7 +22,6 @@ def _silence(row: Row[Any]) -> Silence:
         reason=m["reason"],
         created_by=m["created_by"],
         ended_at=m["ended_at"],
-        ended_by=m["ended_by"],
     )
 
 

@@ -13,8 +13,8 @@ from typing import Any
 
 from sqlalchemy import select
 
+from helpers.builders import PLANS, T0, config, result
 from helpers.http_receiver import HttpReceiver, ReceivedRequest, _Handler, _Server
-from incidents.builders import PLANS, T0, config, result
 from mailwatch.alerts.sender import OutboxSender
 from mailwatch.config.model import MailwatchConfig
 from mailwatch.domain.results import State

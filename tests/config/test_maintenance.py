@@ -1,28 +1,20 @@
-"""Maintenance windows and silences: config validation, when a window is active, and the
-processor holding notifications back during a window and re-announcing after it."""
+"""Maintenance windows in the config: validation, and when a window is active."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
-from pathlib import Path
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from pydantic import ValidationError
 
-from incidents.builders import T0, config, minutes, result
+from helpers.builders import config
 from mailwatch.config.loader import format_validation_error
 from mailwatch.config.maintenance import MaintenanceWindowConfig
-from mailwatch.domain.quiet import Silence
-from mailwatch.domain.results import State
-from mailwatch.domain.timeline import EventType
-from mailwatch.incidents.maintenance import MaintenanceWindow, parse_silence_duration, quiet_for
-from mailwatch.incidents.processor import process_result, tick
-from mailwatch.store.store import Store
 
 
-def window(**keys: Any) -> MaintenanceWindow:
-    return MaintenanceWindow(MaintenanceWindowConfig.model_validate({"name": "w", **keys}))
+def window(**keys: Any) -> MaintenanceWindowConfig:
+    return MaintenanceWindowConfig.model_validate({"name": "w", **keys})
 
 
 SUNDAY_NIGHT = {"days": ["sun"], "from": "02:00", "to": "04:00", "timezone": "Europe/Athens"}
@@ -112,62 +104,3 @@ def test_invalid_windows_say_what_is_wrong(keys: dict[str, Any], message: str) -
 def test_window_naming_an_unknown_check_is_refused() -> None:
     with pytest.raises(ValidationError, match="maintenance window 'w' names unknown check"):
         config(maintenance=[{"name": "w", "checks": ["nope"], **SUNDAY_NIGHT}])
-
-
-def test_quiet_for_prefers_windows_and_covers_named_checks_only() -> None:
-    now = datetime(2026, 11, 22, 1, 0, tzinfo=UTC)
-    windows = [window(checks=["imap"], **SUNDAY_NIGHT)]
-    silence = Silence(1, "all", now - minutes(5), now + minutes(55), "upgrade", "alice")
-    quiet = quiet_for("imap", now, windows, [silence])
-    assert quiet is not None and quiet.kind == "maintenance"
-    quiet = quiet_for("smtp", now, windows, [silence])
-    assert quiet is not None and quiet.reason == "silenced by alice: upgrade"
-    ended = Silence(1, "all", now - minutes(5), now + minutes(55), "x", "a", ended_at=now)
-    assert quiet_for("smtp", now, [], [ended]) is None
-
-
-@pytest.mark.parametrize(
-    ("text", "expected"),
-    [
-        ("2h", timedelta(hours=2)),
-        ("30m", timedelta(minutes=30)),
-        ("1h30m", timedelta(minutes=90)),
-        ("1d", timedelta(days=1)),
-        ("45s", timedelta(seconds=45)),
-    ],
-)
-def test_silence_durations(text: str, expected: timedelta) -> None:
-    assert parse_silence_duration(text) == expected
-
-
-@pytest.mark.parametrize("text", ["", "2", "h", "2 hours", "-1h", "0m", "2x", "400d"])
-def test_malformed_silence_durations(text: str) -> None:
-    with pytest.raises(ValueError, match="invalid duration"):
-        parse_silence_duration(text)
-
-
-async def test_window_holds_notifications_and_its_end_reannounces(tmp_path: Path) -> None:
-    start = T0
-    end = T0 + timedelta(hours=1)
-    cfg = config(
-        maintenance=[{"name": "relay-upgrade", "start": start.isoformat(), "end": end.isoformat()}],
-        incidents={"open_after": 2},
-    )
-    store = await Store.open(f"sqlite+aiosqlite:///{tmp_path / 'mailwatch.db'}")
-    try:
-        events = []
-        for i in range(3):
-            now = T0 + minutes(10 * i)
-            outcome = await process_result(store, cfg, result(State.CRITICAL, now), now)
-            events += outcome.events
-        assert [(e.event.type, e.event.notify) for e in events] == [
-            (EventType.TICKET_OPENED, False)
-        ]
-        assert await tick(store, cfg, end - minutes(1)) == []
-        (after,) = await tick(store, cfg, end)
-        assert [(e.event.type, e.event.notify) for e in after.events] == [
-            (EventType.NOTIFICATIONS_RESUMED, True)
-        ]
-        assert await tick(store, cfg, end + minutes(1)) == []
-    finally:
-        await store.close()
