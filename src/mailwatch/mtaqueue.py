@@ -13,8 +13,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from mailwatch.config.checks.levels import Limits, classify
 from mailwatch.domain.results import State
-from mailwatch.resource_thresholds import Limits, classify
 
 POSTFIX_QUEUES = ("maildrop", "incoming", "active", "deferred", "hold")
 """The queue names ``postqueue -j`` reports in ``queue_name``."""

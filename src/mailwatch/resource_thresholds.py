@@ -7,10 +7,11 @@ Pure: no psutil, no clock. ``mailwatch.probes.resources`` samples the machine an
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
+from mailwatch.config.checks.levels import Limits, classify
+from mailwatch.config.checks.resources import LOWER_IS_WORSE, metric_slug
 from mailwatch.domain.results import State
 
 FAMILIES = (
@@ -29,20 +30,6 @@ FAMILIES = (
 A reading's family is also the result's stage when that reading is the worst offender.
 Between two findings of the same state, the family earlier in this list is named first.
 """
-
-LOWER_IS_WORSE = frozenset({"disk_free"})
-
-
-@dataclass(frozen=True, slots=True)
-class Limits:
-    """Warning and critical levels for one family; None switches that level off.
-
-    A reading that reaches a level counts: 85 % used with ``warning = 85`` is a warning;
-    for ``disk_free`` (lower is worse) 1 GiB free with ``warning = 1 GiB`` is a warning.
-    """
-
-    warning: float | None = None
-    critical: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,21 +60,6 @@ class Verdict:
     stage: str | None
     summary: str
     findings: tuple[Finding, ...]
-
-
-def classify(value: float, limits: Limits, lower_is_worse: bool = False) -> State:
-    """The state of one figure against its limits."""
-
-    def reached(level: float | None) -> bool:
-        if level is None or math.isnan(value):
-            return False
-        return value <= level if lower_is_worse else value >= level
-
-    if reached(limits.critical):
-        return State.CRITICAL
-    if reached(limits.warning):
-        return State.WARNING
-    return State.OK
 
 
 def describe(reading: Reading) -> str:
@@ -177,15 +149,6 @@ def human_bytes(value: float) -> str:
             return f"{size:.0f} B" if unit == "B" else f"{size:.1f} {unit}"
         size /= 1024
     raise AssertionError("unreachable")
-
-
-_NOT_NAME = re.compile(r"[^A-Za-z0-9]+")
-
-
-def metric_slug(name: str) -> str:
-    """A mount path or interface name as part of a metric name: ``/var/spool`` -> ``var_spool``,
-    ``/`` -> ``root``."""
-    return _NOT_NAME.sub("_", name).strip("_") or "root"
 
 
 def metric_slugs(names: Iterable[str]) -> dict[str, str]:

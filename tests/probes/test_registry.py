@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from mailwatch.config.model import ChecksConfig
+from mailwatch.config.checks.registry import ChecksConfig
 from mailwatch.probes import PROBE_MODULES, probe_spec
 
 

@@ -20,7 +20,7 @@ import pytest
 from harness.mailservers import MailServers
 from helpers.roundtrip_config import roundtrip_toml
 from mailwatch.canary import Canary
-from mailwatch.config.roundtrip import RoundtripCheck
+from mailwatch.config.checks.roundtrip import RoundtripCheck
 from mailwatch.domain.results import State
 from mailwatch.runner import run_check
 

@@ -31,9 +31,9 @@ from mailwatch.certinfo import (
     matches_name,
     version_below,
 )
+from mailwatch.config.checks.tls import TlsCheck
 from mailwatch.config.loader import format_validation_error
 from mailwatch.config.model import MailwatchConfig
-from mailwatch.config.tlscheck import TlsCheck
 from mailwatch.domain.results import State
 from mailwatch.runner import run_check, run_checks
 

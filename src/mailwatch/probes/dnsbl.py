@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv4Network, IPv6Address, ip_address
 from typing import Any, Literal
 
-from mailwatch.config.dnsbl import DnsblCheck, DnsblZone
+from mailwatch.config.checks.dnsbl import DnsblCheck, DnsblZone
 from mailwatch.dns import DnsResolver, Lookup, Outcome
 from mailwatch.domain.errors import ProbeFailure
 from mailwatch.domain.probing import Finding, ProbeContext

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from mailwatch.config.mx import MxCheck
+from mailwatch.config.checks.mx import MxCheck
 from mailwatch.dns import DnsResolver, HostAddresses, Outcome
 from mailwatch.domain.errors import ProbeFailure
 from mailwatch.domain.probing import Finding, ProbeContext

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mailwatch.config.queue import CommandQueue, EximQueue, PostfixQueue, QueueCheckBase
+from mailwatch.config.checks.queue import CommandQueue, EximQueue, PostfixQueue, QueueCheckBase
 from mailwatch.domain.errors import ProbeFailure
 from mailwatch.domain.probing import ProbeContext
 from mailwatch.domain.results import CheckResult, State, worst

@@ -17,7 +17,7 @@ from typing import Any
 
 import psutil
 
-from mailwatch.config.resources import ResourcesCheck
+from mailwatch.config.checks.resources import ResourcesCheck
 from mailwatch.domain.probing import ProbeContext
 from mailwatch.domain.results import CheckResult, State
 from mailwatch.probes import stuckable

@@ -24,7 +24,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from mailwatch.canary import HEADER, Canary, parse_header, route_search_key
-from mailwatch.config.roundtrip import RoundtripCheck
+from mailwatch.config.checks.roundtrip import RoundtripCheck
 from mailwatch.domain.errors import ProbeFailure
 from mailwatch.domain.probing import ProbeContext
 from mailwatch.domain.results import CheckResult, State

@@ -19,7 +19,7 @@ from contextlib import asynccontextmanager, contextmanager, suppress
 
 import psutil
 
-from mailwatch.config.service import (
+from mailwatch.config.checks.service import (
     BannerService,
     ClamdService,
     PingService,

@@ -34,7 +34,7 @@ from mailwatch.certinfo import (
     judge,
     version_below,
 )
-from mailwatch.config.tlscheck import TlsCheck
+from mailwatch.config.checks.tls import TlsCheck
 from mailwatch.domain.errors import ProbeFailure
 from mailwatch.domain.probing import ProbeContext
 from mailwatch.domain.results import CheckResult, State, worst

@@ -1,16 +1,20 @@
-"""Config of the ``dnsbl`` check: which addresses and domains to look up on which blocklists,
-and which blocklist answers mean "your query was refused" rather than "listed"."""
+"""The ``dnsbl`` kind: which addresses and domains to look up on which blocklists, and which
+blocklist answers mean "your query was refused" rather than "listed". The probe is
+``mailwatch.probes.dnsbl``."""
 
 from __future__ import annotations
 
+import enum
 from ipaddress import IPv4Network
 from typing import Literal
 
 from pydantic import Field, IPvAnyAddress, model_validator
 
 from mailwatch.config.base import StrictModel
-from mailwatch.config.checks import CheckBase
+from mailwatch.config.checks.base import CheckBase, CheckKind
 from mailwatch.config.dns import DomainName, ResolverConfig
+from mailwatch.domain.kinds import CRITICAL_ONLY, KeyFigure, SeverityRule
+from mailwatch.domain.results import State
 
 ZoneType = Literal["ip", "domain"]
 """``ip``: queried with reversed IPv4 octets or IPv6 nibbles; ``domain``: with the domain."""
@@ -105,3 +109,31 @@ class DnsblCheck(CheckBase):
         parts += [f"MX of {domain}" for domain in self.mx_domains]
         parts += self.domains
         return ", ".join(parts)
+
+
+class DnsblStage(enum.StrEnum):
+    """Where a dnsbl check failed; the ``dns_*`` stages are set by ``mailwatch.dns``."""
+
+    MX_LOOKUP = "mx_lookup"
+    MX_ADDRESS = "mx_address"
+    DNSBL_LOOKUP = "dnsbl_lookup"
+    DNSBL_LISTED = "dnsbl_listed"
+    DNSBL_REFUSED = "dnsbl_refused"
+    DNS_CONFIG = "dns_config"
+    DNS_TIMEOUT = "dns_timeout"
+    DNS_SERVFAIL = "dns_servfail"
+    DNS_REFUSED = "dns_refused"
+    DNS_UNREACHABLE = "dns_unreachable"
+
+
+KIND = CheckKind(
+    name="dnsbl",
+    config=DnsblCheck,
+    stages=DnsblStage,
+    probe="mailwatch.probes.dnsbl",
+    severity=(
+        SeverityRule((DnsblStage.DNSBL_LISTED,), CRITICAL_ONLY, 1, "domain or IP blocklisted"),
+    ),
+    figures=(KeyFigure("lookup_s", "lookup time", "s"),),
+    timeout_state=State.UNKNOWN,
+)
