@@ -20,7 +20,6 @@ from mailwatch.dns import DnsResolver, Lookup, Outcome
 from mailwatch.domain.errors import ProbeFailure
 from mailwatch.domain.probing import Finding, ProbeContext
 from mailwatch.domain.results import CheckResult, State
-from mailwatch.probes.base import ProbeSpec
 
 _LOOPBACK = IPv4Network("127.0.0.0/8")
 _PARALLEL_QUERIES = 16
@@ -262,6 +261,3 @@ def _unique(subjects: Sequence[Subject]) -> list[Subject]:
     for subject in subjects:
         seen.setdefault((subject.type, subject.value), subject)
     return list(seen.values())
-
-
-SPEC = ProbeSpec(kind="dnsbl", config=DnsblCheck, probe=probe, timeout_state=State.UNKNOWN)

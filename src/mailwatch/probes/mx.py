@@ -20,7 +20,6 @@ from mailwatch.dns import DnsResolver, HostAddresses, Outcome
 from mailwatch.domain.errors import ProbeFailure
 from mailwatch.domain.probing import Finding, ProbeContext
 from mailwatch.domain.results import CheckResult, State
-from mailwatch.probes.base import ProbeSpec
 
 _MAX_REPLY_LINES = 100
 
@@ -346,6 +345,3 @@ async def _reply(reader: asyncio.StreamReader) -> tuple[int, list[str]]:
 
 def _endpoint(host: str, port: int) -> str:
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-
-
-SPEC = ProbeSpec(kind="mx", config=MxCheck, probe=probe, timeout_state=State.UNKNOWN)

@@ -37,7 +37,6 @@ from mailwatch.mtaqueue import (
     record_sample,
     summary,
 )
-from mailwatch.probes.base import ProbeSpec
 
 SBIN_DIRS = ("/usr/local/sbin", "/usr/sbin", "/sbin")
 """Searched after PATH: Debian installs postqueue and exim there, outside a user's PATH."""
@@ -196,6 +195,3 @@ def _failed(returncode: int | None, stderr: str) -> str:
     if fatal is None:
         return f"{how} (nothing on stderr)"
     return f"{how}: {fatal if len(fatal) <= SHOWN_STDERR else fatal[:SHOWN_STDERR] + '…'}"
-
-
-SPEC = ProbeSpec(kind="queue", config=QueueCheckBase, probe=probe)

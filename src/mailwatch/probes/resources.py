@@ -21,7 +21,6 @@ from mailwatch.config.checks.resources import ResourcesCheck
 from mailwatch.domain.probing import ProbeContext
 from mailwatch.domain.results import CheckResult, State
 from mailwatch.probes import stuckable
-from mailwatch.probes.base import ProbeSpec
 from mailwatch.resource_thresholds import Finding, Reading, evaluate, metric_slugs
 
 MOUNT_WAIT_S = 5.0
@@ -254,12 +253,3 @@ def counter_deltas(
             drops=growth["drops"],
         )
     return deltas
-
-
-SPEC = ProbeSpec(
-    kind="resources",
-    config=ResourcesCheck,
-    probe=probe,
-    # A sample that never came back (a hung NFS statvfs) says nothing about the host's health.
-    timeout_state=State.UNKNOWN,
-)

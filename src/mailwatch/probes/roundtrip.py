@@ -28,7 +28,6 @@ from mailwatch.config.checks.roundtrip import RoundtripCheck
 from mailwatch.domain.errors import ProbeFailure
 from mailwatch.domain.probing import ProbeContext
 from mailwatch.domain.results import CheckResult, State
-from mailwatch.probes.base import ProbeSpec
 from mailwatch.protocols.imap import ImapSession
 from mailwatch.protocols.smtp import SmtpReceipt, send_message
 from mailwatch.received import hops_from_headers
@@ -385,6 +384,3 @@ def _pending(ctx: ProbeContext) -> set[str]:
     """Ids of this route's canaries reported not_delivered, while the daemon remembers them."""
     pending: set[str] = ctx.memory.setdefault("pending_canaries", set())
     return pending
-
-
-SPEC = ProbeSpec(kind="roundtrip", config=RoundtripCheck, probe=probe)

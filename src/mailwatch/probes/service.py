@@ -30,7 +30,6 @@ from mailwatch.config.checks.service import (
 from mailwatch.domain.errors import ProbeFailure
 from mailwatch.domain.probing import ProbeContext
 from mailwatch.domain.results import CheckResult, State
-from mailwatch.probes.base import ProbeSpec
 from mailwatch.protocols.streams import connection, os_error_reason, shown, socket_errors
 from mailwatch.protocols.tlscontext import client_context
 
@@ -262,6 +261,3 @@ def _incomplete(data: bytes) -> str:
     if len(data) >= MAX_REPLY_BYTES:
         return f"{len(data)} bytes without a line end: {shown(data)}"
     return f"a truncated reply before closing: {shown(data)}"
-
-
-SPEC = ProbeSpec(kind="service", config=ServiceCheckBase, probe=probe)

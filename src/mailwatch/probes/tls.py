@@ -38,7 +38,6 @@ from mailwatch.config.checks.tls import TlsCheck
 from mailwatch.domain.errors import ProbeFailure
 from mailwatch.domain.probing import ProbeContext
 from mailwatch.domain.results import CheckResult, State, worst
-from mailwatch.probes.base import ProbeSpec
 from mailwatch.protocols.streams import CLOSE_GRACE_S, connection, shown, socket_errors
 from mailwatch.protocols.tlserrors import is_tls_error
 
@@ -279,6 +278,3 @@ def _allow_legacy(context: ssl.SSLContext) -> None:
         warnings.filterwarnings("ignore", r"ssl\.TLSVersion\.TLSv1", DeprecationWarning)
         context.minimum_version = ssl.TLSVersion.TLSv1
     context.set_ciphers(LEGACY_CIPHERS)
-
-
-SPEC = ProbeSpec(kind="tls", config=TlsCheck, probe=probe)
