@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Literal, Protocol
 
+from mailwatch.domain.kinds import KeyFigure
 from mailwatch.domain.notices import NoticeKind
 
 BodyFormat = Literal["text", "markdown", "html"]
@@ -68,16 +69,6 @@ NOTICE_LEVELS: Mapping[NoticeKind, NoticeLevel] = {
     NoticeKind.TEST: "info",
 }
 
-_KEY_FIGURES = (
-    ("latency_s", "latency", "s"),
-    ("connect_s", "connect time", "s"),
-    ("banner_s", "banner time", "s"),
-    ("lookup_s", "lookup time", "s"),
-    ("pong_s", "reply time", "s"),
-    ("waited_s", "no canary after", "s"),
-    ("late_canaries", "late canaries", ""),
-)
-
 
 class TemplatePair(Protocol):
     """A title and a body template for one kind of notice; None keeps the default."""
@@ -128,17 +119,38 @@ class RenderedAlert:
     level: NoticeLevel
 
 
-def key_figure(metrics: Mapping[str, float]) -> str | None:
-    """The one number worth putting in an alert (latency first), e.g. ``latency 93.2 s``."""
-    # "late canaries 0" says nothing; that count only matters when there is one.
-    shown = {k: v for k, v in metrics.items() if not (k == "late_canaries" and not v)}
-    for name, label, unit in _KEY_FIGURES:
-        if name in shown:
-            return f"{label} {_number(shown[name])}{' ' + unit if unit else ''}"
+def key_figure(metrics: Mapping[str, float], kind: str | None = None) -> str | None:
+    """The one number worth putting in an alert, e.g. ``latency 93.2 s``: the first of the
+    kind's key figures (``CheckKind.figures``) that ``metrics`` has, else the metric first by
+    name. Without a known kind, the figures of every kind are tried, in registry order."""
+    figures = _figures(kind)
+    hidden = {figure.metric for figure in figures if figure.hides(metrics)}
+    shown = {name: value for name, value in metrics.items() if name not in hidden}
+    for figure in figures:
+        if figure.metric in shown:
+            unit = f" {figure.unit}" if figure.unit else ""
+            return f"{figure.label} {_number(shown[figure.metric])}{unit}"
     if shown:
         name = min(shown)
         return f"{name} {_number(shown[name])}"
     return None
+
+
+def _figures(kind: str | None) -> tuple[KeyFigure, ...]:
+    # Imported here while config/routes.py still imports this module (check_template): at
+    # module level the two would import each other. Hoist once config no longer imports alerts.
+    from mailwatch.config.checks.registry import KINDS, kind_named
+
+    if kind is not None:
+        try:
+            return kind_named(kind).figures
+        except KeyError:
+            pass
+    every: dict[str, KeyFigure] = {}
+    for known in KINDS:
+        for figure in known.figures:
+            every.setdefault(figure.metric, figure)
+    return tuple(every.values())
 
 
 def _number(value: float) -> str:
