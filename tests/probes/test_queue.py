@@ -27,7 +27,8 @@ from mailwatch.config.loader import format_validation_error
 from mailwatch.config.model import MailwatchConfig
 from mailwatch.domain.probing import ProbeContext
 from mailwatch.domain.results import CheckResult, State
-from mailwatch.mtaqueue import (
+from mailwatch.probes import queue as queue_probe
+from mailwatch.probes.queue.listing import (
     BadLine,
     Finding,
     QueueSnapshot,
@@ -42,7 +43,6 @@ from mailwatch.mtaqueue import (
     parse_postqueue_json,
     record_sample,
 )
-from mailwatch.probes import queue as queue_probe
 from mailwatch.runner import run_check, run_checks
 
 WAIT_S = 15.0

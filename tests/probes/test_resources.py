@@ -20,7 +20,7 @@ from mailwatch.config.checks.resources import LOWER_IS_WORSE, ResourcesCheck, me
 from mailwatch.config.model import MailwatchConfig
 from mailwatch.domain.results import State, worst
 from mailwatch.probes.resources import NicDelta, counter_deltas
-from mailwatch.resource_thresholds import (
+from mailwatch.probes.resources.verdict import (
     FAMILIES,
     Finding,
     Reading,

@@ -19,9 +19,9 @@ import pytest
 
 from harness.mailservers import MailServers
 from helpers.roundtrip_config import roundtrip_toml
-from mailwatch.canary import Canary
 from mailwatch.config.checks.roundtrip import RoundtripCheck
 from mailwatch.domain.results import State
+from mailwatch.probes.roundtrip.canary import Canary
 from mailwatch.runner import run_check
 
 

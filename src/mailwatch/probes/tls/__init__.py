@@ -4,7 +4,7 @@ Two sessions per run. The first handshakes without verifying anything, so that a
 the server should not be sending (expired, unknown CA, another name) can still be read and
 described; the second verifies the chain against the system store (or ``ca_file``) with the
 name check off, so that a wrong name and an untrusted chain are reported independently.
-Findings are computed in :mod:`mailwatch.certinfo`.
+Findings are computed in :mod:`.certificate`.
 
 Stages: ``connect``, ``starttls`` (the SMTP or IMAP dialogue before the upgrade), ``handshake``
 (TLS failed even without verification, or the certificate cannot be decoded), then the
@@ -26,7 +26,11 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
-from mailwatch.certinfo import (
+from mailwatch.config.checks.tls import TlsCheck
+from mailwatch.domain.errors import ProbeFailure
+from mailwatch.domain.probing import ProbeContext
+from mailwatch.domain.results import CheckResult, State, worst
+from mailwatch.probes.tls.certificate import (
     CertificateFacts,
     ChainVerdict,
     Limits,
@@ -34,10 +38,6 @@ from mailwatch.certinfo import (
     judge,
     version_below,
 )
-from mailwatch.config.checks.tls import TlsCheck
-from mailwatch.domain.errors import ProbeFailure
-from mailwatch.domain.probing import ProbeContext
-from mailwatch.domain.results import CheckResult, State, worst
 from mailwatch.protocols.streams import CLOSE_GRACE_S, connection, shown, socket_errors
 from mailwatch.protocols.tlserrors import is_tls_error
 

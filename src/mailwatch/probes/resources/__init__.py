@@ -1,5 +1,5 @@
 """The resources check: samples this host with psutil, always in a worker thread, and judges the
-figures with the pure ``mailwatch.resource_thresholds``.
+figures with the pure ``.verdict``.
 
 Network figures are growth since the previous run: the counters are kept in ``ctx.memory``.
 """
@@ -21,7 +21,7 @@ from mailwatch.config.checks.resources import ResourcesCheck
 from mailwatch.domain.probing import ProbeContext
 from mailwatch.domain.results import CheckResult, State
 from mailwatch.probes import stuckable
-from mailwatch.resource_thresholds import Finding, Reading, evaluate, metric_slugs
+from mailwatch.probes.resources.verdict import Finding, Reading, evaluate, metric_slugs
 
 MOUNT_WAIT_S = 5.0
 """How long a mount gets to answer ``statvfs``; one that takes longer is reported as hung."""

@@ -2,7 +2,7 @@
 
 The MTA's own tools are run as subprocesses without blocking the loop; a run cut off by the
 timeout (or cancelled) kills the tool's whole process group and waits for it. Parsing and the
-verdict live in :mod:`mailwatch.mtaqueue`. Growth is the slope over the samples of the last
+verdict live in :mod:`.listing`. Growth is the slope over the samples of the last
 ``growth_window_s``, kept in ``ctx.memory``; "now" is ``ctx.started_at``.
 
 Stages: ``queue_command`` (tool missing, not executable, failed), ``queue_parse`` (output not
@@ -26,7 +26,7 @@ from mailwatch.config.checks.queue import CommandQueue, EximQueue, PostfixQueue,
 from mailwatch.domain.errors import ProbeFailure
 from mailwatch.domain.probing import ProbeContext
 from mailwatch.domain.results import CheckResult, State, worst
-from mailwatch.mtaqueue import (
+from mailwatch.probes.queue.listing import (
     QueueSnapshot,
     growth_per_min,
     judge,

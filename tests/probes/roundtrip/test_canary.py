@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from email import message_from_bytes, policy
 
-from mailwatch.canary import HEADER, Canary, parse_header, route_search_key
+from mailwatch.probes.roundtrip.canary import HEADER, Canary, parse_header, route_search_key
 
 
 def test_message_carries_token_in_header_and_subject() -> None:

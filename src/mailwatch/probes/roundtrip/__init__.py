@@ -23,14 +23,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from mailwatch.canary import HEADER, Canary, parse_header, route_search_key
 from mailwatch.config.checks.roundtrip import RoundtripCheck
 from mailwatch.domain.errors import ProbeFailure
 from mailwatch.domain.probing import ProbeContext
 from mailwatch.domain.results import CheckResult, State
+from mailwatch.probes.roundtrip.canary import HEADER, Canary, parse_header, route_search_key
+from mailwatch.probes.roundtrip.received import hops_from_headers
 from mailwatch.protocols.imap import ImapSession
 from mailwatch.protocols.smtp import SmtpReceipt, send_message
-from mailwatch.received import hops_from_headers
 
 log = logging.getLogger(__name__)
 
