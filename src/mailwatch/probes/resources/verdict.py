@@ -11,19 +11,19 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from mailwatch.config.checks.levels import Limits, classify
-from mailwatch.config.checks.resources import LOWER_IS_WORSE, metric_slug
+from mailwatch.config.checks.resources import LOWER_IS_WORSE, ResourcesStage, metric_slug
 from mailwatch.domain.results import State
 
 FAMILIES = (
-    "disk",
-    "inodes",
-    "disk_free",
-    "memory",
-    "swap",
-    "load",
-    "cpu",
-    "net_errors",
-    "net_drops",
+    ResourcesStage.DISK,
+    ResourcesStage.INODES,
+    ResourcesStage.DISK_FREE,
+    ResourcesStage.MEMORY,
+    ResourcesStage.SWAP,
+    ResourcesStage.LOAD,
+    ResourcesStage.CPU,
+    ResourcesStage.NET_ERRORS,
+    ResourcesStage.NET_DROPS,
 )
 """Every kind of reading, most urgent first: a full spool stops mail, a busy CPU only slows it.
 
@@ -66,23 +66,23 @@ def describe(reading: Reading) -> str:
     """The words for one reading, as the summary shows them: ``/var/spool 96% full``."""
     value, subject = reading.value, reading.subject
     match reading.family:
-        case "disk":
+        case ResourcesStage.DISK:
             return f"{subject} {_percent(value)} full"
-        case "inodes":
+        case ResourcesStage.INODES:
             return f"{subject} {_percent(value)} of inodes used"
-        case "disk_free":
+        case ResourcesStage.DISK_FREE:
             return f"{subject} {human_bytes(value)} free"
-        case "memory":
+        case ResourcesStage.MEMORY:
             return f"memory {_percent(value)} used"
-        case "swap":
+        case ResourcesStage.SWAP:
             return f"swap {_percent(value)} used"
-        case "load":
+        case ResourcesStage.LOAD:
             return f"load {value:.2f} per core"
-        case "cpu":
+        case ResourcesStage.CPU:
             return f"cpu {_percent(value)} busy"
-        case "net_errors":
+        case ResourcesStage.NET_ERRORS:
             return f"{subject} {_count(value, 'new network error')}"
-        case "net_drops":
+        case ResourcesStage.NET_DROPS:
             return f"{subject} {_count(value, 'new dropped packet')}"
     raise ValueError(f"unknown reading family {reading.family!r}")
 
@@ -122,8 +122,13 @@ def evaluate(
 
 def _all_within(readings: Sequence[Reading]) -> str:
     """The ok summary: the host-wide figures and the fullest mount."""
-    shown = [describe(r) for r in readings if r.family in {"cpu", "load", "memory", "swap"}]
-    disks = [r for r in readings if r.family == "disk"]
+    shown = [
+        describe(r)
+        for r in readings
+        if r.family
+        in {ResourcesStage.CPU, ResourcesStage.LOAD, ResourcesStage.MEMORY, ResourcesStage.SWAP}
+    ]
+    disks = [r for r in readings if r.family == ResourcesStage.DISK]
     if disks:
         fullest = max(disks, key=lambda r: r.value)
         shown.append(("fullest " if len(disks) > 1 else "") + describe(fullest))

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from mailwatch.config.checks.roundtrip import RoundtripCheck
+from mailwatch.config.checks.roundtrip import RoundtripCheck, RoundtripStage
 from mailwatch.domain.errors import ProbeFailure
 from mailwatch.domain.probing import ProbeContext
 from mailwatch.domain.results import CheckResult, State
@@ -111,10 +111,11 @@ async def probe(check: RoundtripCheck, ctx: ProbeContext) -> CheckResult:
 async def _round_trip(
     check: RoundtripCheck, ctx: ProbeContext, imap: ImapSession, canary: Canary
 ) -> CheckResult:
-    ctx.stage = "imap_protocol"
+    ctx.stage = RoundtripStage.IMAP_PROTOCOL
     if not await imap.select(check.imap.mailbox):
         raise ProbeFailure(
-            "imap_protocol", f"folder {check.imap.mailbox} cannot be selected on {imap.where}"
+            RoundtripStage.IMAP_PROTOCOL,
+            f"folder {check.imap.mailbox} cannot be selected on {imap.where}",
         )
     spam_status = {folder: await imap.status(folder) for folder in check.imap.spam_folders}
     spam_uidnext = {folder: s.uidnext if s else None for folder, s in spam_status.items()}
@@ -146,7 +147,7 @@ async def _confirm(
     missing_folders: list[str],
     empty_spam: set[str],
 ) -> CheckResult:
-    ctx.stage = "not_delivered"
+    ctx.stage = RoundtripStage.NOT_DELIVERED
     use_idle = check.imap.use_idle and imap.has_idle
     deadline_s, learned = deadline_for(check, ctx.memory)
     arrival = await _wait_for(
@@ -179,14 +180,14 @@ async def _confirm(
             State.CRITICAL,
             f"canary to {check.rcpt_to} not delivered within {deadline_s:.3g} s ({how}; "
             f"accepted by {check.smtp.host}: {receipt.reply[:80]})",
-            stage="not_delivered",
+            stage=RoundtripStage.NOT_DELIVERED,
             metrics=metrics,
             details={**details, "late": sweep.late},
         )
 
     latency_s = arrival.seen_at - receipt.accepted_at
     metrics["latency_s"] = round(latency_s, 3)
-    ctx.stage = "cleanup"
+    ctx.stage = RoundtripStage.CLEANUP
     fetched = await imap.fetch_headers(arrival.uid)
     if fetched is not None:
         received = fetched.headers.get_all("Received") or []
@@ -219,13 +220,13 @@ def _verdict(
 ) -> CheckResult:
     timing = f"in {latency_s:.2f} s"
     if arrival.folder != check.imap.mailbox:
-        state, stage = State.WARNING, "delivered_to_spam"
+        state, stage = State.WARNING, RoundtripStage.DELIVERED_TO_SPAM
         summary = f"canary delivered to spam folder {arrival.folder} {timing}"
     elif latency_s > check.latency_critical_s:
-        state, stage = State.CRITICAL, "slow"
+        state, stage = State.CRITICAL, RoundtripStage.SLOW
         summary = f"canary delivered {timing}, over the critical {check.latency_critical_s:g} s"
     elif latency_s > check.latency_warning_s:
-        state, stage = State.WARNING, "slow"
+        state, stage = State.WARNING, RoundtripStage.SLOW
         summary = f"canary delivered {timing}, over the warning {check.latency_warning_s:g} s"
     else:
         state, stage = State.OK, None
@@ -246,12 +247,12 @@ def _verdict(
         summary = f"{summary}; {late}"
         in_spam = sorted({e["folder"] for e in sweep.late if e["folder"] != check.imap.mailbox})
         if in_spam and state is State.OK:
-            state, stage = State.WARNING, "delivered_to_spam"
+            state, stage = State.WARNING, RoundtripStage.DELIVERED_TO_SPAM
             summary = f"{summary}, in spam folder {', '.join(in_spam)}"
     if cleanup_error is not None:
         summary = f"{summary}; cleanup failed: {cleanup_error}"
         if state is State.OK:
-            state, stage = State.WARNING, "cleanup"
+            state, stage = State.WARNING, RoundtripStage.CLEANUP
     return ctx.result(state, summary, stage=stage, metrics=metrics, details=details)
 
 
@@ -312,7 +313,7 @@ async def _sweep(
 
     Spam folders in ``empty_spam`` are known to hold nothing and are not opened.
     """
-    ctx.stage = "cleanup"
+    ctx.stage = RoundtripStage.CLEANUP
     report = SweepReport()
     now = datetime.now(UTC)
     pending = _pending(ctx)

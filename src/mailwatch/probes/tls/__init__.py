@@ -26,7 +26,7 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
-from mailwatch.config.checks.tls import TlsCheck
+from mailwatch.config.checks.tls import TlsCheck, TlsStage
 from mailwatch.domain.errors import ProbeFailure
 from mailwatch.domain.probing import ProbeContext
 from mailwatch.domain.results import CheckResult, State, worst
@@ -77,12 +77,12 @@ async def _check(check: TlsCheck, ctx: ProbeContext) -> CheckResult:
     seen = await _session(check, ctx, _observing_context())
     metrics = {"handshake_s": seen.handshake_s}
     if seen.certificate is None:
-        raise ProbeFailure("handshake", f"{where} sent no certificate", metrics=metrics)
+        raise ProbeFailure(TlsStage.HANDSHAKE, f"{where} sent no certificate", metrics=metrics)
     try:
         facts = CertificateFacts.from_der(seen.certificate)
     except ValueError as exc:
         raise ProbeFailure(
-            "handshake",
+            TlsStage.HANDSHAKE,
             f"{where} sent a certificate that cannot be decoded: {exc}",
             metrics=metrics,
         ) from None
@@ -142,14 +142,14 @@ async def _session(check: TlsCheck, ctx: ProbeContext, context: ssl.SSLContext) 
         writer,
     ):
         if check.protocol == "smtp-starttls":
-            ctx.stage = "starttls"
+            ctx.stage = TlsStage.STARTTLS
             with _translate(ctx, where):
                 await _smtp_starttls(reader, writer, where, check.helo or socket.gethostname())
         elif check.protocol == "imap-starttls":
-            ctx.stage = "starttls"
+            ctx.stage = TlsStage.STARTTLS
             with _translate(ctx, where):
                 await _imap_starttls(reader, writer, where)
-        ctx.stage = "handshake"
+        ctx.stage = TlsStage.HANDSHAKE
         started = time.monotonic()
         with _translate(ctx, where):
             try:
@@ -193,17 +193,19 @@ async def _smtp_starttls(
 ) -> None:
     code, lines = await _smtp_reply(reader)
     if code != 220:
-        raise ProbeFailure("starttls", f"{where} refused the session: {code} {shown(lines[0])}")
+        raise ProbeFailure(
+            TlsStage.STARTTLS, f"{where} refused the session: {code} {shown(lines[0])}"
+        )
     writer.write(f"EHLO {helo}\r\n".encode("ascii", "replace"))
     code, lines = await _smtp_reply(reader)
     if code != 250:
-        raise ProbeFailure("starttls", f"{where} rejected EHLO: {code} {shown(lines[0])}")
+        raise ProbeFailure(TlsStage.STARTTLS, f"{where} rejected EHLO: {code} {shown(lines[0])}")
     if not any(line.upper().split()[:1] == ["STARTTLS"] for line in lines[1:]):
-        raise ProbeFailure("starttls", f"{where} does not offer STARTTLS")
+        raise ProbeFailure(TlsStage.STARTTLS, f"{where} does not offer STARTTLS")
     writer.write(b"STARTTLS\r\n")
     code, lines = await _smtp_reply(reader)
     if code != 220:
-        raise ProbeFailure("starttls", f"{where} refused STARTTLS: {code} {shown(lines[0])}")
+        raise ProbeFailure(TlsStage.STARTTLS, f"{where} refused STARTTLS: {code} {shown(lines[0])}")
 
 
 async def _smtp_reply(reader: asyncio.StreamReader) -> tuple[int, list[str]]:
@@ -225,22 +227,22 @@ async def _imap_starttls(
 ) -> None:
     greeting = (await reader.readuntil(b"\n")).rstrip(b"\r\n")
     if not greeting.upper().startswith(b"* OK"):
-        raise ProbeFailure("starttls", f"{where} greeted with {shown(greeting)}")
+        raise ProbeFailure(TlsStage.STARTTLS, f"{where} greeted with {shown(greeting)}")
     writer.write(b"a1 STARTTLS\r\n")
     for _ in range(MAX_REPLY_LINES):
         line = (await reader.readuntil(b"\n")).rstrip(b"\r\n")
         if line.startswith(b"a1 "):
             if line[3:].upper().startswith(b"OK"):
                 return
-            raise ProbeFailure("starttls", f"{where} refused STARTTLS: {shown(line)}")
+            raise ProbeFailure(TlsStage.STARTTLS, f"{where} refused STARTTLS: {shown(line)}")
     raise ValueError(f"{MAX_REPLY_LINES} lines without an answer to STARTTLS")
 
 
 @contextmanager
 def _translate(ctx: ProbeContext, where: str) -> Iterator[None]:
     """Socket, stream and TLS errors as the stage they happened in, in words to act on."""
-    stage = ctx.stage or "connect"
-    with socket_errors(ctx, where, tls_stage="handshake"):
+    stage = ctx.stage or TlsStage.CONNECT
+    with socket_errors(ctx, where, tls_stage=TlsStage.HANDSHAKE):
         try:
             yield
         except asyncio.IncompleteReadError:
