@@ -11,11 +11,12 @@ import re
 import string
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta, tzinfo
+from datetime import UTC, datetime, tzinfo
 from typing import Literal, Protocol
 
 from mailwatch.domain.kinds import KeyFigure
 from mailwatch.domain.notices import NoticeKind
+from mailwatch.domain.time import span
 
 BodyFormat = Literal["text", "markdown", "html"]
 """apprise's ``body_format``: how the body is written; apprise converts it for each service."""
@@ -228,7 +229,12 @@ def placeholder_values(
         "stage": facts.stage or "failing",
         "summary": " ".join(facts.summary.split()),
         "since": _when(facts.since, zone) if facts.since is not None else "unknown",
-        "duration": _span(now - facts.since) if facts.since is not None else "unknown",
+        # A failure that starts after "now" (clocks apart) has lasted no time, not minus some.
+        "duration": (
+            span(max(0.0, (now - facts.since).total_seconds()))
+            if facts.since is not None
+            else "unknown"
+        ),
         "figure": facts.key_figure or "",
         "response_due": _due(facts.response_due, zone),
         "response_left": _left(facts.response_due, now),
@@ -265,23 +271,8 @@ def _left(due: datetime | None, now: datetime) -> str:
     if due is None:
         return ""
     if due > now:
-        return f"{_span(due - now)} left"
-    return f"overdue by {_span(now - due)}"
-
-
-def _span(delta: timedelta) -> str:
-    """``45 s``, ``12 min``, ``3 h 5 min``, ``4 days``: rounded down, read at a glance (the
-    same spans ``mailwatch show`` prints)."""
-    seconds = max(0, int(delta.total_seconds()))
-    if seconds < 60:
-        return f"{seconds} s"
-    minutes = seconds // 60
-    if minutes < 60:
-        return f"{minutes} min"
-    hours, minutes = divmod(minutes, 60)
-    if hours < 48:
-        return f"{hours} h {minutes} min" if minutes else f"{hours} h"
-    return f"{hours // 24} days"
+        return f"{span((due - now).total_seconds())} left"
+    return f"overdue by {span((now - due).total_seconds())}"
 
 
 # --------------------------------------------------------------------------------------------

@@ -68,6 +68,17 @@ class DnsblCheck(CheckBase):
     def _coherent(self) -> DnsblCheck:
         if not (self.ips or self.mx_domains or self.domains):
             raise ValueError("nothing to look up: set ips, mx_domains or domains")
+        self._check_zone_names()
+        self._check_zone_types()
+        if self.resolver.query_timeout_s >= self.timeout_s:
+            raise ValueError(
+                f"resolver.query_timeout_s ({self.resolver.query_timeout_s:g}) must be less "
+                f"than timeout_s ({self.timeout_s:g}) so a slow blocklist is reported as such"
+            )
+        return self
+
+    def _check_zone_names(self) -> None:
+        """Own zones listed once; disabled zones among the zones there are."""
         own = [zone.zone for zone in self.zones]
         repeated = sorted({name for name in own if own.count(name) > 1})
         if repeated:
@@ -79,17 +90,14 @@ class DnsblCheck(CheckBase):
                 f"disabled_zones names {', '.join(unknown)}, which is not among the zones "
                 f"({', '.join(sorted(known)) or 'none'})"
             )
+
+    def _check_zone_types(self) -> None:
+        """Every kind of thing to look up has an enabled zone of its type."""
         active = self.active_zones
         if (self.ips or self.mx_domains) and not any(z.type == "ip" for z in active):
             raise ValueError("ips or mx_domains are set but no zone of type ip is enabled")
         if self.domains and not any(z.type == "domain" for z in active):
             raise ValueError("domains are set but no zone of type domain is enabled")
-        if self.resolver.query_timeout_s >= self.timeout_s:
-            raise ValueError(
-                f"resolver.query_timeout_s ({self.resolver.query_timeout_s:g}) must be less "
-                f"than timeout_s ({self.timeout_s:g}) so a slow blocklist is reported as such"
-            )
-        return self
 
     def _all_zones(self) -> list[DnsblZone]:
         # A zone of your own with a default's name replaces the default (e.g. other codes).

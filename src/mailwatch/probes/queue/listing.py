@@ -7,7 +7,6 @@ output and the time in; tests feed it captured output.
 from __future__ import annotations
 
 import json
-import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -16,6 +15,7 @@ from typing import Any
 from mailwatch.config.checks.levels import Limits, classify
 from mailwatch.config.checks.queue import QueueStage
 from mailwatch.domain.results import State
+from mailwatch.domain.time import SpanStyle, span
 
 POSTFIX_QUEUES = ("maildrop", "incoming", "active", "deferred", "hold")
 """The queue names ``postqueue -j`` reports in ``queue_name``."""
@@ -301,14 +301,4 @@ def format_rate(per_min: float) -> str:
 
 def format_age(seconds: float) -> str:
     """``45 s``, ``12 min``, ``3 h 12 min``, ``2 d 4 h``: the two largest units, rounded down."""
-    seconds = max(0, math.floor(seconds))
-    if seconds < 60:
-        return f"{seconds} s"
-    minutes = seconds // 60
-    if minutes < 60:
-        return f"{minutes} min"
-    hours, minutes = divmod(minutes, 60)
-    if hours < 24:
-        return f"{hours} h {minutes} min" if minutes else f"{hours} h"
-    days, hours = divmod(hours, 24)
-    return f"{days} d {hours} h" if hours else f"{days} d"
+    return span(max(0.0, seconds), SpanStyle.AGE)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import ipaddress
-import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -19,6 +18,7 @@ from cryptography.x509.oid import NameOID
 
 from mailwatch.config.checks.tls import TlsStage
 from mailwatch.domain.results import State
+from mailwatch.domain.time import SpanStyle, span
 
 PROTOCOL_ORDER = ("SSLv2", "SSLv3", "TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3")
 """Protocol names as ``SSLObject.version()`` reports them, oldest first."""
@@ -261,11 +261,5 @@ def _day(moment: datetime) -> str:
 
 
 def _span(seconds: float) -> str:
-    """A stretch of time as a person says it: whole days, or hours below two days."""
-    days = math.floor(seconds / 86400)
-    if days >= 2:
-        return f"{days} days"
-    hours = math.floor(seconds / 3600)
-    if hours >= 1:
-        return f"{hours} h"
-    return "less than an hour"
+    """Whole days, or hours below two days: a certificate's dates are read coarsely."""
+    return span(seconds, SpanStyle.COARSE)
