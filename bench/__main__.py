@@ -24,7 +24,7 @@ from bench.servers import (
 from bench.truth import MaildirWatch
 from harness.mailservers import MailServers
 from mailwatch.config import load_config
-from mailwatch.config.roundtrip import RoundtripCheck
+from mailwatch.config.checks.roundtrip import RoundtripCheck
 
 RESULTS = ROOT / "bench" / "results"
 MAILWATCH_USER = "bench-mailwatch"

@@ -22,7 +22,7 @@ from bench import plugin
 from bench.servers import ServerCpu, ServerCpuMeter
 from bench.truth import Delivery, MaildirWatch
 from harness.mailservers import MailServers
-from mailwatch.config.roundtrip import RoundtripCheck
+from mailwatch.config.checks.roundtrip import RoundtripCheck
 from mailwatch.domain.results import State
 from mailwatch.protocols.smtp import SmtpReceipt
 from mailwatch.runner import run_check

@@ -8,9 +8,11 @@ from collections.abc import Iterable
 from typing import Any
 
 from mailwatch.config.checks import CheckBase
+from mailwatch.config.checks.registry import kind_named
+from mailwatch.domain.kinds import SharedStage
 from mailwatch.domain.probing import ProbeContext
 from mailwatch.domain.results import CheckResult, State
-from mailwatch.probes import probe_spec
+from mailwatch.probes import probe_for
 
 log = logging.getLogger(__name__)
 
@@ -18,18 +20,18 @@ log = logging.getLogger(__name__)
 async def run_check(check: CheckBase, memory: dict[str, Any] | None = None) -> CheckResult:
     """Run one check; a timeout or a probe bug becomes a result, never an exception."""
     # Before the deadline is set: importing a probe's module is not the probe's time.
-    spec = probe_spec(check.kind)
+    probe = probe_for(check.kind)
     ctx = ProbeContext(check=check.name, kind=check.kind, target=check.target)
     if memory is not None:
         ctx.memory = memory
     ctx.deadline = asyncio.get_running_loop().time() + check.timeout_s
     try:
         async with asyncio.timeout_at(ctx.deadline):
-            return await spec.probe(check, ctx)
+            return await probe(check, ctx)
     except TimeoutError:
-        stage = ctx.stage or "timeout"
+        stage = ctx.stage or SharedStage.TIMEOUT
         return ctx.result(
-            spec.timeout_state,
+            kind_named(check.kind).timeout_state,
             f"no answer within {check.timeout_s:g} s during {stage}",
             stage=stage,
         )
@@ -39,7 +41,7 @@ async def run_check(check: CheckBase, memory: dict[str, Any] | None = None) -> C
         return ctx.result(
             State.UNKNOWN,
             f"internal error in the {check.kind} probe: {type(exc).__name__}: {exc}",
-            stage="internal",
+            stage=SharedStage.INTERNAL,
         )
 
 
@@ -49,5 +51,5 @@ async def run_checks(checks: Iterable[CheckBase]) -> list[CheckResult]:
     # Import every probe needed before any starts, so no import blocks the loop while another
     # probe is timing something.
     for kind in {check.kind for check in checks}:
-        probe_spec(kind)
+        probe_for(kind)
     return list(await asyncio.gather(*(run_check(check) for check in checks)))

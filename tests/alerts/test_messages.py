@@ -230,3 +230,19 @@ def test_key_figure(metrics: dict[str, float], expected: str | None) -> None:
 def test_time_left_spans(minutes_left: float, shown: str) -> None:
     facts = replace(FACTS, response_due=NOW + timedelta(minutes=minutes_left))
     assert placeholder_values(facts, NOW)["response_left"] == shown
+
+
+@pytest.mark.parametrize(
+    ("metrics", "kind", "expected"),
+    [
+        ({"lookup_s": 0.2, "connect_s": 1.5}, "mx", "connect time 1.5 s"),
+        ({"lookup_s": 0.2}, "dnsbl", "lookup time 0.2 s"),
+        ({"send_s": 0.05, "late_canaries": 0}, "roundtrip", "send_s 0.1"),
+        ({"handshake_s": 0.25, "days_left": 3.0}, "tls", "days_left 3"),
+        ({"connect_s": 2.0}, "no-such-kind", "connect time 2 s"),
+    ],
+)
+def test_key_figure_of_a_kind(metrics: dict[str, float], kind: str, expected: str) -> None:
+    """The kind's own figures (its declaration's ``figures``) decide; an unknown kind falls
+    back to every kind's."""
+    assert key_figure(metrics, kind) == expected

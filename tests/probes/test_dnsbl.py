@@ -16,7 +16,7 @@ from pydantic import ValidationError
 
 from harness import dnsmasq as zones
 from harness.dnsmasq import DnsServer
-from mailwatch.config.dnsbl import DEFAULT_ZONES, DnsblCheck
+from mailwatch.config.checks.dnsbl import DEFAULT_ZONES, DnsblCheck
 from mailwatch.config.loader import format_validation_error
 from mailwatch.config.model import MailwatchConfig
 from mailwatch.domain.results import CheckResult, State

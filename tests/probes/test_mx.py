@@ -18,9 +18,9 @@ from pydantic import ValidationError
 from harness import dnsmasq as zones
 from harness.certs import make_self_signed
 from harness.dnsmasq import DnsServer
+from mailwatch.config.checks.mx import MxCheck
 from mailwatch.config.loader import format_validation_error
 from mailwatch.config.model import MailwatchConfig
-from mailwatch.config.mx import MxCheck
 from mailwatch.domain.results import CheckResult, State
 from mailwatch.runner import run_check
 

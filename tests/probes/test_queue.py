@@ -21,12 +21,14 @@ import pytest
 from pydantic import ValidationError
 
 from harness.mailservers import MailServers
+from mailwatch.config.checks.levels import Limits
+from mailwatch.config.checks.queue import QueueCheckBase
 from mailwatch.config.loader import format_validation_error
 from mailwatch.config.model import MailwatchConfig
-from mailwatch.config.queue import QueueCheckBase
 from mailwatch.domain.probing import ProbeContext
 from mailwatch.domain.results import CheckResult, State
-from mailwatch.mtaqueue import (
+from mailwatch.probes import queue as queue_probe
+from mailwatch.probes.queue.listing import (
     BadLine,
     Finding,
     QueueSnapshot,
@@ -41,8 +43,6 @@ from mailwatch.mtaqueue import (
     parse_postqueue_json,
     record_sample,
 )
-from mailwatch.probes import queue as queue_probe
-from mailwatch.resource_thresholds import Limits
 from mailwatch.runner import run_check, run_checks
 
 WAIT_S = 15.0

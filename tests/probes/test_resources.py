@@ -15,20 +15,17 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from mailwatch.config.checks.levels import Limits, classify
+from mailwatch.config.checks.resources import LOWER_IS_WORSE, ResourcesCheck, metric_slug
 from mailwatch.config.model import MailwatchConfig
-from mailwatch.config.resources import ResourcesCheck
 from mailwatch.domain.results import State, worst
 from mailwatch.probes.resources import NicDelta, counter_deltas
-from mailwatch.resource_thresholds import (
+from mailwatch.probes.resources.verdict import (
     FAMILIES,
-    LOWER_IS_WORSE,
     Finding,
-    Limits,
     Reading,
-    classify,
     evaluate,
     human_bytes,
-    metric_slug,
     metric_slugs,
 )
 from mailwatch.runner import run_check

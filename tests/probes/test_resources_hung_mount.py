@@ -15,7 +15,7 @@ import pytest
 
 from helpers.hung_mount import HungMount, hung_mount_or_skip
 from mailwatch.config import MailwatchConfig
-from mailwatch.config.resources import ResourcesCheck
+from mailwatch.config.checks.resources import ResourcesCheck
 from mailwatch.domain.results import State
 from mailwatch.probes.resources import MOUNT_WAIT_S
 from mailwatch.runner import run_check

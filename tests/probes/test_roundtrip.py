@@ -19,9 +19,9 @@ import pytest
 
 from harness.mailservers import MailServers
 from helpers.roundtrip_config import roundtrip_toml
-from mailwatch.canary import Canary
-from mailwatch.config.roundtrip import RoundtripCheck
+from mailwatch.config.checks.roundtrip import RoundtripCheck
 from mailwatch.domain.results import State
+from mailwatch.probes.roundtrip.canary import Canary
 from mailwatch.runner import run_check
 
 
@@ -287,9 +287,12 @@ def _append(servers: MailServers, msg: bytes, when: datetime) -> None:
         client.append("INBOX", "", imaplib.Time2Internaldate(when), msg)
 
 
-def _canary_at(route_name: str, sent_at: datetime) -> bytes:
-    canary = Canary(route=route_name, id=Canary.new(route_name).id, sent_at=sent_at)
-    return canary.message("mailwatch@example.test", "canary@example.test")
+def _canary_at(check_name: str, sent_at: datetime, *, header: str = "check") -> bytes:
+    """A canary of ``check_name``; ``header="route"`` writes it the way canaries were written
+    before the header said ``check=``."""
+    canary = Canary(check=check_name, id=Canary.new(check_name).id, sent_at=sent_at)
+    raw = canary.message("mailwatch@example.test", "canary@example.test")
+    return raw.replace(b": check=", f": {header}=".encode(), 1)
 
 
 async def test_orphan_sweep_removes_only_our_old_canaries(servers: MailServers) -> None:
@@ -313,6 +316,26 @@ async def test_orphan_sweep_removes_only_our_old_canaries(servers: MailServers) 
     assert result.details["removed_orphans"] == 1
     left = {_subject(path) for path in servers.maildir_files("canary")}
     assert left == {_subject_of(recent_ours), _subject_of(other_route), lookalike["Subject"]}
+
+
+async def test_orphan_sweep_removes_old_canaries_with_the_older_route_header(
+    servers: MailServers,
+) -> None:
+    now = datetime.now(UTC)
+    two_hours_ago = now - timedelta(hours=2)
+    old_ours = _canary_at("rt", two_hours_ago, header="route")
+    recent_ours = _canary_at("rt", now - timedelta(minutes=1), header="route")
+    other_check = _canary_at("rt-other", two_hours_ago, header="route")
+    assert b"X-Mailwatch-Canary: route=rt; id=" in old_ours
+    _append(servers, old_ours, two_hours_ago + timedelta(seconds=1))
+    _append(servers, recent_ours, now - timedelta(minutes=1) + timedelta(seconds=1))
+    _append(servers, other_check, two_hours_ago + timedelta(seconds=1))
+
+    result = await run_check(route(servers))
+    assert result.state is State.OK, result.summary
+    assert result.details["removed_orphans"] == 1
+    left = {_subject(path) for path in servers.maildir_files("canary")}
+    assert left == {_subject_of(recent_ours), _subject_of(other_check)}
 
 
 def _subject_of(raw: bytes) -> str:

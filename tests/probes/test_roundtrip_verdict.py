@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from mailwatch.config.roundtrip import RoundtripCheck
+from mailwatch.config.checks.roundtrip import RoundtripCheck
 from mailwatch.domain.probing import ProbeContext
 from mailwatch.domain.results import State
 from mailwatch.probes.roundtrip import Arrival, SweepReport, _verdict

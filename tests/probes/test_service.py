@@ -31,9 +31,9 @@ from helpers.tcp_responders import (
     sends_and_closes,
     tarpit,
 )
+from mailwatch.config.checks.service import ServiceCheckBase
 from mailwatch.config.loader import format_validation_error
 from mailwatch.config.model import MailwatchConfig
-from mailwatch.config.service import ServiceCheckBase
 from mailwatch.domain.results import State
 from mailwatch.runner import run_check, run_checks
 

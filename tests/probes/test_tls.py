@@ -22,7 +22,11 @@ from pydantic import ValidationError
 from harness.certs import make_ca, make_self_signed
 from harness.mailservers import MailServers
 from helpers.tcp_responders import Responder, free_port, tarpit
-from mailwatch.certinfo import (
+from mailwatch.config.checks.tls import TlsCheck
+from mailwatch.config.loader import format_validation_error
+from mailwatch.config.model import MailwatchConfig
+from mailwatch.domain.results import State
+from mailwatch.probes.tls.certificate import (
     X509_V_ERR_CERT_HAS_EXPIRED,
     CertificateFacts,
     ChainVerdict,
@@ -31,10 +35,6 @@ from mailwatch.certinfo import (
     matches_name,
     version_below,
 )
-from mailwatch.config.loader import format_validation_error
-from mailwatch.config.model import MailwatchConfig
-from mailwatch.config.tlscheck import TlsCheck
-from mailwatch.domain.results import State
 from mailwatch.runner import run_check, run_checks
 
 HARNESS_NAME = "mail.example.test"

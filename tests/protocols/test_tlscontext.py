@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from harness.certs import make_ca
-from mailwatch.config.roundtrip import ImapEndpoint
+from mailwatch.config.checks.roundtrip import ImapEndpoint
 from mailwatch.protocols.tlscontext import client_context
 
 

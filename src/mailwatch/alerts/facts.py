@@ -37,7 +37,11 @@ def alert_facts(
         stage=ticket.last_stage or p.get("stage"),
         summary=ticket.last_summary or str(p.get("summary") or ""),
         since=since,
-        key_figure=key_figure(metrics) if isinstance(metrics, Mapping) else None,
+        key_figure=(
+            key_figure(metrics, check.kind if check is not None else None)
+            if isinstance(metrics, Mapping)
+            else None
+        ),
         response_due=ticket.response_due,
         resolution_due=ticket.resolution_due,
         acknowledged_by=ticket.acknowledged_by,

@@ -11,10 +11,12 @@ import re
 import string
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta, tzinfo
+from datetime import UTC, datetime, tzinfo
 from typing import Literal, Protocol
 
+from mailwatch.domain.kinds import KeyFigure
 from mailwatch.domain.notices import NoticeKind
+from mailwatch.domain.time import span
 
 BodyFormat = Literal["text", "markdown", "html"]
 """apprise's ``body_format``: how the body is written; apprise converts it for each service."""
@@ -39,16 +41,6 @@ NOTICE_LEVELS: Mapping[NoticeKind, NoticeLevel] = {
     NoticeKind.RECOVERY: "success",
     NoticeKind.TEST: "info",
 }
-
-_KEY_FIGURES = (
-    ("latency_s", "latency", "s"),
-    ("connect_s", "connect time", "s"),
-    ("banner_s", "banner time", "s"),
-    ("lookup_s", "lookup time", "s"),
-    ("pong_s", "reply time", "s"),
-    ("waited_s", "no canary after", "s"),
-    ("late_canaries", "late canaries", ""),
-)
 
 
 class TemplatePair(Protocol):
@@ -100,17 +92,38 @@ class RenderedAlert:
     level: NoticeLevel
 
 
-def key_figure(metrics: Mapping[str, float]) -> str | None:
-    """The one number worth putting in an alert (latency first), e.g. ``latency 93.2 s``."""
-    # "late canaries 0" says nothing; that count only matters when there is one.
-    shown = {k: v for k, v in metrics.items() if not (k == "late_canaries" and not v)}
-    for name, label, unit in _KEY_FIGURES:
-        if name in shown:
-            return f"{label} {_number(shown[name])}{' ' + unit if unit else ''}"
+def key_figure(metrics: Mapping[str, float], kind: str | None = None) -> str | None:
+    """The one number worth putting in an alert, e.g. ``latency 93.2 s``: the first of the
+    kind's key figures (``CheckKind.figures``) that ``metrics`` has, else the metric first by
+    name. Without a known kind, the figures of every kind are tried, in registry order."""
+    figures = _figures(kind)
+    hidden = {figure.metric for figure in figures if figure.hides(metrics)}
+    shown = {name: value for name, value in metrics.items() if name not in hidden}
+    for figure in figures:
+        if figure.metric in shown:
+            unit = f" {figure.unit}" if figure.unit else ""
+            return f"{figure.label} {_number(shown[figure.metric])}{unit}"
     if shown:
         name = min(shown)
         return f"{name} {_number(shown[name])}"
     return None
+
+
+def _figures(kind: str | None) -> tuple[KeyFigure, ...]:
+    # Imported here while config/routes.py still imports this module (check_template): at
+    # module level the two would import each other. Hoist once config no longer imports alerts.
+    from mailwatch.config.checks.registry import KINDS, kind_named
+
+    if kind is not None:
+        try:
+            return kind_named(kind).figures
+        except KeyError:
+            pass
+    every: dict[str, KeyFigure] = {}
+    for known in KINDS:
+        for figure in known.figures:
+            every.setdefault(figure.metric, figure)
+    return tuple(every.values())
 
 
 def _number(value: float) -> str:
@@ -164,7 +177,12 @@ def placeholder_values(
         "stage": facts.stage or "failing",
         "summary": " ".join(facts.summary.split()),
         "since": _when(facts.since, zone) if facts.since is not None else "unknown",
-        "duration": _span(now - facts.since) if facts.since is not None else "unknown",
+        # A failure that starts after "now" (clocks apart) has lasted no time, not minus some.
+        "duration": (
+            span(max(0.0, (now - facts.since).total_seconds()))
+            if facts.since is not None
+            else "unknown"
+        ),
         "figure": facts.key_figure or "",
         "response_due": _due(facts.response_due, zone),
         "response_left": _left(facts.response_due, now),
@@ -201,23 +219,8 @@ def _left(due: datetime | None, now: datetime) -> str:
     if due is None:
         return ""
     if due > now:
-        return f"{_span(due - now)} left"
-    return f"overdue by {_span(now - due)}"
-
-
-def _span(delta: timedelta) -> str:
-    """``45 s``, ``12 min``, ``3 h 5 min``, ``4 days``: rounded down, read at a glance (the
-    same spans ``mailwatch show`` prints)."""
-    seconds = max(0, int(delta.total_seconds()))
-    if seconds < 60:
-        return f"{seconds} s"
-    minutes = seconds // 60
-    if minutes < 60:
-        return f"{minutes} min"
-    hours, minutes = divmod(minutes, 60)
-    if hours < 48:
-        return f"{hours} h {minutes} min" if minutes else f"{hours} h"
-    return f"{hours // 24} days"
+        return f"{span((due - now).total_seconds())} left"
+    return f"overdue by {span((now - due).total_seconds())}"
 
 
 # --------------------------------------------------------------------------------------------

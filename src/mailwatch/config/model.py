@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator
 from typing import Any
 
 from pydantic import Field, PrivateAttr, model_validator
 
 from mailwatch.config.base import StrictModel
 from mailwatch.config.checks import CheckBase
+from mailwatch.config.checks.registry import ChecksConfig
 from mailwatch.config.daemon import DaemonConfig
-from mailwatch.config.dnsbl import DnsblCheck
 from mailwatch.config.escalation import (
     EscalationPolicyConfig,
     OutboxConfig,
@@ -22,31 +21,9 @@ from mailwatch.config.escalation import (
 from mailwatch.config.incidents import IncidentsConfig, check_incident_references
 from mailwatch.config.maintenance import MaintenanceWindowConfig, check_maintenance_references
 from mailwatch.config.metrics import MetricsConfig
-from mailwatch.config.mx import MxCheck
-from mailwatch.config.queue import QueueCheck
-from mailwatch.config.resources import ResourcesCheck
-from mailwatch.config.roundtrip import RoundtripCheck
 from mailwatch.config.routes import AlertsConfig, RouteConfig, RouteName, check_route_references
-from mailwatch.config.service import ServiceCheck
 from mailwatch.config.sla import BusinessCalendarConfig, SlaPlanConfig, check_plan_references
 from mailwatch.config.store import StoreConfig
-from mailwatch.config.tlscheck import TlsCheck
-
-
-class ChecksConfig(StrictModel):
-    """Checks by kind: ``[[checks.roundtrip]]``, ``[[checks.mx]]``, ..."""
-
-    roundtrip: list[RoundtripCheck] = Field(default_factory=list)
-    resources: list[ResourcesCheck] = Field(default_factory=list)
-    service: list[ServiceCheck] = Field(default_factory=list)
-    mx: list[MxCheck] = Field(default_factory=list)
-    dnsbl: list[DnsblCheck] = Field(default_factory=list)
-    tls: list[TlsCheck] = Field(default_factory=list)
-    queue: list[QueueCheck] = Field(default_factory=list)
-
-    def __iter__(self) -> Iterator[CheckBase]:  # type: ignore[override]
-        for name in type(self).model_fields:
-            yield from getattr(self, name)
 
 
 class MailwatchConfig(StrictModel):

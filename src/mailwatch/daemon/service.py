@@ -31,7 +31,7 @@ from mailwatch.domain.errors import ConfigError
 from mailwatch.domain.results import CheckResult
 from mailwatch.domain.tickets import format_number
 from mailwatch.incidents.processor import ProcessOutcome, process_result, tick
-from mailwatch.probes import probe_spec
+from mailwatch.probes import probe_for
 from mailwatch.status.build import read_stored_facts
 from mailwatch.status.files import write_status
 from mailwatch.status.live import CheckStatus
@@ -168,7 +168,7 @@ class Daemon:
         # Import the configured kinds' probes now (at start, at a reload), not on a first run
         # where the import would hold up the loop while other probes are timing something.
         for kind in sorted({check.kind for check in checks}):
-            probe_spec(kind)
+            probe_for(kind)
         known = {check.name: check for check in checks}
         for name in list(self.checks):
             if name not in known:

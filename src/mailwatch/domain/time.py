@@ -7,6 +7,7 @@ duration the way a person reads it at a glance.
 
 from __future__ import annotations
 
+import enum
 import re
 from datetime import datetime, timedelta
 from typing import Any
@@ -27,19 +28,41 @@ def parse_instant(value: Any) -> datetime | None:
     return datetime.fromisoformat(str(value))
 
 
-def span(seconds: float) -> str:
-    """A rounded duration a person reads at a glance: ``45 s``, ``12 min``, ``3 h 5 min``,
-    ``4 days``."""
-    seconds = abs(int(seconds))
-    if seconds < 60:
-        return f"{seconds} s"
-    minutes = seconds // 60
-    if minutes < 60:
+class SpanStyle(enum.Enum):
+    """How finely ``span`` says a duration; one formatter, three granularities that texts
+    people already read rely on."""
+
+    GLANCE = "glance"
+    """``45 s``, ``12 min``, ``3 h 5 min``, ``4 days`` (whole days from 48 h): tickets,
+    status, alerts."""
+    AGE = "age"
+    """``45 s``, ``12 min``, ``3 h 12 min``, ``1 d``, ``2 d 4 h`` (the two largest units):
+    the age of the oldest queued message."""
+    COARSE = "coarse"
+    """``less than an hour``, ``30 h``, ``21 days`` (whole hours, whole days from 48 h): how
+    far a certificate's dates are."""
+
+
+def span(seconds: float, style: SpanStyle = SpanStyle.GLANCE) -> str:
+    """A duration rounded down, the way a person reads it at a glance (``style`` picks how
+    finely); the sign is dropped, callers say "ago" or "in"."""
+    whole = abs(int(seconds))
+    minutes = whole // 60
+    hours, minute_of_hour = divmod(minutes, 60)
+    days, hour_of_day = divmod(hours, 24)
+    if style is SpanStyle.COARSE:
+        if hours >= 48:
+            return f"{days} days"
+        return f"{hours} h" if hours else "less than an hour"
+    if whole < 60:
+        return f"{whole} s"
+    if hours == 0:
         return f"{minutes} min"
-    hours, minutes = divmod(minutes, 60)
-    if hours < 48:
-        return f"{hours} h {minutes} min" if minutes else f"{hours} h"
-    return f"{hours // 24} days"
+    if style is SpanStyle.AGE and days:
+        return f"{days} d {hour_of_day} h" if hour_of_day else f"{days} d"
+    if style is SpanStyle.GLANCE and hours >= 48:
+        return f"{days} days"
+    return f"{hours} h {minute_of_hour} min" if minute_of_hour else f"{hours} h"
 
 
 _DURATION_PART = re.compile(r"([0-9]+)([smhdw])")

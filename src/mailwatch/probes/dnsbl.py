@@ -15,12 +15,11 @@ from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv4Network, IPv6Address, ip_address
 from typing import Any, Literal
 
-from mailwatch.config.dnsbl import DnsblCheck, DnsblZone
+from mailwatch.config.checks.dnsbl import DnsblCheck, DnsblStage, DnsblZone
 from mailwatch.dns import DnsResolver, Lookup, Outcome
 from mailwatch.domain.errors import ProbeFailure
 from mailwatch.domain.probing import Finding, ProbeContext
 from mailwatch.domain.results import CheckResult, State
-from mailwatch.probes.base import ProbeSpec
 
 _LOOPBACK = IPv4Network("127.0.0.0/8")
 _PARALLEL_QUERIES = 16
@@ -84,7 +83,7 @@ class ZoneAnswer:
 
 
 async def probe(check: DnsblCheck, ctx: ProbeContext) -> CheckResult:
-    ctx.stage = "dnsbl_lookup"
+    ctx.stage = DnsblStage.DNSBL_LOOKUP
     try:
         resolver = await DnsResolver.from_config(check.resolver)
     except ProbeFailure as failure:
@@ -92,7 +91,7 @@ async def probe(check: DnsblCheck, ctx: ProbeContext) -> CheckResult:
     findings: list[Finding] = []
     subjects = [Subject("ip", str(ip)) for ip in check.ips]
     if check.mx_domains:
-        ctx.stage = "mx_lookup"
+        ctx.stage = DnsblStage.MX_LOOKUP
         for found, problems in await asyncio.gather(
             *(_mx_subjects(resolver, domain) for domain in check.mx_domains)
         ):
@@ -101,7 +100,7 @@ async def probe(check: DnsblCheck, ctx: ProbeContext) -> CheckResult:
     subjects = _unique(subjects)
     subjects += [Subject("domain", domain) for domain in check.domains]
 
-    ctx.stage = "dnsbl_lookup"
+    ctx.stage = DnsblStage.DNSBL_LOOKUP
     zones = check.active_zones
     started = time.monotonic()
     limit = asyncio.Semaphore(_PARALLEL_QUERIES)
@@ -149,7 +148,7 @@ async def _mx_subjects(resolver: DnsResolver, domain: str) -> tuple[list[Subject
     """The addresses of ``domain``'s MX hosts; when there are none, why not, as unknown."""
     answer = await resolver.lookup(domain, "MX")
     if answer.failed:
-        return [], [Finding(State.UNKNOWN, answer.stage("mx_lookup"), answer.describe())]
+        return [], [Finding(State.UNKNOWN, answer.stage(DnsblStage.MX_LOOKUP), answer.describe())]
     hosts = [host for _, host in answer.mx() if host != "."]
     if not hosts:
         why = {
@@ -157,7 +156,7 @@ async def _mx_subjects(resolver: DnsResolver, domain: str) -> tuple[list[Subject
             Outcome.NODATA: "has no MX records",
         }.get(answer.outcome, "publishes a null MX")
         message = f"cannot check the MX hosts of {domain} against blocklists: {domain} {why}"
-        return [], [Finding(State.UNKNOWN, "mx_lookup", message)]
+        return [], [Finding(State.UNKNOWN, DnsblStage.MX_LOOKUP, message)]
     found = await asyncio.gather(*(resolver.host_addresses(host) for host in hosts))
     subjects = [
         Subject("ip", str(ip_address(address)), f"{host.host}, MX of {domain}")
@@ -168,9 +167,11 @@ async def _mx_subjects(resolver: DnsResolver, domain: str) -> tuple[list[Subject
         return subjects, []
     failures = [failure for host in found for failure in host.failures]
     if failures:
-        return [], [Finding(State.UNKNOWN, failures[0].stage("mx_address"), failures[0].describe())]
+        return [], [
+            Finding(State.UNKNOWN, failures[0].stage(DnsblStage.MX_ADDRESS), failures[0].describe())
+        ]
     message = f"cannot check the MX hosts of {domain} against blocklists: none has an address"
-    return [], [Finding(State.UNKNOWN, "mx_address", message)]
+    return [], [Finding(State.UNKNOWN, DnsblStage.MX_ADDRESS, message)]
 
 
 async def _ask(
@@ -202,7 +203,7 @@ def _answer_findings(answers: Sequence[ZoneAnswer], where: str) -> list[Finding]
     findings = [
         Finding(
             State.CRITICAL,
-            "dnsbl_listed",
+            DnsblStage.DNSBL_LISTED,
             f"{answer.subject.label} is listed on {answer.zone.zone}: "
             f"{', '.join(answer.codes)}{_quoted(answer.reason)}",
         )
@@ -230,7 +231,7 @@ def _answer_findings(answers: Sequence[ZoneAnswer], where: str) -> list[Finding]
             "a resolver of your own, resolver.nameservers, or turn the list off in "
             "disabled_zones)"
         )
-        findings.append(Finding(State.UNKNOWN, "dnsbl_refused", message))
+        findings.append(Finding(State.UNKNOWN, DnsblStage.DNSBL_REFUSED, message))
     if hijacked:
         first = hijacked[0]
         message = (
@@ -238,12 +239,12 @@ def _answer_findings(answers: Sequence[ZoneAnswer], where: str) -> list[Finding]
             f"{_more(hijacked)}, outside 127.0.0.0/8: the resolver rewrites answers, so no "
             "blocklist result through it can be trusted"
         )
-        findings.append(Finding(State.UNKNOWN, "dnsbl_refused", message))
+        findings.append(Finding(State.UNKNOWN, DnsblStage.DNSBL_REFUSED, message))
     for group in failed.values():
         zones = ", ".join(dict.fromkeys(answer.zone.zone for answer in group))
         lookup = group[0].lookup
         message = f"{zones} could not be checked: {lookup.describe()}{_more(group)}"
-        findings.append(Finding(State.UNKNOWN, lookup.stage("dnsbl_lookup"), message))
+        findings.append(Finding(State.UNKNOWN, lookup.stage(DnsblStage.DNSBL_LOOKUP), message))
     return findings
 
 
@@ -262,6 +263,3 @@ def _unique(subjects: Sequence[Subject]) -> list[Subject]:
     for subject in subjects:
         seen.setdefault((subject.type, subject.value), subject)
     return list(seen.values())
-
-
-SPEC = ProbeSpec(kind="dnsbl", config=DnsblCheck, probe=probe, timeout_state=State.UNKNOWN)

@@ -13,12 +13,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from mailwatch.config.mx import MxCheck
+from mailwatch.config.checks.mx import MxCheck
 from mailwatch.dns import DnsResolver, HostAddresses, Lookup, Outcome
 from mailwatch.domain.errors import ProbeFailure, SmtpUnreachable
 from mailwatch.domain.probing import Finding, ProbeContext
 from mailwatch.domain.results import CheckResult, State
-from mailwatch.probes.base import ProbeSpec
 from mailwatch.protocols.smtp import SmtpGreeting, greet
 
 
@@ -305,6 +304,3 @@ async def _connect(mx: MxHost, check: MxCheck, helo: str) -> None:
 
 def _endpoint(host: str, port: int) -> str:
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-
-
-SPEC = ProbeSpec(kind="mx", config=MxCheck, probe=probe, timeout_state=State.UNKNOWN)

@@ -19,18 +19,18 @@ from contextlib import asynccontextmanager, contextmanager, suppress
 
 import psutil
 
-from mailwatch.config.service import (
+from mailwatch.config.checks.service import (
     BannerService,
     ClamdService,
     PingService,
     ProcessService,
     ServiceCheckBase,
+    ServiceStage,
     SpamdService,
 )
 from mailwatch.domain.errors import ProbeFailure
 from mailwatch.domain.probing import ProbeContext
 from mailwatch.domain.results import CheckResult, State
-from mailwatch.probes.base import ProbeSpec
 from mailwatch.protocols.streams import connection, os_error_reason, shown, socket_errors
 from mailwatch.protocols.tlscontext import client_context
 
@@ -75,27 +75,31 @@ async def _banner(check: BannerService, ctx: ProbeContext) -> CheckResult:
         writer,
     ):
         connected = time.monotonic()
-        ctx.stage = "banner"
+        ctx.stage = ServiceStage.BANNER
         with _translate(ctx, where):
             data, complete = await _read_through(reader, b"\n")
         metrics = {"connect_s": connected - started, "banner_s": time.monotonic() - connected}
         if not data:
             raise ProbeFailure(
-                "banner", f"{where} closed the connection without a banner", metrics=metrics
+                ServiceStage.BANNER,
+                f"{where} closed the connection without a banner",
+                metrics=metrics,
             )
         if not complete:
-            raise ProbeFailure("protocol", f"{where} sent {_incomplete(data)}", metrics=metrics)
+            raise ProbeFailure(
+                ServiceStage.PROTOCOL, f"{where} sent {_incomplete(data)}", metrics=metrics
+            )
         line = data.decode("utf-8", "replace").rstrip("\r\n")
         if not pattern.search(line):
             raise ProbeFailure(
-                "banner",
+                ServiceStage.BANNER,
                 f"{where} sent an unexpected banner: {shown(data.rstrip(_EOL))} "
                 f"(expected {pattern.pattern})",
                 metrics=metrics,
             )
         if check.effective_quit_command:
             # A clean goodbye: the server logs a QUIT instead of a lost connection.
-            ctx.stage = "quit"
+            ctx.stage = ServiceStage.QUIT
             with suppress(OSError):
                 writer.write(check.effective_quit_command.encode() + b"\r\n")
                 await writer.drain()
@@ -138,7 +142,7 @@ async def _ping(
         writer,
     ):
         connected = time.monotonic()
-        ctx.stage = "ping"
+        ctx.stage = ServiceStage.PING
         with _translate(ctx, where):
             writer.write(request)
             await writer.drain()
@@ -146,13 +150,17 @@ async def _ping(
         metrics = {"connect_s": connected - started, "pong_s": time.monotonic() - connected}
         if not data:
             raise ProbeFailure(
-                "protocol", f"{where} closed the connection without answering PING", metrics=metrics
+                ServiceStage.PROTOCOL,
+                f"{where} closed the connection without answering PING",
+                metrics=metrics,
             )
         if not complete:
-            raise ProbeFailure("protocol", f"{where} sent {_incomplete(data)}", metrics=metrics)
+            raise ProbeFailure(
+                ServiceStage.PROTOCOL, f"{where} sent {_incomplete(data)}", metrics=metrics
+            )
         if not is_pong(data):
             raise ProbeFailure(
-                "protocol",
+                ServiceStage.PROTOCOL,
                 f"{where} did not answer PONG: got {shown(data.rstrip(terminator + _EOL))}",
                 metrics=metrics,
             )
@@ -162,7 +170,7 @@ async def _ping(
 
 
 async def _process(check: ProcessService, ctx: ProbeContext) -> CheckResult:
-    ctx.stage = "process"
+    ctx.stage = ServiceStage.PROCESS
     pids = await asyncio.to_thread(_matching_pids, check.process_name, check.cmdline_contains)
     what = f"named {check.process_name!r}"
     if check.cmdline_contains:
@@ -173,14 +181,14 @@ async def _process(check: ProcessService, ctx: ProbeContext) -> CheckResult:
         return ctx.result(
             State.CRITICAL,
             f"no running process {what}",
-            stage="process_missing",
+            stage=ServiceStage.PROCESS_MISSING,
             metrics=metrics,
         )
     if len(pids) < check.min_count:
         return ctx.result(
             State.CRITICAL,
             f"{_processes(len(pids))} {what} running, expected at least {check.min_count}",
-            stage="process_count",
+            stage=ServiceStage.PROCESS_COUNT,
             metrics=metrics,
             details=details,
         )
@@ -222,7 +230,7 @@ async def _connection(
         writer,
     ):
         if tls is not None:
-            ctx.stage = "tls"
+            ctx.stage = ServiceStage.TLS
             with _translate(ctx, where):
                 await writer.start_tls(tls, server_hostname=host)
         yield reader, writer
@@ -231,7 +239,7 @@ async def _connection(
 @contextmanager
 def _translate(ctx: ProbeContext, where: str) -> Iterator[None]:
     """Socket and TLS errors as the stage they happened in and words a person can act on."""
-    with socket_errors(ctx, where, tls_stage="tls", why=_why):
+    with socket_errors(ctx, where, tls_stage=ServiceStage.TLS, why=_why):
         yield
 
 
@@ -262,6 +270,3 @@ def _incomplete(data: bytes) -> str:
     if len(data) >= MAX_REPLY_BYTES:
         return f"{len(data)} bytes without a line end: {shown(data)}"
     return f"a truncated reply before closing: {shown(data)}"
-
-
-SPEC = ProbeSpec(kind="service", config=ServiceCheckBase, probe=probe)

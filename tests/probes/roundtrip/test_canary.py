@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from email import message_from_bytes, policy
 
-from mailwatch.canary import HEADER, Canary, parse_header, route_search_key
+from mailwatch.probes.roundtrip.canary import HEADER, Canary, check_search_key, parse_header
 
 
 def test_message_carries_token_in_header_and_subject() -> None:
-    canary = Canary.new("route-1")
+    canary = Canary.new("check-1")
     raw = canary.message("mw@example.test", "c@example.test")
     msg = message_from_bytes(raw, policy=policy.default)
     assert parse_header(msg[HEADER]) == canary
@@ -31,7 +31,23 @@ def test_foreign_or_mangled_headers_are_not_ours() -> None:
     assert parse_header("") is None
 
 
-def test_route_key_does_not_match_a_longer_route_name() -> None:
+def test_check_key_does_not_match_a_longer_check_name() -> None:
     canary = Canary.new("main-2")
-    assert route_search_key("main") not in canary.header_value
-    assert route_search_key("main-2") in canary.header_value
+    assert check_search_key("main") not in canary.header_value
+    assert check_search_key("main-2") in canary.header_value
+
+
+def test_new_canaries_name_their_check() -> None:
+    canary = Canary.new("main")
+    assert canary.header_value.startswith("check=main; id=")
+
+
+def test_canaries_with_the_older_route_header_are_still_ours() -> None:
+    """Canaries sent before the header said ``check=`` say ``route=``; some may still sit in
+    a mailbox after an upgrade, and must be found and recognised to be swept."""
+    canary = Canary.new("main")
+    old = canary.header_value.replace("check=", "route=", 1)
+    assert old.startswith("route=main; id=")
+    assert parse_header(old) == canary
+    assert check_search_key("main") in old
+    assert check_search_key("ain") not in old

@@ -7,14 +7,15 @@ output and the time in; tests feed it captured output.
 from __future__ import annotations
 
 import json
-import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from mailwatch.config.checks.levels import Limits, classify
+from mailwatch.config.checks.queue import QueueStage
 from mailwatch.domain.results import State
-from mailwatch.resource_thresholds import Limits, classify
+from mailwatch.domain.time import SpanStyle, span
 
 POSTFIX_QUEUES = ("maildrop", "incoming", "active", "deferred", "hold")
 """The queue names ``postqueue -j`` reports in ``queue_name``."""
@@ -23,13 +24,13 @@ PARTS = ("active", "incoming", "deferred", "hold", "frozen")
 """Per-queue counts in the order the summary names them. ``incoming`` includes ``maildrop``."""
 
 FINDING_ORDER = (
-    "queue_growth",
-    "queue_deferred",
-    "queue_size",
-    "queue_hold",
-    "queue_frozen",
-    "queue_age",
-    "queue_parse",
+    QueueStage.QUEUE_GROWTH,
+    QueueStage.QUEUE_DEFERRED,
+    QueueStage.QUEUE_SIZE,
+    QueueStage.QUEUE_HOLD,
+    QueueStage.QUEUE_FROZEN,
+    QueueStage.QUEUE_AGE,
+    QueueStage.QUEUE_PARSE,
 )
 """Between findings of equal state, the earlier names the result's stage: a queue that keeps
 growing is the more urgent news than one that is large."""
@@ -209,12 +210,12 @@ class Finding:
 
 _LIMITED = (
     # limit name, stage, what the summary calls it
-    ("growth_per_min", "queue_growth", "growth"),
-    ("deferred", "queue_deferred", "deferred"),
-    ("total", "queue_size", "total"),
-    ("hold", "queue_hold", "hold"),
-    ("frozen", "queue_frozen", "frozen"),
-    ("oldest_s", "queue_age", "oldest"),
+    ("growth_per_min", QueueStage.QUEUE_GROWTH, "growth"),
+    ("deferred", QueueStage.QUEUE_DEFERRED, "deferred"),
+    ("total", QueueStage.QUEUE_SIZE, "total"),
+    ("hold", QueueStage.QUEUE_HOLD, "hold"),
+    ("frozen", QueueStage.QUEUE_FROZEN, "frozen"),
+    ("oldest_s", QueueStage.QUEUE_AGE, "oldest"),
 )
 
 
@@ -249,7 +250,9 @@ def judge(
         text = first.describe(source)
         if len(snapshot.bad_lines) > 1:
             text += f" (and {len(snapshot.bad_lines) - 1} more unreadable lines)"
-        findings.append(Finding(State.UNKNOWN, "queue_parse", text + "; counts leave them out"))
+        findings.append(
+            Finding(State.UNKNOWN, QueueStage.QUEUE_PARSE, text + "; counts leave them out")
+        )
     return sorted(findings, key=lambda f: (-f.state.badness, FINDING_ORDER.index(f.stage)))
 
 
@@ -282,10 +285,10 @@ def summary(
     label: str, snapshot: QueueSnapshot, growth: float | None, findings: list[Finding]
 ) -> str:
     text = describe(label, snapshot, growth)
-    limits = [f.text for f in findings if f.stage != "queue_parse"]
+    limits = [f.text for f in findings if f.stage != QueueStage.QUEUE_PARSE]
     if limits:
         text += f"; limits reached: {', '.join(limits)}"
-    text += "".join(f"; {f.text}" for f in findings if f.stage == "queue_parse")
+    text += "".join(f"; {f.text}" for f in findings if f.stage == QueueStage.QUEUE_PARSE)
     return text
 
 
@@ -298,14 +301,4 @@ def format_rate(per_min: float) -> str:
 
 def format_age(seconds: float) -> str:
     """``45 s``, ``12 min``, ``3 h 12 min``, ``2 d 4 h``: the two largest units, rounded down."""
-    seconds = max(0, math.floor(seconds))
-    if seconds < 60:
-        return f"{seconds} s"
-    minutes = seconds // 60
-    if minutes < 60:
-        return f"{minutes} min"
-    hours, minutes = divmod(minutes, 60)
-    if hours < 24:
-        return f"{hours} h {minutes} min" if minutes else f"{hours} h"
-    days, hours = divmod(hours, 24)
-    return f"{days} d {hours} h" if hours else f"{days} d"
+    return span(max(0.0, seconds), SpanStyle.AGE)

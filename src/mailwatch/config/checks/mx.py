@@ -1,12 +1,16 @@
-"""Config of the ``mx`` check: one domain's MX records, their addresses, and optionally whether
-each MX host answers on port 25."""
+"""The ``mx`` kind: one domain's MX records, their addresses, and optionally whether each MX
+host answers on port 25. The probe is ``mailwatch.probes.mx``."""
 
 from __future__ import annotations
 
+import enum
+
 from pydantic import Field, model_validator
 
-from mailwatch.config.checks import CheckBase
+from mailwatch.config.checks.base import CheckBase, CheckKind
 from mailwatch.config.dns import DomainName, ResolverConfig
+from mailwatch.domain.kinds import CRITICAL_ONLY, KeyFigure, SeverityRule
+from mailwatch.domain.results import State
 
 
 class MxCheck(CheckBase):
@@ -54,3 +58,42 @@ class MxCheck(CheckBase):
     @property
     def target(self) -> str:
         return self.domain
+
+
+class MxStage(enum.StrEnum):
+    """Where an mx check failed; the ``dns_*`` stages are set by ``mailwatch.dns``."""
+
+    MX_LOOKUP = "mx_lookup"
+    MX_MISSING = "mx_missing"
+    NULL_MX = "null_mx"
+    MX_UNEXPECTED = "mx_unexpected"
+    MX_ADDRESS = "mx_address"
+    MX_CONNECT = "mx_connect"
+    MX_STARTTLS = "mx_starttls"
+    DNS_CONFIG = "dns_config"
+    DNS_TIMEOUT = "dns_timeout"
+    DNS_SERVFAIL = "dns_servfail"
+    DNS_REFUSED = "dns_refused"
+    DNS_UNREACHABLE = "dns_unreachable"
+
+
+KIND = CheckKind(
+    name="mx",
+    config=MxCheck,
+    stages=MxStage,
+    probe="mailwatch.probes.mx",
+    severity=(
+        SeverityRule((MxStage.MX_CONNECT,), CRITICAL_ONLY, 1, "no MX host reachable"),
+        SeverityRule(
+            (MxStage.MX_MISSING, MxStage.NULL_MX, MxStage.MX_ADDRESS),
+            CRITICAL_ONLY,
+            1,
+            "no MX host can receive mail",
+        ),
+    ),
+    figures=(
+        KeyFigure("connect_s", "connect time", "s"),
+        KeyFigure("lookup_s", "lookup time", "s"),
+    ),
+    timeout_state=State.UNKNOWN,
+)

@@ -2,13 +2,13 @@
 
 The IMAP session is opened and the folder selected before the canary is sent, so the server's
 IDLE announcement (or the next poll) marks the arrival; latency runs from the SMTP server's
-final reply to DATA to that moment. Earlier canaries of the same route that arrived after their
+final reply to DATA to that moment. Earlier canaries of the same check that arrived after their
 deadline are reported once in the summary and ``late_canaries`` and deleted; the run that sent
 them has already failed, so they do not change this run's state. Other leftovers of ours older
 than ``sweep_after_s`` are deleted. Messages without our header are never touched.
 
 In the daemon the wait is learned (``learn_deadline``): a stall is declared once a canary is
-``learned_deadline_factor`` times later than the slowest of the route's recent healthy round
+``learned_deadline_factor`` times later than the slowest of the check's recent healthy round
 trips, within [``learned_deadline_min_s``, ``deadline_s``]; a fixed two-minute wait made a held
 queue take two probes of two minutes each to open a ticket.
 """
@@ -23,23 +23,22 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from mailwatch.canary import HEADER, Canary, parse_header, route_search_key
-from mailwatch.config.roundtrip import RoundtripCheck
+from mailwatch.config.checks.roundtrip import RoundtripCheck, RoundtripStage
 from mailwatch.domain.errors import ProbeFailure
 from mailwatch.domain.probing import ProbeContext
 from mailwatch.domain.results import CheckResult, State
-from mailwatch.probes.base import ProbeSpec
+from mailwatch.probes.roundtrip.canary import HEADER, Canary, check_search_key, parse_header
+from mailwatch.probes.roundtrip.received import hops_from_headers
 from mailwatch.protocols.imap import ImapSession
 from mailwatch.protocols.smtp import SmtpReceipt, send_message
-from mailwatch.received import hops_from_headers
 
 log = logging.getLogger(__name__)
 
 
 MAX_PENDING = 100
-"""Undelivered canaries remembered per route; older ones are still caught by their delay."""
+"""Undelivered canaries remembered per check; older ones are still caught by their delay."""
 LEARN_WINDOW = 20
-"""Healthy latencies remembered per route for the learned deadline."""
+"""Healthy latencies remembered per check for the learned deadline."""
 LEARN_MIN_SAMPLES = 5
 """Healthy round trips needed before the deadline is learned; until then it is ``deadline_s``."""
 HEALTHY_LATENCIES = "healthy_latencies_s"
@@ -52,7 +51,7 @@ def learned_deadline_s(
     [``min_s``, ``max_s``]; None while fewer than ``LEARN_MIN_SAMPLES`` are known.
 
     The slowest, not a mean: one slow-but-healthy delivery in the window keeps the deadline
-    above it, so a route with uneven latencies is not called stalled on its ordinary days.
+    above it, so a check with uneven latencies is not called stalled on its ordinary days.
     """
     if len(latencies_s) < LEARN_MIN_SAMPLES:
         return None
@@ -81,7 +80,7 @@ def _remember_healthy(memory: dict[str, Any], latency_s: float) -> None:
 def _learn_from_late(memory: dict[str, Any], check: RoundtripCheck, delay_s: float) -> None:
     """A late canary that still came within ``latency_warning_s`` was a healthy delivery the
     learned deadline gave up on too soon: it joins the healthy latencies, so the deadline
-    rises to the route's real spread instead of misjudging the next such delivery."""
+    rises to the check's real spread instead of misjudging the next such delivery."""
     if delay_s <= check.latency_warning_s:
         _remember_healthy(memory, max(delay_s, 0.0))
 
@@ -112,10 +111,11 @@ async def probe(check: RoundtripCheck, ctx: ProbeContext) -> CheckResult:
 async def _round_trip(
     check: RoundtripCheck, ctx: ProbeContext, imap: ImapSession, canary: Canary
 ) -> CheckResult:
-    ctx.stage = "imap_protocol"
+    ctx.stage = RoundtripStage.IMAP_PROTOCOL
     if not await imap.select(check.imap.mailbox):
         raise ProbeFailure(
-            "imap_protocol", f"folder {check.imap.mailbox} cannot be selected on {imap.where}"
+            RoundtripStage.IMAP_PROTOCOL,
+            f"folder {check.imap.mailbox} cannot be selected on {imap.where}",
         )
     spam_status = {folder: await imap.status(folder) for folder in check.imap.spam_folders}
     spam_uidnext = {folder: s.uidnext if s else None for folder, s in spam_status.items()}
@@ -147,7 +147,7 @@ async def _confirm(
     missing_folders: list[str],
     empty_spam: set[str],
 ) -> CheckResult:
-    ctx.stage = "not_delivered"
+    ctx.stage = RoundtripStage.NOT_DELIVERED
     use_idle = check.imap.use_idle and imap.has_idle
     deadline_s, learned = deadline_for(check, ctx.memory)
     arrival = await _wait_for(
@@ -180,14 +180,14 @@ async def _confirm(
             State.CRITICAL,
             f"canary to {check.rcpt_to} not delivered within {deadline_s:.3g} s ({how}; "
             f"accepted by {check.smtp.host}: {receipt.reply[:80]})",
-            stage="not_delivered",
+            stage=RoundtripStage.NOT_DELIVERED,
             metrics=metrics,
             details={**details, "late": sweep.late},
         )
 
     latency_s = arrival.seen_at - receipt.accepted_at
     metrics["latency_s"] = round(latency_s, 3)
-    ctx.stage = "cleanup"
+    ctx.stage = RoundtripStage.CLEANUP
     fetched = await imap.fetch_headers(arrival.uid)
     if fetched is not None:
         received = fetched.headers.get_all("Received") or []
@@ -220,13 +220,13 @@ def _verdict(
 ) -> CheckResult:
     timing = f"in {latency_s:.2f} s"
     if arrival.folder != check.imap.mailbox:
-        state, stage = State.WARNING, "delivered_to_spam"
+        state, stage = State.WARNING, RoundtripStage.DELIVERED_TO_SPAM
         summary = f"canary delivered to spam folder {arrival.folder} {timing}"
     elif latency_s > check.latency_critical_s:
-        state, stage = State.CRITICAL, "slow"
+        state, stage = State.CRITICAL, RoundtripStage.SLOW
         summary = f"canary delivered {timing}, over the critical {check.latency_critical_s:g} s"
     elif latency_s > check.latency_warning_s:
-        state, stage = State.WARNING, "slow"
+        state, stage = State.WARNING, RoundtripStage.SLOW
         summary = f"canary delivered {timing}, over the warning {check.latency_warning_s:g} s"
     else:
         state, stage = State.OK, None
@@ -247,12 +247,12 @@ def _verdict(
         summary = f"{summary}; {late}"
         in_spam = sorted({e["folder"] for e in sweep.late if e["folder"] != check.imap.mailbox})
         if in_spam and state is State.OK:
-            state, stage = State.WARNING, "delivered_to_spam"
+            state, stage = State.WARNING, RoundtripStage.DELIVERED_TO_SPAM
             summary = f"{summary}, in spam folder {', '.join(in_spam)}"
     if cleanup_error is not None:
         summary = f"{summary}; cleanup failed: {cleanup_error}"
         if state is State.OK:
-            state, stage = State.WARNING, "cleanup"
+            state, stage = State.WARNING, RoundtripStage.CLEANUP
     return ctx.result(state, summary, stage=stage, metrics=metrics, details=details)
 
 
@@ -309,50 +309,86 @@ async def _sweep(
     canary: Canary,
     empty_spam: set[str],
 ) -> SweepReport:
-    """Report and delete this route's late canaries; delete its stale leftovers.
+    """Report and delete this check's late canaries; delete its stale leftovers.
 
     Spam folders in ``empty_spam`` are known to hold nothing and are not opened.
     """
-    ctx.stage = "cleanup"
+    ctx.stage = RoundtripStage.CLEANUP
     report = SweepReport()
     now = datetime.now(UTC)
-    pending = _pending(ctx)
-    for folder in [check.imap.mailbox, *check.imap.spam_folders]:
-        if folder in empty_spam and folder != check.imap.mailbox:
-            continue
+    for folder in _folders_to_sweep(check, empty_spam):
         if imap.selected != folder and not await imap.select(folder):
             continue
-        doomed: list[int] = []
-        for uid in await imap.search_header(HEADER, route_search_key(check.name)):
-            fetched = await imap.fetch_headers(uid)
-            if fetched is None:
-                continue
-            found = parse_header(str(fetched.headers.get(HEADER, "")))
-            if found is None or found.route != check.name or found.id == canary.id:
-                continue
-            arrived = fetched.internal_date
-            delay_s = (arrived - found.sent_at).total_seconds() if arrived else None
-            # INTERNALDATE has whole seconds: the arrival lies within [date, date + 1 s).
-            late = found.id in pending or (delay_s is not None and delay_s + 1.0 > check.deadline_s)
-            if late:
-                pending.discard(found.id)
-                if folder == check.imap.mailbox and delay_s is not None:
-                    _learn_from_late(ctx.memory, check, delay_s)
-                report.late.append(
-                    {
-                        "canary": found.id,
-                        "folder": folder,
-                        "sent_at": found.sent_at.isoformat(timespec="seconds"),
-                        "arrived_at": arrived.isoformat() if arrived else None,
-                        "delay_s": None if delay_s is None else round(delay_s, 1),
-                    }
-                )
-                doomed.append(uid)
-            elif (now - found.sent_at).total_seconds() > check.sweep_after_s:
-                report.removed_orphans += 1
-                doomed.append(uid)
-        await imap.delete(doomed)
+        await imap.delete(await _sweep_folder(check, ctx, imap, canary, folder, now, report))
     return report
+
+
+def _folders_to_sweep(check: RoundtripCheck, empty_spam: set[str]) -> list[str]:
+    mailbox = check.imap.mailbox
+    folders = [mailbox, *check.imap.spam_folders]
+    return [folder for folder in folders if folder == mailbox or folder not in empty_spam]
+
+
+async def _sweep_folder(
+    check: RoundtripCheck,
+    ctx: ProbeContext,
+    imap: ImapSession,
+    canary: Canary,
+    folder: str,
+    now: datetime,
+    report: SweepReport,
+) -> list[int]:
+    """The uids in the selected ``folder`` to delete: leftovers of this check other than
+    ``canary`` that are late (reported in ``report``) or stale."""
+    doomed: list[int] = []
+    for uid in await imap.search_header(HEADER, check_search_key(check.name)):
+        fetched = await imap.fetch_headers(uid)
+        if fetched is None:
+            continue
+        found = parse_header(str(fetched.headers.get(HEADER, "")))
+        if found is None or found.check != check.name or found.id == canary.id:
+            continue
+        if _sweeps(check, ctx, found, folder, fetched.internal_date, now, report):
+            doomed.append(uid)
+    return doomed
+
+
+def _sweeps(
+    check: RoundtripCheck,
+    ctx: ProbeContext,
+    found: Canary,
+    folder: str,
+    arrived: datetime | None,
+    now: datetime,
+    report: SweepReport,
+) -> bool:
+    """Whether one earlier canary of this check goes: a late one (its run gave up on it, or
+    it took longer than ``deadline_s``) is reported and learned from, a stale one counted."""
+    delay_s = (arrived - found.sent_at).total_seconds() if arrived else None
+    pending = _pending(ctx)
+    # INTERNALDATE has whole seconds: the arrival lies within [date, date + 1 s).
+    if found.id in pending or (delay_s is not None and delay_s + 1.0 > check.deadline_s):
+        pending.discard(found.id)
+        if folder == check.imap.mailbox and delay_s is not None:
+            _learn_from_late(ctx.memory, check, delay_s)
+        report.late.append(_late_entry(found, folder, arrived, delay_s))
+        return True
+    if (now - found.sent_at).total_seconds() > check.sweep_after_s:
+        report.removed_orphans += 1
+        return True
+    return False
+
+
+def _late_entry(
+    found: Canary, folder: str, arrived: datetime | None, delay_s: float | None
+) -> dict[str, Any]:
+    return {
+        "canary": found.id,
+        "folder": folder,
+        "sent_at": found.sent_at.isoformat(timespec="seconds"),
+        "arrived_at": arrived.isoformat() if arrived else None,
+        "delay_s": None if delay_s is None else round(delay_s, 1),
+    }
 
 
 SHUTDOWN_CLEANUP_S = 5.0
@@ -382,9 +418,6 @@ async def _remove_after_shutdown(check: RoundtripCheck, canary: Canary) -> None:
 
 
 def _pending(ctx: ProbeContext) -> set[str]:
-    """Ids of this route's canaries reported not_delivered, while the daemon remembers them."""
+    """Ids of this check's canaries reported not_delivered, while the daemon remembers them."""
     pending: set[str] = ctx.memory.setdefault("pending_canaries", set())
     return pending
-
-
-SPEC = ProbeSpec(kind="roundtrip", config=RoundtripCheck, probe=probe)

@@ -4,7 +4,7 @@ Two sessions per run. The first handshakes without verifying anything, so that a
 the server should not be sending (expired, unknown CA, another name) can still be read and
 described; the second verifies the chain against the system store (or ``ca_file``) with the
 name check off, so that a wrong name and an untrusted chain are reported independently.
-Findings are computed in :mod:`mailwatch.certinfo`.
+Findings are computed in :mod:`.certificate`.
 
 Stages: ``connect``, ``starttls`` (the SMTP or IMAP dialogue before the upgrade), ``handshake``
 (TLS failed even without verification, or the certificate cannot be decoded), then the
@@ -27,7 +27,11 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
-from mailwatch.certinfo import (
+from mailwatch.config.checks.tls import TlsCheck, TlsStage
+from mailwatch.domain.errors import CertificateRejected, ProbeFailure
+from mailwatch.domain.probing import ProbeContext
+from mailwatch.domain.results import CheckResult, State, worst
+from mailwatch.probes.tls.certificate import (
     CertificateFacts,
     ChainVerdict,
     Limits,
@@ -35,11 +39,6 @@ from mailwatch.certinfo import (
     judge,
     version_below,
 )
-from mailwatch.config.tlscheck import TlsCheck
-from mailwatch.domain.errors import CertificateRejected, ProbeFailure
-from mailwatch.domain.probing import ProbeContext
-from mailwatch.domain.results import CheckResult, State, worst
-from mailwatch.probes.base import ProbeSpec
 from mailwatch.protocols.streams import CLOSE_GRACE_S, connection, shown, socket_errors
 from mailwatch.protocols.tlserrors import certificate_rejections, is_tls_error
 
@@ -70,12 +69,12 @@ async def _check(check: TlsCheck, ctx: ProbeContext) -> CheckResult:
     seen = await _session(check, ctx, _observing_context())
     metrics = {"handshake_s": seen.handshake_s}
     if seen.certificate is None:
-        raise ProbeFailure("handshake", f"{where} sent no certificate", metrics=metrics)
+        raise ProbeFailure(TlsStage.HANDSHAKE, f"{where} sent no certificate", metrics=metrics)
     try:
         facts = CertificateFacts.from_der(seen.certificate)
     except ValueError as exc:
         raise ProbeFailure(
-            "handshake",
+            TlsStage.HANDSHAKE,
             f"{where} sent a certificate that cannot be decoded: {exc}",
             metrics=metrics,
         ) from None
@@ -135,14 +134,14 @@ async def _session(check: TlsCheck, ctx: ProbeContext, context: ssl.SSLContext) 
         writer,
     ):
         if check.protocol == "smtp-starttls":
-            ctx.stage = "starttls"
+            ctx.stage = TlsStage.STARTTLS
             with _translate(ctx, where):
                 await _smtp_starttls(reader, writer, where, check.helo or socket.gethostname())
         elif check.protocol == "imap-starttls":
-            ctx.stage = "starttls"
+            ctx.stage = TlsStage.STARTTLS
             with _translate(ctx, where):
                 await _imap_starttls(reader, writer, where)
-        ctx.stage = "handshake"
+        ctx.stage = TlsStage.HANDSHAKE
         started = time.monotonic()
         with _translate(ctx, where), certificate_rejections():
             await writer.start_tls(context, server_hostname=check.server_name)
@@ -182,17 +181,19 @@ async def _smtp_starttls(
 ) -> None:
     code, lines = await _smtp_reply(reader)
     if code != 220:
-        raise ProbeFailure("starttls", f"{where} refused the session: {code} {shown(lines[0])}")
+        raise ProbeFailure(
+            TlsStage.STARTTLS, f"{where} refused the session: {code} {shown(lines[0])}"
+        )
     writer.write(f"EHLO {helo}\r\n".encode("ascii", "replace"))
     code, lines = await _smtp_reply(reader)
     if code != 250:
-        raise ProbeFailure("starttls", f"{where} rejected EHLO: {code} {shown(lines[0])}")
+        raise ProbeFailure(TlsStage.STARTTLS, f"{where} rejected EHLO: {code} {shown(lines[0])}")
     if not any(line.upper().split()[:1] == ["STARTTLS"] for line in lines[1:]):
-        raise ProbeFailure("starttls", f"{where} does not offer STARTTLS")
+        raise ProbeFailure(TlsStage.STARTTLS, f"{where} does not offer STARTTLS")
     writer.write(b"STARTTLS\r\n")
     code, lines = await _smtp_reply(reader)
     if code != 220:
-        raise ProbeFailure("starttls", f"{where} refused STARTTLS: {code} {shown(lines[0])}")
+        raise ProbeFailure(TlsStage.STARTTLS, f"{where} refused STARTTLS: {code} {shown(lines[0])}")
 
 
 async def _smtp_reply(reader: asyncio.StreamReader) -> tuple[int, list[str]]:
@@ -214,22 +215,22 @@ async def _imap_starttls(
 ) -> None:
     greeting = (await reader.readuntil(b"\n")).rstrip(b"\r\n")
     if not greeting.upper().startswith(b"* OK"):
-        raise ProbeFailure("starttls", f"{where} greeted with {shown(greeting)}")
+        raise ProbeFailure(TlsStage.STARTTLS, f"{where} greeted with {shown(greeting)}")
     writer.write(b"a1 STARTTLS\r\n")
     for _ in range(MAX_REPLY_LINES):
         line = (await reader.readuntil(b"\n")).rstrip(b"\r\n")
         if line.startswith(b"a1 "):
             if line[3:].upper().startswith(b"OK"):
                 return
-            raise ProbeFailure("starttls", f"{where} refused STARTTLS: {shown(line)}")
+            raise ProbeFailure(TlsStage.STARTTLS, f"{where} refused STARTTLS: {shown(line)}")
     raise ValueError(f"{MAX_REPLY_LINES} lines without an answer to STARTTLS")
 
 
 @contextmanager
 def _translate(ctx: ProbeContext, where: str) -> Iterator[None]:
     """Socket, stream and TLS errors as the stage they happened in, in words to act on."""
-    stage = ctx.stage or "connect"
-    with socket_errors(ctx, where, tls_stage="handshake"):
+    stage = ctx.stage or TlsStage.CONNECT
+    with socket_errors(ctx, where, tls_stage=TlsStage.HANDSHAKE):
         try:
             yield
         except asyncio.IncompleteReadError:
@@ -267,6 +268,3 @@ def _allow_legacy(context: ssl.SSLContext) -> None:
         warnings.filterwarnings("ignore", r"ssl\.TLSVersion\.TLSv1", DeprecationWarning)
         context.minimum_version = ssl.TLSVersion.TLSv1
     context.set_ciphers(LEGACY_CIPHERS)
-
-
-SPEC = ProbeSpec(kind="tls", config=TlsCheck, probe=probe)

@@ -1,16 +1,20 @@
-"""Config of the ``dnsbl`` check: which addresses and domains to look up on which blocklists,
-and which blocklist answers mean "your query was refused" rather than "listed"."""
+"""The ``dnsbl`` kind: which addresses and domains to look up on which blocklists, and which
+blocklist answers mean "your query was refused" rather than "listed". The probe is
+``mailwatch.probes.dnsbl``."""
 
 from __future__ import annotations
 
+import enum
 from ipaddress import IPv4Network
 from typing import Literal
 
 from pydantic import Field, IPvAnyAddress, model_validator
 
 from mailwatch.config.base import StrictModel
-from mailwatch.config.checks import CheckBase
+from mailwatch.config.checks.base import CheckBase, CheckKind
 from mailwatch.config.dns import DomainName, ResolverConfig
+from mailwatch.domain.kinds import CRITICAL_ONLY, KeyFigure, SeverityRule
+from mailwatch.domain.results import State
 
 ZoneType = Literal["ip", "domain"]
 """``ip``: queried with reversed IPv4 octets or IPv6 nibbles; ``domain``: with the domain."""
@@ -64,6 +68,17 @@ class DnsblCheck(CheckBase):
     def _coherent(self) -> DnsblCheck:
         if not (self.ips or self.mx_domains or self.domains):
             raise ValueError("nothing to look up: set ips, mx_domains or domains")
+        self._check_zone_names()
+        self._check_zone_types()
+        if self.resolver.query_timeout_s >= self.timeout_s:
+            raise ValueError(
+                f"resolver.query_timeout_s ({self.resolver.query_timeout_s:g}) must be less "
+                f"than timeout_s ({self.timeout_s:g}) so a slow blocklist is reported as such"
+            )
+        return self
+
+    def _check_zone_names(self) -> None:
+        """Own zones listed once; disabled zones among the zones there are."""
         own = [zone.zone for zone in self.zones]
         repeated = sorted({name for name in own if own.count(name) > 1})
         if repeated:
@@ -75,17 +90,14 @@ class DnsblCheck(CheckBase):
                 f"disabled_zones names {', '.join(unknown)}, which is not among the zones "
                 f"({', '.join(sorted(known)) or 'none'})"
             )
+
+    def _check_zone_types(self) -> None:
+        """Every kind of thing to look up has an enabled zone of its type."""
         active = self.active_zones
         if (self.ips or self.mx_domains) and not any(z.type == "ip" for z in active):
             raise ValueError("ips or mx_domains are set but no zone of type ip is enabled")
         if self.domains and not any(z.type == "domain" for z in active):
             raise ValueError("domains are set but no zone of type domain is enabled")
-        if self.resolver.query_timeout_s >= self.timeout_s:
-            raise ValueError(
-                f"resolver.query_timeout_s ({self.resolver.query_timeout_s:g}) must be less "
-                f"than timeout_s ({self.timeout_s:g}) so a slow blocklist is reported as such"
-            )
-        return self
 
     def _all_zones(self) -> list[DnsblZone]:
         # A zone of your own with a default's name replaces the default (e.g. other codes).
@@ -105,3 +117,31 @@ class DnsblCheck(CheckBase):
         parts += [f"MX of {domain}" for domain in self.mx_domains]
         parts += self.domains
         return ", ".join(parts)
+
+
+class DnsblStage(enum.StrEnum):
+    """Where a dnsbl check failed; the ``dns_*`` stages are set by ``mailwatch.dns``."""
+
+    MX_LOOKUP = "mx_lookup"
+    MX_ADDRESS = "mx_address"
+    DNSBL_LOOKUP = "dnsbl_lookup"
+    DNSBL_LISTED = "dnsbl_listed"
+    DNSBL_REFUSED = "dnsbl_refused"
+    DNS_CONFIG = "dns_config"
+    DNS_TIMEOUT = "dns_timeout"
+    DNS_SERVFAIL = "dns_servfail"
+    DNS_REFUSED = "dns_refused"
+    DNS_UNREACHABLE = "dns_unreachable"
+
+
+KIND = CheckKind(
+    name="dnsbl",
+    config=DnsblCheck,
+    stages=DnsblStage,
+    probe="mailwatch.probes.dnsbl",
+    severity=(
+        SeverityRule((DnsblStage.DNSBL_LISTED,), CRITICAL_ONLY, 1, "domain or IP blocklisted"),
+    ),
+    figures=(KeyFigure("lookup_s", "lookup time", "s"),),
+    timeout_state=State.UNKNOWN,
+)

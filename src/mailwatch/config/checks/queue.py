@@ -1,21 +1,23 @@
-"""Config of the queue check: which MTA's queue to read, and how full, old or fast-growing is bad.
+"""The ``queue`` kind: which MTA's queue to read, and how full, old or fast-growing is bad.
 
 One check kind, ``queue``, whose ``mta`` picks the keys that apply: ``postfix`` (``postqueue
 -j``), ``exim`` (``exim -bpc`` and ``-bp``), ``command`` (any program that prints a count).
-A level is switched off with ``"off"``, as in the resources check.
+A level is switched off with ``"off"``, as in the resources check. The probe is
+``mailwatch.probes.queue``.
 """
 
 from __future__ import annotations
 
+import enum
 import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import Discriminator, Field, Tag, field_validator, model_validator
 
-from mailwatch.config.checks import CheckBase
-from mailwatch.config.resources import Level
-from mailwatch.resource_thresholds import Limits
+from mailwatch.config.checks.base import CheckBase, CheckKind
+from mailwatch.config.checks.levels import Level, Limits
+from mailwatch.domain.kinds import ANY, CRITICAL_ONLY, SeverityRule
 
 MTAS = ("postfix", "exim", "command")
 
@@ -158,3 +160,26 @@ QueueCheck = Annotated[
     ),
 ]
 """A ``[[checks.queue]]`` entry; its ``mta`` (default ``postfix``) decides which model applies."""
+
+
+class QueueStage(enum.StrEnum):
+    """``queue_command`` (tool missing, not executable, failed), ``queue_parse`` (output not
+    understood), then the limits a queue can reach."""
+
+    QUEUE_COMMAND = "queue_command"
+    QUEUE_PARSE = "queue_parse"
+    QUEUE_SIZE = "queue_size"
+    QUEUE_DEFERRED = "queue_deferred"
+    QUEUE_HOLD = "queue_hold"
+    QUEUE_FROZEN = "queue_frozen"
+    QUEUE_AGE = "queue_age"
+    QUEUE_GROWTH = "queue_growth"
+
+
+KIND = CheckKind(
+    name="queue",
+    config=QueueCheck,
+    stages=QueueStage,
+    probe="mailwatch.probes.queue",
+    severity=(SeverityRule((ANY,), CRITICAL_ONLY, 2, "mail queue over critical"),),
+)

@@ -1,5 +1,5 @@
 """The resources check: samples this host with psutil, always in a worker thread, and judges the
-figures with the pure ``mailwatch.resource_thresholds``.
+figures with the pure ``.verdict``.
 
 Network figures are growth since the previous run: the counters are kept in ``ctx.memory``.
 """
@@ -17,12 +17,11 @@ from typing import Any
 
 import psutil
 
-from mailwatch.config.resources import ResourcesCheck
+from mailwatch.config.checks.resources import ResourcesCheck, ResourcesStage
 from mailwatch.domain.probing import ProbeContext
 from mailwatch.domain.results import CheckResult, State
 from mailwatch.probes import stuckable
-from mailwatch.probes.base import ProbeSpec
-from mailwatch.resource_thresholds import Finding, Reading, evaluate, metric_slugs
+from mailwatch.probes.resources.verdict import Finding, Reading, evaluate, metric_slugs
 
 MOUNT_WAIT_S = 5.0
 """How long a mount gets to answer ``statvfs``; one that takes longer is reported as hung."""
@@ -54,26 +53,26 @@ async def probe(check: ResourcesCheck, ctx: ProbeContext) -> CheckResult:
     # Every psutil call may block (cpu_percent sleeps for the sampling window, statvfs on a
     # dead NFS server hangs), so each goes to a thread; the stage names the one that hung.
     # Mounts go to guarded threads of their own: a hung one can never return.
-    ctx.stage = "cpu"
+    ctx.stage = ResourcesStage.CPU
     cpu_percent = await asyncio.to_thread(psutil.cpu_percent, interval=check.cpu_sample_s)
-    ctx.stage = "memory"
+    ctx.stage = ResourcesStage.MEMORY
     memory_percent, swap_percent, load_per_core = await asyncio.to_thread(
         _memory_and_load, check.load_minutes
     )
-    ctx.stage = "disk"
+    ctx.stage = ResourcesStage.DISK
     mounts, problems = await _sample_mounts(check.mounts, _mount_wait_s(ctx))
-    ctx.stage = "network"
+    ctx.stage = ResourcesStage.NETWORK
     counters, nic_problems = await asyncio.to_thread(_sample_nics, check.interfaces)
     sampled_at = time.time()
     deltas = counter_deltas(ctx.memory.get("network"), counters, sampled_at)
     ctx.memory["network"] = {"at": sampled_at, "counters": counters}
-    ctx.stage = "evaluate"
+    ctx.stage = ResourcesStage.EVALUATE
 
     readings = [
-        Reading("cpu", cpu_percent),
-        Reading("load", load_per_core),
-        Reading("memory", memory_percent),
-        Reading("swap", swap_percent),
+        Reading(ResourcesStage.CPU, cpu_percent),
+        Reading(ResourcesStage.LOAD, load_per_core),
+        Reading(ResourcesStage.MEMORY, memory_percent),
+        Reading(ResourcesStage.SWAP, swap_percent),
     ]
     metrics: dict[str, float] = {
         "cpu_percent": cpu_percent,
@@ -85,20 +84,20 @@ async def probe(check: ResourcesCheck, ctx: ProbeContext) -> CheckResult:
     for mount in mounts:
         slug = mount_slugs[mount.path]
         readings += [
-            Reading("disk", mount.percent, mount.path),
-            Reading("disk_free", mount.free_bytes, mount.path),
+            Reading(ResourcesStage.DISK, mount.percent, mount.path),
+            Reading(ResourcesStage.DISK_FREE, mount.free_bytes, mount.path),
         ]
         metrics[f"disk_{slug}_percent"] = mount.percent
         metrics[f"disk_{slug}_free_bytes"] = mount.free_bytes
         if mount.inodes_percent is not None:
-            readings.append(Reading("inodes", mount.inodes_percent, mount.path))
+            readings.append(Reading(ResourcesStage.INODES, mount.inodes_percent, mount.path))
             metrics[f"inodes_{slug}_percent"] = mount.inodes_percent
     nic_slugs = metric_slugs(deltas)
     for name, delta in sorted(deltas.items()):
         slug = nic_slugs[name]
         readings += [
-            Reading("net_errors", delta.errors, name),
-            Reading("net_drops", delta.drops, name),
+            Reading(ResourcesStage.NET_ERRORS, delta.errors, name),
+            Reading(ResourcesStage.NET_DROPS, delta.drops, name),
         ]
         metrics[f"net_{slug}_errors"] = delta.errors
         metrics[f"net_{slug}_drops"] = delta.drops
@@ -143,7 +142,7 @@ async def _sample_guarded(path: str, wait_s: float) -> MountFigures | Finding:
     if stuck_s is not None and stuck_s >= wait_s:
         return Finding(
             State.UNKNOWN,
-            "mount_unreadable",
+            ResourcesStage.MOUNT_UNREADABLE,
             f"{path} does not answer: its statvfs has been stuck for {stuck_s:.0f} s "
             "(a hung network filesystem?)",
         )
@@ -152,7 +151,7 @@ async def _sample_guarded(path: str, wait_s: float) -> MountFigures | Finding:
     except TimeoutError:
         return Finding(
             State.UNKNOWN,
-            "mount_unreadable",
+            ResourcesStage.MOUNT_UNREADABLE,
             f"{path} does not answer: no statvfs reply within {wait_s:.2g} s "
             "(a hung network filesystem?)",
         )
@@ -173,17 +172,19 @@ def _sample_mount(path: str) -> MountFigures | Finding:
         # A path that exists but is not a mount point is reported, not measured: measuring it
         # would silently watch the filesystem underneath an unmounted spool.
         if not Path(path).exists():
-            return Finding(State.UNKNOWN, "mount_missing", f"{path} does not exist")
+            return Finding(State.UNKNOWN, ResourcesStage.MOUNT_MISSING, f"{path} does not exist")
         if not Path(path).is_mount():
             return Finding(
-                State.UNKNOWN, "mount_missing", f"{path} is not a mount point (not mounted?)"
+                State.UNKNOWN,
+                ResourcesStage.MOUNT_MISSING,
+                f"{path} is not a mount point (not mounted?)",
             )
         usage = psutil.disk_usage(path)
         inodes = os.statvfs(path)
     except OSError as exc:
         # EIO from a soft NFS mount, ESTALE, ENOTCONN from a dead FUSE daemon, EACCES.
         why = exc.strerror or type(exc).__name__
-        return Finding(State.UNKNOWN, "mount_unreadable", f"cannot read {path}: {why}")
+        return Finding(State.UNKNOWN, ResourcesStage.MOUNT_UNREADABLE, f"cannot read {path}: {why}")
     inodes_percent = None
     if inodes.f_files > 0:
         inodes_percent = 100.0 * (inodes.f_files - inodes.f_ffree) / inodes.f_files
@@ -196,7 +197,11 @@ def _sample_nics(wanted: Iterable[str]) -> tuple[dict[str, NicCounters], list[Fi
     if wanted:
         names = [name for name in wanted if name in io]
         problems = [
-            Finding(State.UNKNOWN, "interface_missing", f"network interface {name} not found")
+            Finding(
+                State.UNKNOWN,
+                ResourcesStage.INTERFACE_MISSING,
+                f"network interface {name} not found",
+            )
             for name in wanted
             if name not in io
         ]
@@ -254,12 +259,3 @@ def counter_deltas(
             drops=growth["drops"],
         )
     return deltas
-
-
-SPEC = ProbeSpec(
-    kind="resources",
-    config=ResourcesCheck,
-    probe=probe,
-    # A sample that never came back (a hung NFS statvfs) says nothing about the host's health.
-    timeout_state=State.UNKNOWN,
-)

@@ -1,7 +1,8 @@
 """The canary message: a unique token in its own header, so we only ever touch our own mail.
 
-The header looks like ``X-Mailwatch-Canary: route=canary-main; id=<uuid4 hex>; sent=<ISO 8601>``.
-Mailboxes are searched for the id (our canary) or for ``route=<name>;`` (our leftovers).
+The header looks like ``X-Mailwatch-Canary: check=canary-main; id=<uuid4 hex>; sent=<ISO 8601>``
+(canaries sent before the header said ``check=`` say ``route=``; they are still ours).
+Mailboxes are searched for the id (our canary) or for ``=<name>;`` (our leftovers, either way).
 """
 
 from __future__ import annotations
@@ -14,24 +15,26 @@ from email.utils import format_datetime
 
 HEADER = "X-Mailwatch-Canary"
 _TOKEN = re.compile(
-    r"route=(?P<route>[A-Za-z0-9._-]+);\s*id=(?P<id>[0-9a-f]{32});\s*sent=(?P<sent>\S+)"
+    r"(?:check|route)=(?P<check>[A-Za-z0-9._-]+);\s*id=(?P<id>[0-9a-f]{32});\s*sent=(?P<sent>\S+)"
 )
 
 
 @dataclass(frozen=True, slots=True)
 class Canary:
-    route: str
+    """One test message of one check (``check`` is the check's name)."""
+
+    check: str
     id: str
     sent_at: datetime
 
     @classmethod
-    def new(cls, route: str) -> Canary:
-        return cls(route=route, id=uuid.uuid4().hex, sent_at=datetime.now(UTC))
+    def new(cls, check: str) -> Canary:
+        return cls(check=check, id=uuid.uuid4().hex, sent_at=datetime.now(UTC))
 
     @property
     def header_value(self) -> str:
         sent = self.sent_at.isoformat(timespec="microseconds")
-        return f"route={self.route}; id={self.id}; sent={sent}"
+        return f"check={self.check}; id={self.id}; sent={sent}"
 
     def message(self, mail_from: str, rcpt_to: str) -> bytes:
         """The canary as it goes on the wire (CRLF line ends, 7-bit unless an address is not).
@@ -51,7 +54,7 @@ class Canary:
         lines = [
             f"From: {mail_from}",
             f"To: {rcpt_to}",
-            f"Subject: [mailwatch canary] {self.route} {self.id}",
+            f"Subject: [mailwatch canary] {self.check} {self.id}",
             f"Date: {format_datetime(self.sent_at)}",
             f"Message-ID: <mailwatch.{self.id}@{domain}>",
             f"{HEADER}: {self.header_value}",
@@ -65,9 +68,11 @@ class Canary:
         return "\r\n".join(lines).encode("utf-8")
 
 
-def route_search_key(route: str) -> str:
-    """What to search the header for to find every canary of one route."""
-    return f"route={route};"
+def check_search_key(check: str) -> str:
+    """What to search the header for to find every canary of one check: ``=<name>;`` is part
+    of ``check=<name>;`` and of the older ``route=<name>;``, so one search finds both, and
+    never a check whose name merely ends in ``<name>``. ``parse_header`` then says whose."""
+    return f"={check};"
 
 
 def parse_header(value: str) -> Canary | None:
@@ -81,4 +86,4 @@ def parse_header(value: str) -> Canary | None:
         return None
     if sent_at.tzinfo is None:
         return None
-    return Canary(route=match["route"], id=match["id"], sent_at=sent_at)
+    return Canary(check=match["check"], id=match["id"], sent_at=sent_at)

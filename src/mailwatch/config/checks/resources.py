@@ -1,24 +1,56 @@
-"""Config of the host resources check: what to sample, and the warning and critical levels."""
+"""The ``resources`` kind: CPU, load, memory, swap, mounts and network counters of this host.
+
+Its config (what to sample, the warning and critical levels), its stages, its severity rule.
+The probe is ``mailwatch.probes.resources``.
+"""
 
 from __future__ import annotations
 
+import enum
+import re
 import socket
 from collections import Counter
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
-from pydantic import BeforeValidator, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from mailwatch.config.base import StrictModel
-from mailwatch.config.checks import CheckBase
-from mailwatch.resource_thresholds import LOWER_IS_WORSE, Limits, metric_slug
+from mailwatch.config.checks.base import CheckBase, CheckKind
+from mailwatch.config.checks.levels import Level, Limits
+from mailwatch.domain.kinds import ANY, CRITICAL_ONLY, SeverityRule
+from mailwatch.domain.results import State
 
 
-def _off_is_none(value: object) -> object:
-    # TOML has no null: a level is switched off with the string "off".
-    return None if value == "off" else value
+class ResourcesStage(enum.StrEnum):
+    """A reading's family (the stage when it is the worst offender), a thing that could not be
+    measured, or the step a run was at when its timeout cut it off."""
+
+    DISK = "disk"
+    INODES = "inodes"
+    DISK_FREE = "disk_free"
+    MEMORY = "memory"
+    SWAP = "swap"
+    LOAD = "load"
+    CPU = "cpu"
+    NET_ERRORS = "net_errors"
+    NET_DROPS = "net_drops"
+    MOUNT_MISSING = "mount_missing"
+    MOUNT_UNREADABLE = "mount_unreadable"
+    INTERFACE_MISSING = "interface_missing"
+    NETWORK = "network"
+    EVALUATE = "evaluate"
 
 
-Level = Annotated[Annotated[float, Field(ge=0)] | None, BeforeValidator(_off_is_none)]
+LOWER_IS_WORSE = frozenset({ResourcesStage.DISK_FREE})
+"""Families whose levels are floors (free space), not ceilings."""
+
+_NOT_NAME = re.compile(r"[^A-Za-z0-9]+")
+
+
+def metric_slug(name: str) -> str:
+    """A mount path or interface name as part of a metric name: ``/var/spool`` -> ``var_spool``,
+    ``/`` -> ``root``."""
+    return _NOT_NAME.sub("_", name).strip("_") or "root"
 
 
 class LevelPair(StrictModel):
@@ -45,16 +77,16 @@ DEFAULT_LEVELS: dict[str, tuple[float | None, float | None]] = {
 """Defaults per level key. Network drops are off: Linux counts frames of protocols the host
 does not speak (LLDP, stray VLANs) as drops, so they grow on healthy hosts."""
 
-FAMILY_OF_KEY = {
-    "cpu_percent": "cpu",
-    "load_per_core": "load",
-    "memory_percent": "memory",
-    "swap_percent": "swap",
-    "disk_percent": "disk",
-    "inodes_percent": "inodes",
-    "disk_free_bytes": "disk_free",
-    "net_errors": "net_errors",
-    "net_drops": "net_drops",
+FAMILY_OF_KEY: dict[str, ResourcesStage] = {
+    "cpu_percent": ResourcesStage.CPU,
+    "load_per_core": ResourcesStage.LOAD,
+    "memory_percent": ResourcesStage.MEMORY,
+    "swap_percent": ResourcesStage.SWAP,
+    "disk_percent": ResourcesStage.DISK,
+    "inodes_percent": ResourcesStage.INODES,
+    "disk_free_bytes": ResourcesStage.DISK_FREE,
+    "net_errors": ResourcesStage.NET_ERRORS,
+    "net_drops": ResourcesStage.NET_DROPS,
 }
 
 
@@ -136,9 +168,20 @@ class ResourcesCheck(CheckBase):
         return self
 
     def limits(self) -> dict[str, Limits]:
-        """Levels by reading family, as ``mailwatch.resource_thresholds.evaluate`` wants them."""
+        """Levels by reading family, as the probe's verdict (``evaluate``) wants them."""
         return {FAMILY_OF_KEY[key]: getattr(self, key).limits() for key in DEFAULT_LEVELS}
 
     @property
     def target(self) -> str:
         return socket.gethostname()
+
+
+KIND = CheckKind(
+    name="resources",
+    config=ResourcesCheck,
+    stages=ResourcesStage,
+    probe="mailwatch.probes.resources",
+    severity=(SeverityRule((ANY,), CRITICAL_ONLY, 2, "host resources over critical"),),
+    # A sample that never came back (a hung NFS statvfs) says nothing about the host's health.
+    timeout_state=State.UNKNOWN,
+)

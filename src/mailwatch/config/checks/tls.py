@@ -1,17 +1,18 @@
-"""Config of the tls check: which mail port to handshake with, and when a certificate is bad.
+"""The ``tls`` kind: which mail port to handshake with, and when a certificate is bad.
 
 ``protocol`` says how TLS starts: ``smtp-starttls`` and ``imap-starttls`` upgrade a plain
-session, ``smtps`` and ``imaps`` speak TLS from the first byte.
+session, ``smtps`` and ``imaps`` speak TLS from the first byte. The probe is
+``mailwatch.probes.tls``.
 """
 
 from __future__ import annotations
 
-import ssl
+import enum
 from typing import Literal
 
 from pydantic import Field, FilePath, model_validator
 
-from mailwatch.config.checks import CheckBase
+from mailwatch.config.checks.base import CheckBase, CheckKind
 from mailwatch.config.dns import DomainName
 
 TlsProtocol = Literal["smtp-starttls", "smtps", "imap-starttls", "imaps"]
@@ -23,13 +24,6 @@ DEFAULT_PORTS: dict[str, int] = {
     "imap-starttls": 143,
     "imaps": 993,
 }
-TLS_VERSIONS: dict[str, ssl.TLSVersion] = {
-    "TLSv1": ssl.TLSVersion.TLSv1,
-    "TLSv1.1": ssl.TLSVersion.TLSv1_1,
-    "TLSv1.2": ssl.TLSVersion.TLSv1_2,
-    "TLSv1.3": ssl.TLSVersion.TLSv1_3,
-}
-"""Names as ``SSLObject.version()`` reports them, in ascending order."""
 
 
 class TlsCheck(CheckBase):
@@ -73,3 +67,21 @@ class TlsCheck(CheckBase):
             else (f"{self.host}:{self.effective_port}")
         )
         return where if self.sni is None or self.sni == self.host else f"{where} ({self.sni})"
+
+
+class TlsStage(enum.StrEnum):
+    """``connect``, ``starttls`` (the SMTP or IMAP dialogue before the upgrade), ``handshake``
+    (TLS failed even without verification, or the certificate cannot be decoded), then the
+    findings, most urgent first."""
+
+    CONNECT = "connect"
+    STARTTLS = "starttls"
+    HANDSHAKE = "handshake"
+    EXPIRED = "expired"
+    HOSTNAME = "hostname"
+    UNTRUSTED = "untrusted"
+    EXPIRING = "expiring"
+    PROTOCOL_VERSION = "protocol_version"
+
+
+KIND = CheckKind(name="tls", config=TlsCheck, stages=TlsStage, probe="mailwatch.probes.tls")

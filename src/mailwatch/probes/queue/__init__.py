@@ -2,7 +2,7 @@
 
 The MTA's own tools are run as subprocesses without blocking the loop; a run cut off by the
 timeout (or cancelled) kills the tool's whole process group and waits for it. Parsing and the
-verdict live in :mod:`mailwatch.mtaqueue`. Growth is the slope over the samples of the last
+verdict live in :mod:`.listing`. Growth is the slope over the samples of the last
 ``growth_window_s``, kept in ``ctx.memory``; "now" is ``ctx.started_at``.
 
 Stages: ``queue_command`` (tool missing, not executable, failed), ``queue_parse`` (output not
@@ -22,11 +22,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mailwatch.config.queue import CommandQueue, EximQueue, PostfixQueue, QueueCheckBase
+from mailwatch.config.checks.queue import (
+    CommandQueue,
+    EximQueue,
+    PostfixQueue,
+    QueueCheckBase,
+    QueueStage,
+)
 from mailwatch.domain.errors import ProbeFailure
 from mailwatch.domain.probing import ProbeContext
 from mailwatch.domain.results import CheckResult, State, worst
-from mailwatch.mtaqueue import (
+from mailwatch.probes.queue.listing import (
     QueueSnapshot,
     growth_per_min,
     judge,
@@ -37,7 +43,6 @@ from mailwatch.mtaqueue import (
     record_sample,
     summary,
 )
-from mailwatch.probes.base import ProbeSpec
 
 SBIN_DIRS = ("/usr/local/sbin", "/usr/sbin", "/sbin")
 """Searched after PATH: Debian installs postqueue and exim there, outside a user's PATH."""
@@ -108,12 +113,12 @@ async def _exim(check: EximQueue, ctx: ProbeContext) -> QueueSnapshot:
     hint = 'install Exim, or set exim_path, or mta = "postfix" or "command"'
     counted = await run_tool(ctx, [check.exim_path, "-bpc"], hint)
     listed = await run_tool(ctx, [check.exim_path, "-bp"], hint)
-    ctx.stage = "queue_parse"
+    ctx.stage = QueueStage.QUEUE_PARSE
     try:
         total = parse_exim_count(counted.stdout)
     except ValueError as exc:
         raise ProbeFailure(
-            "queue_parse", f"exim -bpc printed no count: {exc}", state=State.UNKNOWN
+            QueueStage.QUEUE_PARSE, f"exim -bpc printed no count: {exc}", state=State.UNKNOWN
         ) from None
     listing = parse_exim_listing(listed.stdout)
     # -bpc is the count; -bp, run a moment later, only adds ages and frozen messages.
@@ -122,12 +127,14 @@ async def _exim(check: EximQueue, ctx: ProbeContext) -> QueueSnapshot:
 
 async def _command(check: CommandQueue, ctx: ProbeContext) -> QueueSnapshot:
     output = await run_tool(ctx, check.command, "check the command key")
-    ctx.stage = "queue_parse"
+    ctx.stage = QueueStage.QUEUE_PARSE
     try:
         total = parse_count(output.stdout, check.count_regex)
     except ValueError as exc:
         raise ProbeFailure(
-            "queue_parse", f"{check.command[0]} printed no count: {exc}", state=State.UNKNOWN
+            QueueStage.QUEUE_PARSE,
+            f"{check.command[0]} printed no count: {exc}",
+            state=State.UNKNOWN,
         ) from None
     return QueueSnapshot(total=total)
 
@@ -138,11 +145,11 @@ async def run_tool(ctx: ProbeContext, argv: Sequence[str], hint: str) -> ToolOut
     The tool gets its own process group, so that cutting it off also ends whatever it started
     (a shell pipeline); it is always waited for, so no zombie is left behind.
     """
-    ctx.stage = "queue_command"
+    ctx.stage = QueueStage.QUEUE_COMMAND
     program = _find(argv[0])
     name = Path(argv[0]).name
     if program is None:
-        raise ProbeFailure("queue_command", f"{argv[0]} not found: {hint}", State.UNKNOWN)
+        raise ProbeFailure(QueueStage.QUEUE_COMMAND, f"{argv[0]} not found: {hint}", State.UNKNOWN)
     try:
         proc = await asyncio.create_subprocess_exec(
             program,
@@ -153,14 +160,16 @@ async def run_tool(ctx: ProbeContext, argv: Sequence[str], hint: str) -> ToolOut
             start_new_session=True,
         )
     except FileNotFoundError:
-        raise ProbeFailure("queue_command", f"{argv[0]} not found: {hint}", State.UNKNOWN) from None
+        raise ProbeFailure(
+            QueueStage.QUEUE_COMMAND, f"{argv[0]} not found: {hint}", State.UNKNOWN
+        ) from None
     except PermissionError:
         raise ProbeFailure(
-            "queue_command", f"permission denied running {program}", State.UNKNOWN
+            QueueStage.QUEUE_COMMAND, f"permission denied running {program}", State.UNKNOWN
         ) from None
     except OSError as exc:
         raise ProbeFailure(
-            "queue_command", f"cannot run {program}: {exc.strerror}", State.UNKNOWN
+            QueueStage.QUEUE_COMMAND, f"cannot run {program}: {exc.strerror}", State.UNKNOWN
         ) from None
     try:
         stdout, stderr = await proc.communicate()
@@ -174,7 +183,7 @@ async def run_tool(ctx: ProbeContext, argv: Sequence[str], hint: str) -> ToolOut
     out = stdout.decode("utf-8", "replace")
     err = stderr.decode("utf-8", "replace")
     if proc.returncode != 0:
-        raise ProbeFailure("queue_command", f"{name} {_failed(proc.returncode, err)}")
+        raise ProbeFailure(QueueStage.QUEUE_COMMAND, f"{name} {_failed(proc.returncode, err)}")
     return ToolOutput(out, err)
 
 
@@ -196,6 +205,3 @@ def _failed(returncode: int | None, stderr: str) -> str:
     if fatal is None:
         return f"{how} (nothing on stderr)"
     return f"{how}: {fatal if len(fatal) <= SHOWN_STDERR else fatal[:SHOWN_STDERR] + '…'}"
-
-
-SPEC = ProbeSpec(kind="queue", config=QueueCheckBase, probe=probe)

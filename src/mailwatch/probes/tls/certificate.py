@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import ipaddress
-import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -17,12 +16,20 @@ from typing import Any
 from cryptography import x509
 from cryptography.x509.oid import NameOID
 
+from mailwatch.config.checks.tls import TlsStage
 from mailwatch.domain.results import State
+from mailwatch.domain.time import SpanStyle, span
 
 PROTOCOL_ORDER = ("SSLv2", "SSLv3", "TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3")
 """Protocol names as ``SSLObject.version()`` reports them, oldest first."""
 
-FINDING_ORDER = ("expired", "hostname", "untrusted", "expiring", "protocol_version")
+FINDING_ORDER = (
+    TlsStage.EXPIRED,
+    TlsStage.HOSTNAME,
+    TlsStage.UNTRUSTED,
+    TlsStage.EXPIRING,
+    TlsStage.PROTOCOL_VERSION,
+)
 """Stages of findings, most urgent first: between findings of equal state, the earlier one
 names the result's stage and comes first in the summary."""
 
@@ -176,7 +183,7 @@ def judge(
         findings.append(
             Finding(
                 State.CRITICAL,
-                "expired",
+                TlsStage.EXPIRED,
                 f"certificate not valid before {_day(facts.not_before)} "
                 f"(in {_span((facts.not_before - now).total_seconds())})",
             )
@@ -185,7 +192,7 @@ def judge(
         findings.append(
             Finding(
                 State.CRITICAL,
-                "expired",
+                TlsStage.EXPIRED,
                 f"certificate expired {_span(-left * 86400)} ago ({_day(facts.not_after)})",
             )
         )
@@ -194,19 +201,21 @@ def judge(
         findings.append(
             Finding(
                 state,
-                "expiring",
+                TlsStage.EXPIRING,
                 f"certificate expires in {_span(left * 86400)} ({_day(facts.not_after)})",
             )
         )
     if not matches_name(facts, server_name):
-        findings.append(Finding(State.CRITICAL, "hostname", _mismatch(facts.names, server_name)))
+        findings.append(
+            Finding(State.CRITICAL, TlsStage.HOSTNAME, _mismatch(facts.names, server_name))
+        )
     if not chain.trusted and not _explained_by_dates(chain, facts, now):
-        findings.append(Finding(State.CRITICAL, "untrusted", _untrusted(chain, facts)))
+        findings.append(Finding(State.CRITICAL, TlsStage.UNTRUSTED, _untrusted(chain, facts)))
     if version_below(version, limits.min_version):
         findings.append(
             Finding(
                 State.WARNING,
-                "protocol_version",
+                TlsStage.PROTOCOL_VERSION,
                 f"{version} negotiated, below the minimum {limits.min_version}",
             )
         )
@@ -252,11 +261,5 @@ def _day(moment: datetime) -> str:
 
 
 def _span(seconds: float) -> str:
-    """A stretch of time as a person says it: whole days, or hours below two days."""
-    days = math.floor(seconds / 86400)
-    if days >= 2:
-        return f"{days} days"
-    hours = math.floor(seconds / 3600)
-    if hours >= 1:
-        return f"{hours} h"
-    return "less than an hour"
+    """Whole days, or hours below two days: a certificate's dates are read coarsely."""
+    return span(seconds, SpanStyle.COARSE)

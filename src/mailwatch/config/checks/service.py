@@ -1,19 +1,21 @@
-"""Config of the service check: is a daemon there and speaking its protocol?
+"""The ``service`` kind: is a daemon there and speaking its protocol?
 
 One check kind, ``service``, whose ``protocol`` picks the keys that apply: ``smtp``, ``imap`` and
 ``banner`` (TCP connect, greeting regex), ``clamd`` and ``spamd`` (PING/PONG), ``process``
-(running processes by name).
+(running processes by name). The probe is ``mailwatch.probes.service``.
 """
 
 from __future__ import annotations
 
+import enum
 import re
 from typing import Annotated, Any, Literal
 
 from pydantic import Discriminator, Field, Tag, field_validator, model_validator
 
-from mailwatch.config.checks import CheckBase
+from mailwatch.config.checks.base import CheckBase, CheckKind
 from mailwatch.config.tls import TlsClientConfig
+from mailwatch.domain.kinds import KeyFigure
 
 PROTOCOLS = ("smtp", "imap", "banner", "clamd", "spamd", "process")
 
@@ -187,3 +189,33 @@ ServiceCheck = Annotated[
     ),
 ]
 """A ``[[checks.service]]`` entry; its ``protocol`` decides which model validates it."""
+
+
+class ServiceStage(enum.StrEnum):
+    """``connect`` (refused, unreachable, no such socket), ``tls`` (handshake or certificate),
+    ``banner`` (no greeting, or not the expected one), ``ping`` (no answer to PING yet),
+    ``protocol`` (a garbled, truncated or wrong reply), ``quit`` (the goodbye), ``process``
+    (listing processes), ``process_missing`` and ``process_count``."""
+
+    CONNECT = "connect"
+    TLS = "tls"
+    BANNER = "banner"
+    PING = "ping"
+    PROTOCOL = "protocol"
+    QUIT = "quit"
+    PROCESS = "process"
+    PROCESS_MISSING = "process_missing"
+    PROCESS_COUNT = "process_count"
+
+
+KIND = CheckKind(
+    name="service",
+    config=ServiceCheck,
+    stages=ServiceStage,
+    probe="mailwatch.probes.service",
+    figures=(
+        KeyFigure("connect_s", "connect time", "s"),
+        KeyFigure("banner_s", "banner time", "s"),
+        KeyFigure("pong_s", "reply time", "s"),
+    ),
+)

@@ -7,42 +7,29 @@ Pure: no psutil, no clock. ``mailwatch.probes.resources`` samples the machine an
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
+from mailwatch.config.checks.levels import Limits, classify
+from mailwatch.config.checks.resources import LOWER_IS_WORSE, ResourcesStage, metric_slug
 from mailwatch.domain.results import State
 
 FAMILIES = (
-    "disk",
-    "inodes",
-    "disk_free",
-    "memory",
-    "swap",
-    "load",
-    "cpu",
-    "net_errors",
-    "net_drops",
+    ResourcesStage.DISK,
+    ResourcesStage.INODES,
+    ResourcesStage.DISK_FREE,
+    ResourcesStage.MEMORY,
+    ResourcesStage.SWAP,
+    ResourcesStage.LOAD,
+    ResourcesStage.CPU,
+    ResourcesStage.NET_ERRORS,
+    ResourcesStage.NET_DROPS,
 )
 """Every kind of reading, most urgent first: a full spool stops mail, a busy CPU only slows it.
 
 A reading's family is also the result's stage when that reading is the worst offender.
 Between two findings of the same state, the family earlier in this list is named first.
 """
-
-LOWER_IS_WORSE = frozenset({"disk_free"})
-
-
-@dataclass(frozen=True, slots=True)
-class Limits:
-    """Warning and critical levels for one family; None switches that level off.
-
-    A reading that reaches a level counts: 85 % used with ``warning = 85`` is a warning;
-    for ``disk_free`` (lower is worse) 1 GiB free with ``warning = 1 GiB`` is a warning.
-    """
-
-    warning: float | None = None
-    critical: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,42 +62,27 @@ class Verdict:
     findings: tuple[Finding, ...]
 
 
-def classify(value: float, limits: Limits, lower_is_worse: bool = False) -> State:
-    """The state of one figure against its limits."""
-
-    def reached(level: float | None) -> bool:
-        if level is None or math.isnan(value):
-            return False
-        return value <= level if lower_is_worse else value >= level
-
-    if reached(limits.critical):
-        return State.CRITICAL
-    if reached(limits.warning):
-        return State.WARNING
-    return State.OK
-
-
 def describe(reading: Reading) -> str:
     """The words for one reading, as the summary shows them: ``/var/spool 96% full``."""
     value, subject = reading.value, reading.subject
     match reading.family:
-        case "disk":
+        case ResourcesStage.DISK:
             return f"{subject} {_percent(value)} full"
-        case "inodes":
+        case ResourcesStage.INODES:
             return f"{subject} {_percent(value)} of inodes used"
-        case "disk_free":
+        case ResourcesStage.DISK_FREE:
             return f"{subject} {human_bytes(value)} free"
-        case "memory":
+        case ResourcesStage.MEMORY:
             return f"memory {_percent(value)} used"
-        case "swap":
+        case ResourcesStage.SWAP:
             return f"swap {_percent(value)} used"
-        case "load":
+        case ResourcesStage.LOAD:
             return f"load {value:.2f} per core"
-        case "cpu":
+        case ResourcesStage.CPU:
             return f"cpu {_percent(value)} busy"
-        case "net_errors":
+        case ResourcesStage.NET_ERRORS:
             return f"{subject} {_count(value, 'new network error')}"
-        case "net_drops":
+        case ResourcesStage.NET_DROPS:
             return f"{subject} {_count(value, 'new dropped packet')}"
     raise ValueError(f"unknown reading family {reading.family!r}")
 
@@ -150,8 +122,13 @@ def evaluate(
 
 def _all_within(readings: Sequence[Reading]) -> str:
     """The ok summary: the host-wide figures and the fullest mount."""
-    shown = [describe(r) for r in readings if r.family in {"cpu", "load", "memory", "swap"}]
-    disks = [r for r in readings if r.family == "disk"]
+    shown = [
+        describe(r)
+        for r in readings
+        if r.family
+        in {ResourcesStage.CPU, ResourcesStage.LOAD, ResourcesStage.MEMORY, ResourcesStage.SWAP}
+    ]
+    disks = [r for r in readings if r.family == ResourcesStage.DISK]
     if disks:
         fullest = max(disks, key=lambda r: r.value)
         shown.append(("fullest " if len(disks) > 1 else "") + describe(fullest))
@@ -177,15 +154,6 @@ def human_bytes(value: float) -> str:
             return f"{size:.0f} B" if unit == "B" else f"{size:.1f} {unit}"
         size /= 1024
     raise AssertionError("unreachable")
-
-
-_NOT_NAME = re.compile(r"[^A-Za-z0-9]+")
-
-
-def metric_slug(name: str) -> str:
-    """A mount path or interface name as part of a metric name: ``/var/spool`` -> ``var_spool``,
-    ``/`` -> ``root``."""
-    return _NOT_NAME.sub("_", name).strip("_") or "root"
 
 
 def metric_slugs(names: Iterable[str]) -> dict[str, str]:

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mailwatch.received import hops_from_headers, parse_received
+from mailwatch.probes.roundtrip.received import hops_from_headers, parse_received
 
 POSTFIX_LOCAL = (
     "from mail.example.test (localhost [127.0.0.1])\r\n\tby mx.example.test (Postfix) "

@@ -1,0 +1,161 @@
+"""The ``roundtrip`` kind: a canary sent through SMTP must arrive over IMAP in time.
+
+Its config (where to send, where to look, how long to wait), its stages, severity rules and
+key figures. The probe is ``mailwatch.probes.roundtrip``.
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import Any
+
+from pydantic import Field, model_validator
+
+from mailwatch.config.base import Secret
+from mailwatch.config.checks.base import CheckBase, CheckKind
+from mailwatch.config.tls import TlsClientConfig, TlsMode
+from mailwatch.domain.kinds import CRITICAL_ONLY, FAILING, KeyFigure, SeverityRule
+
+Port = Field(default=None, ge=1, le=65535)
+
+
+class SmtpEndpoint(TlsClientConfig):
+    """The SMTP server the canary is handed to."""
+
+    host: str
+    port: int | None = Port
+    username: str | None = None
+    password: Secret | None = None
+    helo: str | None = None
+    command_timeout_s: float = Field(default=30.0, gt=0)
+
+    @model_validator(mode="after")
+    def _auth_needs_both(self) -> SmtpEndpoint:
+        if (self.username is None) != (self.password is None):
+            raise ValueError("username and password go together (both or neither)")
+        return self
+
+    @property
+    def effective_port(self) -> int:
+        if self.port is not None:
+            return self.port
+        if self.tls == "tls":
+            return 465
+        return 587 if self.username else 25
+
+
+class ImapEndpoint(TlsClientConfig):
+    """The mailbox the canary must arrive in."""
+
+    tls: TlsMode = "tls"
+    host: str
+    port: int | None = Port
+    username: str
+    password: Secret
+    mailbox: str = "INBOX"
+    spam_folders: list[str] = Field(default_factory=lambda: ["Junk"])
+    use_idle: bool = True
+    poll_interval_s: float = Field(default=2.0, gt=0)
+    command_timeout_s: float = Field(default=30.0, gt=0)
+
+    @property
+    def effective_port(self) -> int:
+        if self.port is not None:
+            return self.port
+        return 993 if self.tls == "tls" else 143
+
+
+class RoundtripCheck(CheckBase):
+    """Send a canary through SMTP and confirm it arrives over IMAP."""
+
+    kind = "roundtrip"
+
+    smtp: SmtpEndpoint
+    imap: ImapEndpoint
+    mail_from: str
+    rcpt_to: str
+    deadline_s: float = Field(default=120.0, gt=0)
+    # A stalled delivery is told from a slow one by how slow this check's path usually is: once
+    # enough healthy round trips are known, the wait is learned_deadline_factor times the
+    # slowest recent one, within [learned_deadline_min_s, deadline_s].
+    learn_deadline: bool = True
+    learned_deadline_factor: float = Field(default=5.0, ge=1)
+    learned_deadline_min_s: float = Field(default=20.0, gt=0)
+    latency_warning_s: float = Field(default=30.0, gt=0)
+    latency_critical_s: float = Field(default=90.0, gt=0)
+    sweep_after_s: float = Field(default=3600.0, gt=0)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _default_timeout(cls, data: Any) -> Any:
+        # The probe must outlive its own delivery deadline, with room to clean up.
+        if isinstance(data, dict) and "timeout_s" not in data:
+            deadline = data.get("deadline_s", 120.0)
+            if isinstance(deadline, int | float):
+                return {**data, "timeout_s": float(deadline) + 30.0}
+        return data
+
+    @model_validator(mode="after")
+    def _coherent_times(self) -> RoundtripCheck:
+        if self.latency_warning_s > self.latency_critical_s:
+            raise ValueError("latency_warning_s must not exceed latency_critical_s")
+        if self.timeout_s <= self.deadline_s:
+            raise ValueError(
+                f"timeout_s ({self.timeout_s:g}) must exceed deadline_s ({self.deadline_s:g}) "
+                "so the probe can report a missing canary and clean up"
+            )
+        return self
+
+    @property
+    def target(self) -> str:
+        return f"{self.rcpt_to} via {self.smtp.host}"
+
+
+class RoundtripStage(enum.StrEnum):
+    """Where a round trip failed; the SMTP and IMAP stages are set by ``mailwatch.protocols``."""
+
+    SMTP_CONNECT = "smtp_connect"
+    SMTP_TLS = "smtp_tls"
+    SMTP_AUTH = "smtp_auth"
+    SMTP_REJECTED = "smtp_rejected"
+    SMTP_QUIT = "smtp_quit"
+    IMAP_CONNECT = "imap_connect"
+    IMAP_TLS = "imap_tls"
+    IMAP_AUTH = "imap_auth"
+    IMAP_PROTOCOL = "imap_protocol"
+    NOT_DELIVERED = "not_delivered"
+    SLOW = "slow"
+    DELIVERED_TO_SPAM = "delivered_to_spam"
+    CLEANUP = "cleanup"
+
+
+_S = RoundtripStage
+
+KIND = CheckKind(
+    name="roundtrip",
+    config=RoundtripCheck,
+    stages=RoundtripStage,
+    probe="mailwatch.probes.roundtrip",
+    severity=(
+        SeverityRule((_S.NOT_DELIVERED,), CRITICAL_ONLY, 1, "canary not delivered"),
+        SeverityRule(
+            (_S.SMTP_CONNECT, _S.SMTP_TLS, _S.SMTP_AUTH, _S.SMTP_REJECTED),
+            CRITICAL_ONLY,
+            1,
+            "SMTP down: nobody can send",
+        ),
+        SeverityRule(
+            (_S.IMAP_CONNECT, _S.IMAP_TLS, _S.IMAP_AUTH, _S.IMAP_PROTOCOL),
+            CRITICAL_ONLY,
+            1,
+            "IMAP down: nobody can read mail",
+        ),
+        SeverityRule((_S.SLOW,), CRITICAL_ONLY, 2, "latency over critical"),
+        SeverityRule((_S.DELIVERED_TO_SPAM,), FAILING, 2, "canary delivered to spam"),
+    ),
+    figures=(
+        KeyFigure("latency_s", "latency", "s"),
+        KeyFigure("waited_s", "no canary after", "s"),
+        KeyFigure("late_canaries", "late canaries", only_if_nonzero=True),
+    ),
+)
