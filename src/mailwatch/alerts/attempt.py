@@ -20,9 +20,9 @@ from mailwatch.alerts.messages import RenderedAlert, render
 from mailwatch.alerts.routes import Route
 from mailwatch.domain.notices import NoticeKind
 from mailwatch.domain.tickets import Ticket
+from mailwatch.domain.time import display_zone
 from mailwatch.domain.timeline import EventType, TicketEvent
 from mailwatch.store.outbox import OutboxEntry
-from mailwatch.timefmt import display_zone
 
 if TYPE_CHECKING:
     from mailwatch.config.model import MailwatchConfig

@@ -14,9 +14,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 from typing import Literal, Protocol
 
+from mailwatch.config.checks.registry import KINDS, kind_named
 from mailwatch.domain.kinds import KeyFigure
 from mailwatch.domain.notices import NoticeKind
-from mailwatch.domain.time import span
+from mailwatch.domain.time import local, span
 
 BodyFormat = Literal["text", "markdown", "html"]
 """apprise's ``body_format``: how the body is written; apprise converts it for each service."""
@@ -110,10 +111,6 @@ def key_figure(metrics: Mapping[str, float], kind: str | None = None) -> str | N
 
 
 def _figures(kind: str | None) -> tuple[KeyFigure, ...]:
-    # Imported here while config/routes.py still imports this module (check_template): at
-    # module level the two would import each other. Hoist once config no longer imports alerts.
-    from mailwatch.config.checks.registry import KINDS, kind_named
-
     if kind is not None:
         try:
             return kind_named(kind).figures
@@ -176,7 +173,7 @@ def placeholder_values(
         "breach": facts.breach or "",
         "stage": facts.stage or "failing",
         "summary": " ".join(facts.summary.split()),
-        "since": _when(facts.since, zone) if facts.since is not None else "unknown",
+        "since": local(facts.since, zone) if facts.since is not None else "unknown",
         # A failure that starts after "now" (clocks apart) has lasted no time, not minus some.
         "duration": (
             span(max(0.0, (now - facts.since).total_seconds()))
@@ -192,7 +189,7 @@ def placeholder_values(
         "ack": facts.ack_command,
         "runbook": facts.runbook or "",
         "tags": ", ".join(facts.tags),
-        "now": _when(now, zone),
+        "now": local(now, zone),
     }
 
 
@@ -206,13 +203,8 @@ def _notice_words(facts: AlertFacts) -> str:
     return facts.kind.value
 
 
-def _when(instant: datetime, zone: tzinfo | None) -> str:
-    shown = instant.astimezone(zone)
-    return shown.strftime("%Y-%m-%d %H:%M ") + (shown.tzname() or shown.strftime("%z"))
-
-
 def _due(due: datetime | None, zone: tzinfo | None) -> str:
-    return _when(due, zone) if due is not None else "no target"
+    return local(due, zone) if due is not None else "no target"
 
 
 def _left(due: datetime | None, now: datetime) -> str:

@@ -29,7 +29,7 @@ def add_parser(commands: Any, config_parent: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from mailwatch.cli.main import load_or_exit
+    from mailwatch.cli.loading import load_or_exit
     from mailwatch.cli.store_session import (
         EXIT_BAD_INPUT,
         EXIT_REFUSED,

@@ -6,7 +6,6 @@ import argparse
 import logging
 import sys
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
 from mailwatch import __version__
 from mailwatch.cli import (
@@ -22,9 +21,6 @@ from mailwatch.cli import (
     tickets_cmd,
     validate_cmd,
 )
-
-if TYPE_CHECKING:
-    from mailwatch.config import MailwatchConfig
 
 # Each command imports what it needs inside its handler, so that a `mailwatch check` started
 # per Nagios probe pays only for the config models and the probes it runs (not SQLAlchemy,
@@ -58,30 +54,6 @@ def build_parser() -> argparse.ArgumentParser:
     notify_test_cmd.add_parser(commands, config_parent)
     demo_cmd.add_parser(commands, config_parent)
     return parser
-
-
-def load_or_exit(explicit: str | None, *, route_urls: bool = False) -> MailwatchConfig:
-    """Load the config, or print one line per problem and exit 78 (EX_CONFIG).
-
-    ``route_urls``: also ask apprise whether it can use every route URL (``validate`` and
-    ``run`` do; other commands send no alerts and do not load apprise).
-    """
-    from mailwatch.config import EX_CONFIG, config_path, load_config
-    from mailwatch.domain.errors import ConfigError
-
-    path = config_path(explicit)
-    try:
-        config = load_config(path)
-        if route_urls:
-            from mailwatch.alerts.route_urls import check_route_urls
-
-            check_route_urls(path, config)
-        return config
-    except ConfigError as exc:
-        print(f"mailwatch: invalid config {path}:", file=sys.stderr)
-        for problem in exc.problems:
-            print(f"  {problem}", file=sys.stderr)
-        raise SystemExit(EX_CONFIG) from None
 
 
 def main(argv: Sequence[str] | None = None) -> int:

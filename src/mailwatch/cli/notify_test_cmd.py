@@ -37,7 +37,7 @@ def add_parser(commands: Any, config_parent: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from mailwatch.alerts.masking import install_log_masking
     from mailwatch.alerts.routes import build_routes
-    from mailwatch.cli.main import load_or_exit
+    from mailwatch.cli.loading import load_or_exit
 
     # apprise's own lines only with -v: its warnings repeat the reasons we print per URL.
     install_log_masking(
@@ -68,7 +68,7 @@ async def _send_all(config: Any, chosen: list[Any], timeout_s: float) -> int:
     from mailwatch.alerts.delivery import deliver
     from mailwatch.alerts.messages import AlertFacts, render
     from mailwatch.domain.notices import NoticeKind
-    from mailwatch.sla.calendar import load_zone
+    from mailwatch.domain.time import load_zone
 
     now = datetime.now(UTC)
     zone = load_zone(config.incidents.timezone) if config.incidents.timezone else None

@@ -17,7 +17,7 @@ def add_parser(commands: Any, config_parent: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from mailwatch.cli.main import load_or_exit
+    from mailwatch.cli.loading import load_or_exit
     from mailwatch.config import config_path
     from mailwatch.daemon.service import Daemon
     from mailwatch.domain.errors import StoreError

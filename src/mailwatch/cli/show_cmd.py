@@ -27,13 +27,13 @@ def add_parser(commands: Any, config_parent: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from mailwatch.cli.main import load_or_exit
+    from mailwatch.cli.loading import load_or_exit
     from mailwatch.cli.store_session import EXIT_BAD_INPUT, fail, with_store
     from mailwatch.cli.ticket_format import event_dict, ticket_dict
     from mailwatch.domain.tickets import parse_number
+    from mailwatch.domain.time import display_zone
     from mailwatch.store.outbox import ticket_entries
     from mailwatch.store.tickets import load_ticket, load_timeline
-    from mailwatch.timefmt import display_zone
 
     config = load_or_exit(args.config)
     prefix = config.incidents.ticket_prefix
@@ -120,7 +120,7 @@ def _details(
     zone: tzinfo | None,
 ) -> str:
     from mailwatch.cli.ticket_format import due, event_line
-    from mailwatch.timefmt import ago, local
+    from mailwatch.domain.time import ago, local
 
     def when(instant: datetime | None, who: str | None = None) -> str:
         if instant is None:

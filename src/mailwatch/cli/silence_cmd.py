@@ -36,12 +36,12 @@ def add_parser(commands: Any, config_parent: argparse.ArgumentParser) -> None:
 
 
 def run_silence(args: argparse.Namespace) -> int:
-    from mailwatch.cli.main import load_or_exit
+    from mailwatch.cli.loading import load_or_exit
     from mailwatch.cli.store_session import EXIT_BAD_INPUT, default_actor, fail, with_store
     from mailwatch.domain.errors import UnknownCheckError
     from mailwatch.domain.quiet import parse_silence_duration
+    from mailwatch.domain.time import display_zone, local
     from mailwatch.incidents.actions import SilenceChange, silence_check
-    from mailwatch.timefmt import display_zone, local
 
     config = load_or_exit(args.config)
     try:
@@ -68,7 +68,7 @@ def run_silence(args: argparse.Namespace) -> int:
 
 
 def run_unsilence(args: argparse.Namespace) -> int:
-    from mailwatch.cli.main import load_or_exit
+    from mailwatch.cli.loading import load_or_exit
     from mailwatch.cli.store_session import EXIT_BAD_INPUT, default_actor, fail, with_store
     from mailwatch.domain.errors import UnknownCheckError
     from mailwatch.incidents.actions import SilenceChange, unsilence_check

@@ -28,7 +28,7 @@ def add_parser(commands: Any, config_parent: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from mailwatch.cli.main import load_or_exit
+    from mailwatch.cli.loading import load_or_exit
     from mailwatch.sla.deadlines import sla_report
 
     config = load_or_exit(args.config)

@@ -22,11 +22,11 @@ def add_parser(commands: Any, config_parent: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from mailwatch.cli.main import load_or_exit
+    from mailwatch.cli.loading import load_or_exit
+    from mailwatch.domain.time import ago, display_zone
     from mailwatch.status.document import from_document
     from mailwatch.status.files import STATUS_JSON
     from mailwatch.status.text import render_text
-    from mailwatch.timefmt import ago, display_zone
 
     config = load_or_exit(args.config)
     directory = config.daemon.state_dir

@@ -7,9 +7,8 @@ from datetime import datetime, tzinfo
 from typing import TYPE_CHECKING, Any
 
 from mailwatch.domain.tickets import Ticket, format_number
-from mailwatch.domain.time import iso, parse_instant, span
+from mailwatch.domain.time import iso, local, parse_instant, span
 from mailwatch.domain.timeline import EventType, TicketEvent
-from mailwatch.timefmt import local
 
 if TYPE_CHECKING:
     from mailwatch.store.outbox import OutboxEntry

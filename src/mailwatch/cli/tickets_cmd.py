@@ -20,7 +20,7 @@ def add_parser(commands: Any, config_parent: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from mailwatch.cli.main import load_or_exit
+    from mailwatch.cli.loading import load_or_exit
     from mailwatch.cli.store_session import with_store
     from mailwatch.store.tickets import list_tickets
 
@@ -47,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _table(found: list[Ticket], prefix: str, now: datetime, zone_name: str | None) -> str:
     from mailwatch.cli.ticket_format import due
-    from mailwatch.timefmt import ago, display_zone, local
+    from mailwatch.domain.time import ago, display_zone, local
 
     zone = display_zone(zone_name)
     rows = [("TICKET", "SEV", "STATE", "CHECK", "OPENED", "RESPONSE DUE", "SUMMARY")]

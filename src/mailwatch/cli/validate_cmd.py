@@ -14,7 +14,7 @@ def add_parser(commands: Any, config_parent: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from mailwatch.cli.main import load_or_exit
+    from mailwatch.cli.loading import load_or_exit
 
     config = load_or_exit(args.config, route_urls=True)
     checks = list(config.checks)

@@ -12,7 +12,7 @@ from pydantic import Field, StringConstraints, field_validator, model_validator
 
 from mailwatch.config.base import StrictModel
 from mailwatch.config.checks import CheckName
-from mailwatch.sla.calendar import load_zone
+from mailwatch.domain.time import load_zone
 
 TicketPrefix = Annotated[
     str, StringConstraints(pattern=r"^(?:[A-Za-z][A-Za-z0-9]{0,15}-|[A-Za-z]{1,16})$")

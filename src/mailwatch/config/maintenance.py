@@ -16,7 +16,8 @@ from pydantic import ConfigDict, Field, field_validator, model_validator
 from mailwatch.config.base import StrictModel
 from mailwatch.config.sla import Weekday
 from mailwatch.domain.quiet import ALL_CHECKS
-from mailwatch.sla.calendar import WEEKDAYS, load_zone, localize
+from mailwatch.domain.time import load_zone
+from mailwatch.sla.calendar import WEEKDAYS, localize
 
 _CLOCK_RE = re.compile(r"([0-9]{2}):([0-9]{2})")
 

@@ -17,7 +17,8 @@ from pydantic import (
 )
 
 from mailwatch.config.base import StrictModel
-from mailwatch.sla.calendar import DailyHours, check_holiday_source, load_zone
+from mailwatch.domain.time import load_zone
+from mailwatch.sla.calendar import DailyHours, check_holiday_source
 from mailwatch.sla.deadlines import SEVERITIES
 from mailwatch.sla.durations import SlaDuration
 

@@ -30,6 +30,7 @@ from mailwatch.daemon.sdnotify import SystemdNotifier, watchdog_interval_s
 from mailwatch.domain.errors import ConfigError
 from mailwatch.domain.results import CheckResult
 from mailwatch.domain.tickets import format_number
+from mailwatch.domain.time import display_zone
 from mailwatch.incidents.processor import ProcessOutcome, process_result, tick
 from mailwatch.probes import probe_for
 from mailwatch.status.build import read_stored_facts
@@ -38,7 +39,6 @@ from mailwatch.status.live import CheckStatus
 from mailwatch.status.model import DaemonInfo, assemble
 from mailwatch.store.outbox import outbox_backlog
 from mailwatch.store.store import Store
-from mailwatch.timefmt import display_zone
 
 log = logging.getLogger("mailwatch.daemon")
 

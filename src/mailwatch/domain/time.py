@@ -1,4 +1,4 @@
-"""Instants and durations: the one way mailwatch writes, reads and says them.
+"""Instants, durations and time zones: the one way mailwatch writes, reads and says them.
 
 Instants travel as ISO 8601 with their offset (payloads, the status file, JSON output);
 ``parse_duration`` reads a wall-clock duration as operators write it; ``span`` says a
@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import enum
 import re
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, tzinfo
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 
 def iso(value: datetime | None) -> str | None:
@@ -80,3 +81,31 @@ def parse_duration(text: str) -> timedelta:
     if not cleaned or "".join(n + u for n, u in parts) != cleaned:
         raise ValueError(f"invalid duration {text!r}")
     return timedelta(seconds=sum(int(n) * _UNIT_S[u] for n, u in parts))
+
+
+def load_zone(name: str) -> ZoneInfo:
+    """An IANA time zone; a ``ValueError`` for names the zone database lacks."""
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        # ZoneInfo raises ValueError for keys like "../x" and a KeyError subclass for unknown ones.
+        raise ValueError(
+            f"unknown time zone {name!r}: use an IANA name such as 'America/New_York'"
+        ) from None
+
+
+def display_zone(name: str | None) -> tzinfo | None:
+    """``[incidents] timezone`` when set; None means this host's local zone."""
+    return load_zone(name) if name else None
+
+
+def local(instant: datetime, zone: tzinfo | None) -> str:
+    """``2026-11-22 10:01 CET`` in the display zone."""
+    shown = instant.astimezone(zone)
+    return shown.strftime("%Y-%m-%d %H:%M ") + (shown.tzname() or shown.strftime("%z"))
+
+
+def ago(instant: datetime, now: datetime) -> str:
+    """``12 min ago``, or ``in 5 min`` for an instant still to come."""
+    delta = (now - instant).total_seconds()
+    return f"in {span(delta)}" if delta < 0 else f"{span(delta)} ago"

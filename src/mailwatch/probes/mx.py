@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from mailwatch.config.checks.mx import MxCheck
+from mailwatch.config.checks.mx import MxCheck, MxStage
 from mailwatch.dns import DnsResolver, HostAddresses, Lookup, Outcome
 from mailwatch.domain.errors import ProbeFailure, SmtpUnreachable
 from mailwatch.domain.probing import Finding, ProbeContext
@@ -54,7 +54,7 @@ class MxHost:
 async def probe(check: MxCheck, ctx: ProbeContext) -> CheckResult:
     """The MX lookup; then, for real MX hosts, the set, their addresses and (with ``connect``)
     their greetings, each step adding its findings."""
-    ctx.stage = "mx_lookup"
+    ctx.stage = MxStage.MX_LOOKUP
     try:
         resolver = await DnsResolver.from_config(check.resolver)
     except ProbeFailure as failure:
@@ -89,13 +89,13 @@ def _without_mx(
     """The lookup failed, the domain does not exist, or it has no MX records."""
     domain = check.domain
     if answer.failed:
-        return ctx.failed(answer.failure("mx_lookup", metrics), nameservers=resolver.where)
+        return ctx.failed(answer.failure(MxStage.MX_LOOKUP, metrics), nameservers=resolver.where)
     if answer.outcome is Outcome.NXDOMAIN:
         summary = f"{domain} does not exist (NXDOMAIN from {resolver.where}): mail to it bounces"
     else:
         summary = f"{domain} has no MX records: senders fall back to its A/AAAA record, if any"
     return ctx.result(
-        State.CRITICAL, summary, stage="mx_missing", metrics={**metrics, "mx_hosts": 0}
+        State.CRITICAL, summary, stage=MxStage.MX_MISSING, metrics={**metrics, "mx_hosts": 0}
     )
 
 
@@ -107,7 +107,7 @@ def _set_findings(check: MxCheck, hosts: Sequence[MxHost]) -> list[Finding]:
         findings.append(
             Finding(
                 State.WARNING,
-                "mx_unexpected",
+                MxStage.MX_UNEXPECTED,
                 f"{check.domain} has MX records ({_listing(hosts)}) but expect_null_mx = true "
                 "says it should accept no mail",
             )
@@ -117,7 +117,11 @@ def _set_findings(check: MxCheck, hosts: Sequence[MxHost]) -> list[Finding]:
         actual = {mx.host for mx in hosts}
         if actual != expected:
             findings.append(
-                Finding(State.WARNING, "mx_unexpected", _difference(check.domain, actual, expected))
+                Finding(
+                    State.WARNING,
+                    MxStage.MX_UNEXPECTED,
+                    _difference(check.domain, actual, expected),
+                )
             )
     return findings
 
@@ -130,7 +134,7 @@ async def _look_up_addresses(
     metrics: dict[str, float],
 ) -> list[Finding]:
     """A and AAAA of every MX host, all at once; each host keeps what it found."""
-    ctx.stage = "mx_address"
+    ctx.stage = MxStage.MX_ADDRESS
     resolved = await asyncio.gather(*(resolver.host_addresses(mx.host) for mx in hosts))
     for mx, addresses in zip(hosts, resolved, strict=True):
         mx.addresses = addresses
@@ -148,7 +152,7 @@ async def _greet_hosts(
     with_address = [mx for mx in hosts if mx.has_address]
     if not with_address:
         return []  # the address findings already say why
-    ctx.stage = "mx_connect"
+    ctx.stage = MxStage.MX_CONNECT
     helo = check.helo_name or socket.gethostname()
     await asyncio.gather(*(_connect(mx, check, helo) for mx in with_address))
     reachable = [mx.greeting for mx in hosts if mx.greeting is not None]
@@ -185,7 +189,7 @@ def _null_mx(
             State.CRITICAL,
             f"{domain} publishes a null MX (RFC 7505) alongside other MX records ({others}); "
             "senders may bounce or deliver: keep one or the other",
-            stage="null_mx",
+            stage=MxStage.NULL_MX,
             metrics=metrics,
             details=details,
         )
@@ -200,7 +204,7 @@ def _null_mx(
         State.CRITICAL,
         f"{domain} publishes a null MX (RFC 7505 '0 .'): it declares that it accepts no mail, "
         "so senders bounce mail to it (set expect_null_mx = true if that is intended)",
-        stage="null_mx",
+        stage=MxStage.NULL_MX,
         metrics=metrics,
         details=details,
     )
@@ -214,14 +218,16 @@ def _address_findings(domain: str, hosts: Sequence[MxHost]) -> list[Finding]:
     undetermined = [found for found in lookups if not found.addresses and found.failures]
     for found in undetermined:
         failure = found.failures[0]
-        findings.append(Finding(State.UNKNOWN, failure.stage("mx_address"), failure.describe()))
+        findings.append(
+            Finding(State.UNKNOWN, failure.stage(MxStage.MX_ADDRESS), failure.describe())
+        )
     if missing:
         absent = ", ".join(f"{found.host} {found.absence()}" for found in missing)
         if not resolved and not undetermined:
             findings.append(
                 Finding(
                     State.CRITICAL,
-                    "mx_address",
+                    MxStage.MX_ADDRESS,
                     f"no MX host of {domain} has an address ({absent}): mail to {domain} "
                     "cannot be delivered",
                 )
@@ -230,7 +236,7 @@ def _address_findings(domain: str, hosts: Sequence[MxHost]) -> list[Finding]:
             findings.append(
                 Finding(
                     State.WARNING,
-                    "mx_address",
+                    MxStage.MX_ADDRESS,
                     f"MX host of {domain} without an address: {absent}; "
                     f"{len(resolved)} of {len(hosts)} MX hosts resolve",
                 )
@@ -251,7 +257,7 @@ def _connect_findings(
             findings.append(
                 Finding(
                     State.CRITICAL,
-                    "mx_connect",
+                    MxStage.MX_CONNECT,
                     f"no MX host of {check.domain} greets on port {port}: {reasons}",
                 )
             )
@@ -259,7 +265,7 @@ def _connect_findings(
             findings.append(
                 Finding(
                     State.WARNING,
-                    "mx_connect",
+                    MxStage.MX_CONNECT,
                     f"{reasons}; {len(reachable)} of {len(hosts)} MX hosts of {check.domain} "
                     f"greet on port {port}",
                 )
@@ -270,7 +276,7 @@ def _connect_findings(
             findings.append(
                 Finding(
                     State.WARNING,
-                    "mx_starttls",
+                    MxStage.MX_STARTTLS,
                     f"{', '.join(plain)} (MX of {check.domain}) does not offer STARTTLS: "
                     "mail to it travels unencrypted",
                 )

@@ -22,7 +22,7 @@ from typing import Any
 
 import aioimaplib
 
-from mailwatch.config.roundtrip import ImapEndpoint
+from mailwatch.config.checks.roundtrip import ImapEndpoint
 from mailwatch.domain.errors import ProbeFailure
 from mailwatch.domain.probing import ProbeContext
 from mailwatch.protocols.tlscontext import client_context

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import aiosmtplib
 
-from mailwatch.config.roundtrip import SmtpEndpoint
+from mailwatch.config.checks.roundtrip import SmtpEndpoint
 from mailwatch.domain.errors import ProbeFailure, SmtpUnreachable
 from mailwatch.domain.probing import ProbeContext
 from mailwatch.protocols.streams import CLOSE_GRACE_S

@@ -11,7 +11,9 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import TYPE_CHECKING
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
+
+from mailwatch.domain.time import load_zone
 
 if TYPE_CHECKING:
     import holidays
@@ -73,17 +75,6 @@ class DailyHours:
 
 def _clock(minutes: int) -> str:
     return f"{minutes // 60:02}:{minutes % 60:02}"
-
-
-def load_zone(name: str) -> ZoneInfo:
-    """An IANA time zone; a ``ValueError`` for names the zone database lacks."""
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        # ZoneInfo raises ValueError for keys like "../x" and a KeyError subclass for unknown ones.
-        raise ValueError(
-            f"unknown time zone {name!r}: use an IANA name such as 'America/New_York'"
-        ) from None
 
 
 def check_holiday_source(country: str, subdiv: str | None = None) -> None:

@@ -8,9 +8,8 @@ from __future__ import annotations
 
 from datetime import datetime, tzinfo
 
-from mailwatch.domain.time import span
+from mailwatch.domain.time import ago, local, span
 from mailwatch.status.model import CheckView, StatusSnapshot, TicketView
-from mailwatch.timefmt import ago, local
 
 
 def render_text(snapshot: StatusSnapshot, zone: tzinfo | None, now: datetime) -> str:

@@ -1,0 +1,36 @@
+"""Loading the config for a subcommand: one line per problem and exit 78 when it is invalid.
+
+Every subcommand that reads the config calls ``load_or_exit``, so they all fail alike.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from mailwatch.config import MailwatchConfig
+
+
+def load_or_exit(explicit: str | None, *, route_urls: bool = False) -> MailwatchConfig:
+    """Load the config, or print one line per problem and exit 78 (EX_CONFIG).
+
+    ``route_urls``: also ask apprise whether it can use every route URL (``validate`` and
+    ``run`` do; other commands send no alerts and do not load apprise).
+    """
+    from mailwatch.config import EX_CONFIG, config_path, load_config
+    from mailwatch.domain.errors import ConfigError
+
+    path = config_path(explicit)
+    try:
+        config = load_config(path)
+        if route_urls:
+            from mailwatch.alerts.route_urls import check_route_urls
+
+            check_route_urls(path, config)
+        return config
+    except ConfigError as exc:
+        print(f"mailwatch: invalid config {path}:", file=sys.stderr)
+        for problem in exc.problems:
+            print(f"  {problem}", file=sys.stderr)
+        raise SystemExit(EX_CONFIG) from None
