@@ -13,13 +13,13 @@ import pytest
 
 from harness.mailservers import MailServers
 from mailwatch.alerts.delivery import deliver
-from mailwatch.alerts.messages import AlertFacts, render
+from mailwatch.alerts.messages import NoticeFacts, render
 from mailwatch.alerts.routes import Route
 from mailwatch.config.routes import RouteConfig
 from mailwatch.domain.notices import NoticeKind
 
 USER = "alerts-inbox"
-FACTS = AlertFacts(
+FACTS = NoticeFacts(
     ticket="MW-000042",
     severity=1,
     check="canary-main",

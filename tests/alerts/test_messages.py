@@ -10,7 +10,7 @@ import pytest
 
 from mailwatch.alerts.messages import (
     DEFAULT_TITLES,
-    AlertFacts,
+    NoticeFacts,
     key_figure,
     placeholder_values,
     render,
@@ -22,7 +22,7 @@ from mailwatch.domain.templates import PLACEHOLDERS, check_template
 EASTERN = ZoneInfo("America/New_York")
 NOW = datetime(2026, 11, 20, 14, 20, tzinfo=UTC)  # 09:20 EST
 
-FACTS = AlertFacts(
+FACTS = NoticeFacts(
     ticket="MW-000123",
     severity=1,
     check="canary-main",
@@ -117,7 +117,7 @@ def test_overdue_and_acknowledged() -> None:
 
 
 def test_missing_facts_leave_their_lines_out() -> None:
-    bare = AlertFacts(
+    bare = NoticeFacts(
         ticket="MW-000007", severity=3, check="spamd", target="spamd", kind=NoticeKind.OPENED
     )
     rendered = render(bare, now=NOW)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from mailwatch.alerts.messages import AlertFacts
+from mailwatch.alerts.messages import NoticeFacts
 from mailwatch.alerts.routes import Route, build_routes, fallback_chain, route_matches
 from mailwatch.config import MailwatchConfig, load_config
 from mailwatch.domain.errors import ConfigError
@@ -260,8 +260,8 @@ def facts(
     check: str = "canary-main",
     tags: tuple[str, ...] = (),
     kind: NoticeKind = NoticeKind.OPENED,
-) -> AlertFacts:
-    return AlertFacts(
+) -> NoticeFacts:
+    return NoticeFacts(
         ticket="MW-000001", severity=severity, check=check, target=check, kind=kind, tags=tags
     )
 
@@ -296,5 +296,5 @@ def facts(
         ("escalations", facts(kind=NoticeKind.BREACH), FRIDAY_10_EST, True),
     ],
 )
-def test_route_matches(route: str, ticket: AlertFacts, now: datetime, expected: bool) -> None:
+def test_route_matches(route: str, ticket: NoticeFacts, now: datetime, expected: bool) -> None:
     assert route_matches(ROUTES[route], ticket, now) is expected

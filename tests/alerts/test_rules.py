@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from mailwatch.alerts import rules
-from mailwatch.alerts.planner import PlanSettings, plan_outbox
+from mailwatch.alerts.planner import PlannerSettings, plan_outbox
 from mailwatch.alerts.routes import build_routes
 from mailwatch.config.model import MailwatchConfig
 from mailwatch.domain.notices import NoticeKind, OutboxStatus
@@ -90,7 +90,7 @@ def test_planner_cancels_with_the_rulebook_and_plans_a_reminder() -> None:
         entry(3, NoticeKind.ESCALATION, OutboxStatus.FAILED),
     ]
     event = TicketEvent(EventType.ACKNOWLEDGED, NOW, "canary", "canary", 1, notify=True)
-    settings = PlanSettings.for_ticket(config, acked, build_routes(config))
+    settings = PlannerSettings.for_ticket(config, acked, build_routes(config))
     plan = plan_outbox([StoredEvent(7, event)], acked, stored, settings, NOW)
     assert plan.cancelled_by_reason() == {"not wanted after acknowledged": [2]}
     (reminder,) = plan.rows

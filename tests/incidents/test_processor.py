@@ -133,7 +133,7 @@ async def test_outbox_rows_are_written_in_the_same_transaction(
             if item.event.notify
         ]
 
-    monkeypatch.setattr(processor, "plan_notifications", plan)
+    monkeypatch.setattr(processor, "plan_notices", plan)
     cfg = config()
     await feed(store, cfg, "canary", [CRIT, CRIT])
     async with store.read() as conn:
@@ -151,7 +151,7 @@ async def test_a_failing_notification_plan_stores_nothing(
 
     cfg = config()
     await feed(store, cfg, "canary", [CRIT])
-    monkeypatch.setattr(processor, "plan_notifications", plan)
+    monkeypatch.setattr(processor, "plan_notices", plan)
     with pytest.raises(RuntimeError):
         await process_result(store, cfg, result(CRIT, T0 + minutes(1)), T0 + minutes(1))
     async with store.read() as conn:

@@ -13,10 +13,10 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from mailwatch.alerts.delivery import DeliveryOutcome, UrlOutcome, deliver
-from mailwatch.alerts.facts import alert_facts
+from mailwatch.alerts.facts import notice_facts
 from mailwatch.alerts.grouping import combine
 from mailwatch.alerts.masking import mask_text
-from mailwatch.alerts.messages import RenderedAlert, render
+from mailwatch.alerts.messages import RenderedMessage, render
 from mailwatch.alerts.routes import Route
 from mailwatch.domain.notices import NoticeKind
 from mailwatch.domain.tickets import Ticket
@@ -37,7 +37,7 @@ class Job:
     route: Route
     entries: list[OutboxEntry]
     tickets: list[Ticket]
-    message: RenderedAlert | None = None
+    message: RenderedMessage | None = None
 
 
 async def attempt(config: MailwatchConfig, job: Job, now: datetime) -> DeliveryOutcome:
@@ -46,7 +46,7 @@ async def attempt(config: MailwatchConfig, job: Job, now: datetime) -> DeliveryO
     fmt = job.route.config.format
     messages = [
         render(
-            alert_facts(ticket, NoticeKind(entry.kind), config, entry.payload),
+            notice_facts(ticket, NoticeKind(entry.kind), config, entry.payload),
             now=now,
             body_format=fmt,
             templates=config.alerts.templates,

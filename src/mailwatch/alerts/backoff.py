@@ -1,4 +1,4 @@
-"""When a failed notification is tried again: exponential backoff with jitter, capped.
+"""When a failed notice is tried again: exponential backoff with jitter, capped.
 
 Pure arithmetic; the caller draws the jitter, so tests pin it.
 """

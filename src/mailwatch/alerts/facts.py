@@ -1,4 +1,4 @@
-"""What a queued notice says about its ticket: ``AlertFacts`` from the ticket row, the check's
+"""What a queued notice says about its ticket: ``NoticeFacts`` from the ticket row, the check's
 config and the payload the planner stored with the outbox row."""
 
 from __future__ import annotations
@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from mailwatch.alerts.messages import AlertFacts, key_figure
+from mailwatch.alerts.messages import NoticeFacts, key_figure
 from mailwatch.domain.notices import NoticeKind
 from mailwatch.domain.tickets import Ticket, format_number
 from mailwatch.domain.time import parse_instant
@@ -15,12 +15,12 @@ if TYPE_CHECKING:
     from mailwatch.config.model import MailwatchConfig
 
 
-def alert_facts(
+def notice_facts(
     ticket: Ticket,
     kind: NoticeKind,
     config: MailwatchConfig,
     payload: Mapping[str, Any] | None = None,
-) -> AlertFacts:
+) -> NoticeFacts:
     """The facts of a ``kind`` notice about ``ticket`` as it stands now (stage, summary and
     deadlines from the ticket; the key figure and failure start from ``payload``)."""
     p = payload or {}
@@ -28,7 +28,7 @@ def alert_facts(
     metrics = p.get("metrics")
     since = parse_instant(p.get("failing_since")) or ticket.opened_at
     step = p.get("step") if kind is NoticeKind.ESCALATION else None
-    return AlertFacts(
+    return NoticeFacts(
         ticket=format_number(ticket.number, config.incidents.ticket_prefix),
         severity=ticket.severity,
         check=ticket.check,

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from mailwatch.alerts.messages import RenderedAlert
+from mailwatch.alerts.messages import RenderedMessage
 
 if TYPE_CHECKING:
     from mailwatch.config.model import MailwatchConfig
@@ -32,7 +32,7 @@ def dependency_root(config: MailwatchConfig, check: str) -> str | None:
 SEPARATOR = {"text": "\n\n----------\n\n", "markdown": "\n\n---\n\n", "html": "\n<hr>\n"}
 
 
-def combine(messages: Sequence[RenderedAlert]) -> RenderedAlert:
+def combine(messages: Sequence[RenderedMessage]) -> RenderedMessage:
     """One message for several tickets: the first title with a count, every body in turn."""
     first = messages[0]
     if len(messages) == 1:
@@ -40,4 +40,4 @@ def combine(messages: Sequence[RenderedAlert]) -> RenderedAlert:
     others = len(messages) - 1
     title = f"{first.title} (+{others} related ticket{'s' if others > 1 else ''})"
     body = SEPARATOR[first.body_format].join(m.body for m in messages)
-    return RenderedAlert(title, body, first.body_format, first.level)
+    return RenderedMessage(title, body, first.body_format, first.level)

@@ -55,7 +55,7 @@ class TemplatePair(Protocol):
 
 
 @dataclass(frozen=True, slots=True)
-class AlertFacts:
+class NoticeFacts:
     """Everything a message may say about a ticket, already looked up.
 
     ``ticket`` is the formatted number (``MW-000123``); instants are aware. ``step`` is the
@@ -86,7 +86,7 @@ class AlertFacts:
 
 
 @dataclass(frozen=True, slots=True)
-class RenderedAlert:
+class RenderedMessage:
     title: str
     body: str
     body_format: BodyFormat
@@ -128,13 +128,13 @@ def _number(value: float) -> str:
 
 
 def render(
-    facts: AlertFacts,
+    facts: NoticeFacts,
     *,
     now: datetime,
     body_format: BodyFormat = "text",
     templates: Mapping[NoticeKind, TemplatePair] | None = None,
     zone: tzinfo | None = UTC,
-) -> RenderedAlert:
+) -> RenderedMessage:
     """Title and body for ``facts`` at ``now``; times are shown in ``zone`` (None: this host's
     local zone, as ``mailwatch show`` does without ``[incidents] timezone``).
 
@@ -154,11 +154,11 @@ def render(
         body = string.Template(body_template).safe_substitute(escaped)
     else:
         body = _default_body(facts, values, body_format)
-    return RenderedAlert(title, body, body_format, NOTICE_LEVELS[facts.kind])
+    return RenderedMessage(title, body, body_format, NOTICE_LEVELS[facts.kind])
 
 
 def placeholder_values(
-    facts: AlertFacts, now: datetime, zone: tzinfo | None = UTC
+    facts: NoticeFacts, now: datetime, zone: tzinfo | None = UTC
 ) -> dict[str, str]:
     """The value of every placeholder for ``facts`` at ``now`` (plain text, unescaped)."""
     return {
@@ -193,7 +193,7 @@ def placeholder_values(
     }
 
 
-def _notice_words(facts: AlertFacts) -> str:
+def _notice_words(facts: NoticeFacts) -> str:
     if facts.kind is NoticeKind.ESCALATION and facts.step is not None:
         return f"escalation step {facts.step}"
     if facts.kind is NoticeKind.BREACH and facts.breach:
@@ -222,7 +222,7 @@ def _left(due: datetime | None, now: datetime) -> str:
 _Line = tuple[str, str, Literal["plain", "code", "link"]]
 
 
-def _headline(facts: AlertFacts, v: Mapping[str, str]) -> str:
+def _headline(facts: NoticeFacts, v: Mapping[str, str]) -> str:
     where = v["check"] if facts.target == facts.check else f"{v['check']} ({v['target']})"
     ticket = f"{v['sev']} ticket {v['ticket']}"
     kind = facts.kind
@@ -239,7 +239,7 @@ def _headline(facts: AlertFacts, v: Mapping[str, str]) -> str:
     return "Test notice from mailwatch. No action is needed."
 
 
-def _lines(facts: AlertFacts, v: Mapping[str, str]) -> list[_Line]:
+def _lines(facts: NoticeFacts, v: Mapping[str, str]) -> list[_Line]:
     lines: list[_Line] = []
     if facts.kind is NoticeKind.TEST:
         if v["summary"]:
@@ -270,7 +270,7 @@ def _lines(facts: AlertFacts, v: Mapping[str, str]) -> list[_Line]:
     return lines
 
 
-def _default_body(facts: AlertFacts, v: Mapping[str, str], body_format: BodyFormat) -> str:
+def _default_body(facts: NoticeFacts, v: Mapping[str, str], body_format: BodyFormat) -> str:
     headline = _headline(facts, v)
     lines = _lines(facts, v)
     if body_format == "text":

@@ -3,7 +3,7 @@
 Pure: from the events one decision stored, the ticket, the outbox rows already planned for it,
 the routes and the time, ``plan_outbox`` computes the rows to add and the rows to cancel. The
 incidents processor loads those inputs and writes the plan in the transaction that stores the
-events, so an event and its notifications are stored together or not at all.
+events, so an event and its notices are stored together or not at all.
 
 Escalation ladders are planned whole when a ticket opens: each later step and repeat is a
 ``scheduled`` row with an absolute due time, so a restart resumes the ladder where it was.
@@ -20,10 +20,10 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from mailwatch.alerts import rules
-from mailwatch.alerts.facts import alert_facts
+from mailwatch.alerts.facts import notice_facts
 from mailwatch.alerts.grouping import dependency_root
 from mailwatch.alerts.ladder import EscalationStep, PlannedNotice, ladder_for, ladder_notices
-from mailwatch.alerts.messages import AlertFacts
+from mailwatch.alerts.messages import NoticeFacts
 from mailwatch.alerts.routes import Route, route_matches
 from mailwatch.domain.notices import TOLD_STATUSES, UNTRIED_STATUSES, NoticeKind, OutboxStatus
 from mailwatch.domain.tickets import Ticket
@@ -45,7 +45,7 @@ _CARRIED = ("stage", "summary", "metrics", "failing_since")
 
 
 @dataclass(frozen=True, slots=True)
-class PlanSettings:
+class PlannerSettings:
     """The parts of the config the planner needs for one ticket.
 
     ``facts`` are the ticket's facts as route filters see them (the kind aside); ``group`` is
@@ -54,7 +54,7 @@ class PlanSettings:
 
     routes: Mapping[str, Route]
     ladder: tuple[EscalationStep, ...]
-    facts: AlertFacts
+    facts: NoticeFacts
     group: str | None = None
     group_wait: timedelta = timedelta(0)
     remind_before: timedelta | None = None
@@ -62,11 +62,11 @@ class PlanSettings:
     @classmethod
     def for_ticket(
         cls, config: MailwatchConfig, ticket: Ticket, routes: Mapping[str, Route]
-    ) -> PlanSettings:
+    ) -> PlannerSettings:
         return cls(
             routes=routes,
             ladder=ladder_for(config, ticket.severity),
-            facts=alert_facts(ticket, NoticeKind.OPENED, config),
+            facts=notice_facts(ticket, NoticeKind.OPENED, config),
             group=dependency_root(config, ticket.check),
             group_wait=timedelta(seconds=config.outbox.group_wait_s),
             remind_before=config.reminders.before_resolution_due,
@@ -82,7 +82,7 @@ class Cancellation:
 
 
 @dataclass
-class NotificationPlan:
+class OutboxChanges:
     """What a decision changes in the outbox: rows to add, stored rows to cancel."""
 
     rows: list[OutboxRow] = field(default_factory=list)
@@ -100,9 +100,9 @@ def plan_outbox(
     events: Sequence[StoredEvent],
     ticket: Ticket,
     entries: Sequence[OutboxEntry],
-    settings: PlanSettings,
+    settings: PlannerSettings,
     now: datetime,
-) -> NotificationPlan:
+) -> OutboxChanges:
     """The outbox changes that ``events`` of ``ticket`` cause, given the ticket's stored rows
     ``entries`` (events of other tickets are ignored).
 
@@ -121,7 +121,7 @@ class _Planner:
         self,
         ticket: Ticket,
         entries: Sequence[OutboxEntry],
-        settings: PlanSettings,
+        settings: PlannerSettings,
         now: datetime,
     ) -> None:
         self.ticket = ticket
@@ -129,7 +129,7 @@ class _Planner:
         self.settings = settings
         self.routes = settings.routes
         self.now = now
-        self.plan = NotificationPlan()
+        self.plan = OutboxChanges()
 
     def take(self, item: StoredEvent) -> None:
         event = item.event

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from mailwatch.alerts.messages import AlertFacts
+from mailwatch.alerts.messages import NoticeFacts
 from mailwatch.sla.calendar import BusinessCalendar
 
 if TYPE_CHECKING:
@@ -46,7 +46,7 @@ def build_routes(config: MailwatchConfig) -> dict[str, Route]:
     return routes
 
 
-def route_matches(route: Route, ticket_facts: AlertFacts, now: datetime) -> bool:
+def route_matches(route: Route, ticket_facts: NoticeFacts, now: datetime) -> bool:
     """Whether a notice about ``ticket_facts`` sent at ``now`` goes through ``route``.
 
     Every filter the route sets must pass: the notice kind, the severity range (inclusive;

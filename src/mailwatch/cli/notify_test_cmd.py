@@ -66,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
 
 async def _send_all(config: Any, chosen: list[Any], timeout_s: float) -> int:
     from mailwatch.alerts.delivery import deliver
-    from mailwatch.alerts.messages import AlertFacts, render
+    from mailwatch.alerts.messages import NoticeFacts, render
     from mailwatch.domain.notices import NoticeKind
     from mailwatch.domain.time import load_zone
 
@@ -75,7 +75,7 @@ async def _send_all(config: Any, chosen: list[Any], timeout_s: float) -> int:
     host = socket.gethostname()
     delivered = total = 0
     for route in chosen:
-        facts = AlertFacts(
+        facts = NoticeFacts(
             ticket=f"{config.incidents.ticket_prefix}TEST",
             severity=4,
             check="notify-test",

@@ -21,7 +21,7 @@ DELIVERY_RECORDS = frozenset(
         EventType.NOTIFICATION_GIVEN_UP,
     }
 )
-"""The sender's record of an attempt: the notification itself, not news to notify about."""
+"""The sender's record of an attempt: the notice itself, not news to notify about."""
 
 WAITING_STATUSES = frozenset({"pending", "sending", "failed"})
 """Outbox rows still on their way (``failed``: a retry is due)."""

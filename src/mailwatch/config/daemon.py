@@ -34,7 +34,7 @@ class DaemonConfig(StrictModel):
     deadman_interval_s: float = Field(default=60.0, gt=0)
     deadman_fail_suffix: str = "/fail"
     outbox_stuck_after_s: float = Field(default=900.0, gt=0)
-    """A notification waiting longer than this makes mailwatch report itself unhealthy."""
+    """A notice waiting longer than this makes mailwatch report itself unhealthy."""
     event_loop: Literal["uvloop", "asyncio"] = "uvloop"
     """``uvloop`` (compiled, about 12 % less CPU at 1,000 routes, docs/performance.md) or the
     standard library's ``asyncio`` loop, to rule the loop out when chasing a problem."""

@@ -381,7 +381,7 @@ def on_tick(
     state: CheckState, policy: IncidentPolicy, now: datetime, context: EngineContext
 ) -> Decision:
     """Transitions that need no result: SLA breaches, and re-announcing an open ticket whose
-    notifications a maintenance window or silence held back once it has ended."""
+    notices a maintenance window or silence held back once it has ended."""
     del policy  # the same signature as ``evaluate``; nothing in the policy applies yet
     ticket = state.ticket
     if ticket is None:

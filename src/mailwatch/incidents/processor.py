@@ -1,4 +1,4 @@
-"""The transaction shell: loads from the store, asks the pure engine and the pure notification
+"""The transaction shell: loads from the store, asks the pure engine and the pure notice
 planner, and writes their decisions, one transaction per processed result, tick or action.
 
 Each transaction writes the result row, the check's new state, the ticket rows, the timeline
@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from mailwatch.alerts.planner import PlanSettings, plan_outbox
+from mailwatch.alerts.planner import PlannerSettings, plan_outbox
 from mailwatch.alerts.routes import build_routes
 from mailwatch.domain.checkstate import CheckState
 from mailwatch.domain.errors import TicketNotFoundError
@@ -125,7 +125,7 @@ async def write_decision(
     result_id: int | None,
 ) -> ProcessOutcome:
     """Write a decision inside the caller's transaction: tickets before the events that point
-    at them, then the state, the events and the outbox rows the notification plan asks for."""
+    at them, then the state, the events and the outbox rows the planner asks for."""
     opened = decision.opened
     if opened is not None:
         await take_number(conn, opened.number)
@@ -142,12 +142,12 @@ async def write_decision(
         ticket: Ticket | None = own.get(number) if number is not None else None
         if number is not None and ticket is None:
             ticket = await load_ticket(conn, number)  # a parent's ticket
-        rows += await plan_notifications(conn, items, ticket, config, now)
+        rows += await plan_notices(conn, items, ticket, config, now)
     outbox_ids = await insert_outbox(conn, rows, now)
     return ProcessOutcome(decision.state, stored, list(decision.tickets), outbox_ids, result_id)
 
 
-async def plan_notifications(
+async def plan_notices(
     conn: AsyncConnection,
     events: Sequence[StoredEvent],
     ticket: Ticket | None,
@@ -161,7 +161,7 @@ async def plan_notifications(
     if ticket is None or not config.routes:
         return []
     entries = await ticket_entries(conn, ticket.number)
-    settings = PlanSettings.for_ticket(config, ticket, build_routes(config))
+    settings = PlannerSettings.for_ticket(config, ticket, build_routes(config))
     plan = plan_outbox(events, ticket, entries, settings, now)
     for reason, ids in plan.cancelled_by_reason().items():
         await cancel_entries(conn, ids, reason)

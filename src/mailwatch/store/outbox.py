@@ -1,4 +1,4 @@
-"""The notification outbox: rows the planner queues and the alerts sender claims and delivers.
+"""The outbox of notices: rows the planner queues and the alerts sender claims and delivers.
 
 Every change of a row's status is a compare-and-set on (id, old status), so a row is claimed by
 one sender only and a row marked ``delivered`` is never sent again. Statuses: docs/alerts.md.
@@ -29,7 +29,7 @@ from mailwatch.store.schema import outbox, tickets
 
 @dataclass(frozen=True, slots=True)
 class OutboxRow:
-    """One notification to send over one route, caused by one timeline event."""
+    """One notice to send over one route, caused by one timeline event."""
 
     event_id: int
     ticket: int | None
@@ -72,7 +72,7 @@ async def outbox_backlog(conn: AsyncConnection) -> int:
 
 
 async def oldest_backlog_at(conn: AsyncConnection) -> datetime | None:
-    """Since when the oldest notification still waiting has been due (None: nothing waits).
+    """Since when the oldest notice still waiting has been due (None: nothing waits).
 
     A row's due time is in its payload (``due_at``): an escalation step scheduled when the
     ticket opened has waited only since its step came, not since the opening.

@@ -199,7 +199,7 @@ outbox = Table(
     Index("outbox_due", "status", "next_attempt_at"),
     Index("outbox_by_ticket", "ticket", "id"),
 )
-"""Notifications to send, written in the same transaction as the events that cause them.
+"""Notices to send, written in the same transaction as the events that cause them.
 ``status``: scheduled (a later escalation step or reminder), pending, sending, delivered,
 failed (will retry), dead (gave up), cancelled (no longer wanted). Finished rows of resolved
 tickets are deleted after ``[outbox] retention_days`` (``outbox.prune_finished``). See
