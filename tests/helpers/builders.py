@@ -9,9 +9,9 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from helpers.oracles import replay, replayable
 from mailwatch.config.model import MailwatchConfig
 from mailwatch.domain.results import CheckResult, State
-from mailwatch.domain.timeline import replay, replayable
 from mailwatch.store.schema import check_results, check_states, ticket_counter, ticket_events
 from mailwatch.store.store import Store, integrity_problems
 from mailwatch.store.tickets import all_tickets, load_timeline
