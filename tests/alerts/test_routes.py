@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from helpers.routes import fallback_chain
 from mailwatch.alerts.messages import NoticeFacts
-from mailwatch.alerts.routes import Route, build_routes, fallback_chain, route_matches
+from mailwatch.alerts.routes import Route, build_routes, route_matches
 from mailwatch.config import MailwatchConfig, load_config
 from mailwatch.domain.errors import ConfigError
 from mailwatch.domain.notices import NoticeKind

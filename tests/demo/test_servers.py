@@ -12,6 +12,7 @@ import aioimaplib
 import aiosmtplib
 import pytest
 
+from helpers.maildir import maildir_count
 from mailwatch.alerts.apprise_setup import load_apprise
 from mailwatch.demo.servers import HOST, AlertReceiver, DemoServers
 
@@ -42,7 +43,7 @@ async def test_mail_is_delivered_into_the_maildir_with_a_received_header(
 ) -> None:
     reply = await send(servers)
     assert reply.startswith("2.0.0 Ok: queued as ")
-    assert servers.maildir_count() == 1
+    assert maildir_count(servers) == 1
     (path,) = (servers.mailbox.maildir / "new").iterdir()
     content = path.read_bytes()
     assert content.startswith(b"Received: from ")
@@ -59,20 +60,20 @@ async def test_held_mail_is_accepted_but_delivered_only_on_release(
     # Accepted with the same reply as delivered mail: a stalled queue does not say so.
     assert first.startswith("2.0.0 Ok: queued as ") and second != first
     assert servers.held_count == 2
-    assert servers.maildir_count() == 0
+    assert maildir_count(servers) == 0
 
     assert servers.release() == 2
     assert servers.held_count == 0
-    assert servers.maildir_count() == 2
+    assert maildir_count(servers) == 2
     await send(servers)
-    assert servers.maildir_count() == 3, "released: new mail is delivered at once"
+    assert maildir_count(servers) == 3, "released: new mail is delivered at once"
 
 
 async def test_unknown_recipients_are_refused(servers: DemoServers) -> None:
     with pytest.raises(aiosmtplib.SMTPRecipientsRefused) as refused:
         await send(servers, "nobody@demo.mailwatch.test")
     assert refused.value.recipients[0].code == 550
-    assert servers.maildir_count() == 0
+    assert maildir_count(servers) == 0
 
 
 async def test_imap_idle_announces_mail_delivered_over_smtp(servers: DemoServers) -> None:

@@ -9,12 +9,13 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from helpers.oracles import replay, replayable
+from helpers.store_queries import all_tickets, integrity_problems
 from mailwatch.config.model import MailwatchConfig
 from mailwatch.domain.results import CheckResult, State
-from mailwatch.domain.timeline import replay, replayable
 from mailwatch.store.schema import check_results, check_states, ticket_counter, ticket_events
-from mailwatch.store.store import Store, integrity_problems
-from mailwatch.store.tickets import all_tickets, load_timeline
+from mailwatch.store.store import Store
+from mailwatch.store.tickets import load_timeline
 
 T0 = datetime(2026, 11, 23, 15, 0, tzinfo=UTC)
 """A Monday, 10:00 in New York: inside business hours of the example calendars."""

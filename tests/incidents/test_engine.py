@@ -12,12 +12,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from helpers.builders import PLANS, T0, config, minutes, result
+from helpers.oracles import replay, replayable
 from mailwatch.domain.checkstate import CheckState
 from mailwatch.domain.errors import TicketActionError
 from mailwatch.domain.quiet import Quiet
 from mailwatch.domain.results import State
 from mailwatch.domain.tickets import Ticket, TicketStatus, dedup_key
-from mailwatch.domain.timeline import EventType, TicketEvent, replay, replayable
+from mailwatch.domain.timeline import EventType, TicketEvent
 from mailwatch.incidents.engine import (
     Decision,
     EngineContext,

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 from helpers.builders import PLANS, T0, assert_consistent, config, minutes, result
+from helpers.store_queries import all_tickets
 from mailwatch.config.model import MailwatchConfig
 from mailwatch.domain.errors import TicketActionError, TicketNotFoundError
 from mailwatch.domain.results import State
@@ -31,7 +32,7 @@ from mailwatch.incidents.processor import process_result, tick
 from mailwatch.store.outbox import OutboxRow
 from mailwatch.store.schema import check_results, outbox, ticket_events
 from mailwatch.store.store import Store
-from mailwatch.store.tickets import StoredEvent, all_tickets, load_timeline
+from mailwatch.store.tickets import StoredEvent, load_timeline
 
 OK, WARN, CRIT = State.OK, State.WARNING, State.CRITICAL
 

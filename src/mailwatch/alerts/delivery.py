@@ -41,11 +41,6 @@ class DeliveryOutcome:
     ok: bool
     per_url: list[UrlOutcome]
 
-    @property
-    def any_ok(self) -> bool:
-        """At least one URL took the message: someone has probably heard."""
-        return any(outcome.ok for outcome in self.per_url)
-
 
 @dataclass(frozen=True, slots=True)
 class _Target:

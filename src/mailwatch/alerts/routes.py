@@ -3,7 +3,6 @@ that says whether a notice about a ticket goes through it."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -68,13 +67,3 @@ def route_matches(route: Route, ticket_facts: NoticeFacts, now: datetime) -> boo
     if route.calendar is None:
         raise ValueError(f"route {route.name} filters on {config.hours} but has no calendar")
     return route.calendar.is_open(now) == (config.hours == "business")
-
-
-def fallback_chain(routes: Mapping[str, Route], name: str) -> list[Route]:
-    """``name``'s route, then its fallback, then that one's, ... (the config forbids cycles)."""
-    chain = [routes[name]]
-    following = chain[-1].fallback
-    while following is not None and len(chain) <= len(routes):
-        chain.append(routes[following])
-        following = chain[-1].fallback
-    return chain

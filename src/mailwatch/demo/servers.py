@@ -180,10 +180,6 @@ class DemoServers:
     def held_count(self) -> int:
         return len(self.delivery.held)
 
-    def maildir_count(self) -> int:
-        """Messages in the mailbox's Maildir (new and cur)."""
-        return len(mailbox.Maildir(self.mailbox.maildir, create=False))
-
     async def _start(self) -> None:
         mail_root = self.mailbox.maildir.parent
         mail_root.mkdir(parents=True, exist_ok=True)

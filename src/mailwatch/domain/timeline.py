@@ -1,14 +1,14 @@
 """Ticket events, and the fold that turns a ticket's timeline into its current state.
 
 Every change to a ticket is an event; ``apply`` is the only code that changes a ticket's
-fields, so the engine and ``replay`` cannot disagree about what a timeline means.
+fields, so a ticket always equals the fold of its timeline (the tests replay it to check).
 """
 
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field, fields, replace
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -150,23 +150,3 @@ def apply(ticket: Ticket | None, event: TicketEvent) -> Ticket | None:
     if event.type is EventType.SLA_BREACHED_RESOLUTION:
         return replace(ticket, resolution_breached=True)
     return ticket
-
-
-def replay(events: Iterable[TicketEvent]) -> Ticket:
-    """The ticket a timeline describes; ``TimelineError`` when it describes none."""
-    ticket: Ticket | None = None
-    for event in events:
-        ticket = apply(ticket, event)
-    if ticket is None:
-        raise TimelineError("the timeline has no ticket_opened event")
-    return ticket
-
-
-REPLAYED_FIELDS = tuple(f.name for f in fields(Ticket) if f.name != "last_summary")
-"""Every ticket field except ``last_summary``, which each failed result refreshes without an
-event (a line per result would drown the timeline)."""
-
-
-def replayable(ticket: Ticket) -> dict[str, Any]:
-    """The fields a replay must reproduce, for comparing a stored ticket with its timeline."""
-    return {name: getattr(ticket, name) for name in REPLAYED_FIELDS}

@@ -29,7 +29,6 @@ from mailwatch.protocols.tlscontext import client_context
 from mailwatch.protocols.tlserrors import describe_tls_error, is_tls_error
 
 _INTERNALDATE = re.compile(rb'INTERNALDATE "([^"]+)"')
-_UID = re.compile(rb"\bUID (\d+)")
 _UIDNEXT = re.compile(rb"UIDNEXT (\d+)")
 _MESSAGES = re.compile(rb"MESSAGES (\d+)")
 _CAPABILITY_CODE = re.compile(rb"\[CAPABILITY ([^\]]+)\]")

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event, text
+from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
@@ -192,10 +192,3 @@ def _translate(exc: BaseException | None, location: str) -> StoreError:
             "not write to it; restore it from a backup or move it away."
         )
     return StoreError(f"{location}: {message}")
-
-
-async def integrity_problems(store: Store) -> list[str]:
-    """``PRAGMA integrity_check`` lines other than ``ok`` (an empty list: intact)."""
-    async with store.read() as conn:
-        rows = (await conn.execute(text("PRAGMA integrity_check"))).scalars().all()
-    return [str(row) for row in rows if row != "ok"]

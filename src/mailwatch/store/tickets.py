@@ -147,9 +147,3 @@ async def load_timeline(conn: AsyncConnection, number: int) -> list[StoredEvent]
         select(ticket_events).where(ticket_events.c.ticket == number).order_by(ticket_events.c.id)
     )
     return [_event(row) for row in rows.all()]
-
-
-async def all_tickets(conn: AsyncConnection) -> list[Ticket]:
-    """Every ticket, by number (for consistency checks and exports)."""
-    rows = await conn.execute(select(tickets).order_by(tickets.c.number))
-    return [_ticket(row) for row in rows.all()]
