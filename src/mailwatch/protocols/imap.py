@@ -394,6 +394,7 @@ class ImapSession:
         ``ProbeFailure`` that says what went wrong and where."""
         timeout_s = self.endpoint.command_timeout_s
         stage = self.ctx.stage or "imap_connect"
+        self.ctx.peer = self.where  # the SMTP step may have named its server meanwhile
         try:
             with self._translate():
                 return await self._race(step, timeout_s)
