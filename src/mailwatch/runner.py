@@ -32,7 +32,8 @@ async def run_check(check: CheckBase, memory: dict[str, Any] | None = None) -> C
         stage = ctx.stage or SharedStage.TIMEOUT
         return ctx.result(
             kind_named(check.kind).timeout_state,
-            f"no answer within {check.timeout_s:g} s during {stage}",
+            f"no answer{f' from {ctx.peer}' if ctx.peer else ''} within "
+            f"{check.timeout_s:g} s during {stage}",
             stage=stage,
         )
     except Exception as exc:

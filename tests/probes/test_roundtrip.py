@@ -19,6 +19,7 @@ import pytest
 
 from harness.mailservers import MailServers
 from helpers.roundtrip_config import roundtrip_toml
+from helpers.tcp_responders import Responder, greets
 from mailwatch.config.checks.roundtrip import RoundtripCheck
 from mailwatch.domain.results import State
 from mailwatch.probes.roundtrip.canary import Canary
@@ -190,12 +191,23 @@ async def test_smtp_port_closed(servers: MailServers) -> None:
     port = free_port()
     result = await run_check(route(servers, smtp={"port": port}))
     assert (result.state, result.stage) == (State.CRITICAL, "smtp_connect")
-    assert f"cannot connect to localhost:{port}" in result.summary
+    assert result.summary == f"connection refused by localhost:{port}"
 
 
 async def test_imap_port_closed(servers: MailServers) -> None:
-    result = await run_check(route(servers, imap={"port": free_port(), "tls": "none"}))
+    port = free_port()
+    result = await run_check(route(servers, imap={"port": port, "tls": "none"}))
     assert (result.state, result.stage) == (State.CRITICAL, "imap_connect")
+    assert result.summary == f"connection refused by localhost:{port}"
+
+
+async def test_a_missing_spam_folder_is_a_warning_that_names_it(servers: MailServers) -> None:
+    result = await run_check(route(servers, imap={"spam_folders": ["Junk", "Spam-Typo"]}))
+    assert (result.state, result.stage) == (State.WARNING, "spam_folder_missing")
+    assert result.summary.startswith("canary delivered in ")
+    assert f"spam folder Spam-Typo not found on localhost:{servers.imap_port}" in result.summary
+    assert result.details["missing_spam_folders"] == ["Spam-Typo"]
+    assert_mailbox_empty(servers)
 
 
 async def test_unknown_host(servers: MailServers) -> None:
@@ -390,7 +402,31 @@ async def test_silent_smtp_server_times_out_at_smtp_connect(
     result = await run_check(check)
     assert time.monotonic() - started < 5
     assert (result.state, result.stage) == (State.CRITICAL, "smtp_connect")
-    assert "did not answer in time" in result.summary
+    assert result.summary == f"no answer from localhost:{tarpit} within 1 s during smtp_connect"
+
+
+async def test_smtp_server_silent_after_mail_from_is_a_timeout_of_the_envelope(
+    servers: MailServers,
+) -> None:
+    async def silent_after_mail_from(
+        reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        writer.write(b"220 mx.test ESMTP\r\n")
+        await writer.drain()
+        await reader.readline()  # EHLO
+        writer.write(b"250 mx.test\r\n")
+        await writer.drain()
+        await reader.read()  # MAIL FROM, then nothing more is said
+
+    async with Responder(silent_after_mail_from) as peer:
+        check = route(servers, smtp={"port": peer.port, "tls": "none", "command_timeout_s": 1})
+        started = time.monotonic()
+        result = await run_check(check)
+    assert time.monotonic() - started < 1 + 1.5
+    assert (result.state, result.stage) == (State.CRITICAL, "smtp_envelope")
+    assert result.summary == (
+        f"no answer from localhost:{peer.port} within 1 s during smtp_envelope"
+    )
 
 
 async def test_whole_check_timeout_names_the_stage(servers: MailServers, tarpit: int) -> None:
@@ -400,7 +436,42 @@ async def test_whole_check_timeout_names_the_stage(servers: MailServers, tarpit:
     result = await run_check(check)
     assert time.monotonic() - started < 4
     assert (result.state, result.stage) == (State.CRITICAL, "imap_connect")
-    assert result.summary == "no answer within 2 s during imap_connect"
+    assert result.summary == f"no answer from localhost:{tarpit} within 2 s during imap_connect"
+
+
+async def test_imap_server_silent_after_its_greeting_is_cut_off_at_the_command_timeout(
+    servers: MailServers,
+) -> None:
+    async with Responder(greets(b"* OK ready\r\n")) as peer:
+        imap = {"port": peer.port, "tls": "none", "command_timeout_s": 1}
+        started = time.monotonic()
+        result = await run_check(route(servers, imap=imap))
+    assert time.monotonic() - started < 1 + 1.5
+    assert (result.state, result.stage) == (State.CRITICAL, "imap_connect")
+    assert result.summary == f"no answer from localhost:{peer.port} within 1 s during imap_connect"
+
+
+async def test_a_run_cut_off_by_its_timeout_stops_at_its_bound(servers: MailServers) -> None:
+    """The check's timeout (2 s) comes before the command's (30 s): the run ends there, not
+    after a LOGOUT to a server that stopped answering."""
+    async with Responder(greets(b"* OK ready\r\n")) as peer:
+        check = route(servers, deadline_s=1, timeout_s=2, imap={"port": peer.port, "tls": "none"})
+        started = time.monotonic()
+        result = await run_check(check)
+    assert time.monotonic() - started < 2 + 1.5
+    assert (result.state, result.stage) == (State.CRITICAL, "imap_connect")
+    assert result.summary == f"no answer from localhost:{peer.port} within 2 s during imap_connect"
+
+
+async def test_imap_bye_greeting_is_reported_at_once(servers: MailServers) -> None:
+    async with Responder(greets(b"* BYE Too many connections\r\n")) as peer:
+        started = time.monotonic()
+        result = await run_check(route(servers, imap={"port": peer.port, "tls": "none"}))
+    assert time.monotonic() - started < 1.5
+    assert (result.state, result.stage) == (State.CRITICAL, "imap_connect")
+    assert result.summary == (
+        f"localhost:{peer.port} refused the session: '* BYE Too many connections'"
+    )
 
 
 @pytest.mark.parametrize(
@@ -420,7 +491,8 @@ async def test_garbage_imap_greeting(servers: MailServers) -> None:
     async with Tarpit(b"HTTP/1.1 400 Bad Request\r\n") as port:
         check = route(servers, imap={"port": port, "tls": "none", "command_timeout_s": 1})
         result = await run_check(check)
-    assert (result.state, result.stage) == (State.CRITICAL, "imap_connect")
+    assert (result.state, result.stage) == (State.CRITICAL, "imap_protocol")
+    assert result.summary == f"unexpected reply from localhost:{port}: 'HTTP/1.1 400 Bad Request'"
 
 
 def _write_config(tmp_path: Path, servers: MailServers) -> Path:

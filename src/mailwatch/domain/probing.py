@@ -38,6 +38,8 @@ class ProbeContext:
     target: str
     started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     stage: str | None = None
+    peer: str | None = None
+    """``HOST:PORT`` the probe is talking to, set with ``stage``, so a timeout names it."""
     memory: dict[str, Any] = field(default_factory=dict)
     deadline: float | None = None
     """``loop.time()`` when the caller's timeout cuts the probe off."""

@@ -1,8 +1,10 @@
 """SMTP as the probes speak it: handing a canary to a server, and greeting one without sending.
 
 :func:`send_message` names every failure by the step it happened in, as a ``ProbeFailure`` with
-the stage ``smtp_connect`` (TCP, greeting, EHLO), ``smtp_tls`` (implicit TLS or STARTTLS),
-``smtp_auth`` or ``smtp_rejected`` (sender, recipient or data refused). :func:`greet` only
+the stage of the step: ``smtp_connect`` (TCP, greeting, EHLO), ``smtp_tls`` (implicit TLS or
+STARTTLS), ``smtp_auth``, ``smtp_envelope`` (MAIL FROM, RCPT TO) or ``smtp_data`` (DATA and the
+message); a refusal of the sender, a recipient or the message is ``smtp_rejected``, while a
+server that stops answering is a timeout of the step it stopped in. :func:`greet` only
 says hello and goodbye (connect, banner, EHLO, QUIT) and raises ``SmtpUnreachable`` with a
 short reason. aiosmtplib's and the socket layer's errors are translated here and nowhere else.
 """
@@ -22,7 +24,7 @@ import aiosmtplib
 from mailwatch.config.checks.roundtrip import SmtpEndpoint
 from mailwatch.domain.errors import ProbeFailure, SmtpUnreachable
 from mailwatch.domain.probing import ProbeContext
-from mailwatch.protocols.streams import CLOSE_GRACE_S
+from mailwatch.protocols.streams import CLOSE_GRACE_S, cannot_connect, no_answer
 from mailwatch.protocols.tlscontext import client_context
 from mailwatch.protocols.tlserrors import describe_tls_error, is_tls_error
 
@@ -66,27 +68,31 @@ async def send_message(
         tls_context=client_context(endpoint) if endpoint.tls != "none" else None,
     )
     started = time.monotonic()
+    timeout_s = endpoint.command_timeout_s
+    ctx.peer = where
     try:
         ctx.stage = "smtp_tls" if endpoint.tls == "tls" else "smtp_connect"
-        with _translate(ctx, where):
+        with _translate(ctx, where, timeout_s):
             await client.connect()
             ctx.stage = "smtp_connect"
             await client.ehlo()
         if endpoint.tls == "starttls":
             ctx.stage = "smtp_tls"
-            with _translate(ctx, where):
+            with _translate(ctx, where, timeout_s):
                 if not client.supports_extension("starttls"):
                     raise ProbeFailure("smtp_tls", f"{where} does not offer STARTTLS")
                 await client.starttls()
                 await client.ehlo()
         if endpoint.username and endpoint.password:
             ctx.stage = "smtp_auth"
-            with _translate(ctx, where):
+            with _translate(ctx, where, timeout_s):
                 await client.login(endpoint.username, endpoint.password.get_secret_value())
-        ctx.stage = "smtp_rejected"
-        with _translate(ctx, where):
+        ctx.stage = "smtp_envelope"
+        with _translate(ctx, where, timeout_s):
             await client.mail(mail_from)
             await client.rcpt(rcpt_to)
+        ctx.stage = "smtp_data"
+        with _translate(ctx, where, timeout_s):
             response = await client.data(message)
         accepted_at = time.monotonic()
         ctx.stage = "smtp_quit"
@@ -106,7 +112,7 @@ async def send_message(
 
 
 @contextmanager
-def _translate(ctx: ProbeContext, where: str) -> Iterator[None]:
+def _translate(ctx: ProbeContext, where: str, timeout_s: float) -> Iterator[None]:
     """aiosmtplib's and the socket layer's errors, as the stage and words a person can act on."""
     stage = ctx.stage or "smtp_connect"
     try:
@@ -123,7 +129,7 @@ def _translate(ctx: ProbeContext, where: str) -> Iterator[None]:
     except aiosmtplib.SMTPServerDisconnected as exc:
         raise ProbeFailure(stage, f"{where} closed the connection during {stage}: {exc}") from None
     except aiosmtplib.SMTPTimeoutError:
-        raise ProbeFailure(stage, f"{where} did not answer in time during {stage}") from None
+        raise ProbeFailure(stage, no_answer(where, timeout_s, stage)) from None
     except aiosmtplib.SMTPConnectResponseError as exc:
         raise ProbeFailure(
             "smtp_connect", f"{where} greeted with an error: {_reply(exc)}"
@@ -134,7 +140,11 @@ def _translate(ctx: ProbeContext, where: str) -> Iterator[None]:
         if is_tls_error(exc):
             raise ProbeFailure("smtp_tls", describe_tls_error(exc, where)) from None
         if isinstance(exc, aiosmtplib.SMTPConnectError | OSError):
-            raise ProbeFailure("smtp_connect", f"cannot connect to {where}: {_why(exc)}") from None
+            cause = _socket_error(exc)
+            why = (
+                cannot_connect(where, cause) if cause else f"cannot connect to {where}: {_why(exc)}"
+            )
+            raise ProbeFailure("smtp_connect", why) from None
         if isinstance(exc, aiosmtplib.SMTPException):
             raise ProbeFailure(stage, f"{where}: {exc} during {stage}") from None
         raise

@@ -1,5 +1,6 @@
 """A raw stream connection for the probes that speak to a peer themselves (service, tls):
-opened and closed the same way, socket and TLS errors put in the same words.
+opened and closed the same way, socket and TLS errors put in the same words; and the words
+every protocol client uses for a refused connection and a silent peer.
 """
 
 from __future__ import annotations
@@ -79,6 +80,19 @@ def socket_errors(
                 stage, f"{where} broke the connection during {stage}: {reason(exc)}"
             ) from None
         raise ProbeFailure("connect", f"cannot connect to {where}: {reason(exc)}") from None
+
+
+def cannot_connect(where: str, exc: OSError) -> str:
+    """A failed connection in words a person can act on: ``connection refused by HOST:PORT``,
+    else ``cannot connect to HOST:PORT: REASON`` (:func:`os_error_reason`)."""
+    if isinstance(exc, ConnectionRefusedError):
+        return f"connection refused by {where}"
+    return f"cannot connect to {where}: {os_error_reason(exc)}"
+
+
+def no_answer(where: str, timeout_s: float, stage: str) -> str:
+    """A peer that went silent: ``no answer from HOST:PORT within N s during STAGE``."""
+    return f"no answer from {where} within {timeout_s:g} s during {stage}"
 
 
 def os_error_reason(exc: OSError) -> str:

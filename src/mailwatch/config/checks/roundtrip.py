@@ -117,7 +117,12 @@ class RoundtripStage(enum.StrEnum):
     SMTP_CONNECT = "smtp_connect"
     SMTP_TLS = "smtp_tls"
     SMTP_AUTH = "smtp_auth"
+    SMTP_ENVELOPE = "smtp_envelope"
+    """MAIL FROM and RCPT TO went unanswered (or the connection broke there)."""
+    SMTP_DATA = "smtp_data"
+    """DATA or the message went unanswered (or the connection broke there)."""
     SMTP_REJECTED = "smtp_rejected"
+    """The server refused the sender, the recipient or the message."""
     SMTP_QUIT = "smtp_quit"
     IMAP_CONNECT = "imap_connect"
     IMAP_TLS = "imap_tls"
@@ -127,6 +132,8 @@ class RoundtripStage(enum.StrEnum):
     SLOW = "slow"
     DELIVERED_TO_SPAM = "delivered_to_spam"
     CLEANUP = "cleanup"
+    SPAM_FOLDER_MISSING = "spam_folder_missing"
+    """A configured spam folder does not exist on the IMAP server: spam is not watched there."""
 
 
 _S = RoundtripStage
@@ -139,7 +146,14 @@ KIND = CheckKind(
     severity=(
         SeverityRule((_S.NOT_DELIVERED,), CRITICAL_ONLY, 1, "canary not delivered"),
         SeverityRule(
-            (_S.SMTP_CONNECT, _S.SMTP_TLS, _S.SMTP_AUTH, _S.SMTP_REJECTED),
+            (
+                _S.SMTP_CONNECT,
+                _S.SMTP_TLS,
+                _S.SMTP_AUTH,
+                _S.SMTP_ENVELOPE,
+                _S.SMTP_DATA,
+                _S.SMTP_REJECTED,
+            ),
             CRITICAL_ONLY,
             1,
             "SMTP down: nobody can send",

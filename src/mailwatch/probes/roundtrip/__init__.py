@@ -160,8 +160,10 @@ async def _confirm(
         "smtp_reply": receipt.reply,
         "wait": "idle" if use_idle else "poll",
     }
+    missing_note = ""
     if missing_folders:
         details["missing_spam_folders"] = missing_folders
+        missing_note = _missing_spam_note(missing_folders, imap.where)
     if arrival is None:
         # The canary may still arrive; the next run reports it as late and deletes it.
         pending = _pending(ctx)
@@ -179,7 +181,7 @@ async def _confirm(
         return ctx.result(
             State.CRITICAL,
             f"canary to {check.rcpt_to} not delivered within {deadline_s:.3g} s ({how}; "
-            f"accepted by {check.smtp.host}: {receipt.reply[:80]})",
+            f"accepted by {check.smtp.host}: {receipt.reply[:80]}){missing_note}",
             stage=RoundtripStage.NOT_DELIVERED,
             metrics=metrics,
             details={**details, "late": sweep.late},
@@ -205,7 +207,34 @@ async def _confirm(
     details["folder"] = arrival.folder
     if arrival.folder == check.imap.mailbox and latency_s <= check.latency_warning_s:
         _remember_healthy(ctx.memory, latency_s)
-    return _verdict(check, ctx, latency_s, arrival, sweep, cleanup_error, metrics, details)
+    result = _verdict(check, ctx, latency_s, arrival, sweep, cleanup_error, metrics, details)
+    if not missing_note:
+        return result
+    # Told in every result, a warning of its own when nothing worse happened: a canary filed
+    # into a folder we cannot see would go unnoticed while the run says ok.
+    if result.state is State.OK:
+        return ctx.result(
+            State.WARNING,
+            result.summary + missing_note,
+            stage=RoundtripStage.SPAM_FOLDER_MISSING,
+            metrics=metrics,
+            details=details,
+        )
+    return ctx.result(
+        result.state,
+        result.summary + missing_note,
+        stage=result.stage,
+        metrics=metrics,
+        details=details,
+    )
+
+
+def _missing_spam_note(folders: list[str], where: str) -> str:
+    which = "spam folder" if len(folders) == 1 else "spam folders"
+    return (
+        f"; {which} {', '.join(folders)} not found on {where}: a canary filed as spam there "
+        "would go unseen (check imap.spam_folders)"
+    )
 
 
 def _verdict(
