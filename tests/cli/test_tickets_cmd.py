@@ -186,6 +186,7 @@ def test_silence_all_then_unsilence(config_file: Path) -> None:
     ],
 )
 def test_silence_bad_input(config_file: Path, args: list[str], message: str) -> None:
+    populate(config_file, ("imap", State.OK))  # a database to silence in
     proc = mailwatch(config_file, *args)
     assert proc.returncode == 2
     assert message in proc.stderr
@@ -205,7 +206,7 @@ def test_database_from_a_newer_mailwatch_is_refused(config_file: Path, tmp_path:
 
 def test_tickets_before_the_daemon_ever_ran(config_file: Path) -> None:
     proc = mailwatch(config_file, "tickets")
-    assert proc.returncode == 74
+    assert proc.returncode == 66  # EX_NOINPUT
     assert "no database at" in proc.stderr
 
 

@@ -37,6 +37,14 @@ interval_s = 1
 timeout_s = 2
 cpu_sample_s = 0.1
 mounts = ["/", "{mount}"]
+# About the mount: a busy machine must not make the check critical/cpu (or load, memory, disk).
+cpu_percent = {{ warning = "off", critical = "off" }}
+load_per_core = {{ warning = "off", critical = "off" }}
+memory_percent = {{ warning = "off", critical = "off" }}
+swap_percent = {{ warning = "off", critical = "off" }}
+disk_percent = {{ warning = "off", critical = "off" }}
+inodes_percent = {{ warning = "off", critical = "off" }}
+net_errors = {{ warning = "off", critical = "off" }}
 """
 
 

@@ -51,6 +51,9 @@ class DaemonProcess:
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
             "NOTIFY_SOCKET": str(self.notify_path),
             "WATCHDOG_USEC": "2000000",
+            # The test run's own import path, so the daemon runs the code under test (the
+            # worktree's src/), not whatever mailwatch the interpreter would find.
+            **({"PYTHONPATH": os.environ["PYTHONPATH"]} if os.environ.get("PYTHONPATH") else {}),
             **env,
         }
         self.proc: subprocess.Popen[bytes] | None = None

@@ -15,7 +15,7 @@ import pytest
 
 from helpers.hung_mount import HungMount, hung_mount_or_skip
 from mailwatch.config import MailwatchConfig
-from mailwatch.config.checks.resources import ResourcesCheck
+from mailwatch.config.checks.resources import DEFAULT_LEVELS, ResourcesCheck
 from mailwatch.domain.results import State
 from mailwatch.probes.resources import MOUNT_WAIT_S
 from mailwatch.runner import run_check
@@ -41,8 +41,19 @@ def _stuck_threads(path: Path) -> list[threading.Thread]:
     return [t for t in threading.enumerate() if t.name == f"mailwatch: statvfs {path}"]
 
 
+FIGURES_OFF = {key: {"warning": "off", "critical": "off"} for key in DEFAULT_LEVELS}
+"""Every level switched off: these tests are about the mount, and a busy machine (CPU at 100 %
+while the suite runs) or a full disk would otherwise make the check critical/cpu or disk."""
+
+
 def resources_check(mounts: list[str], **overrides: Any) -> ResourcesCheck:
-    data: dict[str, Any] = {"name": "host", "cpu_sample_s": 0.2, "mounts": mounts, **overrides}
+    data: dict[str, Any] = {
+        "name": "host",
+        "cpu_sample_s": 0.2,
+        "mounts": mounts,
+        **FIGURES_OFF,
+        **overrides,
+    }
     return MailwatchConfig.model_validate({"checks": {"resources": [data]}}).checks.resources[0]
 
 

@@ -58,7 +58,7 @@ def run_silence(args: argparse.Namespace) -> int:
         return await silence_check(store, config, args.check, duration, reason, actor, now)
 
     try:
-        change = with_store(config, work, create=True)
+        change = with_store(config, work)
     except UnknownCheckError as exc:
         return fail(str(exc), EXIT_BAD_INPUT)
     silence = change.silences[0]
@@ -81,7 +81,7 @@ def run_unsilence(args: argparse.Namespace) -> int:
         return await unsilence_check(store, config, args.check, actor, now)
 
     try:
-        change = with_store(config, work, create=True)
+        change = with_store(config, work)
     except UnknownCheckError as exc:
         return fail(str(exc), EXIT_BAD_INPUT)
     if not change.silences:

@@ -1,8 +1,12 @@
 """Opening the ticket database for one CLI command, and the exit codes of ticket commands.
 
 Exit codes: 0 done; 1 the ticket's state refuses the request (acknowledging a resolved
-ticket); 2 bad input (unknown ticket number, check or malformed duration); 74 the database
-cannot be used (missing, newer schema, damaged, locked too long); 78 invalid config.
+ticket); 2 bad input (unknown ticket number, check or malformed duration); 66 no database yet
+(the daemon has not run); 74 the database cannot be used (a 0-byte or damaged file, not
+mailwatch's, a directory, an older or newer schema, locked too long); 78 invalid config.
+
+No command here creates or migrates the database: only the daemon does (``Store.open`` with
+``create=True``); without a database there is no ticket to list or act on.
 """
 
 from __future__ import annotations
@@ -15,11 +19,13 @@ from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 from mailwatch.config.model import MailwatchConfig
-from mailwatch.domain.errors import StoreError
+from mailwatch.domain.errors import DatabaseMissingError, StoreError
 from mailwatch.store import Store
 
 EXIT_REFUSED = 1
 EXIT_BAD_INPUT = 2
+EXIT_NO_DATABASE = 66
+"""sysexits.h EX_NOINPUT: there is no database file yet."""
 EXIT_STORE = 74
 """sysexits.h EX_IOERR: the database could not be used."""
 
@@ -46,15 +52,14 @@ def fail(message: str, code: int) -> int:
 def with_store(
     config: MailwatchConfig,
     work: Callable[[Store], Awaitable[T]],
-    *,
-    create: bool = False,
 ) -> T:
-    """Open the configured store, run ``work`` on it, close it; a ``StoreError`` becomes a
-    message and exit code 74 (through ``SystemExit``)."""
+    """Open the configured store as it is (creating and migrating nothing), run ``work`` on
+    it, close it; a ``StoreError`` becomes one line and exit code 66 or 74 (through
+    ``SystemExit``)."""
 
     async def run() -> T:
         url = config.store.resolved_url(config.daemon.state_dir)
-        store = await Store.open(url, create=create)
+        store = await Store.open(url, create=False)
         try:
             return await work(store)
         finally:
@@ -62,5 +67,7 @@ def with_store(
 
     try:
         return asyncio.run(run())
+    except DatabaseMissingError as exc:
+        raise SystemExit(fail(str(exc), EXIT_NO_DATABASE)) from None
     except StoreError as exc:
         raise SystemExit(fail(str(exc), EXIT_STORE)) from None

@@ -34,7 +34,7 @@ from mailwatch.domain.time import display_zone
 from mailwatch.incidents.processor import ProcessOutcome, process_result, tick
 from mailwatch.probes import probe_for
 from mailwatch.status.build import read_stored_facts
-from mailwatch.status.files import write_status
+from mailwatch.status.files import StatusWriteError, write_status
 from mailwatch.status.live import CheckStatus
 from mailwatch.status.model import DaemonInfo, assemble
 from mailwatch.store.outbox import outbox_backlog
@@ -269,7 +269,11 @@ class Daemon:
             self.config.maintenance,
             ticket_prefix=self.config.incidents.ticket_prefix,
         )
-        await asyncio.to_thread(write_status, self.state_dir, snapshot, self.zone, now)
+        try:
+            await asyncio.to_thread(write_status, self.state_dir, snapshot, self.zone, now)
+        except StatusWriteError as exc:
+            # Monitoring goes on without its status files: one line per failed write.
+            log.error("status files not written: %s", exc)
 
     def _one_line(self) -> str:
         counts: dict[str, int] = {}

@@ -6,7 +6,9 @@
     ├── SmtpUnreachable             one address held no SMTP greeting; the message says why
     ├── CertificateRejected         a verifying TLS handshake refused the peer's chain
     ├── StoreError                  the database cannot be used (exit 74)
+    │   ├── DatabaseMissingError      no database yet: the daemon has not run (exit 66)
     │   ├── NewerSchemaError          written by a newer mailwatch
+    │   ├── OlderSchemaError          not yet migrated, and the caller may not migrate it
     │   ├── NotMailwatchDatabaseError not a mailwatch database, or damaged
     │   └── StoreBusyError            another process held it too long
     └── TicketError                 a person's ticket command cannot be carried out
@@ -83,8 +85,17 @@ class StoreError(MailwatchError):
     """The database cannot be used; the message says why and what to do."""
 
 
+class DatabaseMissingError(StoreError):
+    """No database file exists yet, and the caller may not create one (only the daemon does)."""
+
+
 class NewerSchemaError(StoreError):
     """The database was written by a newer mailwatch."""
+
+
+class OlderSchemaError(StoreError):
+    """The database has an older schema, and the caller may not migrate it (only the daemon
+    does)."""
 
 
 class NotMailwatchDatabaseError(StoreError):

@@ -1,6 +1,8 @@
 """The database: results, engine state, tickets and timelines, silences and the outbox.
 
-``Store.open(url)`` creates or migrates it; every write is one ``store.write()`` transaction.
+``Store.open(url)`` (the daemon) creates or migrates it, ``Store.open(url, create=False)``
+(every other command) only opens one at the latest version; every write is one
+``store.write()`` transaction.
 Its errors are ``mailwatch.domain.errors.StoreError`` and subclasses.
 """
 

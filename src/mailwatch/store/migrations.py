@@ -2,7 +2,8 @@
 
 ``migrate`` runs inside the caller's write transaction, so a step that fails leaves the
 database as it was. A database from a newer mailwatch, one that is not mailwatch's, or one
-that is damaged is refused with a message naming what was found; it is never recreated.
+that is damaged is refused with a message naming what was found; it is never recreated. Only
+the daemon migrates: every other command checks the version with ``require_latest``.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from sqlalchemy import (
 )
 
 from mailwatch import __version__
-from mailwatch.domain.errors import NewerSchemaError, NotMailwatchDatabaseError
+from mailwatch.domain.errors import NewerSchemaError, NotMailwatchDatabaseError, OlderSchemaError
 from mailwatch.store.schema import schema_version
 
 
@@ -214,6 +215,66 @@ MIGRATIONS: tuple[Migration, ...] = (
 LATEST_VERSION = MIGRATIONS[-1].version
 
 
+def installed_version(conn: Connection, location: str) -> int:
+    """The schema version of the database behind ``conn``: 0 for one without tables.
+
+    Reads only. Raises ``NewerSchemaError`` or ``NotMailwatchDatabaseError`` for a database
+    mailwatch must not touch.
+    """
+    tables = set(inspect(conn).get_table_names())
+    if "schema_version" not in tables:
+        if tables:
+            listed = ", ".join(sorted(tables)[:5])
+            raise NotMailwatchDatabaseError(
+                f"{location} is not a mailwatch database: it has tables ({listed}) but no "
+                "schema_version table. mailwatch will not write to it; point [store] url "
+                "at another file."
+            )
+        return 0
+    version = conn.execute(select(schema_version.c.version)).scalar_one_or_none()
+    if version is None:
+        raise NotMailwatchDatabaseError(
+            f"{location} has an empty schema_version table: it is damaged or not a "
+            "mailwatch database. mailwatch will not write to it; restore it from a backup "
+            "or move it away."
+        )
+    found = int(version)
+    if found > LATEST_VERSION:
+        raise NewerSchemaError(
+            f"{location} was written by a newer mailwatch: its schema version is {found}, "
+            f"and this mailwatch ({__version__}) understands versions up to {LATEST_VERSION}. "
+            "Upgrade mailwatch, or point [store] url at another file; the database was left "
+            "untouched."
+        )
+    return found
+
+
+def existing_version(conn: Connection, location: str) -> int:
+    """``installed_version`` of a database file that was there before mailwatch opened it:
+    one without tables is refused too, since a schema is only ever created in a new file."""
+    found = installed_version(conn, location)
+    if found == 0:
+        raise NotMailwatchDatabaseError(
+            f"{location} has no mailwatch tables: it is not a mailwatch database. mailwatch "
+            "will not write to it; restore it from a backup or move it away (the daemon "
+            "creates a new one where no file exists)."
+        )
+    return found
+
+
+def require_latest(conn: Connection, location: str) -> None:
+    """Refuse, without writing, a database that is not a complete one at the latest version:
+    what every command but ``mailwatch run`` needs, since only the daemon creates or migrates.
+    """
+    found = existing_version(conn, location)
+    if found < LATEST_VERSION:
+        raise OlderSchemaError(
+            f"{location} has schema version {found}, and this mailwatch ({__version__}) needs "
+            f"{LATEST_VERSION}: start the daemon (mailwatch run) of this version once to "
+            "upgrade it; no other command changes the schema."
+        )
+
+
 def migrate(
     conn: Connection, location: str, now: datetime, *, to_version: int = LATEST_VERSION
 ) -> int:
@@ -224,32 +285,7 @@ def migrate(
     """
     if not 1 <= to_version <= LATEST_VERSION:
         raise ValueError(f"no schema version {to_version}: versions are 1 to {LATEST_VERSION}")
-    tables = set(inspect(conn).get_table_names())
-    if "schema_version" not in tables:
-        if tables:
-            listed = ", ".join(sorted(tables)[:5])
-            raise NotMailwatchDatabaseError(
-                f"{location} is not a mailwatch database: it has tables ({listed}) but no "
-                "schema_version table. mailwatch will not write to it; point [store] url "
-                "at another file."
-            )
-        found = 0
-    else:
-        version = conn.execute(select(schema_version.c.version)).scalar_one_or_none()
-        if version is None:
-            raise NotMailwatchDatabaseError(
-                f"{location} has an empty schema_version table: it is damaged or not a "
-                "mailwatch database. mailwatch will not write to it; restore it from a backup "
-                "or move it away."
-            )
-        found = int(version)
-    if found > LATEST_VERSION:
-        raise NewerSchemaError(
-            f"{location} was written by a newer mailwatch: its schema version is {found}, "
-            f"and this mailwatch ({__version__}) understands versions up to {LATEST_VERSION}. "
-            "Upgrade mailwatch, or point [store] url at another file; the database was left "
-            "untouched."
-        )
+    found = installed_version(conn, location)
     for step in MIGRATIONS:
         if found < step.version <= to_version:
             step.apply(conn)

@@ -9,7 +9,10 @@ and nowhere else.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
 import sqlite3
+import stat
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -17,12 +20,17 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
-from mailwatch.domain.errors import NotMailwatchDatabaseError, StoreBusyError, StoreError
-from mailwatch.store.migrations import migrate
+from mailwatch.domain.errors import (
+    DatabaseMissingError,
+    NotMailwatchDatabaseError,
+    StoreBusyError,
+    StoreError,
+)
+from mailwatch.store.migrations import existing_version, migrate, require_latest
 
 BUSY_TIMEOUT_MS = 10_000
 """How long a writer waits for another (the daemon's transactions take milliseconds)."""
@@ -51,10 +59,14 @@ class Store:
 
     @classmethod
     async def open(cls, url: str, *, create: bool = True) -> Store:
-        """Open (and create or migrate) the database at ``url``.
+        """Open the database at ``url``.
 
-        ``create=False`` refuses a SQLite file that does not exist yet (the read-only CLI
-        commands use it, so a typo in ``[store] url`` is not answered with an empty list).
+        ``create=True`` is the daemon's: where no file exists it creates the database, and it
+        migrates an older one. ``create=False`` is every other command's: the file must exist
+        and hold a mailwatch database at the latest version, and opening it creates, migrates
+        and writes nothing (so a typo in ``[store] url`` is not answered with an empty list).
+        Either way a file that is there is never given a schema: a 0-byte file, a file
+        without mailwatch's tables or a directory at the path is refused.
         """
         parsed = make_url(url)
         sqlite = parsed.get_backend_name() == "sqlite"
@@ -66,7 +78,8 @@ class Store:
                 raise StoreError(f"{url}: mailwatch needs a database file, not memory")
             path = Path(database)
             location = str(path)
-            _prepare_file(path, create=create)
+            if _missing(path, create=create):
+                await _create_file(parsed, path)
         else:
             # The ticket counter and the one-open-ticket rule need serialisable transactions.
             kwargs["isolation_level"] = "SERIALIZABLE"
@@ -75,22 +88,23 @@ class Store:
             _configure_sqlite(engine)
         store = cls(engine, location)
         try:
-            await store._prepare(sqlite)
+            if create:
+                # A server database is created empty by its administrator; a SQLite file
+                # only by ``_create_file``, complete.
+                await store._migrate(sqlite, schema_may_be_new=not sqlite)
+            else:
+                await store._require_latest(sqlite)
         except BaseException:
             await engine.dispose()
             raise
         return store
 
-    async def _prepare(self, sqlite: bool) -> None:
+    async def _migrate(self, sqlite: bool, *, schema_may_be_new: bool) -> None:
         async with self.write() as conn:
             if sqlite:
-                problems = (await conn.exec_driver_sql("PRAGMA quick_check")).scalars().all()
-                if problems != ["ok"]:
-                    shown = "; ".join(str(p) for p in problems[:3])
-                    raise NotMailwatchDatabaseError(
-                        f"{self.location} is damaged ({shown}). mailwatch will not write to it; "
-                        "restore it from a backup or move it away."
-                    )
+                await _quick_check(conn, self.location)
+            if not schema_may_be_new:
+                await conn.run_sync(existing_version, self.location)
             await conn.run_sync(migrate, self.location, datetime.now(UTC))
         if sqlite:
             # The journal mode is a property of the file; set it once the file is known to be
@@ -100,6 +114,12 @@ class Store:
                 driver: Any = raw.driver_connection
                 cursor = await driver.execute("PRAGMA journal_mode=WAL")
                 await cursor.close()
+
+    async def _require_latest(self, sqlite: bool) -> None:
+        async with self.read() as conn:
+            if sqlite:
+                await _quick_check(conn, self.location)
+            await conn.run_sync(require_latest, self.location)
 
     @asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncConnection]:
@@ -138,19 +158,86 @@ class Store:
         await self.close()
 
 
-def _prepare_file(path: Path, *, create: bool) -> None:
-    """Refuse a missing file unless creating; create its directory when creating."""
-    if path.exists():
-        return
-    if not create:
-        raise StoreError(
-            f"no database at {path}: the daemon creates it when it first runs "
-            "(or check [store] url and [daemon] state_dir)"
+async def _quick_check(conn: AsyncConnection, location: str) -> None:
+    problems = (await conn.exec_driver_sql("PRAGMA quick_check")).scalars().all()
+    if problems != ["ok"]:
+        shown = "; ".join(str(p) for p in problems[:3])
+        raise NotMailwatchDatabaseError(
+            f"{location} is damaged ({shown}). mailwatch will not write to it; "
+            "restore it from a backup or move it away."
         )
+
+
+def _missing(path: Path, *, create: bool) -> bool:
+    """Whether there is no file at ``path`` (and the caller may create one); refuses what is
+    there but cannot be a database, before SQLite or its driver thread see it."""
+    try:
+        found = path.stat()
+    except FileNotFoundError:
+        if not create:
+            raise DatabaseMissingError(
+                f"no database at {path}: the daemon (mailwatch run) creates it when it first "
+                "runs (or check [store] url and [daemon] state_dir)"
+            ) from None
+        return True
+    except OSError as exc:
+        raise StoreError(f"cannot use {path}: {exc.strerror}") from None
+    if stat.S_ISDIR(found.st_mode):
+        raise StoreError(
+            f"{path} is a directory, not a database file: move it away, or point "
+            "[store] url at a file"
+        )
+    if found.st_size == 0:
+        raise NotMailwatchDatabaseError(
+            f"{path} is empty (0 bytes): it is not a mailwatch database. mailwatch will not "
+            "write to it; restore it from a backup or move it away (the daemon creates a new "
+            "one where no file exists)."
+        )
+    return False
+
+
+async def _create_file(url: URL, path: Path) -> None:
+    """Create the database complete in a side file, then move it to ``path``.
+
+    SQLite creates an empty file at connect and fills it at the first commit; built in place,
+    a crash in between would leave the 0-byte file every later open refuses. The side file
+    is only ever mailwatch's own, so one a crash left behind is removed.
+    """
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise StoreError(f"cannot create {path.parent}: {exc.strerror}") from None
+    side = path.with_name(f".{path.name}.new")
+    journal = side.with_name(side.name + "-journal")
+    try:
+        for leftover in (side, journal):
+            leftover.unlink(missing_ok=True)
+        engine = create_async_engine(url.set(database=str(side)))
+        _configure_sqlite(engine)
+        builder = Store(engine, str(path))
+        try:
+            async with builder.write() as conn:
+                await conn.run_sync(migrate, str(path), datetime.now(UTC))
+        finally:
+            await builder.close()
+        _move_into_place(side, path)
+    except OSError as exc:
+        raise StoreError(f"cannot create {path}: {exc.strerror}") from None
+    finally:
+        with contextlib.suppress(OSError):
+            side.unlink(missing_ok=True)
+
+
+def _move_into_place(side: Path, path: Path) -> None:
+    try:
+        # A link never replaces a file: one that appeared meanwhile wins, and is examined like
+        # any other when it is opened.
+        os.link(side, path)
+    except FileExistsError:
+        pass
+    except OSError:
+        if not path.exists():  # a file system without hard links
+            side.replace(path)
 
 
 def _configure_sqlite(engine: AsyncEngine) -> None:
