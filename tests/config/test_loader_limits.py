@@ -208,3 +208,17 @@ def test_a_duration_longer_than_a_timedelta_is_a_problem_line(tmp_path: Path) ->
     path.write_text('[reminders]\nbefore_resolution_due = "99999999999999999999999d"\n')
     [problem] = problems(path)
     assert problem.startswith("reminders.before_resolution_due: invalid duration")
+
+
+@pytest.mark.parametrize("code", ["true", "5"])
+def test_a_refused_code_that_is_a_number_is_a_problem_line(tmp_path: Path, code: str) -> None:
+    # Found by the property above: ipaddress read [true] as 0.0.0.1/32, with a warning.
+    path = tmp_path / "dnsbl.toml"
+    path.write_text(
+        '[[checks.dnsbl]]\nname = "bl"\nips = ["192.0.2.1"]\n'
+        f'[[checks.dnsbl.zones]]\nzone = "psbl.surriel.com"\nrefused_codes = [{code}]\n'
+    )
+    assert problems(path) == [
+        "checks.dnsbl[0].zones[0].refused_codes[0]: "
+        'a network must be a string such as "127.0.0.1/32"'
+    ]
