@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from mailwatch.cli.main import main
+
 PLANS = Path(__file__).resolve().parents[2] / "config" / "sla-plans.toml"
 
 
@@ -59,3 +61,20 @@ def test_malformed_time_is_a_clear_error() -> None:
     proc = sla("--plan", "netgovern-premium", "--severity", "1", "--opened", "friday")
     assert proc.returncode == 2
     assert "friday" in proc.stderr
+
+
+@pytest.mark.parametrize("opened", ["9999-12-31T23:00", "0001-01-01T00:00+01:00"])
+def test_a_time_out_of_range_is_exit_2_naming_the_argument(
+    opened: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = ["sla", "-c", str(PLANS), "--plan", "netgovern-premium", "--severity", "1"]
+    assert main([*args, "--opened", opened]) == 2
+    assert main([*args, "--opened", "2026-11-20T16:00", "--acknowledged", opened]) == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err == (
+        f"mailwatch: opened time {opened!r} is out of range: "
+        "deadlines are computed for times from 1900 to 9899\n"
+        f"mailwatch: acknowledged time {opened!r} is out of range: "
+        "deadlines are computed for times from 1900 to 9899\n"
+    )

@@ -19,6 +19,7 @@ def load_or_exit(explicit: str | None, *, route_urls: bool = False) -> Mailwatch
     ``run`` do; other commands send no alerts and do not load apprise).
     """
     from mailwatch.config import EX_CONFIG, config_path, load_config
+    from mailwatch.config.loader import one_line
     from mailwatch.domain.errors import ConfigError
 
     path = config_path(explicit)
@@ -30,7 +31,8 @@ def load_or_exit(explicit: str | None, *, route_urls: bool = False) -> Mailwatch
             check_route_urls(path, config)
         return config
     except ConfigError as exc:
-        print(f"mailwatch: invalid config {path}:", file=sys.stderr)
+        # Escaped here too: route URL problems come from outside the loader.
+        print(one_line(f"mailwatch: invalid config {path}:"), file=sys.stderr)
         for problem in exc.problems:
-            print(f"  {problem}", file=sys.stderr)
+            print(f"  {one_line(problem)}", file=sys.stderr)
         raise SystemExit(EX_CONFIG) from None

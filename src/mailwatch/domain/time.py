@@ -80,7 +80,10 @@ def parse_duration(text: str) -> timedelta:
     parts = _DURATION_PART.findall(cleaned)
     if not cleaned or "".join(n + u for n, u in parts) != cleaned:
         raise ValueError(f"invalid duration {text!r}")
-    return timedelta(seconds=sum(int(n) * _UNIT_S[u] for n, u in parts))
+    try:
+        return timedelta(seconds=sum(int(n) * _UNIT_S[u] for n, u in parts))
+    except OverflowError:  # more than 999,999,999 days
+        raise ValueError(f"duration {text!r} is too long") from None
 
 
 def load_zone(name: str) -> ZoneInfo:

@@ -20,6 +20,13 @@ if TYPE_CHECKING:
 SEVERITIES = (1, 2, 3, 4)
 """Severity 1 is the most urgent; a plan keys its targets ``sev1`` .. ``sev4``."""
 
+EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
+LATEST = datetime(9900, 1, 1, tzinfo=UTC)
+"""Tickets open within these instants (the end excluded): on a desk open five days a week the
+longest promise (9999 business days, ~40 years) ends inside what ``datetime`` can hold. A
+desk open an hour a week can still promise past the year 9999: that is a ``ValueError`` too."""
+RANGE_TEXT = "deadlines are computed for times from 1900 to 9899"
+
 
 @dataclass(frozen=True)
 class Deadlines:
@@ -59,9 +66,9 @@ def compute_deadlines(
     ticket is unacknowledged.
     """
     target = plan.target(severity)
-    require_aware(opened_at, "opened_at")
+    require_in_range(opened_at, "opened_at")
     if acknowledged_at is not None:
-        require_aware(acknowledged_at, "acknowledged_at")
+        require_in_range(acknowledged_at, "acknowledged_at")
         # Compare in UTC: aware datetimes sharing a tzinfo compare by wall clock.
         if acknowledged_at.astimezone(UTC) < opened_at.astimezone(UTC):
             raise ValueError(
@@ -70,17 +77,36 @@ def compute_deadlines(
             )
     if target is None:
         return Deadlines(response_due=None, resolution_due=None)
-    response_due = None
-    if target.response is not None:
-        promise = target.response
-        if target.response_off_hours is not None and not calendar.is_open(opened_at):
-            promise = target.response_off_hours
-        response_due = add_duration(calendar, opened_at, promise)
-    resolution_due = None
-    resolution_start = acknowledged_at if acknowledged_at is not None else response_due
-    if target.resolution is not None and resolution_start is not None:
-        resolution_due = add_duration(calendar, resolution_start, target.resolution)
+    try:
+        response_due = None
+        if target.response is not None:
+            promise = target.response
+            if target.response_off_hours is not None and not calendar.is_open(opened_at):
+                promise = target.response_off_hours
+            response_due = add_duration(calendar, opened_at, promise)
+        resolution_due = None
+        resolution_start = acknowledged_at if acknowledged_at is not None else response_due
+        if target.resolution is not None and resolution_start is not None:
+            resolution_due = add_duration(calendar, resolution_start, target.resolution)
+    except OverflowError:
+        # 9999 business hours of a desk open an hour a week is ~190 years; see LATEST.
+        raise ValueError(
+            f"a deadline of the ticket opened {opened_at.isoformat()} falls after the year 9999"
+        ) from None
     return Deadlines(response_due=response_due, resolution_due=resolution_due)
+
+
+def require_in_range(instant: datetime, what: str) -> datetime:
+    """``instant`` itself; a ``ValueError`` naming ``what`` if it carries no UTC offset or lies
+    outside ``EARLIEST`` .. ``LATEST``."""
+    require_aware(instant, what)
+    try:
+        utc = instant.astimezone(UTC)
+    except OverflowError:  # 0001-01-01T00:00+01:00 is before the first instant datetime holds
+        utc = None
+    if utc is None or not EARLIEST <= utc < LATEST:
+        raise ValueError(f"{what} {instant.isoformat()} is out of range: {RANGE_TEXT}")
+    return instant
 
 
 def sla_report(
@@ -123,6 +149,7 @@ def _instant(value: datetime | str, zone: ZoneInfo, what: str) -> datetime:
     """A time a person typed for ``mailwatch sla``. Not ``mailwatch.domain.time.parse_instant``,
     which reads instants mailwatch wrote itself: this one reads a time without an offset as
     local time in the plan's calendar zone, and its error names the argument."""
+    original = value
     if isinstance(value, str):
         try:
             value = datetime.fromisoformat(value)
@@ -130,9 +157,16 @@ def _instant(value: datetime | str, zone: ZoneInfo, what: str) -> datetime:
             raise ValueError(
                 f"{what} time {value!r} is not ISO 8601, e.g. 2026-11-23T09:00:00-05:00"
             ) from None
+    text = original if isinstance(original, str) else original.isoformat()
+    out_of_range = ValueError(f"{what} time {text!r} is out of range: {RANGE_TEXT}")
     if value.tzinfo is None or value.utcoffset() is None:
-        return localize(value, zone)
-    return value
+        if not EARLIEST.year <= value.year < LATEST.year:
+            raise out_of_range  # localize cannot read the first and last days datetime holds
+        value = localize(value, zone)
+    try:
+        return require_in_range(value, what)
+    except ValueError:
+        raise out_of_range from None
 
 
 def _iso(instant: datetime | None, zone: ZoneInfo) -> str | None:

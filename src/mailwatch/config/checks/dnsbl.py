@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import enum
 from ipaddress import IPv4Network
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, IPvAnyAddress, model_validator
+from pydantic import BeforeValidator, Field, IPvAnyAddress, model_validator
 
 from mailwatch.config.base import StrictModel
 from mailwatch.config.checks.base import CheckBase, CheckKind
@@ -25,12 +25,23 @@ ZoneType = Literal["ip", "domain"]
 DEFAULT_REFUSED_CODES: tuple[str, ...] = ("127.0.0.1/32", "127.255.255.0/24")
 
 
+def _network_as_text(value: object) -> object:
+    # ipaddress reads a bare number as an address (IPv4Network(True) is 0.0.0.1/32), with a
+    # DeprecationWarning for a bool: in a config it is a mistake, not a network.
+    if isinstance(value, int):
+        raise ValueError('a network must be a string such as "127.0.0.1/32"')
+    return value
+
+
+RefusedCode = Annotated[IPv4Network, BeforeValidator(_network_as_text)]
+
+
 class DnsblZone(StrictModel):
     """One blocklist."""
 
     zone: DomainName
     type: ZoneType = "ip"
-    refused_codes: list[IPv4Network] = Field(
+    refused_codes: list[RefusedCode] = Field(
         default_factory=lambda: [IPv4Network(code) for code in DEFAULT_REFUSED_CODES]
     )
 

@@ -37,6 +37,8 @@ growing is the more urgent news than one that is large."""
 
 MAX_SAMPLES = 100
 SHOWN_CHARS = 80
+LATEST_EPOCH_S = 253402300799.0
+"""9999-12-31T23:59:59Z: an ``arrival_time`` past it (or before the epoch) is not a time."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,7 +67,10 @@ def parse_postqueue_json(text: str, now: float) -> QueueSnapshot:
     """``postqueue -j`` output: one JSON object per message; ages relative to ``now`` (epoch s).
 
     A line that is not a message object is skipped and reported in ``bad_lines``; the other
-    lines are still counted, so the counts are a lower bound when there are bad lines.
+    lines are still counted, so the counts are a lower bound when there are bad lines. Never
+    raises: JSON nested past the parser's recursion limit, integers too long to read, and
+    ``arrival_time`` values that are no instant (NaN, ±Infinity, 1e400, before 1970, after
+    9999) are bad lines like any other.
     """
     counts = dict.fromkeys(POSTFIX_QUEUES, 0)
     oldest: float | None = None
@@ -75,7 +80,11 @@ def parse_postqueue_json(text: str, now: float) -> QueueSnapshot:
             continue
         try:
             message = json.loads(line)
+        except RecursionError:
+            bad.append(BadLine(number, line, "is JSON nested too deeply"))
+            continue
         except ValueError:
+            # Also a number of more than 4,300 digits: int() refuses it with a ValueError.
             bad.append(BadLine(number, line, "is not JSON"))
             continue
         problem = _postfix_message_problem(message)
@@ -107,6 +116,9 @@ def _postfix_message_problem(message: Any) -> str | None:
     arrival = message.get("arrival_time")
     if isinstance(arrival, bool) or not isinstance(arrival, int | float):
         return "has no numeric arrival_time"
+    # An int compares exactly (float() of 10**400 would overflow); NaN fails both comparisons.
+    if not (0 <= arrival <= LATEST_EPOCH_S):
+        return "has an arrival_time that is no instant"
     return None
 
 
@@ -115,6 +127,8 @@ _EXIM_MESSAGE = re.compile(
     r"(?P<id>[0-9A-Za-z]{6}-[0-9A-Za-z]{6,11}-[0-9A-Za-z]{2,4})(?:\s|$)"
 )
 _EXIM_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+_EXIM_AGE_DIGITS = 12
+"""Longer ages are not Exim's (it prints at most a few digits); they are counted, not aged."""
 
 
 def parse_exim_count(text: str) -> int:
@@ -134,7 +148,7 @@ def parse_exim_listing(text: str) -> QueueSnapshot:
         total += 1
         if "*** frozen ***" in line:
             frozen += 1
-        if found["age"] is not None:
+        if found["age"] is not None and len(found["age"]) <= _EXIM_AGE_DIGITS:
             age = float(int(found["age"]) * _EXIM_UNITS[found["unit"]])
             oldest = age if oldest is None else max(oldest, age)
     return QueueSnapshot(total=total, parts={"frozen": frozen}, oldest_age_s=oldest)
