@@ -11,6 +11,7 @@ from pathlib import Path
 
 from harness.dnsmasq import GOOD, IP_ZONE, DnsServer
 from harness.mailservers import MailServers
+from helpers.resources import LEVELS_OFF_TOML
 from helpers.roundtrip_config import roundtrip_toml
 
 KINDS = ("roundtrip", "mx", "dnsbl", "tls", "queue", "resources", "service")
@@ -52,13 +53,7 @@ name = "f-resources"
 mounts = ["/"]
 cpu_sample_s = 0.5
 # Levels off: the service check must be the one critical row, on a busy machine too.
-cpu_percent = {{ warning = "off", critical = "off" }}
-load_per_core = {{ warning = "off", critical = "off" }}
-memory_percent = {{ warning = "off", critical = "off" }}
-swap_percent = {{ warning = "off", critical = "off" }}
-disk_percent = {{ warning = "off", critical = "off" }}
-inodes_percent = {{ warning = "off", critical = "off" }}
-net_errors = {{ warning = "off", critical = "off" }}
+{LEVELS_OFF_TOML}
 
 [[checks.service]]
 name = "g-service"

@@ -16,6 +16,7 @@ import pytest
 
 from helpers.daemon import DaemonProcess, wait_for
 from helpers.hung_mount import hung_mount_or_skip
+from helpers.resources import LEVELS_OFF_TOML
 
 
 @pytest.fixture
@@ -38,13 +39,7 @@ timeout_s = 2
 cpu_sample_s = 0.1
 mounts = ["/", "{mount}"]
 # About the mount: a busy machine must not make the check critical/cpu (or load, memory, disk).
-cpu_percent = {{ warning = "off", critical = "off" }}
-load_per_core = {{ warning = "off", critical = "off" }}
-memory_percent = {{ warning = "off", critical = "off" }}
-swap_percent = {{ warning = "off", critical = "off" }}
-disk_percent = {{ warning = "off", critical = "off" }}
-inodes_percent = {{ warning = "off", critical = "off" }}
-net_errors = {{ warning = "off", critical = "off" }}
+{LEVELS_OFF_TOML}
 """
 
 

@@ -11,8 +11,7 @@ from pathlib import Path
 import pytest
 
 from helpers.daemon import DaemonProcess, wait_for
-
-OFF = '{ warning = "off", critical = "off" }'
+from helpers.resources import LEVELS_OFF_TOML
 
 
 def config(state_dir: Path) -> str:
@@ -26,13 +25,7 @@ start_spread_s = 0
 name = "host"
 interval_s = 1
 cpu_sample_s = 0.1
-cpu_percent = {OFF}
-load_per_core = {OFF}
-memory_percent = {OFF}
-swap_percent = {OFF}
-disk_percent = {OFF}
-inodes_percent = {OFF}
-net_errors = {OFF}
+{LEVELS_OFF_TOML}
 """
 
 
