@@ -141,9 +141,46 @@ def test_resolve_needs_a_note_and_then_closes_the_ticket(config_file: Path) -> N
     assert "--note" in proc.stderr
     proc = mailwatch(config_file, "resolve", "MW-000001", "--note", "fixed")
     assert proc.returncode == 0, proc.stderr
-    again = mailwatch(config_file, "resolve", "MW-000001", "--note", "fixed")
-    assert again.returncode == 1
-    assert "was resolved" in again.stderr
+    again = mailwatch(config_file, "resolve", "MW-000001", "--note", "fixed", user="erin")
+    assert again.returncode == 0, again.stderr  # a repeat is a no-op, not a failure
+    assert re.fullmatch(
+        r"MW-000001 already resolved by carol at \d{4}-\d\d-\d\d \d\d:\d\d EET\n", again.stdout
+    )
+    shown = json.loads(mailwatch(config_file, "show", "MW-000001", "--json").stdout)
+    assert shown["resolved_by"] == "carol"
+    assert [e["type"] for e in shown["timeline"]].count("ticket_resolved") == 1
+
+
+def test_acknowledging_twice_is_a_no_op_that_says_who_did(config_file: Path) -> None:
+    populate(config_file, ("imap", State.CRITICAL))
+    first = mailwatch(config_file, "ack", "MW-000001", "--json", user="alice")
+    assert first.returncode == 0, first.stderr
+    acked = json.loads(first.stdout)
+    assert (acked["ticket"], acked["status"], acked["acknowledged_by"], acked["changed"]) == (
+        "MW-000001",
+        "acknowledged",
+        "alice",
+        True,
+    )
+    again = mailwatch(config_file, "ack", "MW-000001", "--note", "me too", user="bob")
+    assert again.returncode == 0, again.stderr
+    assert again.stderr == ""
+    assert re.fullmatch(
+        r"MW-000001 already acknowledged by alice at \d{4}-\d\d-\d\d \d\d:\d\d EET\n", again.stdout
+    )
+    repeat = json.loads(mailwatch(config_file, "ack", "MW-1", "--json", user="bob").stdout)
+    assert (repeat["acknowledged_by"], repeat["changed"]) == ("alice", False)
+    assert repeat["acknowledged_at"] == acked["acknowledged_at"]
+    shown = json.loads(mailwatch(config_file, "show", "MW-000001", "--json").stdout)
+    assert [e["type"] for e in shown["timeline"]] == ["ticket_opened", "acknowledged"]
+    # Mitigating acknowledges too; acknowledging afterwards is the same no-op.
+    assert mailwatch(config_file, "mitigate", "MW-1", "--note", "backup MX").returncode == 0
+    after = mailwatch(config_file, "ack", "MW-000001", user="bob")
+    assert after.returncode == 0, after.stderr
+    assert after.stdout.startswith("MW-000001 already acknowledged by alice at ")
+    remitigate = mailwatch(config_file, "mitigate", "MW-1", "--note", "again", user="bob")
+    assert remitigate.returncode == 0, remitigate.stderr
+    assert remitigate.stdout.startswith("MW-000001 already mitigated by carol at ")
 
 
 @pytest.mark.parametrize("command", ["show", "ack"])

@@ -15,6 +15,7 @@
         ├── TicketNotFoundError       no ticket has this number (also a LookupError)
         ├── UnknownCheckError         a silence names a check that is not configured
         ├── TicketActionError         the ticket's state does not allow the action
+        │   └── AlreadyDoneError          it is already so (acknowledged, ...): a no-op
         └── TimelineError             a timeline that describes no ticket
 
 Library errors (aiosmtplib, aioimaplib, ssl, dnspython, SQLAlchemy) never travel past the
@@ -29,6 +30,7 @@ refused chain as a finding.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from pathlib import Path
 
 from mailwatch.domain.results import State
@@ -120,6 +122,17 @@ class UnknownCheckError(TicketError, LookupError):
 
 class TicketActionError(TicketError, ValueError):
     """A person asked for a transition the ticket's state does not allow."""
+
+
+class AlreadyDoneError(TicketActionError):
+    """The ticket is already acknowledged, mitigated or resolved, as asked: nothing to do.
+    The CLI reports it and exits 0, so that a bot may repeat itself."""
+
+    def __init__(self, message: str, done: str, by: str | None, at: datetime | None) -> None:
+        super().__init__(message)
+        self.done = done
+        self.by = by
+        self.at = at
 
 
 class TimelineError(TicketError, ValueError):

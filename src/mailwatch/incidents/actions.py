@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from mailwatch.domain.errors import TicketActionError, UnknownCheckError
+from mailwatch.domain.errors import AlreadyDoneError, TicketActionError, UnknownCheckError
 from mailwatch.domain.quiet import ALL_CHECKS, Silence
 from mailwatch.domain.tickets import format_number
 from mailwatch.incidents.engine import acknowledge, mitigate, resolve
@@ -30,10 +30,14 @@ if TYPE_CHECKING:
 async def _act(
     store: Store, config: MailwatchConfig, number: int, now: datetime, action: TicketAction
 ) -> ProcessOutcome:
+    prefix = config.incidents.ticket_prefix
     try:
         return await act_on_ticket(store, config, number, now, action)
+    except AlreadyDoneError as exc:
+        raise AlreadyDoneError(
+            f"{format_number(number, prefix)}: {exc}", exc.done, exc.by, exc.at
+        ) from None
     except TicketActionError as exc:
-        prefix = config.incidents.ticket_prefix
         raise TicketActionError(f"{format_number(number, prefix)}: {exc}") from None
 
 
