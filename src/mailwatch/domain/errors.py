@@ -14,6 +14,7 @@
     └── TicketError                 a person's ticket command cannot be carried out
         ├── TicketNotFoundError       no ticket has this number (also a LookupError)
         ├── UnknownCheckError         a silence names a check that is not configured
+        ├── SilenceNotFoundError      no silence has this id
         ├── TicketActionError         the ticket's state does not allow the action
         │   └── AlreadyDoneError          it is already so (acknowledged, ...): a no-op
         └── TimelineError             a timeline that describes no ticket
@@ -118,6 +119,10 @@ class TicketNotFoundError(TicketError, LookupError):
 
 class UnknownCheckError(TicketError, LookupError):
     """A silence names a check that is not configured."""
+
+
+class SilenceNotFoundError(TicketError, LookupError):
+    """No silence has this id."""
 
 
 class TicketActionError(TicketError, ValueError):

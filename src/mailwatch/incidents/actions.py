@@ -17,6 +17,7 @@ from mailwatch.incidents.processor import (
     ProcessOutcome,
     TicketAction,
     act_on_ticket,
+    record_expiry,
     record_silence,
     record_unsilence,
     tick,
@@ -125,3 +126,24 @@ async def unsilence_check(
     ending, touched = await record_unsilence(store, config, check, now, actor)
     await tick(store, config, now)
     return SilenceChange(ending, sorted(set(touched)))
+
+
+@dataclass(frozen=True)
+class SilenceExpiry:
+    """What ``silence expire ID`` did: the silence as it now is, whether this command ended
+    it (False: it had already ended or run out), and the tickets whose timeline says so."""
+
+    silence: Silence
+    ended_now: bool
+    tickets: list[int]
+
+
+async def expire_silence(
+    store: Store, config: MailwatchConfig, silence_id: int, actor: str, now: datetime
+) -> SilenceExpiry:
+    """End silence ``silence_id`` now, as ``unsilence`` ends one, and re-evaluate open tickets
+    at once; a silence that has already ended is left as it is."""
+    silence, ended_now, touched = await record_expiry(store, config, silence_id, now, actor)
+    if ended_now:
+        await tick(store, config, now)
+    return SilenceExpiry(silence, ended_now, sorted(set(touched)))
