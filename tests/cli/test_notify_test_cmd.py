@@ -3,6 +3,7 @@ when every URL took the message, 2 for an unknown route, 78 for a bad template."
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -94,6 +95,30 @@ def test_one_route_with_failures_exits_1(tmp_path: Path) -> None:
     ]
     # -v shows apprise's own debug lines, which carry the request URL: masked too.
     assert "JSON POST URL" in proc.stderr
+    assert PASSWORD not in proc.stdout + proc.stderr
+    assert TOKEN not in proc.stdout + proc.stderr
+
+
+def test_json_reports_each_url_masked(tmp_path: Path) -> None:
+    with HttpReceiver(statuses=[500]) as broken, HttpReceiver() as fine:
+        config = write(
+            tmp_path,
+            f"""
+            [routes.team]
+            urls = ["env:MW_TEST_TEAM_URL", "{fine.url("/ok")}"]
+            """,
+        )
+        secret_url = f"json://hook:{PASSWORD}@127.0.0.1:{broken.port}/hooks/{TOKEN}"
+        proc = notify_test(config, "--json", env={"MW_TEST_TEAM_URL": secret_url})
+    assert proc.returncode == 1
+    report = json.loads(proc.stdout)
+    assert (report["delivered"], report["total"]) == (1, 2)
+    assert [(u["route"], u["url"], u["ok"]) for u in report["urls"]] == [
+        ("team", f"json://hook:****@127.0.0.1:{broken.port}/hooks/****", False),
+        ("team", f"json://127.0.0.1:{fine.port}/ok", True),
+    ]
+    assert "error=500" in report["urls"][0]["error"]
+    assert report["urls"][1]["error"] is None
     assert PASSWORD not in proc.stdout + proc.stderr
     assert TOKEN not in proc.stdout + proc.stderr
 

@@ -141,9 +141,46 @@ def test_resolve_needs_a_note_and_then_closes_the_ticket(config_file: Path) -> N
     assert "--note" in proc.stderr
     proc = mailwatch(config_file, "resolve", "MW-000001", "--note", "fixed")
     assert proc.returncode == 0, proc.stderr
-    again = mailwatch(config_file, "resolve", "MW-000001", "--note", "fixed")
-    assert again.returncode == 1
-    assert "was resolved" in again.stderr
+    again = mailwatch(config_file, "resolve", "MW-000001", "--note", "fixed", user="erin")
+    assert again.returncode == 0, again.stderr  # a repeat is a no-op, not a failure
+    assert re.fullmatch(
+        r"MW-000001 already resolved by carol at \d{4}-\d\d-\d\d \d\d:\d\d EET\n", again.stdout
+    )
+    shown = json.loads(mailwatch(config_file, "show", "MW-000001", "--json").stdout)
+    assert shown["resolved_by"] == "carol"
+    assert [e["type"] for e in shown["timeline"]].count("ticket_resolved") == 1
+
+
+def test_acknowledging_twice_is_a_no_op_that_says_who_did(config_file: Path) -> None:
+    populate(config_file, ("imap", State.CRITICAL))
+    first = mailwatch(config_file, "ack", "MW-000001", "--json", user="alice")
+    assert first.returncode == 0, first.stderr
+    acked = json.loads(first.stdout)
+    assert (acked["ticket"], acked["status"], acked["acknowledged_by"], acked["changed"]) == (
+        "MW-000001",
+        "acknowledged",
+        "alice",
+        True,
+    )
+    again = mailwatch(config_file, "ack", "MW-000001", "--note", "me too", user="bob")
+    assert again.returncode == 0, again.stderr
+    assert again.stderr == ""
+    assert re.fullmatch(
+        r"MW-000001 already acknowledged by alice at \d{4}-\d\d-\d\d \d\d:\d\d EET\n", again.stdout
+    )
+    repeat = json.loads(mailwatch(config_file, "ack", "MW-1", "--json", user="bob").stdout)
+    assert (repeat["acknowledged_by"], repeat["changed"]) == ("alice", False)
+    assert repeat["acknowledged_at"] == acked["acknowledged_at"]
+    shown = json.loads(mailwatch(config_file, "show", "MW-000001", "--json").stdout)
+    assert [e["type"] for e in shown["timeline"]] == ["ticket_opened", "acknowledged"]
+    # Mitigating acknowledges too; acknowledging afterwards is the same no-op.
+    assert mailwatch(config_file, "mitigate", "MW-1", "--note", "backup MX").returncode == 0
+    after = mailwatch(config_file, "ack", "MW-000001", user="bob")
+    assert after.returncode == 0, after.stderr
+    assert after.stdout.startswith("MW-000001 already acknowledged by alice at ")
+    remitigate = mailwatch(config_file, "mitigate", "MW-1", "--note", "again", user="bob")
+    assert remitigate.returncode == 0, remitigate.stderr
+    assert remitigate.stdout.startswith("MW-000001 already mitigated by carol at ")
 
 
 @pytest.mark.parametrize("command", ["show", "ack"])
@@ -240,3 +277,93 @@ sev3 = { response = "4h", resolution = "1d" }
     assert "not acknowledged" in rows["MW-000001"], proc.stdout
     assert " met " in rows["MW-000002"] + " ", proc.stdout
     assert " in " not in rows["MW-000001"].split("imap", 1)[1], proc.stdout
+
+
+def configure_check(config_file: Path, name: str) -> None:
+    """A check by this name in the config, so that it may be silenced (never run here)."""
+    with config_file.open("a", encoding="utf-8") as extra:
+        extra.write(f'\n[[checks.resources]]\nname = "{name}"\n')
+
+
+def test_silence_list_and_expire_by_id(config_file: Path) -> None:
+    populate(config_file, ("imap", State.OK), ("smtp", State.OK))
+    configure_check(config_file, "imap")
+    assert mailwatch(config_file, "silence", "list").stdout == "no active silences\n"
+    first = mailwatch(config_file, "silence", "imap", "--for", "2h", "--reason", "dovecot upgrade")
+    assert first.returncode == 0, first.stderr
+    second = mailwatch(
+        config_file, "silence", "all", "--for", "30m", "--reason", "relay move", "--json"
+    )
+    assert second.returncode == 0, second.stderr
+    created = json.loads(second.stdout)
+    assert (created["id"], created["check"], created["by"], created["reason"]) == (
+        2,
+        "all",
+        "carol",
+        "relay move",
+    )
+    listed = mailwatch(config_file, "silence", "list")
+    assert listed.returncode == 0, listed.stderr
+    header, *rows = listed.stdout.splitlines()
+    assert header.split() == ["ID", "CHECK", "UNTIL", "BY", "REASON"]
+    assert [row.split()[:2] for row in rows] == [["1", "imap"], ["2", "all"]]
+    assert rows[0].endswith("carol  dovecot upgrade"), rows[0]
+    assert "EET (in 1 h 59 min)" in rows[0] or "EET (in 2 h)" in rows[0], rows[0]
+
+    expired = mailwatch(config_file, "silence", "expire", "1", "--by", "dave")
+    assert expired.returncode == 0, expired.stderr
+    assert expired.stdout.strip() == "ended silence 1 of imap (dovecot upgrade)"
+    remaining = json.loads(mailwatch(config_file, "silence", "list", "--json").stdout)
+    assert [(s["id"], s["check"], s["until"]) for s in remaining] == [(2, "all", created["until"])]
+    # Expiring it again changes nothing and says so: a no-op, like a second ack.
+    again = mailwatch(config_file, "silence", "expire", "1", "--json")
+    assert again.returncode == 0, again.stderr
+    record = json.loads(again.stdout)
+    assert (record["changed"], record["ended_by"]) == (False, "dave")
+    text = mailwatch(config_file, "silence", "expire", "1").stdout
+    assert re.fullmatch(r"silence 1 already ended at \S+ \d\d:\d\d EET by dave\n", text), text
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["silence", "expire", "7"], "there is no silence 7"),
+        (["silence", "expire", "one"], "'one' is not a silence ID"),
+        (["silence", "expire"], "silence expire needs the silence's ID"),
+        (["silence", "list", "3"], "silence list takes no ID"),
+        (["silence", "imap", "--for", "2h"], "silence imap needs --for DURATION and --reason"),
+    ],
+)
+def test_silence_list_and_expire_bad_input(
+    config_file: Path, args: list[str], message: str
+) -> None:
+    populate(config_file, ("imap", State.OK))
+    proc = mailwatch(config_file, *args)
+    assert proc.returncode == 2, proc.stdout
+    assert message in proc.stderr
+
+
+def test_expiring_a_silence_resumes_notices_of_the_open_ticket(config_file: Path) -> None:
+    populate(config_file, ("imap", State.OK))
+    configure_check(config_file, "imap")
+    assert mailwatch(config_file, "silence", "imap", "--for", "1h", "--reason", "x").returncode == 0
+    populate(config_file, ("imap", State.CRITICAL), start=datetime.now(UTC))
+    proc = mailwatch(config_file, "silence", "expire", "1", "--json")
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["tickets"] == ["MW-000001"]
+    shown = json.loads(mailwatch(config_file, "show", "MW-000001", "--json").stdout)
+    assert [(e["type"], e["notify"]) for e in shown["timeline"]] == [
+        ("ticket_opened", False),
+        ("unsilenced", False),
+        ("notifications_resumed", True),
+    ]
+
+
+def test_a_check_named_list_can_still_be_silenced(config_file: Path) -> None:
+    populate(config_file, ("list", State.OK))
+    configure_check(config_file, "list")
+    proc = mailwatch(config_file, "silence", "list", "--for", "1h", "--reason", "named so")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("silenced list until ")
+    listed = json.loads(mailwatch(config_file, "silence", "list", "--json").stdout)
+    assert [s["check"] for s in listed] == ["list"]

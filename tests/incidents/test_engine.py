@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from helpers.builders import PLANS, T0, config, minutes, result
 from helpers.oracles import replay, replayable
 from mailwatch.domain.checkstate import CheckState
-from mailwatch.domain.errors import TicketActionError
+from mailwatch.domain.errors import AlreadyDoneError, TicketActionError
 from mailwatch.domain.quiet import Quiet
 from mailwatch.domain.results import State
 from mailwatch.domain.tickets import Ticket, TicketStatus, dedup_key
@@ -414,7 +414,7 @@ def test_ack_twice_and_ack_after_mitigation_are_refused() -> None:
         )
 
 
-def test_resolved_ticket_refuses_every_action() -> None:
+def test_resolved_ticket_refuses_every_action_but_a_repeated_resolve() -> None:
     state = opened_state()
     assert state.ticket is not None
     done = resolve(state, state.ticket, "alice", "fixed the relay", T0, EngineContext())
@@ -424,10 +424,14 @@ def test_resolved_ticket_refuses_every_action() -> None:
     for action in (
         lambda: acknowledge(done.state, ticket, "x", None, IncidentPolicy(), T0, EngineContext()),
         lambda: mitigate(done.state, ticket, "x", "n", T0, EngineContext()),
-        lambda: resolve(done.state, ticket, "x", "n", T0, EngineContext()),
     ):
-        with pytest.raises(TicketActionError, match="was resolved"):
+        with pytest.raises(TicketActionError, match="was resolved") as refused:
             action()
+        assert not isinstance(refused.value, AlreadyDoneError)
+    # Resolving again asks for what is already so: a no-op the CLI reports with exit 0.
+    with pytest.raises(AlreadyDoneError, match="already resolved") as repeated:
+        resolve(done.state, ticket, "x", "n", T0, EngineContext())
+    assert (repeated.value.done, repeated.value.by, repeated.value.at) == ("resolved", "alice", T0)
 
 
 def test_resolving_by_hand_restarts_the_failure_streak() -> None:

@@ -2,13 +2,19 @@
 
 Each is one transaction on the same database the daemon writes, and each becomes an event on
 the ticket's timeline with the actor (``--by``, default ``$SUDO_USER`` or ``$USER``) and note.
+Asking again for what is already so (acknowledging an acknowledged ticket) changes nothing and
+exits 0, so that a bot may repeat itself.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from mailwatch.domain.tickets import Ticket
 
 _VERBS = {
     "ack": ("acknowledge a ticket: someone is on it (stops the response clock)", False),
@@ -25,6 +31,11 @@ def add_parser(commands: Any, config_parent: argparse.ArgumentParser) -> None:
         parser.add_argument(
             "--note", metavar="TEXT", required=note_required, help="what was done, and why"
         )
+        parser.add_argument(
+            "--json",
+            action="store_true",
+            help='print the ticket as JSON, with "changed": false when it already was so',
+        )
         parser.set_defaults(handler=run, verb=verb)
 
 
@@ -37,9 +48,12 @@ def run(args: argparse.Namespace) -> int:
         fail,
         with_store,
     )
-    from mailwatch.domain.errors import TicketActionError, TicketNotFoundError
+    from mailwatch.cli.ticket_format import ticket_dict
+    from mailwatch.domain.errors import AlreadyDoneError, TicketActionError, TicketNotFoundError
     from mailwatch.domain.tickets import format_number, parse_number
+    from mailwatch.domain.time import display_zone, local
     from mailwatch.incidents.actions import acknowledge_ticket, mitigate_ticket, resolve_ticket
+    from mailwatch.store.tickets import load_ticket
 
     config = load_or_exit(args.config)
     prefix = config.incidents.ticket_prefix
@@ -55,20 +69,35 @@ def run(args: argparse.Namespace) -> int:
         return fail(f"{args.verb} needs --note TEXT saying what was done", EXIT_BAD_INPUT)
     now = datetime.now(UTC)
 
-    async def work(store: Any) -> None:
-        if args.verb == "ack":
-            await acknowledge_ticket(store, config, number, actor, note or None, now)
-        elif args.verb == "mitigate":
-            await mitigate_ticket(store, config, number, actor, note or "", now)
-        else:
-            await resolve_ticket(store, config, number, actor, note or "", now)
+    async def work(store: Any) -> tuple[AlreadyDoneError | None, Ticket | None]:
+        try:
+            if args.verb == "ack":
+                await acknowledge_ticket(store, config, number, actor, note or None, now)
+            elif args.verb == "mitigate":
+                await mitigate_ticket(store, config, number, actor, note or "", now)
+            else:
+                await resolve_ticket(store, config, number, actor, note or "", now)
+            unchanged = None
+        except AlreadyDoneError as exc:
+            unchanged = exc
+        async with store.read() as conn:
+            return unchanged, await load_ticket(conn, number)
 
     try:
-        with_store(config, work)
+        unchanged, ticket = with_store(config, work)
     except TicketNotFoundError as exc:
         return fail(str(exc), EXIT_BAD_INPUT)
     except TicketActionError as exc:
         return fail(str(exc), EXIT_REFUSED)
-    done = {"ack": "acknowledged", "mitigate": "mitigated", "resolve": "resolved"}[args.verb]
-    print(f"{format_number(number, prefix)} {done} by {actor}")
+    name = format_number(number, prefix)
+    if args.json and ticket is not None:
+        print(json.dumps({**ticket_dict(ticket, prefix), "changed": unchanged is None}, indent=2))
+    elif unchanged is None:
+        done = {"ack": "acknowledged", "mitigate": "mitigated", "resolve": "resolved"}[args.verb]
+        print(f"{name} {done} by {actor}")
+    else:
+        zone = display_zone(config.incidents.timezone)
+        by = f" by {unchanged.by}" if unchanged.by else ""
+        at = f" at {local(unchanged.at, zone)}" if unchanged.at else ""
+        print(f"{name} already {unchanged.done}{by}{at}")
     return 0

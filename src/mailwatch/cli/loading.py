@@ -12,11 +12,14 @@ if TYPE_CHECKING:
     from mailwatch.config import MailwatchConfig
 
 
-def load_or_exit(explicit: str | None, *, route_urls: bool = False) -> MailwatchConfig:
+def load_or_exit(
+    explicit: str | None, *, route_urls: bool = False, as_json: bool = False
+) -> MailwatchConfig:
     """Load the config, or print one line per problem and exit 78 (EX_CONFIG).
 
     ``route_urls``: also ask apprise whether it can use every route URL (``validate`` and
-    ``run`` do; other commands send no alerts and do not load apprise).
+    ``run`` do; other commands send no alerts and do not load apprise). ``as_json``: the
+    problems go to stdout as ``{"ok": false, "config": PATH, "problems": [...]}``.
     """
     from mailwatch.config import EX_CONFIG, config_path, load_config
     from mailwatch.config.loader import one_line
@@ -31,6 +34,12 @@ def load_or_exit(explicit: str | None, *, route_urls: bool = False) -> Mailwatch
             check_route_urls(path, config)
         return config
     except ConfigError as exc:
+        if as_json:
+            import json
+
+            report = {"ok": False, "config": str(path), "problems": exc.problems}
+            print(json.dumps(report, indent=2))
+            raise SystemExit(EX_CONFIG) from None
         # Escaped here too: route URL problems come from outside the loader.
         print(one_line(f"mailwatch: invalid config {path}:"), file=sys.stderr)
         for problem in exc.problems:

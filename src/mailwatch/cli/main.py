@@ -27,20 +27,39 @@ from mailwatch.cli import (
 # apprise or the daemon); tests/cli/test_startup_imports.py keeps it so.
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="mailwatch",
-        description="Proves that mail flows; opens tickets and alerts when it does not.",
-    )
-    parser.add_argument("--version", action="version", version=f"mailwatch {__version__}")
-    parser.add_argument("-v", "--verbose", action="store_true", help="log debug details")
-    config_parent = argparse.ArgumentParser(add_help=False)
-    config_parent.add_argument(
+def global_options(*, inherited: bool) -> argparse.ArgumentParser:
+    """``-c/--config`` and ``-v/--verbose``, accepted before or after the subcommand.
+
+    The main parser holds the defaults; each subcommand's copy (``inherited``) sets an option
+    only when it is given there, so ``mailwatch -c FILE tickets`` is not undone by the
+    subcommand's own default.
+    """
+    options = argparse.ArgumentParser(add_help=False)
+    options.add_argument(
         "-c",
         "--config",
         metavar="FILE",
         help="config file (default: $MAILWATCH_CONFIG or /etc/mailwatch/mailwatch.toml)",
+        default=argparse.SUPPRESS if inherited else None,
     )
+    options.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="log debug details",
+        default=argparse.SUPPRESS if inherited else False,
+    )
+    return options
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="mailwatch",
+        description="Proves that mail flows; opens tickets and alerts when it does not.",
+        parents=[global_options(inherited=False)],
+    )
+    parser.add_argument("--version", action="version", version=f"mailwatch {__version__}")
+    config_parent = global_options(inherited=True)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     check_cmd.add_parser(commands, config_parent)
     validate_cmd.add_parser(commands, config_parent)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import logging
 import socket
 import sys
@@ -30,6 +31,11 @@ def add_parser(commands: Any, config_parent: argparse.ArgumentParser) -> None:
         type=float,
         metavar="SECONDS",
         help="give up on a URL after this long (default: [alerts] timeout_s)",
+    )
+    parser.add_argument(
+        "--json",
+        action="store_true",
+        help="print each URL's outcome (masked) and the totals as JSON",
     )
     parser.set_defaults(handler=run)
 
@@ -61,10 +67,10 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_BAD_INPUT
     chosen = [routes[args.route]] if args.route is not None else list(routes.values())
     timeout_s = args.timeout_s if args.timeout_s is not None else config.alerts.timeout_s
-    return asyncio.run(_send_all(config, chosen, timeout_s))
+    return asyncio.run(_send_all(config, chosen, timeout_s, as_json=args.json))
 
 
-async def _send_all(config: Any, chosen: list[Any], timeout_s: float) -> int:
+async def _send_all(config: Any, chosen: list[Any], timeout_s: float, *, as_json: bool) -> int:
     from mailwatch.alerts.delivery import deliver
     from mailwatch.alerts.messages import NoticeFacts, render
     from mailwatch.domain.notices import NoticeKind
@@ -74,6 +80,7 @@ async def _send_all(config: Any, chosen: list[Any], timeout_s: float) -> int:
     zone = load_zone(config.incidents.timezone) if config.incidents.timezone else None
     host = socket.gethostname()
     delivered = total = 0
+    outcomes: list[dict[str, Any]] = []
     for route in chosen:
         facts = NoticeFacts(
             ticket=f"{config.incidents.ticket_prefix}TEST",
@@ -96,10 +103,19 @@ async def _send_all(config: Any, chosen: list[Any], timeout_s: float) -> int:
         outcome = await deliver(route, message.title, message.body, timeout_s, level=message.level)
         for url in outcome.per_url:
             total += 1
+            delivered += url.ok
+            outcomes.append(
+                {"route": route.name, "url": url.masked_url, "ok": url.ok, "error": url.error}
+            )
+            if as_json:
+                continue
             if url.ok:
-                delivered += 1
                 print(f"{route.name}: ok      {url.masked_url}")
             else:
                 print(f"{route.name}: FAILED  {url.masked_url}: {url.error}")
-    print(f"notify-test: {delivered} of {total} URL(s) delivered")
+    if as_json:
+        report = {"urls": outcomes, "delivered": delivered, "total": total}
+        print(json.dumps(report, indent=2))
+    else:
+        print(f"notify-test: {delivered} of {total} URL(s) delivered")
     return EXIT_ALL_DELIVERED if total and delivered == total else EXIT_SOME_FAILED

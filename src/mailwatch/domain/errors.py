@@ -14,7 +14,9 @@
     └── TicketError                 a person's ticket command cannot be carried out
         ├── TicketNotFoundError       no ticket has this number (also a LookupError)
         ├── UnknownCheckError         a silence names a check that is not configured
+        ├── SilenceNotFoundError      no silence has this id
         ├── TicketActionError         the ticket's state does not allow the action
+        │   └── AlreadyDoneError          it is already so (acknowledged, ...): a no-op
         └── TimelineError             a timeline that describes no ticket
 
 Library errors (aiosmtplib, aioimaplib, ssl, dnspython, SQLAlchemy) never travel past the
@@ -29,6 +31,7 @@ refused chain as a finding.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from pathlib import Path
 
 from mailwatch.domain.results import State
@@ -118,8 +121,23 @@ class UnknownCheckError(TicketError, LookupError):
     """A silence names a check that is not configured."""
 
 
+class SilenceNotFoundError(TicketError, LookupError):
+    """No silence has this id."""
+
+
 class TicketActionError(TicketError, ValueError):
     """A person asked for a transition the ticket's state does not allow."""
+
+
+class AlreadyDoneError(TicketActionError):
+    """The ticket is already acknowledged, mitigated or resolved, as asked: nothing to do.
+    The CLI reports it and exits 0, so that a bot may repeat itself."""
+
+    def __init__(self, message: str, done: str, by: str | None, at: datetime | None) -> None:
+        super().__init__(message)
+        self.done = done
+        self.by = by
+        self.at = at
 
 
 class TimelineError(TicketError, ValueError):

@@ -37,6 +37,7 @@ class Silence:
     reason: str
     created_by: str
     ended_at: datetime | None = None
+    ended_by: str | None = None
 
     def covers(self, check: str) -> bool:
         return self.check in (ALL_CHECKS, check)

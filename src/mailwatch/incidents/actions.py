@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from mailwatch.domain.errors import TicketActionError, UnknownCheckError
+from mailwatch.domain.errors import AlreadyDoneError, TicketActionError, UnknownCheckError
 from mailwatch.domain.quiet import ALL_CHECKS, Silence
 from mailwatch.domain.tickets import format_number
 from mailwatch.incidents.engine import acknowledge, mitigate, resolve
@@ -17,6 +17,7 @@ from mailwatch.incidents.processor import (
     ProcessOutcome,
     TicketAction,
     act_on_ticket,
+    record_expiry,
     record_silence,
     record_unsilence,
     tick,
@@ -30,10 +31,14 @@ if TYPE_CHECKING:
 async def _act(
     store: Store, config: MailwatchConfig, number: int, now: datetime, action: TicketAction
 ) -> ProcessOutcome:
+    prefix = config.incidents.ticket_prefix
     try:
         return await act_on_ticket(store, config, number, now, action)
+    except AlreadyDoneError as exc:
+        raise AlreadyDoneError(
+            f"{format_number(number, prefix)}: {exc}", exc.done, exc.by, exc.at
+        ) from None
     except TicketActionError as exc:
-        prefix = config.incidents.ticket_prefix
         raise TicketActionError(f"{format_number(number, prefix)}: {exc}") from None
 
 
@@ -121,3 +126,24 @@ async def unsilence_check(
     ending, touched = await record_unsilence(store, config, check, now, actor)
     await tick(store, config, now)
     return SilenceChange(ending, sorted(set(touched)))
+
+
+@dataclass(frozen=True)
+class SilenceExpiry:
+    """What ``silence expire ID`` did: the silence as it now is, whether this command ended
+    it (False: it had already ended or run out), and the tickets whose timeline says so."""
+
+    silence: Silence
+    ended_now: bool
+    tickets: list[int]
+
+
+async def expire_silence(
+    store: Store, config: MailwatchConfig, silence_id: int, actor: str, now: datetime
+) -> SilenceExpiry:
+    """End silence ``silence_id`` now, as ``unsilence`` ends one, and re-evaluate open tickets
+    at once; a silence that has already ended is left as it is."""
+    silence, ended_now, touched = await record_expiry(store, config, silence_id, now, actor)
+    if ended_now:
+        await tick(store, config, now)
+    return SilenceExpiry(silence, ended_now, sorted(set(touched)))

@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from mailwatch.domain.checkstate import CheckState
-from mailwatch.domain.errors import TicketActionError
+from mailwatch.domain.errors import AlreadyDoneError, TicketActionError
 from mailwatch.domain.quiet import Quiet
 from mailwatch.domain.results import CheckResult, State
 from mailwatch.domain.tickets import Ticket, TicketStatus
@@ -447,12 +447,20 @@ def acknowledge(
     """Someone is on it: stops the response clock and restarts the resolution clock."""
     current = _require_open(state, ticket, "acknowledged")
     if current.status is TicketStatus.ACKNOWLEDGED:
-        raise TicketActionError(
+        raise AlreadyDoneError(
             f"it is already acknowledged (by {current.acknowledged_by} at "
-            f"{iso(current.acknowledged_at)})"
+            f"{iso(current.acknowledged_at)})",
+            "acknowledged",
+            current.acknowledged_by,
+            current.acknowledged_at,
         )
     if current.status is TicketStatus.MITIGATED:
-        raise TicketActionError("it is already mitigated, which acknowledged it")
+        raise AlreadyDoneError(
+            "it is already mitigated, which acknowledged it",
+            "acknowledged",
+            current.acknowledged_by,
+            current.acknowledged_at,
+        )
     resolution_due = current.resolution_due
     if policy.sla is not None and policy.plan == current.plan:
         # max(): a clock that stepped back must not put the acknowledgement before opening.
@@ -478,8 +486,11 @@ def mitigate(
     the check recovers or someone resolves it."""
     current = _require_open(state, ticket, "mitigated")
     if current.status is TicketStatus.MITIGATED:
-        raise TicketActionError(
-            f"it is already mitigated (by {current.mitigated_by} at {iso(current.mitigated_at)})"
+        raise AlreadyDoneError(
+            f"it is already mitigated (by {current.mitigated_by} at {iso(current.mitigated_at)})",
+            "mitigated",
+            current.mitigated_by,
+            current.mitigated_at,
         )
     return _person_decision(state, current, EventType.MITIGATED, actor, note, now, context)
 
@@ -494,6 +505,13 @@ def resolve(
 ) -> Decision:
     """A person closes the ticket. The failure streak restarts, so a check that is still
     failing opens a new ticket (linked to this one) only after ``open_after`` more failures."""
+    if not ticket.is_open:
+        raise AlreadyDoneError(
+            f"it was already resolved at {iso(ticket.resolved_at)} by {ticket.resolved_by}",
+            "resolved",
+            ticket.resolved_by,
+            ticket.resolved_at,
+        )
     current = _require_open(state, ticket, "resolved")
     return _person_decision(state, current, EventType.TICKET_RESOLVED, actor, note, now, context)
 

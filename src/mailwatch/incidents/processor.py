@@ -9,7 +9,7 @@ the one module of ``mailwatch.incidents`` that talks to the store.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from mailwatch.alerts.planner import PlannerSettings, plan_outbox
 from mailwatch.alerts.routes import build_routes
 from mailwatch.domain.checkstate import CheckState
-from mailwatch.domain.errors import TicketNotFoundError
+from mailwatch.domain.errors import SilenceNotFoundError, TicketNotFoundError
 from mailwatch.domain.quiet import ALL_CHECKS, Silence, quiet_for
 from mailwatch.domain.results import CheckResult
 from mailwatch.domain.tickets import Ticket, dedup_key, format_number
@@ -28,7 +28,7 @@ from mailwatch.incidents.engine import Decision, EngineContext, annotate, evalua
 from mailwatch.incidents.policy import IncidentPolicy, policy_for
 from mailwatch.store.checks import insert_result, load_state, save_state
 from mailwatch.store.outbox import OutboxRow, cancel_entries, insert_outbox, ticket_entries
-from mailwatch.store.silences import active_silences, add_silence, end_silences
+from mailwatch.store.silences import active_silences, add_silence, end_silences, load_silence
 from mailwatch.store.store import Store
 from mailwatch.store.tickets import (
     StoredEvent,
@@ -217,20 +217,47 @@ async def record_unsilence(
     async with store.write() as conn:
         active = await active_silences(conn, now)
         ending = [s for s in active if check == ALL_CHECKS or s.check == check]
-        await end_silences(conn, [s.id for s in ending], now, actor)
-        touched: list[int] = []
-        for silence in ending:
-            touched += await _annotate_open(
-                conn,
-                config,
-                silence.check,
-                now,
-                EventType.UNSILENCED,
-                actor,
-                None,
-                {"silence": silence.id},
-            )
+        touched = await _end_silences(conn, config, ending, now, actor)
     return ending, touched
+
+
+async def record_expiry(
+    store: Store, config: MailwatchConfig, silence_id: int, now: datetime, actor: str
+) -> tuple[Silence, bool, list[int]]:
+    """End silence ``silence_id`` if it is active, as ``record_unsilence`` ends one: the
+    silence as it is now, whether this ended it, and the tickets told so.
+    ``SilenceNotFoundError`` when there is no such silence."""
+    async with store.write() as conn:
+        silence = await load_silence(conn, silence_id)
+        if silence is None:
+            raise SilenceNotFoundError(f"there is no silence {silence_id}")
+        if not silence.active_at(now):
+            return silence, False, []
+        touched = await _end_silences(conn, config, [silence], now, actor)
+    return replace(silence, ended_at=now, ended_by=actor), True, touched
+
+
+async def _end_silences(
+    conn: AsyncConnection,
+    config: MailwatchConfig,
+    ending: list[Silence],
+    now: datetime,
+    actor: str,
+) -> list[int]:
+    await end_silences(conn, [s.id for s in ending], now, actor)
+    touched: list[int] = []
+    for silence in ending:
+        touched += await _annotate_open(
+            conn,
+            config,
+            silence.check,
+            now,
+            EventType.UNSILENCED,
+            actor,
+            None,
+            {"silence": silence.id},
+        )
+    return touched
 
 
 async def _annotate_open(

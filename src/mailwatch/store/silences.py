@@ -22,6 +22,7 @@ def _silence(row: Row[Any]) -> Silence:
         reason=m["reason"],
         created_by=m["created_by"],
         ended_at=m["ended_at"],
+        ended_by=m["ended_by"],
     )
 
 
@@ -51,6 +52,12 @@ _ACTIVE = (
 async def active_silences(conn: AsyncConnection, now: datetime) -> list[Silence]:
     rows = await conn.execute(_ACTIVE, {"now": now})
     return [_silence(row) for row in rows.all()]
+
+
+async def load_silence(conn: AsyncConnection, silence_id: int) -> Silence | None:
+    """The silence with this id, active or not; None when there is none."""
+    row = (await conn.execute(select(silences).where(silences.c.id == silence_id))).first()
+    return None if row is None else _silence(row)
 
 
 async def end_silences(conn: AsyncConnection, ids: list[int], now: datetime, by: str) -> None:
