@@ -98,7 +98,12 @@ class Run:
         with self.log.open("ab") as log:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "mailwatch", "run", "-c", str(self.config)],
-                env={"PATH": os.environ.get("PATH", "/usr/bin:/bin")},
+                env={
+                    "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+                    # The code under test (the checkout's src/), not whatever mailwatch the
+                    # interpreter would find on its own.
+                    **{k: v for k, v in os.environ.items() if k == "PYTHONPATH"},
+                },
                 stdout=subprocess.DEVNULL,
                 stderr=log,
             )

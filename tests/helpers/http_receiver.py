@@ -4,7 +4,7 @@
 then 200; ``r.url("/hook")`` is its address, ``r.requests`` what arrived. ``hang=True`` makes it
 read each request and then say nothing until the block ends; ``hold_s`` makes it a slow
 receiver that answers each request that long after reading it (``r.answered``: the requests
-it has answered, or tried to answer if the sender had gone). The server and every handler
+it has answered, or tried to answer if the sender had gone, with the HTTP status). The server and every handler
 thread are stopped and joined when the block ends.
 """
 
@@ -51,7 +51,7 @@ class _Handler(BaseHTTPRequestHandler):
             receiver._released.wait(HANG_LIMIT_S)
         elif receiver.hold_s:
             receiver._released.wait(receiver.hold_s)
-        receiver._answer(request)
+        receiver._answer(request, status)
         try:
             self.send_response(status)
             self.send_header("Content-Type", "application/json")
@@ -72,7 +72,7 @@ class HttpReceiver:
         self.hang = hang
         self.hold_s = hold_s
         self.requests: list[ReceivedRequest] = []
-        self.answered: list[ReceivedRequest] = []
+        self.answered: list[tuple[ReceivedRequest, int]] = []
         self._statuses = list(statuses)
         self._lock = threading.Condition()
         self._released = threading.Event()
@@ -92,9 +92,9 @@ class HttpReceiver:
             self._lock.notify_all()
             return self._statuses.pop(0) if self._statuses else 200
 
-    def _answer(self, request: ReceivedRequest) -> None:
+    def _answer(self, request: ReceivedRequest, status: int) -> None:
         with self._lock:
-            self.answered.append(request)
+            self.answered.append((request, status))
             self._lock.notify_all()
 
     def wait_until(self, what: str, ready: Callable[[], bool], timeout_s: float = 10.0) -> None:
