@@ -27,10 +27,17 @@ from mailwatch.store.outbox import Interrupted, change_status
 from mailwatch.store.store import Store
 
 
-async def cut_off(store: Store, row_id: int) -> None:
-    """What a sender killed mid-attempt leaves: the row claimed, its outcome never settled."""
+async def cut_off(store: Store, row_id: int, *, handed_over: bool = True) -> None:
+    """What a sender killed mid-attempt leaves: the row claimed, handed to apprise (or not
+    yet), its outcome never settled."""
     async with store.write() as conn:
-        assert await change_status(conn, row_id, ("pending", "failed"), "sending")
+        assert await change_status(
+            conn,
+            row_id,
+            ("pending", "failed"),
+            "sending",
+            attempt_started_at=T0 if handed_over else None,
+        )
 
 
 async def test_an_interrupted_notice_is_sent_again_once_then_recorded_uncertain(
@@ -124,3 +131,24 @@ async def test_a_route_whose_notice_is_uncertain_still_hears_of_the_recovery(
             assert (await out.run_once(T0 + seconds(62))).delivered == [2]
     [request] = team.requests
     assert request.json()["title"] == "[MW-000001] SEV1 canary: recovered"
+
+
+async def test_a_notice_claimed_but_not_yet_sent_is_due_again_uncounted(tmp_path: Path) -> None:
+    """Killed between the claim and the hand-over to apprise: nobody can have it, so it
+    uses up no resend, however often that happens."""
+    with HttpReceiver() as team:
+        cfg = alert_config({"team": {"urls": [team.url("/t")]}})
+        async with open_store(tmp_path) as store:
+            await fail(store, cfg, T0)
+            out = sender(store, cfg)
+            for n in range(1, 4):
+                await cut_off(store, 1, handed_over=False)
+                assert await out.recover(T0 + seconds(n)) == Interrupted(unsent=[1])
+            [row] = await rows(store)
+            assert (row.status, row.attempts, row.interrupted_resends) == ("pending", 0, 0)
+            assert (await out.run_once(T0 + seconds(5))).delivered == [1]
+            [row] = await rows(store)
+            events = await notification_events(store)
+    assert len(team.requests) == 1
+    assert (row.status, row.attempts, row.interrupted_resends) == ("delivered", 1, 0)
+    assert [e["type"] for e in events] == ["notification_sent"]

@@ -206,7 +206,7 @@ async def test_recover_sends_an_interrupted_row_once_and_never_a_delivered_one(
             await fail(store, cfg, T0)
             first = sender(store, cfg)
             async with store.write() as conn:
-                assert await change_status(conn, 1, "pending", "sending")
+                assert await change_status(conn, 1, "pending", "sending", attempt_started_at=T0)
             assert (await first.run_once(T0)).delivered == [2]  # row 1 looks in flight
             restarted = sender(store, cfg)
             assert (await restarted.recover(T0 + seconds(5))).resent == [1]

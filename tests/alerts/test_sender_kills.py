@@ -250,6 +250,7 @@ def kill_at_random_moments(
 def settle_and_stop(daemon: Daemon) -> None:
     """One last run until every notice is finished, then a clean stop."""
     daemon.start()
+    wait_for("the daemon's start", lambda: daemon.this_run_logged(" started: "), WAIT_S)
     wait_for("every notice delivered or uncertain", lambda: finished(daemon), 60)
     assert daemon.signal(signal.SIGTERM) == 0
 

@@ -4,8 +4,8 @@
 then 200; ``r.url("/hook")`` is its address, ``r.requests`` what arrived. ``hang=True`` makes it
 read each request and then say nothing until the block ends; ``hold_s`` makes it a slow
 receiver that answers each request that long after reading it (``r.answered``: the requests
-it has answered, or tried to answer if the sender had gone, with the HTTP status). The server and every handler
-thread are stopped and joined when the block ends.
+it has answered, or tried to answer if the sender had gone, with the HTTP status). The
+server and every handler thread are stopped and joined when the block ends.
 """
 
 from __future__ import annotations

@@ -22,11 +22,12 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from mailwatch.alerts import upkeep
+from mailwatch.alerts.apprise_setup import load_apprise
 from mailwatch.alerts.attempt import Job, attempt
 from mailwatch.alerts.backoff import draw_jitter
 from mailwatch.alerts.claiming import claim_due
 from mailwatch.alerts.settling import SendReport, Settler
-from mailwatch.store.outbox import Interrupted
+from mailwatch.store.outbox import Interrupted, mark_attempt_started
 from mailwatch.store.store import Store
 
 if TYPE_CHECKING:
@@ -88,7 +89,15 @@ class OutboxSender:
     async def run(self) -> None:
         """The daemon's loop: recover interrupted rows once, then send until stopped (after
         the deliveries in flight) or cancelled."""
+        # Loaded before anything is claimed, so the first claim is not held up by it.
+        await asyncio.to_thread(load_apprise)
         interrupted = await self.recover(self.clock())
+        if interrupted.unsent:
+            log.info(
+                "outbox: %d notification(s) claimed but not yet sent when mailwatch stopped: "
+                "due again",
+                len(interrupted.unsent),
+            )
         if interrupted.resent:
             log.warning(
                 "outbox: %d notification(s) interrupted by a stop: sending again",
@@ -154,6 +163,8 @@ class OutboxSender:
     async def _deliver_and_settle(self, settler: Settler, job: Job, now: datetime) -> None:
         self._in_flight += 1
         try:
+            async with self.store.write() as conn:
+                await mark_attempt_started(conn, [entry.id for entry in job.entries], now)
             outcome = await attempt(settler.config, job, now)
         finally:
             self._in_flight -= 1
