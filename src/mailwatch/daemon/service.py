@@ -111,7 +111,9 @@ class Daemon:
             if daemon.deadman_url is not None:
                 self._tasks.append(asyncio.create_task(self._deadman(), name="deadman"))
             await self._stop.wait()
-            self.notifier.notify("STOPPING=1", "STATUS=stopping: waiting for running checks")
+            self.notifier.notify(
+                "STOPPING=1", "STATUS=stopping: waiting for running checks and deliveries"
+            )
             cancelled, cut_off = await asyncio.gather(
                 self._scheduler.shutdown(daemon.shutdown_grace_s),
                 self._sender.shutdown(daemon.shutdown_grace_s),
