@@ -71,7 +71,9 @@ async def test_an_opening_is_delivered_once_with_its_exact_content(tmp_path: Pat
                 "message": OPENED_MESSAGE,
                 "attachments": [],
                 "type": "failure",
+                "idempotency_key": str(opened.outbox_ids[0]),
             }
+            assert request.headers["Idempotency-Key"] == str(opened.outbox_ids[0])
             [row] = await rows(store)
             assert (row.status, row.attempts, row.delivered_at, row.last_error) == (
                 "delivered",

@@ -21,7 +21,7 @@ import pytest
 from helpers.http_receiver import HttpReceiver
 from helpers.outbox_support import T0, alert_config, fail, open_store, rows, seconds, sender
 from helpers.tcp_responders import free_port
-from mailwatch.store.outbox import change_status
+from mailwatch.store.outbox import Interrupted, change_status
 
 T = TypeVar("T")
 
@@ -98,7 +98,12 @@ class Run:
         with self.log.open("ab") as log:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "mailwatch", "run", "-c", str(self.config)],
-                env={"PATH": os.environ.get("PATH", "/usr/bin:/bin")},
+                env={
+                    "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+                    # The code under test (the checkout's src/), not whatever mailwatch the
+                    # interpreter would find on its own.
+                    **{k: v for k, v in os.environ.items() if k == "PYTHONPATH"},
+                },
                 stdout=subprocess.DEVNULL,
                 stderr=log,
             )
@@ -201,13 +206,13 @@ async def test_recover_sends_an_interrupted_row_once_and_never_a_delivered_one(
             await fail(store, cfg, T0)
             first = sender(store, cfg)
             async with store.write() as conn:
-                assert await change_status(conn, 1, "pending", "sending")
+                assert await change_status(conn, 1, "pending", "sending", attempt_started_at=T0)
             assert (await first.run_once(T0)).delivered == [2]  # row 1 looks in flight
             restarted = sender(store, cfg)
-            assert await restarted.recover(T0 + seconds(5)) == [1]
+            assert (await restarted.recover(T0 + seconds(5))).resent == [1]
             assert (await restarted.run_once(T0 + seconds(5))).delivered == [1]
             again = sender(store, cfg)
-            assert await again.recover(T0 + seconds(6)) == []
+            assert await again.recover(T0 + seconds(6)) == Interrupted()
             assert (await again.run_once(T0 + seconds(6))).handled == 0
             assert sorted(r.path for r in team.requests) == ["/o", "/t"]
             assert [(r.status, r.attempts) for r in await rows(store)] == [

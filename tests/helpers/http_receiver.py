@@ -2,15 +2,17 @@
 
 ``with HttpReceiver(statuses=[500, 404]) as r:`` answers the first POST 500, the second 404,
 then 200; ``r.url("/hook")`` is its address, ``r.requests`` what arrived. ``hang=True`` makes it
-read each request and then say nothing until the block ends. The server and every handler
-thread are stopped and joined when the block ends.
+read each request and then say nothing until the block ends; ``hold_s`` makes it a slow
+receiver that answers each request that long after reading it (``r.answered``: the requests
+it has answered, or tried to answer if the sender had gone, with the HTTP status). The
+server and every handler thread are stopped and joined when the block ends.
 """
 
 from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
@@ -43,25 +45,34 @@ class _Handler(BaseHTTPRequestHandler):
         receiver = self.server.receiver
         length = int(self.headers.get("Content-Length", "0"))
         body = self.rfile.read(length)
-        status = receiver._record(
-            ReceivedRequest("POST", self.path, dict(self.headers.items()), body)
-        )
+        request = ReceivedRequest("POST", self.path, dict(self.headers.items()), body)
+        status = receiver._record(request)
         if receiver.hang:
             receiver._released.wait(HANG_LIMIT_S)
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", "2")
-        self.end_headers()
-        self.wfile.write(b"{}")
+        elif receiver.hold_s:
+            receiver._released.wait(receiver.hold_s)
+        receiver._answer(request, status)
+        try:
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"{}")
+        except OSError:
+            pass  # the sender hung up (killed, or gave up waiting): nothing to answer
 
     def log_message(self, format: str, *args: object) -> None:
         pass  # the test reads ``requests``; stderr noise helps nobody
 
 
 class HttpReceiver:
-    def __init__(self, statuses: Iterable[int] = (), *, hang: bool = False) -> None:
+    def __init__(
+        self, statuses: Iterable[int] = (), *, hang: bool = False, hold_s: float = 0.0
+    ) -> None:
         self.hang = hang
+        self.hold_s = hold_s
         self.requests: list[ReceivedRequest] = []
+        self.answered: list[tuple[ReceivedRequest, int]] = []
         self._statuses = list(statuses)
         self._lock = threading.Condition()
         self._released = threading.Event()
@@ -80,6 +91,18 @@ class HttpReceiver:
             self.requests.append(request)
             self._lock.notify_all()
             return self._statuses.pop(0) if self._statuses else 200
+
+    def _answer(self, request: ReceivedRequest, status: int) -> None:
+        with self._lock:
+            self.answered.append((request, status))
+            self._lock.notify_all()
+
+    def wait_until(self, what: str, ready: Callable[[], bool], timeout_s: float = 10.0) -> None:
+        """Return once ``ready()`` (called under the receiver's lock whenever a request arrives
+        or is answered) is true; ``TimeoutError`` naming ``what`` otherwise."""
+        with self._lock:
+            if not self._lock.wait_for(ready, timeout_s):
+                raise TimeoutError(f"no {what} after {timeout_s}s")
 
     def wait_for(self, count: int, timeout_s: float = 10.0) -> list[ReceivedRequest]:
         """The requests once at least ``count`` have arrived; ``TimeoutError`` otherwise."""

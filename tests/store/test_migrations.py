@@ -172,11 +172,14 @@ async def test_a_version_1_database_keeps_its_rows_and_gets_the_outbox_ticket_in
     finally:
         await store.close()
 
-    assert rows_of(path) == before
+    # Every row kept; outbox rows gain the count of interrupted resends (none) and the start
+    # of the attempt in flight (none) of version 3.
+    assert rows_of(path) == before | {"outbox": [(*row, 0, None) for row in before["outbox"]]}
     assert [(e.id, e.route, e.status, e.attempts, e.last_error) for e in entries] == [
         (2, "team", "failed", 2, "HTTP 500"),
         (3, "oncall", "scheduled", 0, None),
     ]
+    assert [e.interrupted_resends for e in entries] == [0, 0]
     assert entries[1].next_attempt_at == T0 + timedelta(minutes=15)
     assert ticket is not None and ticket.acknowledged_by == "alice"
     with closing(sqlite3.connect(path)) as db:

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from mailwatch.alerts.delivery import DeliveryOutcome, UrlOutcome, deliver
 from mailwatch.alerts.facts import notice_facts
 from mailwatch.alerts.grouping import combine
+from mailwatch.alerts.idempotency import idempotency_key
 from mailwatch.alerts.masking import mask_text
 from mailwatch.alerts.messages import RenderedMessage, render
 from mailwatch.alerts.routes import Route
@@ -64,6 +65,7 @@ async def attempt(config: MailwatchConfig, job: Job, now: datetime) -> DeliveryO
             config.alerts.timeout_s,
             body_format=fmt,
             level=message.level,
+            idempotency_key=idempotency_key(job.entries),
         )
     except Exception as exc:  # a bug below us must not leave the row in ``sending``
         log.exception("outbox: delivery through route %s raised", job.route.name)
@@ -127,6 +129,13 @@ def _summary(
     where = f"route {entry.route}"
     if kind is EventType.NOTIFICATION_FALLBACK:
         return f"{notice}: {where} keeps failing; also sent through {extra['fallback_route']}"
+    if kind is EventType.NOTIFICATION_UNCERTAIN:
+        resends = extra.get("interrupted_resends", 0)
+        return (
+            f"{notice} through {where}: delivery uncertain (attempt {entry.attempts + 1} cut "
+            f"off by a stop, already sent again {resends} time(s) after an interruption); "
+            "not sent again"
+        )
     if outcome is not None:
         ok = sum(1 for u in outcome.per_url if u.ok)
         tally = f"{ok} of {len(outcome.per_url)} URL(s) took it"

@@ -55,7 +55,9 @@ class _Claim:
         conn, report = self.conn, self.settler.report
         if entry.id in self.claimed:
             return None
-        if not await change_status(conn, entry.id, entry.status, OutboxStatus.SENDING):
+        if not await change_status(
+            conn, entry.id, entry.status, OutboxStatus.SENDING, attempt_started_at=None
+        ):
             return None  # another sender took it
         self.claimed.add(entry.id)
         ticket = await load_ticket(conn, entry.ticket) if entry.ticket else None
@@ -114,7 +116,9 @@ class _Claim:
                 continue
             if other.created_at < leader.created_at - window:
                 continue
-            if not await change_status(conn, other.id, other.status, OutboxStatus.SENDING):
+            if not await change_status(
+                conn, other.id, other.status, OutboxStatus.SENDING, attempt_started_at=None
+            ):
                 continue
             ticket = await load_ticket(conn, other.ticket) if other.ticket else None
             verdict = await self.gate(other, ticket)

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from mailwatch.alerts.apprise_setup import load_apprise, quiet_apprise
+from mailwatch.alerts.idempotency import carries_key, with_idempotency_key
 from mailwatch.alerts.masking import install_log_masking, mask_service_url, mask_text, mask_url
 from mailwatch.alerts.messages import BodyFormat, NoticeLevel
 from mailwatch.alerts.routes import Route
@@ -57,17 +58,19 @@ async def deliver(
     *,
     body_format: BodyFormat | None = None,
     level: NoticeLevel = "info",
+    idempotency_key: str | None = None,
 ) -> DeliveryOutcome:
     """Send ``title`` and ``body`` to every URL of ``route`` at once, each under ``timeout_s``.
 
     Only apprise's answer "success" counts as delivered; a failure, a partial result, no
     answer within ``timeout_s`` or an exception is a failure with its reason (masked) in the
     URL's ``error``. Never raises for a delivery problem. ``body_format`` defaults to the
-    route's ``format``.
+    route's ``format``. Generic webhooks carry ``idempotency_key``, if given, as a header and
+    a body field (``mailwatch.alerts.idempotency``).
     """
     install_log_masking(apprise_level=None)
     # Loading plugins and reading an apprise config file are blocking work.
-    targets = await asyncio.to_thread(_targets, route)
+    targets = await asyncio.to_thread(_targets, route, idempotency_key)
     fmt: BodyFormat = body_format or route.config.format
     per_url = list(
         await asyncio.gather(
@@ -97,14 +100,17 @@ def _asset() -> Any:
     )
 
 
-def _targets(route: Route) -> list[_Target]:
-    """One target per URL of the route, then one per service of its config file."""
+def _targets(route: Route, key: str | None = None) -> list[_Target]:
+    """One target per URL of the route, then one per service of its config file; generic
+    webhooks with ``key`` as their idempotency key."""
     apprise = load_apprise()
     asset = _asset()
     targets = []
     for secret in route.config.urls:
         url = secret.get_secret_value()
-        masked = mask_url(url)
+        masked = mask_url(url)  # as configured: the key is no secret, but no part of the URL
+        if key is not None:
+            url = with_idempotency_key(url, key)
         try:
             with quiet_apprise():
                 service = apprise.Apprise.instantiate(url, asset=asset, suppress_exceptions=False)
@@ -116,11 +122,13 @@ def _targets(route: Route) -> list[_Target]:
         else:
             targets.append(_Target(masked, service))
     if route.config.config_file is not None:
-        targets.extend(_config_file_targets(route, apprise, asset))
+        targets.extend(_config_file_targets(route, apprise, asset, key))
     return targets
 
 
-def _config_file_targets(route: Route, apprise: Any, asset: Any) -> list[_Target]:
+def _config_file_targets(
+    route: Route, apprise: Any, asset: Any, key: str | None = None
+) -> list[_Target]:
     path = route.config.config_file
     label = f"apprise config file {path}"
     tags = route.config.config_tags or [apprise.common.MATCH_ALL_TAG]
@@ -140,10 +148,19 @@ def _config_file_targets(route: Route, apprise: Any, asset: Any) -> list[_Target
     targets = []
     for service in services:
         try:
-            masked = mask_service_url(service.url(privacy=True), service.url(privacy=False))
+            url = service.url(privacy=False)
+            masked = mask_service_url(service.url(privacy=True), url)
+            if key is not None and carries_key(url):
+                with quiet_apprise():
+                    service = apprise.Apprise.instantiate(
+                        with_idempotency_key(url, key), asset=asset, suppress_exceptions=False
+                    )
         except Exception as exc:
             shown = f"{label} (a {type(service).__name__} service)"
             targets.append(_Target(shown, error=_loading_error(exc)))
+            continue
+        if service is None:
+            targets.append(_Target(masked, error="apprise cannot use this URL"))
             continue
         targets.append(_Target(masked, service))
     return targets

@@ -6,9 +6,11 @@ rulebook's gate (``mailwatch.alerts.claiming``), delivered outside any transacti
 (``mailwatch.alerts.settling``): ``delivered``, or ``failed`` with the next attempt after
 exponential backoff, a row on the route's fallback after ``fallback_after_attempts``
 failures, and ``dead`` past ``give_up_after_s``. A row left in ``sending`` by a process that
-died is sent again at start-up (``recover``); a row marked ``delivered`` never is. Once an
-hour the loop deletes finished rows of tickets resolved more than ``[outbox]
-retention_days`` ago (``prune``). See docs/alerts.md.
+died is sent again at start-up, at most ``[outbox] max_interrupted_resends`` times, then
+``uncertain`` (``recover``); a row marked ``delivered`` never is. On a stop the loop claims
+nothing more and gets ``[daemon] shutdown_grace_s`` to settle what it is sending
+(``shutdown``). Once an hour the loop deletes finished rows of tickets resolved more than
+``[outbox] retention_days`` ago (``prune``). See docs/alerts.md and docs/reliability.md.
 """
 
 from __future__ import annotations
@@ -20,10 +22,12 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from mailwatch.alerts import upkeep
+from mailwatch.alerts.apprise_setup import load_apprise
 from mailwatch.alerts.attempt import Job, attempt
 from mailwatch.alerts.backoff import draw_jitter
 from mailwatch.alerts.claiming import claim_due
 from mailwatch.alerts.settling import SendReport, Settler
+from mailwatch.store.outbox import Interrupted, mark_attempt_started
 from mailwatch.store.store import Store
 
 if TYPE_CHECKING:
@@ -54,31 +58,73 @@ class OutboxSender:
         self.clock = clock
         self._wake = asyncio.Event()
         self._pruned_at: datetime | None = None
+        self._stopping = False
+        self._in_flight = 0
+        self._task: asyncio.Task[None] | None = None
 
     def wake(self) -> None:
         """Look at the outbox now instead of at the next poll (a row was just queued)."""
         self._wake.set()
 
+    def start(self) -> asyncio.Task[None]:
+        """Run the loop (``run``) as a task of its own, which ``shutdown`` ends."""
+        self._task = asyncio.create_task(self.run(), name="outbox-sender")
+        return self._task
+
+    async def shutdown(self, grace_s: float) -> int:
+        """Claim nothing more, give the deliveries in flight ``grace_s`` to be settled, then
+        cancel the loop; how many were cut off (they are ``sending`` until the next start)."""
+        self._stopping = True
+        self._wake.set()
+        task = self._task
+        if task is None:
+            return 0
+        done, _ = await asyncio.wait({task}, timeout=grace_s)
+        cut_off = 0 if done else self._in_flight
+        if not done:
+            task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        return cut_off
+
     async def run(self) -> None:
-        """The daemon's loop: recover interrupted rows once, then send until cancelled."""
+        """The daemon's loop: recover interrupted rows once, then send until stopped (after
+        the deliveries in flight) or cancelled."""
+        # Loaded before anything is claimed, so the first claim is not held up by it.
+        await asyncio.to_thread(load_apprise)
         interrupted = await self.recover(self.clock())
-        if interrupted:
-            log.warning(
-                "outbox: %d notification(s) interrupted by a stop: sending again", len(interrupted)
+        if interrupted.unsent:
+            log.info(
+                "outbox: %d notification(s) claimed but not yet sent when mailwatch stopped: "
+                "due again",
+                len(interrupted.unsent),
             )
-        while True:
+        if interrupted.resent:
+            log.warning(
+                "outbox: %d notification(s) interrupted by a stop: sending again",
+                len(interrupted.resent),
+            )
+        if interrupted.uncertain:
+            log.warning(
+                "outbox: %d notification(s) interrupted by a stop too often: delivery "
+                "uncertain, not sent again ([outbox] max_interrupted_resends = %d)",
+                len(interrupted.uncertain),
+                self.config().outbox.max_interrupted_resends,
+            )
+        while not self._stopping:
             self._wake.clear()
             busy = False
             try:
                 await self.prune(self.clock())
             except Exception:
                 log.exception("outbox: deleting finished notifications failed")
+            if self._stopping:
+                break
             try:
                 report = await self.run_once(self.clock())
                 busy = report.handled + len(report.deferred) >= self.config().outbox.max_parallel
             except Exception:
                 log.exception("outbox: sending failed")
-            if busy:
+            if busy or self._stopping:
                 continue
             try:
                 async with asyncio.timeout(self.config().outbox.poll_interval_s):
@@ -86,9 +132,16 @@ class OutboxSender:
             except TimeoutError:
                 pass
 
-    async def recover(self, now: datetime) -> list[int]:
-        """Rows a dead process left in ``sending``: due again now."""
-        return await upkeep.recover(self.store, now)
+    async def recover(self, now: datetime) -> Interrupted:
+        """Rows a dead process left in ``sending``: due again now, or ``uncertain`` once they
+        were sent again ``[outbox] max_interrupted_resends`` times after an interruption."""
+        config = self.config()
+        return await upkeep.recover(
+            self.store,
+            now,
+            config.outbox.max_interrupted_resends,
+            config.incidents.ticket_prefix,
+        )
 
     async def prune(self, now: datetime) -> int:
         """Delete finished rows past ``[outbox] retention_days`` (``prune_finished`` says
@@ -108,7 +161,13 @@ class OutboxSender:
         return settler.report
 
     async def _deliver_and_settle(self, settler: Settler, job: Job, now: datetime) -> None:
-        outcome = await attempt(settler.config, job, now)
+        self._in_flight += 1
+        try:
+            async with self.store.write() as conn:
+                await mark_attempt_started(conn, [entry.id for entry in job.entries], now)
+            outcome = await attempt(settler.config, job, now)
+        finally:
+            self._in_flight -= 1
         async with self.store.write() as conn:
             for entry, ticket in zip(job.entries, job.tickets, strict=True):
                 if outcome.ok:

@@ -1,5 +1,5 @@
-"""Outbox upkeep: rows a dead process left in ``sending`` are sent again (``recover``), and
-finished rows of tickets resolved long ago are deleted (``prune``)."""
+"""Outbox upkeep: rows a dead process left in ``sending`` are sent again, a bounded number of
+times (``recover``), and finished rows of tickets resolved long ago are deleted (``prune``)."""
 
 from __future__ import annotations
 
@@ -8,32 +8,64 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 
 from mailwatch.alerts.attempt import attempt_event
+from mailwatch.domain.tickets import format_number
 from mailwatch.domain.timeline import EventType
-from mailwatch.store.outbox import INTERRUPTED, load_entry, prune_finished, requeue_interrupted
+from mailwatch.store.outbox import (
+    INTERRUPTED,
+    Interrupted,
+    load_entry,
+    prune_finished,
+    settle_interrupted,
+)
 from mailwatch.store.store import Store
 from mailwatch.store.tickets import insert_events, load_ticket
 
 log = logging.getLogger("mailwatch.alerts.sender")
 
 
-async def recover(store: Store, now: datetime) -> list[int]:
+async def recover(store: Store, now: datetime, max_resends: int, prefix: str) -> Interrupted:
     """Rows a dead process left in ``sending``: due again now, each with a
-    ``notification_failed`` event naming the interrupted attempt. A row marked ``delivered``
-    is never sent again."""
+    ``notification_failed`` event naming the interrupted attempt, while it has been resent
+    for an interruption fewer than ``max_resends`` times; ``uncertain`` after that, with a
+    ``notification_uncertain`` event, and never sent again. A row marked ``delivered`` is
+    never sent again either."""
     async with store.write() as conn:
-        ids = await requeue_interrupted(conn, now)
-        for row_id in ids:
+        found = await settle_interrupted(conn, now, max_resends)
+        for row_id in [*found.resent, *found.uncertain]:
             entry = await load_entry(conn, row_id)
             ticket = await load_ticket(conn, entry.ticket) if entry and entry.ticket else None
             if entry is None or ticket is None:
                 continue
-            # The attempt was counted when it was requeued; the event names that attempt.
+            # The attempt was counted when it was settled; the event names that attempt.
             counted = replace(entry, attempts=entry.attempts - 1)
-            event = attempt_event(
-                EventType.NOTIFICATION_FAILED, ticket, counted, now, error=INTERRUPTED
-            )
+            if row_id in found.uncertain:
+                log.warning(
+                    "%s: %s notice to route %s: delivery uncertain (attempt %d cut off, "
+                    "already sent again %d time(s) after an interruption); not sent again",
+                    format_number(ticket.number, prefix),
+                    entry.kind,
+                    entry.route,
+                    entry.attempts,
+                    entry.interrupted_resends,
+                )
+                event = attempt_event(
+                    EventType.NOTIFICATION_UNCERTAIN,
+                    ticket,
+                    counted,
+                    now,
+                    interrupted_resends=entry.interrupted_resends,
+                )
+            else:
+                event = attempt_event(
+                    EventType.NOTIFICATION_FAILED,
+                    ticket,
+                    counted,
+                    now,
+                    error=INTERRUPTED,
+                    interrupted_resends=entry.interrupted_resends,
+                )
             await insert_events(conn, [event])
-        return ids
+        return found
 
 
 async def prune(store: Store, now: datetime, retention_days: int) -> int:

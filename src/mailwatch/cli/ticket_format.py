@@ -19,6 +19,7 @@ DELIVERY_RECORDS = frozenset(
         EventType.NOTIFICATION_FAILED,
         EventType.NOTIFICATION_FALLBACK,
         EventType.NOTIFICATION_GIVEN_UP,
+        EventType.NOTIFICATION_UNCERTAIN,
     }
 )
 """The sender's record of an attempt: the notice itself, not news to notify about."""

@@ -21,7 +21,8 @@ class DaemonConfig(StrictModel):
     stale_after_s: float = Field(default=120.0, gt=0)
     """``mailwatch status`` calls a heartbeat older than this stale (the daemon is down or hung)."""
     shutdown_grace_s: float = Field(default=10.0, ge=0)
-    """On SIGTERM, running checks get this long to finish before they are cancelled."""
+    """On SIGTERM, running checks and deliveries of notices in flight get this long to finish
+    before they are cancelled."""
     start_spread_s: float = Field(default=60.0, ge=0)
     """First runs are spread at random over min(interval_s, start_spread_s) after start."""
     max_concurrent_checks: int = Field(default=200, ge=1)

@@ -134,6 +134,10 @@ class OutboxConfig(StrictModel):
     retention_days: int = Field(default=30, ge=1, le=3650)
     """Delivered, given-up and cancelled rows of a resolved ticket are deleted this long after
     the ticket resolved; the ticket's timeline keeps every attempt."""
+    max_interrupted_resends: int = Field(default=1, ge=0, le=10)
+    """How many times a notice whose attempt was cut off (the daemon killed mid-send) is sent
+    again; past that it is ``uncertain`` and never sent again. A notice reaches its receiver
+    at most 1 + this many times through interruptions."""
 
     @model_validator(mode="after")
     def _ordered(self) -> OutboxConfig:

@@ -5,8 +5,8 @@ goes through the incident engine (one transaction) and into the status file. A h
 on the event loop ticks the engine (SLA breaches, quiet periods ending), rewrites the status
 file at least every ``status_interval_s`` and pings systemd's watchdog, so a hung loop gets the
 service restarted. SIGHUP reloads the config (a broken one is logged and the old one kept);
-SIGTERM/SIGINT stop scheduling, let running checks finish within ``shutdown_grace_s``, then
-cancel them.
+SIGTERM/SIGINT stop scheduling and stop the outbox sender claiming notices, let running checks
+and deliveries in flight finish within ``shutdown_grace_s``, then cancel them.
 """
 
 from __future__ import annotations
@@ -107,14 +107,26 @@ class Daemon:
                 asyncio.create_task(self._status_writer(), name="status-writer"),
             ]
             self._sender = OutboxSender(self._store, lambda: self.config)
-            self._tasks.append(asyncio.create_task(self._sender.run(), name="outbox-sender"))
+            self._sender.start()
             if daemon.deadman_url is not None:
                 self._tasks.append(asyncio.create_task(self._deadman(), name="deadman"))
             await self._stop.wait()
-            self.notifier.notify("STOPPING=1", "STATUS=stopping: waiting for running checks")
-            cancelled = await self._scheduler.shutdown(daemon.shutdown_grace_s)
+            self.notifier.notify(
+                "STOPPING=1", "STATUS=stopping: waiting for running checks and deliveries"
+            )
+            cancelled, cut_off = await asyncio.gather(
+                self._scheduler.shutdown(daemon.shutdown_grace_s),
+                self._sender.shutdown(daemon.shutdown_grace_s),
+            )
             if cancelled:
                 log.warning("cancelled checks still running at shutdown: %s", ", ".join(cancelled))
+            if cut_off:
+                log.warning(
+                    "outbox: %d delivery(ies) still running after shutdown_grace_s (%g s) cut "
+                    "off: sent again at the next start",
+                    cut_off,
+                    daemon.shutdown_grace_s,
+                )
             for task in self._tasks:
                 task.cancel()
             await asyncio.gather(*self._tasks, return_exceptions=True)

@@ -34,6 +34,9 @@ class OutboxStatus(enum.StrEnum):
     """Tried and failed; tried again at ``next_attempt_at``."""
     DEAD = "dead"
     """Given up after ``[outbox] give_up_after_s``."""
+    UNCERTAIN = "uncertain"
+    """Cut off mid-attempt more often than ``[outbox] max_interrupted_resends`` allows: the
+    receiver may or may not have it; never sent again."""
     CANCELLED = "cancelled"
     """No longer wanted (the ticket was acknowledged, resolved, ...)."""
 
@@ -44,8 +47,14 @@ UNTRIED_STATUSES = (OutboxStatus.SCHEDULED, OutboxStatus.PENDING)
 DUE_STATUSES = (OutboxStatus.SCHEDULED, OutboxStatus.PENDING, OutboxStatus.FAILED)
 """Rows the sender picks up once ``next_attempt_at`` has come."""
 
-TOLD_STATUSES = (OutboxStatus.DELIVERED, OutboxStatus.SENDING, OutboxStatus.FAILED)
-"""A route in one of these has heard of the ticket, or is being told (retries go on)."""
+TOLD_STATUSES = (
+    OutboxStatus.DELIVERED,
+    OutboxStatus.SENDING,
+    OutboxStatus.FAILED,
+    OutboxStatus.UNCERTAIN,
+)
+"""A route in one of these has heard of the ticket, or is being told (retries go on), or may
+have heard (``uncertain``: it is told of the recovery all the same)."""
 
 BACKLOG_STATUSES = (OutboxStatus.PENDING, OutboxStatus.SENDING, OutboxStatus.FAILED)
 """Rows that still have to reach someone: not yet tried, being sent, or waiting to retry."""

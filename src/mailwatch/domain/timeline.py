@@ -41,6 +41,7 @@ class EventType(enum.StrEnum):
     NOTIFICATION_FAILED = "notification_failed"
     NOTIFICATION_FALLBACK = "notification_fallback"
     NOTIFICATION_GIVEN_UP = "notification_given_up"
+    NOTIFICATION_UNCERTAIN = "notification_uncertain"
 
 
 NOTIFY_WORTHY = frozenset(

@@ -204,6 +204,22 @@ def _index_outbox_by_ticket(conn: Connection) -> None:
     Index("outbox_by_ticket", outbox.c.ticket, outbox.c.id).create(conn)
 
 
+# --------------------------------------------------------------------------------------------
+# Version 3, frozen: the outbox counts the resends an interrupted attempt caused. A row found in
+# ``sending`` at start-up was cut off mid-attempt; it is sent again at most ``[outbox]
+# max_interrupted_resends`` times, and the count has to survive the next crash too. Only an
+# attempt handed to apprise (``attempt_started_at``) can have reached anyone, so only those count.
+# --------------------------------------------------------------------------------------------
+
+
+def _count_interrupted_resends(conn: Connection) -> None:
+    conn.execute(
+        text("ALTER TABLE outbox ADD COLUMN interrupted_resends INTEGER NOT NULL DEFAULT 0")
+    )
+    instant = DateTime(timezone=True).compile(dialect=conn.dialect)
+    conn.execute(text(f"ALTER TABLE outbox ADD COLUMN attempt_started_at {instant}"))
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         1,
@@ -211,6 +227,11 @@ MIGRATIONS: tuple[Migration, ...] = (
         _create_v1,
     ),
     Migration(2, "outbox indexed by ticket", _index_outbox_by_ticket),
+    Migration(
+        3,
+        "outbox counts interrupted resends and marks attempts started",
+        _count_interrupted_resends,
+    ),
 )
 LATEST_VERSION = MIGRATIONS[-1].version
 

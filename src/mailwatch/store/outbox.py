@@ -114,6 +114,10 @@ class OutboxEntry:
     created_at: datetime
     delivered_at: datetime | None = None
     last_error: str | None = None
+    interrupted_resends: int = 0
+    """How many times an interrupted attempt at this row was sent again."""
+    attempt_started_at: datetime | None = None
+    """When the claimed row was handed to apprise (None: claimed, not yet sent)."""
 
 
 def _entry(row: Row[Any]) -> OutboxEntry:
@@ -131,6 +135,8 @@ def _entry(row: Row[Any]) -> OutboxEntry:
         created_at=m["created_at"],
         delivered_at=m["delivered_at"],
         last_error=m["last_error"],
+        interrupted_resends=int(m["interrupted_resends"]),
+        attempt_started_at=m["attempt_started_at"],
     )
 
 
@@ -200,28 +206,80 @@ async def cancel_entries(conn: AsyncConnection, ids: Sequence[int], reason: str)
 
 
 INTERRUPTED = "interrupted: mailwatch stopped during this attempt"
+UNCERTAIN = "delivery uncertain: mailwatch stopped during this attempt"
 
 
-async def requeue_interrupted(conn: AsyncConnection, now: datetime) -> list[int]:
-    """Rows left in ``sending`` by a sender that died mid-attempt: due again now. The receiver
-    may or may not have got that attempt, so it is sent again (at least once)."""
-    ids = [
-        int(i)
-        for i in (
-            await conn.execute(select(outbox.c.id).where(outbox.c.status == OutboxStatus.SENDING))
-        ).scalars()
-    ]
-    for row_id in ids:
-        await change_status(
-            conn,
-            row_id,
-            OutboxStatus.SENDING,
-            OutboxStatus.FAILED,
-            attempts=outbox.c.attempts + 1,
-            next_attempt_at=now,
-            last_error=INTERRUPTED,
+@dataclass(frozen=True, slots=True)
+class Interrupted:
+    """What start-up found of rows a dead sender left in ``sending``."""
+
+    unsent: list[int] = field(default_factory=list)
+    """Claimed but never handed to apprise: nobody can have them; due again now, uncounted."""
+    resent: list[int] = field(default_factory=list)
+    """Due again now."""
+    uncertain: list[int] = field(default_factory=list)
+    """Interrupted once more than allowed: never sent again."""
+
+
+async def settle_interrupted(conn: AsyncConnection, now: datetime, max_resends: int) -> Interrupted:
+    """Rows left in ``sending`` by a sender that died mid-attempt. The receiver may or may not
+    have that attempt: a row is due again now (at least once) while it has been resent for an
+    interruption fewer than ``max_resends`` times, and ``uncertain`` after that (at most
+    1 + ``max_resends`` times through interruptions). The interrupted attempt is counted. A
+    row claimed but never handed to apprise (no ``attempt_started_at``) reached nobody: it is
+    due again now, and neither its attempt nor a resend is counted."""
+    found = (
+        await conn.execute(
+            select(
+                outbox.c.id,
+                outbox.c.interrupted_resends,
+                outbox.c.attempt_started_at,
+                outbox.c.attempts,
+            )
+            .where(outbox.c.status == OutboxStatus.SENDING)
+            .order_by(outbox.c.id)
         )
-    return ids
+    ).all()
+    result = Interrupted()
+    for row_id, resends, started_at, attempts in found:
+        if started_at is None:
+            untried = OutboxStatus.PENDING if int(attempts) == 0 else OutboxStatus.FAILED
+            if await change_status(
+                conn, int(row_id), OutboxStatus.SENDING, untried, next_attempt_at=now
+            ):
+                result.unsent.append(int(row_id))
+        elif int(resends) < max_resends:
+            if await change_status(
+                conn,
+                int(row_id),
+                OutboxStatus.SENDING,
+                OutboxStatus.FAILED,
+                attempts=outbox.c.attempts + 1,
+                interrupted_resends=outbox.c.interrupted_resends + 1,
+                next_attempt_at=now,
+                last_error=INTERRUPTED,
+            ):
+                result.resent.append(int(row_id))
+        elif await change_status(
+            conn,
+            int(row_id),
+            OutboxStatus.SENDING,
+            OutboxStatus.UNCERTAIN,
+            attempts=outbox.c.attempts + 1,
+            last_error=UNCERTAIN,
+        ):
+            result.uncertain.append(int(row_id))
+    return result
+
+
+async def mark_attempt_started(conn: AsyncConnection, ids: Sequence[int], now: datetime) -> None:
+    """The claimed rows ``ids`` are being handed to apprise: from now on, a stop leaves them
+    interrupted (``settle_interrupted``)."""
+    await conn.execute(
+        update(outbox)
+        .where(outbox.c.id.in_(list(ids)), outbox.c.status == OutboxStatus.SENDING)
+        .values(attempt_started_at=now)
+    )
 
 
 async def escalation_steps(conn: AsyncConnection) -> dict[int, int]:
@@ -247,8 +305,13 @@ async def escalation_steps(conn: AsyncConnection) -> dict[int, int]:
 # Pruning
 # --------------------------------------------------------------------------------------------
 
-FINISHED_STATUSES = (OutboxStatus.DELIVERED, OutboxStatus.DEAD, OutboxStatus.CANCELLED)
-"""Rows nobody will send again: delivered, given up, or no longer wanted."""
+FINISHED_STATUSES = (
+    OutboxStatus.DELIVERED,
+    OutboxStatus.DEAD,
+    OutboxStatus.CANCELLED,
+    OutboxStatus.UNCERTAIN,
+)
+"""Rows nobody will send again: delivered, given up, no longer wanted, or uncertain."""
 
 
 async def prune_finished(conn: AsyncConnection, now: datetime, retention: timedelta) -> int:

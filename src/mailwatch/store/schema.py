@@ -196,11 +196,16 @@ outbox = Table(
     Column("created_at", UtcDateTime, nullable=False),
     Column("delivered_at", UtcDateTime),
     Column("last_error", Text),
+    Column("interrupted_resends", Integer, nullable=False, server_default=text("0")),
+    Column("attempt_started_at", UtcDateTime),
     Index("outbox_due", "status", "next_attempt_at"),
     Index("outbox_by_ticket", "ticket", "id"),
 )
 """Notices to send, written in the same transaction as the events that cause them.
 ``status``: scheduled (a later escalation step or reminder), pending, sending, delivered,
-failed (will retry), dead (gave up), cancelled (no longer wanted). Finished rows of resolved
-tickets are deleted after ``[outbox] retention_days`` (``outbox.prune_finished``). See
-docs/alerts.md."""
+failed (will retry), dead (gave up), cancelled (no longer wanted), uncertain (cut off
+mid-attempt more than ``[outbox] max_interrupted_resends`` times; ``interrupted_resends``
+counts the resends an interruption caused; ``attempt_started_at`` is set once a claimed row
+is handed to apprise, so a row claimed but never sent is not counted as interrupted).
+Finished rows of resolved tickets are deleted after ``[outbox] retention_days``
+(``outbox.prune_finished``). See docs/alerts.md."""
