@@ -102,9 +102,7 @@ shutdown_grace_s = 1
 [metrics]
 listen = ":{self.metrics_port}"
 {roundtrip}"""
-        super().__init__(
-            tmp_path, self.head + self.checks, {"MW_TEST_PASSWORD": servers.password}
-        )
+        super().__init__(tmp_path, self.head + self.checks, {"MW_TEST_PASSWORD": servers.password})
 
     def scrape(self) -> str | None:
         try:
@@ -342,13 +340,14 @@ def test_every_figure_a_result_carries_is_declared(daemon: MetricsDaemon, scrape
     for check in status["checks"]:
         seen_kinds.add(check["kind"])
         for key in check["metrics"]:
-            assert any(f.match(key) is not None for f in declared[check["kind"]]), (check["name"], key)
+            assert any(f.match(key) is not None for f in declared[check["kind"]]), (
+                check["name"],
+                key,
+            )
     assert seen_kinds == set(KIND_NAMES)
 
 
-def test_a_check_removed_by_a_reload_loses_every_series(
-    daemon: MetricsDaemon, scrape: str
-) -> None:
+def test_a_check_removed_by_a_reload_loses_every_series(daemon: MetricsDaemon, scrape: str) -> None:
     assert 'check="smtp-banner"' in scrape
     assert 'check="host"' in scrape
     kept = re.sub(
