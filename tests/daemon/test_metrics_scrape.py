@@ -366,3 +366,16 @@ def test_a_check_removed_by_a_reload_loses_every_series(daemon: MetricsDaemon, s
     after = wait_for("the removed checks' series to go", gone)
     assert 'mailwatch_check_state{check="postfix-queue",kind="queue"}' in after
     assert 'mailwatch_roundtrip_latency_seconds_count{check="route-second"}' in after
+
+
+def test_docs_list_every_metric_the_daemon_exports_and_no_other(scrape: str) -> None:
+    documented = set(
+        re.findall(r"`(mailwatch_[a-z0-9_]+)`", (ROOT / "docs/metrics.md").read_text())
+    )
+    families = set()
+    for family in text_string_to_metric_families(scrape):
+        # the text parser reads the histogram's _created samples as a family of their own
+        if family.name.startswith("mailwatch_") and not family.name.endswith("_created"):
+            families.add(family.name + ("_total" if family.type == "counter" else ""))
+    assert families - documented == set()
+    assert documented - families == set()
