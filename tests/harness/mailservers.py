@@ -377,6 +377,14 @@ class MailServers:
         self._run(["postsuper", "-c", str(self.postfix_dir), "-H", "ALL"], "postsuper -H")
         self._run(["postqueue", "-c", str(self.postfix_dir), "-f"], "postqueue -f")
 
+    def park_a_message(self, timeout_s: float = 15.0) -> None:
+        """Leave one message in the hold queue while delivery goes on as usual: hold, then
+        lift the hold without releasing what it held (hold_delivery's own probe message)."""
+        self.hold_delivery(timeout_s)
+        self._postconf(smtpd_recipient_restrictions="")
+        self._postfix_cmd("reload")
+        self._wait_for(lambda: self._probe_held() is False, timeout_s, "hold lifted")
+
     def clear_queue(self, timeout_s: float = 15.0) -> None:
         """Delete every queued message (``postsuper -d ALL``); returns once the queue is empty.
 

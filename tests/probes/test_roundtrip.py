@@ -106,6 +106,9 @@ async def test_healthy_round_trip_measures_latency_parses_hops_and_cleans_up(
     assert hops and hops[-1]["by"] == "mail.example.test"
     assert hops[-1]["with"] in {"ESMTPS", "ESMTPSA"}
     assert hops[-1]["delay_s"] is not None
+    # each hop's delay is a figure of its own too (mailwatch_roundtrip_hop_delay_seconds)
+    for number, hop in enumerate(hops, start=1):
+        assert result.metrics.get(f"hop_{number}_delay_s") == hop["delay_s"]
     assert_mailbox_empty(servers)
 
 

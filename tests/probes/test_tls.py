@@ -84,6 +84,7 @@ async def test_valid_certificate_is_ok(mail_servers: MailServers, protocol: str)
     )
     assert result.target == f"127.0.0.1:{port} ({HARNESS_NAME})"
     assert days < result.metrics["days_left"] < days + 1
+    assert result.metrics["expiry_timestamp_s"] == not_after(ms.server_cert).timestamp()
     assert 0 < result.metrics["handshake_s"] < 5
     assert result.details["subject"] == "CN=server,O=mailwatch test harness"
     assert result.details["issuer"] == "CN=mailwatch-harness-ca,O=mailwatch test harness"

@@ -24,7 +24,7 @@ from mailwatch.alerts.sender import OutboxSender
 from mailwatch.config import MailwatchConfig, load_config
 from mailwatch.config.checks import CheckBase
 from mailwatch.daemon.deadman import assess, ping
-from mailwatch.daemon.metrics import DaemonMetrics
+from mailwatch.daemon.metrics import DaemonMetrics, metrics_url
 from mailwatch.daemon.scheduler import CheckScheduler
 from mailwatch.daemon.sdnotify import SystemdNotifier, watchdog_interval_s
 from mailwatch.domain.errors import ConfigError
@@ -86,12 +86,21 @@ class Daemon:
                 self._handle_result,
                 daemon.max_concurrent_checks,
                 daemon.max_concurrent_per_kind,
-                on_missed=lambda name: self.metrics.missed_runs.labels(check=name).inc(),
+                on_missed=self.metrics.missed_run,
                 start_spread_s=daemon.start_spread_s,
             )
             if (address := self.config.metrics.address) is not None:
-                self.metrics.serve(*address)
-                log.info("metrics on http://%s:%d/metrics", *address)
+                try:
+                    self.metrics.serve(*address)
+                except OSError as exc:
+                    log.error(
+                        "[metrics] listen = %r: cannot listen there: %s",
+                        self.config.metrics.listen,
+                        exc.strerror or exc,
+                    )
+                    # Not 78: the port may be free again by the time systemd restarts us.
+                    return 1
+                log.info("metrics on %s", metrics_url(*address))
             self._scheduler.start(self.config.enabled_checks())
             await self.write_status()
             self.notifier.notify("READY=1", f"STATUS={self._one_line()}")
@@ -156,6 +165,8 @@ class Daemon:
             log.warning(
                 "reload: [store], [daemon] state_dir and event_loop take effect on restart only"
             )
+        if new.metrics != self.config.metrics:
+            log.warning("reload: [metrics] listen takes effect on restart only")
         self.notifier.notify("RELOADING=1")
         self.config = new
         self._sync_check_list(new.enabled_checks())
@@ -184,7 +195,9 @@ class Daemon:
         known = {check.name: check for check in checks}
         for name in list(self.checks):
             if name not in known:
-                self.metrics.forget(name, self.checks.pop(name).kind)
+                del self.checks[name]
+        # Every series of a removed check goes with it, counters included.
+        self.metrics.track((check.name, check.kind) for check in checks)
         for name, check in known.items():
             status = self.checks.get(name)
             if status is None or status.kind != check.kind or status.target != check.target:

@@ -8,8 +8,9 @@ engine and the alert messages read them from there.
 from __future__ import annotations
 
 import enum
+import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from mailwatch.domain.results import State
 
@@ -58,3 +59,42 @@ class KeyFigure:
     def hides(self, metrics: Mapping[str, float]) -> bool:
         """Whether this figure's metric is to be left out of ``metrics`` altogether."""
         return self.only_if_nonzero and self.metric in metrics and not metrics[self.metric]
+
+
+_PLACEHOLDER = re.compile(r"\{([a-z_]+)\}")
+
+
+@dataclass(frozen=True, slots=True)
+class Figure:
+    """A number a kind's results carry, and the Prometheus metric it becomes.
+
+    ``key`` is the result's metric key; a ``{label}`` in it stands for the part that varies
+    (``disk_{mount}_percent``) and becomes a label of the metric. ``name`` is the metric's name
+    after ``mailwatch_<kind>_``, its unit last (``seconds``, ``bytes``, ``percent``,
+    ``timestamp_seconds``); a ``counter`` (its name ending in ``_total``) adds up each result's
+    value. ``name=None`` keeps the figure out of the metrics, and ``help`` says why.
+    """
+
+    key: str
+    name: str | None
+    help: str
+    counter: bool = False
+    _pattern: re.Pattern[str] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        parts = _PLACEHOLDER.split(self.key)
+        # split() alternates literal text and placeholder names: text, name, text, ...
+        regex = "".join(
+            re.escape(part) if i % 2 == 0 else f"(?P<{part}>.+?)" for i, part in enumerate(parts)
+        )
+        object.__setattr__(self, "_pattern", re.compile(regex))
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        """The labels the key's placeholders become, in order."""
+        return tuple(_PLACEHOLDER.findall(self.key))
+
+    def match(self, key: str) -> dict[str, str] | None:
+        """The label values when ``key`` is this figure's, else None."""
+        found = self._pattern.fullmatch(key)
+        return None if found is None else found.groupdict()

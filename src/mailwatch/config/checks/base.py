@@ -10,7 +10,7 @@ from typing import Annotated, Any, ClassVar
 from pydantic import Field, StringConstraints
 
 from mailwatch.config.base import StrictModel
-from mailwatch.domain.kinds import KeyFigure, SeverityRule
+from mailwatch.domain.kinds import Figure, KeyFigure, SeverityRule
 from mailwatch.domain.results import State
 
 CheckName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
@@ -48,7 +48,9 @@ class CheckKind:
     of ``mailwatch.incidents.severity``; ``figures`` are the metrics an alert shows, in order
     of preference. ``probe`` is the dotted path of the module whose ``probe`` function runs
     the check, imported on first use so that a ``mailwatch check`` loads only what it runs.
-    ``timeout_state`` is the state of a run cut off by its timeout.
+    ``timeout_state`` is the state of a run cut off by its timeout. ``exported`` declares
+    every metric key its results carry and the Prometheus metric each becomes
+    (``mailwatch.daemon.metrics`` builds its families from these declarations alone).
     """
 
     name: str
@@ -58,3 +60,4 @@ class CheckKind:
     severity: tuple[SeverityRule, ...] = ()
     figures: tuple[KeyFigure, ...] = ()
     timeout_state: State = State.CRITICAL
+    exported: tuple[Figure, ...] = ()

@@ -13,7 +13,7 @@ from pydantic import BeforeValidator, Field, IPvAnyAddress, model_validator
 from mailwatch.config.base import StrictModel
 from mailwatch.config.checks.base import CheckBase, CheckKind
 from mailwatch.config.dns import DomainName, ResolverConfig
-from mailwatch.domain.kinds import CRITICAL_ONLY, KeyFigure, SeverityRule
+from mailwatch.domain.kinds import CRITICAL_ONLY, Figure, KeyFigure, SeverityRule
 from mailwatch.domain.results import State
 
 ZoneType = Literal["ip", "domain"]
@@ -155,4 +155,11 @@ KIND = CheckKind(
     ),
     figures=(KeyFigure("lookup_s", "lookup time", "s"),),
     timeout_state=State.UNKNOWN,
+    exported=(
+        Figure("lookup_s", "lookup_seconds", "Time all blocklist lookups of a run took"),
+        Figure("queries", "queries", "Blocklist lookups in the last run"),
+        Figure("listings", "listings", "Addresses and domains listed, one per zone listing them"),
+        Figure("listed_zones", "listed_zones", "Blocklist zones that list at least one subject"),
+        Figure("failed_queries", "failed_queries", "Lookups that got no usable answer"),
+    ),
 )

@@ -9,7 +9,7 @@ from pydantic import Field, model_validator
 
 from mailwatch.config.checks.base import CheckBase, CheckKind
 from mailwatch.config.dns import DomainName, ResolverConfig
-from mailwatch.domain.kinds import CRITICAL_ONLY, KeyFigure, SeverityRule
+from mailwatch.domain.kinds import CRITICAL_ONLY, Figure, KeyFigure, SeverityRule
 from mailwatch.domain.results import State
 
 
@@ -96,4 +96,12 @@ KIND = CheckKind(
         KeyFigure("lookup_s", "lookup time", "s"),
     ),
     timeout_state=State.UNKNOWN,
+    exported=(
+        Figure("lookup_s", "lookup_seconds", "Time the MX lookup took"),
+        Figure("connect_s", "connect_seconds", "Slowest SMTP greeting among the MX hosts"),
+        Figure("mx_hosts", "hosts", "MX hosts the domain names"),
+        Figure("mx_hosts_with_address", "hosts_with_address", "MX hosts with an A or AAAA record"),
+        Figure("mx_hosts_reachable", "hosts_reachable", "MX hosts that greeted on port 25"),
+        Figure("mx_hosts_starttls", "hosts_starttls", "MX hosts that offered STARTTLS"),
+    ),
 )

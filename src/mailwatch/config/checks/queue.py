@@ -17,7 +17,7 @@ from pydantic import Discriminator, Field, Tag, field_validator, model_validator
 
 from mailwatch.config.checks.base import CheckBase, CheckKind
 from mailwatch.config.checks.levels import Level, Limits
-from mailwatch.domain.kinds import ANY, CRITICAL_ONLY, SeverityRule
+from mailwatch.domain.kinds import ANY, CRITICAL_ONLY, Figure, SeverityRule
 
 MTAS = ("postfix", "exim", "command")
 
@@ -182,4 +182,19 @@ KIND = CheckKind(
     stages=QueueStage,
     probe="mailwatch.probes.queue",
     severity=(SeverityRule((ANY,), CRITICAL_ONLY, 2, "mail queue over critical"),),
+    exported=(
+        Figure("total_messages", "messages", "Messages in the queue, all parts together"),
+        Figure(
+            "{queue}_messages",
+            "part_messages",
+            "Messages in one part of the queue (Postfix: active, incoming, deferred, hold; "
+            "Exim: frozen)",
+        ),
+        Figure("oldest_age_s", "oldest_message_age_seconds", "Age of the oldest queued message"),
+        Figure(
+            "growth_per_min",
+            None,
+            "Not exported: deriv(mailwatch_queue_messages[10m]) * 60 says it over any window",
+        ),
+    ),
 )

@@ -17,7 +17,7 @@ from pydantic import Field, field_validator, model_validator
 from mailwatch.config.base import StrictModel
 from mailwatch.config.checks.base import CheckBase, CheckKind
 from mailwatch.config.checks.levels import Level, Limits
-from mailwatch.domain.kinds import ANY, CRITICAL_ONLY, SeverityRule
+from mailwatch.domain.kinds import ANY, CRITICAL_ONLY, Figure, SeverityRule
 from mailwatch.domain.results import State
 
 
@@ -184,4 +184,39 @@ KIND = CheckKind(
     severity=(SeverityRule((ANY,), CRITICAL_ONLY, 2, "host resources over critical"),),
     # A sample that never came back (a hung NFS statvfs) says nothing about the host's health.
     timeout_state=State.UNKNOWN,
+    exported=(
+        Figure("cpu_percent", "cpu_percent", "CPU busy, percent of all cores"),
+        Figure("load_per_core", "load_per_core", "Load average (load_minutes) per core"),
+        Figure("memory_percent", "memory_used_percent", "Memory in use, percent"),
+        Figure("swap_percent", "swap_used_percent", "Swap in use, percent"),
+        Figure(
+            "disk_{mount}_percent",
+            "disk_used_percent",
+            "Space used on a mount, percent (mount: the path as a name, / is root)",
+        ),
+        Figure("disk_{mount}_free_bytes", "disk_free_bytes", "Space free on a mount"),
+        Figure("inodes_{mount}_percent", "inodes_used_percent", "Inodes used on a mount, percent"),
+        Figure(
+            "net_{interface}_errors",
+            "network_errors_total",
+            "Receive and transmit errors on an interface, as counted between runs",
+            counter=True,
+        ),
+        Figure(
+            "net_{interface}_drops",
+            "network_drops_total",
+            "Dropped frames on an interface, as counted between runs",
+            counter=True,
+        ),
+        Figure(
+            "net_{interface}_rx_bytes_per_s",
+            "network_receive_bytes_per_second",
+            "Bytes received per second on an interface, averaged between runs",
+        ),
+        Figure(
+            "net_{interface}_tx_bytes_per_s",
+            "network_transmit_bytes_per_second",
+            "Bytes sent per second on an interface, averaged between runs",
+        ),
+    ),
 )

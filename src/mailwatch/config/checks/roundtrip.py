@@ -14,7 +14,7 @@ from pydantic import Field, model_validator
 from mailwatch.config.base import Secret
 from mailwatch.config.checks.base import CheckBase, CheckKind
 from mailwatch.config.tls import TlsClientConfig, TlsMode
-from mailwatch.domain.kinds import CRITICAL_ONLY, FAILING, KeyFigure, SeverityRule
+from mailwatch.domain.kinds import CRITICAL_ONLY, FAILING, Figure, KeyFigure, SeverityRule
 
 Port = Field(default=None, ge=1, le=65535)
 
@@ -171,5 +171,27 @@ KIND = CheckKind(
         KeyFigure("latency_s", "latency", "s"),
         KeyFigure("waited_s", "no canary after", "s"),
         KeyFigure("late_canaries", "late canaries", only_if_nonzero=True),
+    ),
+    exported=(
+        Figure(
+            "latency_s",
+            "last_latency_seconds",
+            "The last delivered canary's latency, from the SMTP server's DATA reply to the IMAP "
+            "server reporting it (every latency is in mailwatch_roundtrip_latency_seconds)",
+        ),
+        Figure("send_s", "send_seconds", "Time the SMTP submission of the last canary took"),
+        Figure("deadline_s", "deadline_seconds", "How long the last run waited at most"),
+        Figure("waited_s", "waited_seconds", "How long the last run waited for a canary in vain"),
+        Figure(
+            "late_canaries",
+            "late_canaries_total",
+            "Canaries that arrived after their run had given up on them",
+            counter=True,
+        ),
+        Figure(
+            "hop_{hop}_delay_s",
+            "hop_delay_seconds",
+            "Delay at each Received hop of the last delivered canary (hop 1 from sending)",
+        ),
     ),
 )

@@ -15,7 +15,7 @@ from pydantic import Discriminator, Field, Tag, field_validator, model_validator
 
 from mailwatch.config.checks.base import CheckBase, CheckKind
 from mailwatch.config.tls import TlsClientConfig
-from mailwatch.domain.kinds import KeyFigure
+from mailwatch.domain.kinds import Figure, KeyFigure
 
 PROTOCOLS = ("smtp", "imap", "banner", "clamd", "spamd", "process")
 
@@ -217,5 +217,11 @@ KIND = CheckKind(
         KeyFigure("connect_s", "connect time", "s"),
         KeyFigure("banner_s", "banner time", "s"),
         KeyFigure("pong_s", "reply time", "s"),
+    ),
+    exported=(
+        Figure("connect_s", "connect_seconds", "Time the TCP connection took"),
+        Figure("banner_s", "banner_seconds", "Time from connecting to the server's greeting"),
+        Figure("pong_s", "pong_seconds", "Time from connecting to the PONG (clamd, spamd)"),
+        Figure("process_count", "processes", "Processes found (protocol process)"),
     ),
 )

@@ -14,6 +14,7 @@ from pydantic import Field, FilePath, model_validator
 
 from mailwatch.config.checks.base import CheckBase, CheckKind
 from mailwatch.config.dns import DomainName
+from mailwatch.domain.kinds import Figure
 
 TlsProtocol = Literal["smtp-starttls", "smtps", "imap-starttls", "imaps"]
 TlsVersionName = Literal["TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3"]
@@ -84,4 +85,23 @@ class TlsStage(enum.StrEnum):
     PROTOCOL_VERSION = "protocol_version"
 
 
-KIND = CheckKind(name="tls", config=TlsCheck, stages=TlsStage, probe="mailwatch.probes.tls")
+KIND = CheckKind(
+    name="tls",
+    config=TlsCheck,
+    stages=TlsStage,
+    probe="mailwatch.probes.tls",
+    exported=(
+        Figure("handshake_s", "handshake_seconds", "Time the TLS handshake took"),
+        Figure(
+            "expiry_timestamp_s",
+            "cert_expiry_timestamp_seconds",
+            "Unix time the server's certificate expires (its notAfter)",
+        ),
+        Figure(
+            "days_left",
+            None,
+            "Not exported: mailwatch_tls_cert_expiry_timestamp_seconds - time() says it in "
+            "seconds, without going stale between scrapes",
+        ),
+    ),
+)

@@ -193,7 +193,11 @@ async def _confirm(
     fetched = await imap.fetch_headers(arrival.uid)
     if fetched is not None:
         received = fetched.headers.get_all("Received") or []
-        details["hops"] = [hop.to_dict() for hop in hops_from_headers(received, canary.sent_at)]
+        hops = hops_from_headers(received, canary.sent_at)
+        details["hops"] = [hop.to_dict() for hop in hops]
+        for number, hop in enumerate(hops, start=1):
+            if hop.delay_s is not None:
+                metrics[f"hop_{number}_delay_s"] = round(hop.delay_s, 3)
     cleanup_error: str | None = None
     try:
         await imap.delete([arrival.uid])

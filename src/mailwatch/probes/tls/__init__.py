@@ -79,6 +79,7 @@ async def _check(check: TlsCheck, ctx: ProbeContext) -> CheckResult:
             metrics=metrics,
         ) from None
     metrics["days_left"] = days_left(facts, ctx.started_at)
+    metrics["expiry_timestamp_s"] = facts.not_after.timestamp()
     # An outdated server is verified with the same lenience it was observed with, so that
     # its chain is still judged; the version finding already says it is outdated.
     legacy = version_below(seen.version, "TLSv1.2")
