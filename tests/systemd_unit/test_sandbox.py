@@ -39,11 +39,10 @@ def in_namespace(proc_options: str, command: list[str]) -> subprocess.CompletedP
     """``command`` as nobody, in a new mount namespace whose /proc is a fresh procfs mounted
     with ``proc_options`` ("" for the defaults)."""
     mount = "mount -t proc " + (f"-o {proc_options} " if proc_options else "") + "proc /proc"
+    namespace = ["unshare", "--mount", "--fork", "--", "sh", "-c", f'{mount} && exec "$@"', "sh"]
+    as_nobody = ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups"]
     return subprocess.run(
-        [
-            "unshare", "--mount", "--fork", "--", "sh", "-c", f'{mount} && exec "$@"', "sh",
-            "setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups", *command,
-        ],  # fmt: skip
+        [*namespace, *as_nobody, *command],
         capture_output=True,
         text=True,
         check=False,
