@@ -38,7 +38,9 @@ async def run_check(check: CheckBase, memory: dict[str, Any] | None = None) -> C
         )
     except Exception as exc:
         # A probe bug must never take the daemon down; it shows as unknown with the reason.
-        log.exception("probe %s (%s) failed unexpectedly", check.name, check.kind)
+        log.exception(
+            "probe %s (%s) failed unexpectedly", check.name, check.kind, extra={"check": check.name}
+        )
         return ctx.result(
             State.UNKNOWN,
             f"internal error in the {check.kind} probe: {type(exc).__name__}: {exc}",

@@ -68,7 +68,11 @@ async def attempt(config: MailwatchConfig, job: Job, now: datetime) -> DeliveryO
             idempotency_key=idempotency_key(job.entries),
         )
     except Exception as exc:  # a bug below us must not leave the row in ``sending``
-        log.exception("outbox: delivery through route %s raised", job.route.name)
+        log.exception(
+            "outbox: delivery through route %s raised",
+            job.route.name,
+            extra={"route": job.route.name},
+        )
         error = mask_text(f"{type(exc).__name__}: {exc}")
         return DeliveryOutcome(False, [UrlOutcome(job.route.name, False, error)])
 

@@ -79,13 +79,19 @@ async def deliver(
     )
     for outcome in per_url:
         if outcome.ok:
-            log.info("route %s: delivered to %s", route.name, outcome.masked_url)
+            log.info(
+                "route %s: delivered to %s",
+                route.name,
+                outcome.masked_url,
+                extra={"route": route.name},
+            )
         else:
             log.info(
                 "route %s: not delivered to %s: %s",
                 route.name,
                 outcome.masked_url,
                 outcome.error,
+                extra={"route": route.name},
             )
     return DeliveryOutcome(bool(per_url) and all(o.ok for o in per_url), per_url)
 

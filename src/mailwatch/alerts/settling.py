@@ -66,6 +66,10 @@ class Settler:
     def _number(self, ticket: Ticket) -> str:
         return format_number(ticket.number, self.config.incidents.ticket_prefix)
 
+    def _fields(self, entry: OutboxEntry, ticket: Ticket) -> dict[str, str]:
+        """The log record's fields (``[daemon] log_format = "json"`` shows them)."""
+        return {"check": ticket.check, "ticket": self._number(ticket), "route": entry.route}
+
     async def delivered(
         self,
         conn: AsyncConnection,
@@ -92,6 +96,7 @@ class Settler:
             entry.kind,
             entry.route,
             attempt,
+            extra=self._fields(entry, ticket),
         )
         event = attempt_event(
             EventType.NOTIFICATION_SENT, ticket, entry, now, outcome=outcome, **extra
@@ -123,6 +128,7 @@ class Settler:
             attempt,
             ", giving up" if give_up else "",
             error,
+            extra=self._fields(entry, ticket),
         )
         if give_up:
             events = [await self._give_up(conn, entry, ticket, outcome, now, error)]

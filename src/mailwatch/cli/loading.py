@@ -34,14 +34,19 @@ def load_or_exit(
             check_route_urls(path, config)
         return config
     except ConfigError as exc:
+        from mailwatch.logsetup import stream_is_journal
+
         if as_json:
             import json
 
             report = {"ok": False, "config": str(path), "problems": exc.problems}
             print(json.dumps(report, indent=2))
             raise SystemExit(EX_CONFIG) from None
+        # Under systemd (``ExecReload=`` runs ``mailwatch validate``) the lines go to the
+        # journal at error priority, so ``journalctl -p err`` shows why a reload was refused.
+        mark = "<3>" if stream_is_journal(sys.stderr) else ""
         # Escaped here too: route URL problems come from outside the loader.
-        print(one_line(f"mailwatch: invalid config {path}:"), file=sys.stderr)
+        print(mark + one_line(f"mailwatch: invalid config {path}:"), file=sys.stderr)
         for problem in exc.problems:
-            print(f"  {one_line(problem)}", file=sys.stderr)
+            print(f"{mark}  {one_line(problem)}", file=sys.stderr)
         raise SystemExit(EX_CONFIG) from None

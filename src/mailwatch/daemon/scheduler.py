@@ -103,14 +103,14 @@ class CheckScheduler:
         for name in list(self._checks):
             if name not in wanted:
                 self._remove(name)
-                log.info("check %s removed", name)
+                log.info("check %s removed", name, extra={"check": name})
         for name, check in wanted.items():
             old = self._checks.get(name)
             if old == check:
                 continue
             if old is not None:
                 self._remove(name, keep_memory=type(old) is type(check))
-                log.info("check %s changed", name)
+                log.info("check %s changed", name, extra={"check": name})
             self._add(check)
 
     def _add(self, check: CheckBase) -> None:
@@ -162,10 +162,10 @@ class CheckScheduler:
         except asyncio.CancelledError:
             # Only shutdown cancels a run (a check's own timeout ends as a result); the job is
             # ours, so end it quietly instead of having APScheduler log a traceback.
-            log.info("check %s cancelled at shutdown", name)
+            log.info("check %s cancelled at shutdown", name, extra={"check": name})
         except Exception:
             # The result handler failing (store locked, disk full) must not stop the schedule.
-            log.exception("handling the result of check %s failed", name)
+            log.exception("handling the result of check %s failed", name, extra={"check": name})
         finally:
             self._running.pop(task, None)
 
@@ -173,7 +173,11 @@ class CheckScheduler:
         self.missed[event.job_id] += 1
         if self._on_missed is not None:
             self._on_missed(event.job_id)
-        log.warning("check %s missed its schedule: the previous run was still going", event.job_id)
+        log.warning(
+            "check %s missed its schedule: the previous run was still going",
+            event.job_id,
+            extra={"check": event.job_id},
+        )
 
     def describe(self) -> list[str]:
         """One line per job: its check and next run, for a person debugging the daemon."""

@@ -32,6 +32,7 @@ from mailwatch.domain.results import CheckResult
 from mailwatch.domain.tickets import format_number
 from mailwatch.domain.time import display_zone
 from mailwatch.incidents.processor import ProcessOutcome, process_result, tick
+from mailwatch.logsetup import NOTICE
 from mailwatch.probes import probe_for
 from mailwatch.status.build import read_stored_facts
 from mailwatch.status.files import StatusWriteError, write_status
@@ -209,17 +210,20 @@ class Daemon:
             return
         previous = status.state
         changed = status.record(result)
+        fields = {"check": check.name}
         if changed:
-            log.info(
+            log.log(
+                NOTICE,
                 "%s: %s -> %s%s: %s",
                 check.name,
                 previous.label,
                 result.state.label,
                 f" ({result.stage})" if result.stage else "",
                 result.summary,
+                extra=fields,
             )
         else:
-            log.debug("%s: %s: %s", check.name, result.state.label, result.summary)
+            log.debug("%s: %s: %s", check.name, result.state.label, result.summary, extra=fields)
         self.metrics.record(result)
         assert self._store is not None
         outcome = await process_result(self._store, self.config, result, datetime.now(UTC))
@@ -240,7 +244,8 @@ class Daemon:
             event = stored.event
             number = format_number(event.ticket, prefix) if event.ticket else "-"
             note = f": {event.note}" if event.note else ""
-            log.info("%s %s %s%s", number, event.type, event.check, note)
+            fields = {"check": event.check, **({"ticket": number} if event.ticket else {})}
+            log.log(NOTICE, "%s %s %s%s", number, event.type, event.check, note, extra=fields)
 
     async def _heartbeat(self) -> None:
         interval = self.config.daemon.status_interval_s

@@ -31,6 +31,7 @@ from mailwatch.config.checks.service import (
 from mailwatch.domain.errors import ProbeFailure
 from mailwatch.domain.probing import ProbeContext
 from mailwatch.domain.results import CheckResult, State
+from mailwatch.probes import procfs
 from mailwatch.protocols.streams import connection, os_error_reason, shown, socket_errors
 from mailwatch.protocols.tlscontext import client_context
 
@@ -177,6 +178,18 @@ async def _process(check: ProcessService, ctx: ProbeContext) -> CheckResult:
         what += f" with {check.cmdline_contains!r} in the command line"
     metrics = {"process_count": float(len(pids))}
     details = {"pids": pids[:20]}
+    if len(pids) < check.min_count:
+        options = await asyncio.to_thread(procfs.proc_options)
+        if procfs.hides_other_users(options):
+            # Not seen is not missing: the process may run as another user, out of sight.
+            return ctx.result(
+                State.UNKNOWN,
+                f"{_processes(len(pids))} {what} visible, expected at least "
+                f"{check.min_count}: {procfs.hidden_processes_fix(options)}",
+                stage=ServiceStage.PROCESS,
+                metrics=metrics,
+                details=details,
+            )
     if not pids:
         return ctx.result(
             State.CRITICAL,

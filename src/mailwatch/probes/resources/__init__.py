@@ -20,7 +20,7 @@ import psutil
 from mailwatch.config.checks.resources import ResourcesCheck, ResourcesStage
 from mailwatch.domain.probing import ProbeContext
 from mailwatch.domain.results import CheckResult, State
-from mailwatch.probes import stuckable
+from mailwatch.probes import procfs, stuckable
 from mailwatch.probes.resources.verdict import Finding, Reading, evaluate, metric_slugs
 
 MOUNT_WAIT_S = 5.0
@@ -53,33 +53,50 @@ async def probe(check: ResourcesCheck, ctx: ProbeContext) -> CheckResult:
     # Every psutil call may block (cpu_percent sleeps for the sampling window, statvfs on a
     # dead NFS server hangs), so each goes to a thread; the stage names the one that hung.
     # Mounts go to guarded threads of their own: a hung one can never return.
+    # Host-wide figures come from /proc; one that cannot be read (systemd's ProcSubset=pid
+    # hides /proc/stat, /proc/meminfo and /proc/net) is an unknown finding saying what to
+    # change, and the rest is still measured.
+    readings: list[Reading] = []
+    metrics: dict[str, float] = {}
+    unread: list[Finding] = []
     ctx.stage = ResourcesStage.CPU
-    cpu_percent = await asyncio.to_thread(psutil.cpu_percent, interval=check.cpu_sample_s)
+    try:
+        cpu_percent = await asyncio.to_thread(psutil.cpu_percent, interval=check.cpu_sample_s)
+    except OSError as exc:
+        unread.append(_unreadable(ResourcesStage.CPU, "CPU use", exc))
+    else:
+        readings.append(Reading(ResourcesStage.CPU, cpu_percent))
+        metrics["cpu_percent"] = cpu_percent
     ctx.stage = ResourcesStage.MEMORY
-    memory_percent, swap_percent, load_per_core = await asyncio.to_thread(
-        _memory_and_load, check.load_minutes
-    )
+    try:
+        memory_percent, swap_percent, load_per_core = await asyncio.to_thread(
+            _memory_and_load, check.load_minutes
+        )
+    except OSError as exc:
+        unread.append(_unreadable(ResourcesStage.MEMORY, "memory, swap and load", exc))
+    else:
+        readings += [
+            Reading(ResourcesStage.LOAD, load_per_core),
+            Reading(ResourcesStage.MEMORY, memory_percent),
+            Reading(ResourcesStage.SWAP, swap_percent),
+        ]
+        metrics |= {
+            "load_per_core": load_per_core,
+            "memory_percent": memory_percent,
+            "swap_percent": swap_percent,
+        }
     ctx.stage = ResourcesStage.DISK
     mounts, problems = await _sample_mounts(check.mounts, _mount_wait_s(ctx))
     ctx.stage = ResourcesStage.NETWORK
-    counters, nic_problems = await asyncio.to_thread(_sample_nics, check.interfaces)
+    try:
+        counters, nic_problems = await asyncio.to_thread(_sample_nics, check.interfaces)
+    except OSError as exc:
+        counters, nic_problems = {}, [_unreadable(ResourcesStage.NETWORK, "network counters", exc)]
     sampled_at = time.time()
     deltas = counter_deltas(ctx.memory.get("network"), counters, sampled_at)
     ctx.memory["network"] = {"at": sampled_at, "counters": counters}
     ctx.stage = ResourcesStage.EVALUATE
 
-    readings = [
-        Reading(ResourcesStage.CPU, cpu_percent),
-        Reading(ResourcesStage.LOAD, load_per_core),
-        Reading(ResourcesStage.MEMORY, memory_percent),
-        Reading(ResourcesStage.SWAP, swap_percent),
-    ]
-    metrics: dict[str, float] = {
-        "cpu_percent": cpu_percent,
-        "load_per_core": load_per_core,
-        "memory_percent": memory_percent,
-        "swap_percent": swap_percent,
-    }
     mount_slugs = metric_slugs(m.path for m in mounts)
     for mount in mounts:
         slug = mount_slugs[mount.path]
@@ -104,7 +121,7 @@ async def probe(check: ResourcesCheck, ctx: ProbeContext) -> CheckResult:
         metrics[f"net_{slug}_rx_bytes_per_s"] = delta.rx_bytes_per_s
         metrics[f"net_{slug}_tx_bytes_per_s"] = delta.tx_bytes_per_s
 
-    verdict = evaluate(readings, check.limits(), [*problems, *nic_problems])
+    verdict = evaluate(readings, check.limits(), [*unread, *problems, *nic_problems])
     details: dict[str, Any] = {
         "findings": [
             {"state": f.state.label, "stage": f.stage, "text": f.text} for f in verdict.findings
@@ -114,6 +131,10 @@ async def probe(check: ResourcesCheck, ctx: ProbeContext) -> CheckResult:
     return ctx.result(
         verdict.state, verdict.summary, stage=verdict.stage, metrics=metrics, details=details
     )
+
+
+def _unreadable(stage: ResourcesStage, what: str, exc: OSError) -> Finding:
+    return Finding(State.UNKNOWN, stage, procfs.unreadable(what, exc))
 
 
 def _memory_and_load(load_minutes: int) -> tuple[float, float, float]:
