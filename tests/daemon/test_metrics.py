@@ -9,12 +9,13 @@ import socket
 import urllib.request
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from prometheus_client import generate_latest
 from pydantic import ValidationError
 
-from helpers.daemon import free_port
+from helpers.daemon import DaemonProcess, free_port
 from mailwatch.config.checks.registry import KINDS
 from mailwatch.config.metrics import MetricsConfig
 from mailwatch.daemon.metrics import DaemonMetrics, figure_metrics
@@ -254,3 +255,23 @@ def test_listen_on_every_interface_answers_on_ipv4_and_ipv6(
     for host in hosts:
         with urllib.request.urlopen(f"http://{host}:{port}/metrics", timeout=5) as response:
             assert b"mailwatch_build_info" in response.read()
+
+
+def test_a_port_in_use_stops_the_daemon_with_one_line(tmp_path: Path) -> None:
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        config = (
+            f'[daemon]\nstate_dir = "{tmp_path / "state"}"\n\n'
+            f'[metrics]\nlisten = "127.0.0.1:{port}"\n'
+        )
+        daemon = DaemonProcess(tmp_path, config, {}).start()
+        assert daemon.proc is not None
+        try:
+            code = daemon.proc.wait(30)
+        finally:
+            daemon.stop()
+    assert code == 1
+    assert f"[metrics] listen = '127.0.0.1:{port}': cannot listen there" in daemon.stderr
+    assert "Traceback" not in daemon.stderr
