@@ -188,7 +188,8 @@ async def test_uptime_kuma_push_urls_when_alerts_are_stuck(tmp_path: Path) -> No
     assert first.method == "GET"
     path, _, query = first.path.partition("?")
     assert path == f"/api/push/{TOKEN}"
-    assert query.startswith("status=down&msg=alerts%20stuck%3A%20a%20notification%20has%20waited%20")
+    reason = "alerts%20stuck%3A%20a%20notification%20has%20waited%20"
+    assert query.startswith(f"status=down&msg={reason}")
     assert TOKEN not in (tmp_path / "stderr.log").read_text()
 
 
