@@ -18,6 +18,7 @@ import pytest
 from cli.test_check_mixed import mixed_config
 from harness.dnsmasq import DnsServer
 from harness.mailservers import MailServers
+from helpers.hung_mount import hung_mount_or_skip
 from helpers.resources import LEVELS_OFF_TOML
 from helpers.roundtrip_config import roundtrip_toml
 from mailwatch.cli.nagios.perfdata import plain, uom_for
@@ -327,3 +328,20 @@ def test_units_from_metric_names(metric: str, uom: str) -> None:
 )
 def test_numbers_in_plain_decimals(value: float, text: str) -> None:
     assert plain(value) == text
+
+
+def test_a_hung_mount_is_reported_within_the_time_limit(tmp_path: Path) -> None:
+    """A resources check allowed 30 s, on a mount that never answers (a hard NFS mount whose
+    server is gone), under -t 4: the check is fitted into the limit and says which mount hung,
+    rather than the whole run ending in "timed out"."""
+    with hung_mount_or_skip(tmp_path / "nfs") as mount:
+        config = tmp_path / "mailwatch.toml"
+        config.write_text(
+            f'[[checks.resources]]\nname = "host"\ntimeout_s = 30\ncpu_sample_s = 0.1\n'
+            f'mounts = ["/", "{mount.path}"]\n{LEVELS_OFF_TOML}\n'
+        )
+        run = mailwatch("check", "-c", str(config), "--nagios", "-t", "4")
+    assert run.code == 3, run
+    assert run.status_line.startswith("MAILWATCH UNKNOWN - 1 unknown: host: "), run
+    assert str(mount.path) in run.status_line, run
+    assert float(run.data()["host.duration_s"].max) < 4
