@@ -341,6 +341,10 @@ def test_a_hung_mount_is_reported_within_the_time_limit(tmp_path: Path) -> None:
             f'mounts = ["/", "{mount.path}"]\n{LEVELS_OFF_TOML}\n'
         )
         run = mailwatch("check", "-c", str(config), "--nagios", "-t", "4")
+        table = mailwatch("check", "-c", str(config), "-t", "4")
+    # Without --nagios too: the table, with the mount named, not "timed out".
+    assert table.code == 3 and table.stderr == "", table
+    assert table.lines[1].split()[:2] == ["UNKNOWN", "host"] and str(mount.path) in table.lines[1]
     assert run.code == 3, run
     assert run.status_line.startswith("MAILWATCH UNKNOWN - 1 unknown: host: "), run
     assert str(mount.path) in run.status_line, run

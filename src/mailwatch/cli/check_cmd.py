@@ -7,6 +7,7 @@ import argparse
 import asyncio
 import json
 import sys
+import threading
 from collections.abc import Sequence
 from typing import Any
 
@@ -57,10 +58,12 @@ def run(args: argparse.Namespace) -> int:
     from mailwatch.cli.loading import load_or_exit
     from mailwatch.runner import run_checks
 
+    limit = None
     if args.timeout is not None:
-        from mailwatch.cli.nagios.plugin import Watchdog
+        from mailwatch.cli.time_limit import TimeLimit
 
-        Watchdog(args.timeout, plugin=False).start()
+        limit = TimeLimit(args.timeout, f"mailwatch: timed out after {args.timeout:g} s (-t)", 2)
+        limit.start()
     config = load_or_exit(args.config)
     checks = config.enabled_checks()
     if args.names:
@@ -73,7 +76,11 @@ def run(args: argparse.Namespace) -> int:
     if not checks:
         print("mailwatch: no checks configured", file=sys.stderr)
         return int(State.UNKNOWN)
+    if limit is not None:
+        checks = limit.fit(checks)
     results = asyncio.run(run_checks(checks))
+    if limit is not None and not limit.claim():
+        threading.Event().wait()  # the limit is printing and ending the process
     if args.json:
         print(json.dumps([result.to_dict() for result in results], indent=2))
     else:

@@ -7,72 +7,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-import os
 import threading
-import time
 
 from mailwatch.cli.nagios.lines import long_line, status_line
 from mailwatch.cli.nagios.output import plugin_output
-from mailwatch.config.checks import CheckBase
-from mailwatch.config.checks.roundtrip import RoundtripCheck
+from mailwatch.cli.time_limit import TimeLimit
 from mailwatch.domain.results import State, worst
 
 DEFAULT_TIMEOUT_S = 50.0
 """Inside the 60 s that Nagios (``service_check_timeout``) and Icinga give a plugin by default."""
-
-RESERVE_S = 1.0
-"""Kept from the checks' share of ``-t`` for writing the output and shutting down."""
-
-
-class Watchdog:
-    """Ends the process with UNKNOWN "timed out" if the run is not over within ``limit_s``.
-
-    A thread, not an alarm signal: it fires also while the main thread is stuck in a system
-    call (a hung NFS mount) that a signal handler would wait for. Whoever claims the output
-    first, the run or the watchdog, is the only one to print.
-    """
-
-    def __init__(self, limit_s: float, *, plugin: bool = True) -> None:
-        self.limit_s = limit_s
-        self.plugin = plugin
-        self.deadline = time.monotonic() + limit_s
-        self._claimed = threading.Lock()
-        self._timer = threading.Timer(limit_s, self._fire)
-        self._timer.daemon = True
-
-    def start(self) -> None:
-        self._timer.start()
-
-    def remaining_s(self) -> float:
-        return self.deadline - time.monotonic()
-
-    def claim(self) -> bool:
-        """True once: the caller may print and exit; the watchdog will not."""
-        if not self._claimed.acquire(blocking=False):
-            return False
-        self._timer.cancel()
-        return True
-
-    def _fire(self) -> None:
-        if self._claimed.acquire(blocking=False):
-            said = f"timed out after {self.limit_s:g} s (-t)"
-            if self.plugin:
-                os.write(1, (status_line(State.UNKNOWN, said) + "\n").encode())
-            else:
-                os.write(2, f"mailwatch: {said}\n".encode())
-            os._exit(int(State.UNKNOWN))
-
-
-def within(check: CheckBase, budget_s: float) -> CheckBase:
-    """``check`` with its timeout cut to ``budget_s`` if longer; a roundtrip check's wait for its
-    canary shrinks with it, keeping room to clean up as its own config does."""
-    if check.timeout_s <= budget_s:
-        return check
-    changes: dict[str, float] = {"timeout_s": budget_s}
-    if isinstance(check, RoundtripCheck):
-        room = min(check.timeout_s - check.deadline_s, budget_s / 4)
-        changes["deadline_s"] = min(check.deadline_s, budget_s - room)
-    return check.model_copy(update=changes)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -80,19 +23,20 @@ def run(args: argparse.Namespace) -> int:
     if not args.verbose:
         # Icinga shows stderr with the output; a warning there would read as the check's.
         logging.disable(logging.CRITICAL)
-    watchdog = Watchdog(args.timeout or DEFAULT_TIMEOUT_S)
-    watchdog.start()
+    limit_s = args.timeout or DEFAULT_TIMEOUT_S
+    limit = TimeLimit(limit_s, status_line(State.UNKNOWN, f"timed out after {limit_s:g} s (-t)"), 1)
+    limit.start()
     try:
-        output, code = _checked(args, watchdog)
+        output, code = _checked(args, limit)
     except Exception as exc:  # the plugin's promise: a status line, not a traceback
         output, code = status_line(State.UNKNOWN, f"{type(exc).__name__}: {exc}"), State.UNKNOWN
-    if not watchdog.claim():
-        threading.Event().wait()  # the watchdog is printing and ending the process
+    if not limit.claim():
+        threading.Event().wait()  # the limit is printing and ending the process
     print(output, flush=True)
     return int(code)
 
 
-def _checked(args: argparse.Namespace, watchdog: Watchdog) -> tuple[str, State]:
+def _checked(args: argparse.Namespace, limit: TimeLimit) -> tuple[str, State]:
     from mailwatch.config import config_path, load_config
     from mailwatch.config.loader import one_line
     from mailwatch.domain.errors import ConfigError
@@ -115,10 +59,7 @@ def _checked(args: argparse.Namespace, watchdog: Watchdog) -> tuple[str, State]:
         checks = [by_name[name] for name in args.names]
     if not checks:
         return status_line(State.UNKNOWN, f"no checks configured in {path}"), State.UNKNOWN
-    budget_s = watchdog.remaining_s() - RESERVE_S
-    if budget_s <= 0:
-        return status_line(State.UNKNOWN, "no time left to run checks (-t)"), State.UNKNOWN
-    fitted = [within(check, budget_s) for check in checks]
+    fitted = limit.fit(checks)
     results = asyncio.run(run_checks(fitted))
     by_name = {check.name: check for check in fitted}
     return plugin_output(results, by_name), worst(result.state for result in results)
