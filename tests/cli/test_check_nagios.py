@@ -157,8 +157,8 @@ def test_every_kind_as_plugin_output(
     # Long output: one line per check, worst first, then by name.
     assert [line.split()[:2] for line in run.lines[1:]] == [
         ["[CRITICAL]", "g-service:"],
-        *[["[OK]", f"{name}:"] for name in ("a-roundtrip", "b-mx", "c-dnsbl", "d-tls")],
-        *[["[OK]", f"{name}:"] for name in ("e-queue", "f-resources")],
+        *[["[OK]", f"{name}:"] for name in ("a-roundtrip", "b-mx", "c-dnsbl", "d-tls", "e-queue")],
+        ["[OK]", "f-resources:"],
     ], run.stdout
     assert "|" not in "\n".join(run.lines[1:])
 
@@ -183,7 +183,7 @@ def test_every_kind_as_plugin_output(
     free = data["f-resources.disk_root_free_bytes"]
     assert (free.uom, free.min) == ("B", "0")
     assert data["b-mx.mx_hosts"].uom == "" and data["c-dnsbl.listings"].uom == ""
-    # Counts and figures from every kind, in plain decimals (the grammar admits no exponent).
+    # Figures of every kind, each read alike by both parsers (neither admits an exponent here).
     assert {label.split(".")[0] for label in data} == {
         "a-roundtrip", "b-mx", "c-dnsbl", "d-tls", "e-queue", "f-resources", "g-service",
     }  # fmt: skip
@@ -213,6 +213,19 @@ def test_levels_in_perfdata_judge_as_the_check_does(tmp_path: Path) -> None:
     assert verdicts["host.disk_root_percent"][0].warn == "0.001"
     assert verdicts["host.disk_root_percent"][1] == 1
     assert run.data()["host.disk_root_percent"].crit == "100"
+
+
+def test_all_ok_is_a_tally_then_one_line_each(tmp_path: Path) -> None:
+    config = tmp_path / "mailwatch.toml"
+    config.write_text(
+        "".join(
+            f'[[checks.resources]]\nname = "{name}"\ncpu_sample_s = 0.1\n{LEVELS_OFF_TOML}\n'
+            for name in ("one", "two")
+        )
+    )
+    run = mailwatch("check", "-c", str(config), "--nagios")
+    assert (run.code, run.status_line) == (0, "MAILWATCH OK - 2 ok"), run
+    assert [line.split()[:2] for line in run.lines[1:]] == [["[OK]", "one:"], ["[OK]", "two:"]]
 
 
 @pytest.mark.parametrize(
