@@ -92,7 +92,11 @@ def test_every_kind_in_one_run(
 def mailwatch_check(
     config: Path, servers: MailServers, *args: str
 ) -> subprocess.CompletedProcess[str]:
-    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "MW_TEST_PASSWORD": servers.password}
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "PYTHONPATH": os.environ.get("PYTHONPATH", ""),  # this checkout's mailwatch
+        "MW_TEST_PASSWORD": servers.password,
+    }
     return subprocess.run(
         [sys.executable, "-m", "mailwatch", "check", "-c", str(config), *args],
         capture_output=True,

@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 
 from helpers.builders import T0, config, result
-from mailwatch.daemon.deadman import Health, assess
+from helpers.http_receiver import HttpReceiver
+from mailwatch.daemon.deadman import Health, assess, ping_url
 from mailwatch.domain.results import State
 from mailwatch.incidents.processor import process_result
 from mailwatch.store.outbox import OutboxRow, insert_outbox
@@ -94,7 +95,9 @@ async def test_assess_reports_stuck_alerts(tmp_path: Path) -> None:
     assert stuck == Health(False, "alerts stuck: a notification has waited 20 min in the outbox")
 
 
-def run_daemon(tmp_path: Path, port: int) -> subprocess.Popen[bytes]:
+def run_daemon(
+    tmp_path: Path, port: int, extra: str = "", url: str = f"/ping/{TOKEN}"
+) -> subprocess.Popen[bytes]:
     cfg = tmp_path / "mailwatch.toml"
     cfg.write_text(
         f"""
@@ -103,11 +106,15 @@ state_dir = "{tmp_path / "state"}"
 deadman_url = "env:MW_DEADMAN_URL"
 deadman_interval_s = 0.2
 outbox_stuck_after_s = 60
+{extra}
 """
     )
     env = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "MW_DEADMAN_URL": f"http://127.0.0.1:{port}/ping/{TOKEN}",
+        # The daemon under test is this checkout's, also when the package is installed elsewhere.
+        "PYTHONPATH": os.environ.get("PYTHONPATH", ""),
+        "MW_DEADMAN_URL": f"http://127.0.0.1:{port}{url}",
+        "MW_DEADMAN_FAIL_URL": f"http://127.0.0.1:{port}/api/push/{TOKEN}?status=down&msg={{reason}}",
     }
     with (tmp_path / "stderr.log").open("wb") as stderr:
         return subprocess.Popen(
@@ -148,3 +155,91 @@ async def test_daemon_pings_the_failure_url_when_alerts_are_stuck(
     assert path == f"/ping/{TOKEN}/fail"
     assert body.startswith("alerts stuck: a notification has waited")
     assert TOKEN not in (tmp_path / "stderr.log").read_text()
+
+
+# Uptime Kuma's push monitor: one token, the state in the query, the reason in `msg`; its 1.x
+# releases answer GET only.
+KUMA = """deadman_fail_url = "env:MW_DEADMAN_FAIL_URL"
+deadman_method = "GET"
+"""
+KUMA_UP = f"/api/push/{TOKEN}?status=up&msg=OK"
+
+
+def test_uptime_kuma_push_urls_while_healthy(tmp_path: Path) -> None:
+    with HttpReceiver() as receiver:
+        proc = run_daemon(tmp_path, receiver.port, KUMA, url=KUMA_UP)
+        try:
+            pings = receiver.wait_for(2)
+        finally:
+            stop(proc)
+    assert [(p.method, p.path) for p in pings[:2]] == [("GET", KUMA_UP)] * 2
+
+
+async def test_uptime_kuma_push_urls_when_alerts_are_stuck(tmp_path: Path) -> None:
+    (tmp_path / "state").mkdir()
+    an_hour_ago = datetime.now(UTC) - timedelta(hours=1)
+    await queue_notification(tmp_path / "state" / "mailwatch.db", an_hour_ago, an_hour_ago)
+    with HttpReceiver() as receiver:
+        proc = run_daemon(tmp_path, receiver.port, KUMA, url=KUMA_UP)
+        try:
+            first = receiver.wait_for(1)[0]
+        finally:
+            stop(proc)
+    assert first.method == "GET"
+    path, _, query = first.path.partition("?")
+    assert path == f"/api/push/{TOKEN}"
+    reason = "alerts%20stuck%3A%20a%20notification%20has%20waited%20"
+    assert query.startswith(f"status=down&msg={reason}")
+    assert TOKEN not in (tmp_path / "stderr.log").read_text()
+
+
+async def test_healthchecks_fail_url_given_whole(tmp_path: Path) -> None:
+    (tmp_path / "state").mkdir()
+    an_hour_ago = datetime.now(UTC) - timedelta(hours=1)
+    await queue_notification(tmp_path / "state" / "mailwatch.db", an_hour_ago, an_hour_ago)
+    fail = f'deadman_fail_url = "http://127.0.0.1:{{port}}/ping/{TOKEN}/fail"'
+    with HttpReceiver() as receiver:
+        proc = run_daemon(tmp_path, receiver.port, fail.format(port=receiver.port))
+        try:
+            first = receiver.wait_for(1)[0]
+        finally:
+            stop(proc)
+    assert (first.method, first.path) == ("POST", f"/ping/{TOKEN}/fail")
+    assert first.body.decode().startswith("alerts stuck: a notification has waited")
+
+
+def test_ping_url_fills_in_the_reason_encoded() -> None:
+    template = "https://kuma.example/api/push/T?status=down&msg={reason}&ping="
+    assert ping_url(template, "store not writable: disk I/O error & more") == (
+        "https://kuma.example/api/push/T?status=down"
+        "&msg=store%20not%20writable%3A%20disk%20I%2FO%20error%20%26%20more&ping="
+    )
+    assert ping_url("https://hc-ping.com/uuid", "ok") == "https://hc-ping.com/uuid"
+
+
+@pytest.mark.parametrize(
+    ("keys", "message"),
+    [
+        (
+            'deadman_url = "https://hc-ping.com/x"\ndeadman_fail_url = "https://hc-ping.com/x/fail"'
+            '\ndeadman_fail_suffix = "/fail"',
+            "deadman_fail_url and deadman_fail_suffix both say where failures go: keep one",
+        ),
+        (
+            'deadman_fail_url = "https://hc-ping.com/x/fail"',
+            "deadman_fail_url needs deadman_url (the ping while healthy)",
+        ),
+    ],
+)
+def test_contradictory_deadman_keys_are_refused(tmp_path: Path, keys: str, message: str) -> None:
+    cfg = tmp_path / "mailwatch.toml"
+    cfg.write_text(f"[daemon]\n{keys}\n")
+    proc = subprocess.run(
+        [sys.executable, "-m", "mailwatch", "validate", "-c", str(cfg)],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    assert proc.returncode == 78
+    assert message in proc.stderr + proc.stdout

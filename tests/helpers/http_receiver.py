@@ -1,4 +1,5 @@
-"""A loopback HTTP server that records what it is sent, for webhook alerts (apprise ``json://``).
+"""A loopback HTTP server that records what it is sent (POST or GET), for webhook alerts
+(apprise ``json://``) and dead man's switch pings.
 
 ``with HttpReceiver(statuses=[500, 404]) as r:`` answers the first POST 500, the second 404,
 then 200; ``r.url("/hook")`` is its address, ``r.requests`` what arrived. ``hang=True`` makes it
@@ -42,10 +43,16 @@ class _Handler(BaseHTTPRequestHandler):
     server: _Server
 
     def do_POST(self) -> None:
+        self._answer("POST")
+
+    def do_GET(self) -> None:
+        self._answer("GET")
+
+    def _answer(self, method: str) -> None:
         receiver = self.server.receiver
         length = int(self.headers.get("Content-Length", "0"))
         body = self.rfile.read(length)
-        request = ReceivedRequest("POST", self.path, dict(self.headers.items()), body)
+        request = ReceivedRequest(method, self.path, dict(self.headers.items()), body)
         status = receiver._record(request)
         if receiver.hang:
             receiver._released.wait(HANG_LIMIT_S)

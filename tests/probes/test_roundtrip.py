@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import imaplib
 import json
+import os
 import socket
 import subprocess
 import sys
@@ -511,7 +512,12 @@ def _mailwatch(*args: str, password: str) -> subprocess.CompletedProcess[str]:
         text=True,
         check=False,
         timeout=60,
-        env={"MW_TEST_IMAP_PASSWORD": password, "PATH": "/usr/bin:/bin"},
+        env={
+            "MW_TEST_IMAP_PASSWORD": password,
+            "PATH": "/usr/bin:/bin",
+            # This checkout's mailwatch, also where another one is installed in the venv.
+            "PYTHONPATH": os.environ.get("PYTHONPATH", ""),
+        },
     )
 
 

@@ -1,14 +1,13 @@
-"""``mailwatch check``: run checks once and print them; the exit status is the worst state,
-so the command doubles as a Nagios/Icinga/Checkmk plugin."""
+"""``mailwatch check``: run checks once and print them; the exit status is the worst state.
+With ``--nagios`` it is a Nagios/Icinga/Checkmk plugin (``mailwatch.cli.nagios``)."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import json
-import re
 import sys
-from collections import Counter
+import threading
 from collections.abc import Sequence
 from typing import Any
 
@@ -24,14 +23,47 @@ def add_parser(commands: Any, config_parent: argparse.ArgumentParser) -> None:
     parser.add_argument("names", nargs="*", metavar="NAME", help="checks to run (default: all)")
     output = parser.add_mutually_exclusive_group()
     output.add_argument("--json", action="store_true", help="print the results as JSON")
-    output.add_argument("--nagios", action="store_true", help="print one plugin line with perfdata")
+    output.add_argument(
+        "--nagios",
+        action="store_true",
+        help="act as a Nagios/Icinga/Checkmk plugin: a status line with perfdata, then one line "
+        "per check; every error is UNKNOWN (exit 3)",
+    )
+    parser.add_argument(
+        "-t",
+        "--timeout",
+        type=_seconds,
+        metavar="SECONDS",
+        help="end the whole run after this long, UNKNOWN (exit 3) "
+        "(default with --nagios: 50, inside a plugin's usual 60 s; otherwise none)",
+    )
     parser.set_defaults(handler=run)
 
 
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"must be more than 0 seconds: {text!r}")
+    return value
+
+
 def run(args: argparse.Namespace) -> int:
+    if args.nagios:
+        from mailwatch.cli.nagios import plugin
+
+        return plugin.run(args)
     from mailwatch.cli.loading import load_or_exit
     from mailwatch.runner import run_checks
 
+    limit = None
+    if args.timeout is not None:
+        from mailwatch.cli.time_limit import TimeLimit
+
+        limit = TimeLimit(args.timeout, f"mailwatch: timed out after {args.timeout:g} s (-t)", 2)
+        limit.start()
     config = load_or_exit(args.config)
     checks = config.enabled_checks()
     if args.names:
@@ -44,11 +76,13 @@ def run(args: argparse.Namespace) -> int:
     if not checks:
         print("mailwatch: no checks configured", file=sys.stderr)
         return int(State.UNKNOWN)
+    if limit is not None:
+        checks = limit.fit(checks)
     results = asyncio.run(run_checks(checks))
+    if limit is not None and not limit.claim():
+        threading.Event().wait()  # the limit is printing and ending the process
     if args.json:
         print(json.dumps([result.to_dict() for result in results], indent=2))
-    elif args.nagios:
-        print(nagios_line(results))
     else:
         print(table(results))
     return int(worst(result.state for result in results))
@@ -66,29 +100,3 @@ def table(results: Sequence[CheckResult]) -> str:
         + row[4]
         for row in rows
     )
-
-
-def nagios_line(results: Sequence[CheckResult]) -> str:
-    """``MAILWATCH CRITICAL - 1 critical, 2 ok: name: summary | perfdata``."""
-    overall = worst(result.state for result in results)
-    counts = Counter(result.state for result in results)
-    tally = ", ".join(
-        f"{counts[state]} {state.label}" for state in sorted(counts, key=lambda s: -s.badness)
-    )
-    bad = [r for r in results if r.state is not State.OK]
-    shown = bad or list(results)
-    text = "; ".join(f"{r.check}: {r.summary}" for r in shown).replace("|", "/")
-    perf = " ".join(
-        _perfdatum(f"{r.check}.{name}", value) for r in results for name, value in r.metrics.items()
-    )
-    line = f"MAILWATCH {overall.label.upper()} - {tally}: {text}"
-    return f"{line} | {perf}" if perf else line
-
-
-_UNITS = (("_s", "s"), ("_bytes", "B"), ("_percent", "%"))
-
-
-def _perfdatum(label: str, value: float) -> str:
-    unit = next((uom for suffix, uom in _UNITS if label.endswith(suffix)), "")
-    safe = re.sub(r"['=]", "_", label)
-    return f"'{safe}'={value:g}{unit}"

@@ -21,6 +21,7 @@ from mailwatch.cli import (
     tickets_cmd,
     validate_cmd,
 )
+from mailwatch.cli.nagios import usage as nagios_usage
 
 # Each command imports what it needs inside its handler, so that a `mailwatch check` started
 # per Nagios probe pays only for the config models and the probes it runs (not SQLAlchemy,
@@ -77,7 +78,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if nagios_usage.requested(argv):  # a usage error must still be a plugin's UNKNOWN
+        args = nagios_usage.parse_args(parser, argv)
+    else:
+        args = parser.parse_args(argv)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",

@@ -1,15 +1,17 @@
 """Watching the watcher: ping an outside dead man's switch while mailwatch is healthy.
 
 If mailwatch dies, hangs or loses its network, the pings stop and the outside service (for
-example healthchecks.io, or a cron-style monitor) raises the alarm that mailwatch can no longer
-raise itself. When mailwatch runs but cannot do its job (the database refuses writes, alerts
-pile up in the outbox), it pings the failure URL instead, with the reason as the body.
+example healthchecks.io, Uptime Kuma's push monitor, or a cron-style monitor) raises the alarm
+that mailwatch can no longer raise itself. When mailwatch runs but cannot do its job (the
+database refuses writes, alerts pile up in the outbox), it pings the failure URL instead, with
+the reason as the body (POST) and wherever the URL says ``{reason}``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import urllib.parse
 import urllib.request
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -41,17 +43,27 @@ async def assess(store: Store, now: datetime, stuck_after_s: float) -> Health:
     return Health(True, "ok")
 
 
-def _ping(url: str, body: bytes) -> int:
-    request = urllib.request.Request(url, data=body, method="POST")
+REASON = "{reason}"
+"""In a ping URL, replaced by the reason, URL-encoded: ``?status=down&msg={reason}``."""
+
+
+def ping_url(template: str, reason: str) -> str:
+    """``template`` with ``{reason}`` filled in (URL-encoded); other braces stay as they are."""
+    return template.replace(REASON, urllib.parse.quote(reason, safe=""))
+
+
+def _ping(url: str, body: bytes, method: str) -> int:
+    request = urllib.request.Request(url, data=body if method == "POST" else None, method=method)
     with urllib.request.urlopen(request, timeout=PING_TIMEOUT_S) as response:
         return int(response.status)
 
 
-async def ping(url: str, fail_suffix: str, health: Health) -> bool:
-    """Send one ping; False (and a log line without the URL, which holds a token) on failure."""
-    target = url if health.ok else url.rstrip("/") + fail_suffix
+async def ping(ok_url: str, fail_url: str, health: Health, method: str = "POST") -> bool:
+    """Send one ping (``ok_url`` when healthy, else ``fail_url``); False on failure, with a log
+    line that leaves the URL out (it holds a token)."""
+    target = ping_url(ok_url if health.ok else fail_url, health.reason)
     try:
-        status = await asyncio.to_thread(_ping, target, health.reason.encode())
+        status = await asyncio.to_thread(_ping, target, health.reason.encode(), method)
     except OSError as exc:
         log.warning("dead man's switch ping failed: %s", type(exc).__name__)
         return False

@@ -267,9 +267,11 @@ class Daemon:
     async def _deadman(self) -> None:
         while True:
             daemon = self.config.daemon
-            assert self._store is not None and daemon.deadman_url is not None
-            health = await assess(self._store, datetime.now(UTC), daemon.outbox_stuck_after_s)
-            await ping(daemon.deadman_url.get_secret_value(), daemon.deadman_fail_suffix, health)
+            targets = daemon.deadman_targets()
+            assert self._store is not None
+            if targets is not None:  # a reload may have removed it
+                health = await assess(self._store, datetime.now(UTC), daemon.outbox_stuck_after_s)
+                await ping(*targets, health, daemon.deadman_method)
             await asyncio.sleep(daemon.deadman_interval_s)
 
     async def _status_writer(self) -> None:
