@@ -26,16 +26,22 @@ ROUTE_TEST_STAGE = "route_test"
 
 
 async def send_test_notice(
-    config: MailwatchConfig, route: Route, summary: str, timeout_s: float, now: datetime
+    config: MailwatchConfig,
+    route: Route,
+    summary: str,
+    timeout_s: float,
+    now: datetime,
+    *,
+    check: str,
 ) -> DeliveryOutcome:
-    """Render a test notice saying ``summary`` and deliver it through ``route``; route
-    filters do not apply (the point is to test the pipe). Never raises for a delivery
-    problem."""
+    """Render a test notice from ``check`` (what ``{check}`` in a template shows) saying
+    ``summary`` and deliver it through ``route``; route filters do not apply (the point is to
+    test the pipe). Never raises for a delivery problem."""
     zone = load_zone(config.incidents.timezone) if config.incidents.timezone else None
     facts = NoticeFacts(
         ticket=f"{config.incidents.ticket_prefix}TEST",
         severity=4,
-        check=route_test_check(route.name),
+        check=check,
         target=route.name,
         kind=NoticeKind.TEST,
         summary=summary,
@@ -59,7 +65,9 @@ async def run_route_test(config: MailwatchConfig, route: Route, host: str) -> Ch
         f"Scheduled test of route {route.name} by mailwatch on {host} "
         "([routes] test_every). If you can read this, the route works."
     )
-    outcome = await send_test_notice(config, route, summary, config.alerts.timeout_s, started)
+    check = route_test_check(route.name)
+    timeout_s = config.alerts.timeout_s
+    outcome = await send_test_notice(config, route, summary, timeout_s, started, check=check)
     failed = [url for url in outcome.per_url if not url.ok]
     total = len(outcome.per_url)
     if outcome.ok:
@@ -76,7 +84,7 @@ async def run_route_test(config: MailwatchConfig, route: Route, host: str) -> Ch
             f"{reasons}"
         )
     return CheckResult(
-        check=route_test_check(route.name),
+        check=check,
         kind=ROUTE_TEST_KIND,
         target=route.name,
         state=state,

@@ -75,7 +75,9 @@ async def _send_all(config: Any, chosen: list[Any], timeout_s: float) -> int:
             f"Sent by 'mailwatch notify-test' on {host} through route {route.name}. "
             "If you can read this, the route works."
         )
-        outcome = await send_test_notice(config, route, summary, timeout_s, now)
+        outcome = await send_test_notice(
+            config, route, summary, timeout_s, now, check="notify-test"
+        )
         for url in outcome.per_url:
             total += 1
             if url.ok:

@@ -77,6 +77,16 @@ class RouteConfig(StrictModel):
             raise ValueError(f"apprise config file {value} does not exist or is not a file")
         return value
 
+    @field_validator("test_every")
+    @classmethod
+    def _test_gap(cls, value: timedelta | None) -> timedelta | None:
+        if value is not None and value < MIN_TEST_EVERY:
+            raise ValueError(
+                f"must be at least {int(MIN_TEST_EVERY.total_seconds())}s "
+                "(a test notice every moment is noise); omit it to send none"
+            )
+        return value
+
     @model_validator(mode="after")
     def _consistent(self) -> RouteConfig:
         if not self.urls and self.config_file is None:
@@ -92,11 +102,6 @@ class RouteConfig(StrictModel):
             raise ValueError(f'hours = "{self.hours}" needs a calendar to tell business hours')
         if not self.notices:
             raise ValueError("notices is empty, so the route would never be used; omit it")
-        if self.test_every is not None and self.test_every < MIN_TEST_EVERY:
-            raise ValueError(
-                f"test_every must be at least {int(MIN_TEST_EVERY.total_seconds())}s "
-                "(a test notice every moment is noise); omit it to send none"
-            )
         return self
 
 
