@@ -22,6 +22,7 @@ from aiosmtpd.smtp import SMTP
 from pydantic import ValidationError
 
 from harness.certs import make_ca
+from helpers.resolving import resolve_several
 from helpers.tcp_responders import (
     Responder,
     answers,
@@ -532,3 +533,13 @@ def test_invalid_service_config(entry: dict[str, Any], problem: str) -> None:
 def test_service_defaults(entry: dict[str, Any], target: str, timeout_s: float) -> None:
     check = service_check(**entry)
     assert (check.target, check.timeout_s) == (target, timeout_s)
+
+
+async def test_a_name_whose_every_address_refuses_is_connection_refused(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    host = resolve_several(monkeypatch)
+    port = free_port()
+    result = await run_check(service_check(protocol="smtp", host=host, port=port))
+    assert (result.state, result.stage) == (State.CRITICAL, "connect")
+    assert result.summary == f"connection refused by SMTP server at {host}:{port}"

@@ -21,6 +21,7 @@ from pydantic import ValidationError
 
 from harness.certs import make_ca, make_self_signed
 from harness.mailservers import MailServers
+from helpers.resolving import resolve_several
 from helpers.tcp_responders import Responder, free_port, tarpit
 from mailwatch.config.checks.tls import TlsCheck
 from mailwatch.config.loader import format_validation_error
@@ -572,3 +573,13 @@ def test_tls_defaults(entry: dict[str, Any], target: str) -> None:
     assert check.target == target
     assert (check.expiry_warning_days, check.expiry_critical_days) == (21, 7)
     assert (check.min_version, check.timeout_s) == ("TLSv1.2", 20)
+
+
+async def test_a_name_whose_every_address_refuses_is_connection_refused(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    host = resolve_several(monkeypatch)
+    port = free_port()
+    result = await run_check(tls_check(protocol="smtps", host=host, port=port))
+    assert (result.state, result.stage) == (State.CRITICAL, "connect")
+    assert result.summary == f"connection refused by {host}:{port}"
