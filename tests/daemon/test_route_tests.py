@@ -18,6 +18,7 @@ from mailwatch.daemon.route_tests import RETRY_WHILE_FAILING, next_test_at
 from mailwatch.domain.time import parse_instant
 
 T0 = datetime.fromisoformat("2026-03-02T10:00:00+00:00")
+SECRET = "t0ken-s3cret-9f2c"
 NEXT_AT = re.compile(r"route chat: next test notice at (\S+)")
 
 
@@ -28,7 +29,7 @@ state_dir = "{state_dir}"
 status_interval_s = 1
 
 [routes.chat]
-urls = ["{chat.url("/chat")}"]
+urls = ["json://mw:{SECRET}@127.0.0.1:{chat.port}/chat"]
 test_every = "{every}"
 fallback = "oncall"
 notices = ["opened", "recovery"]
@@ -88,10 +89,22 @@ def test_failed_route_test_opens_a_ticket_told_through_the_fallback(tmp_path: Pa
             assert len(daemon.tickets()) == 1
             # The route under test only ever got test notices, never its own ticket's.
             assert all("Scheduled test of route chat" in r.json()["message"] for r in chat.requests)
+            shown = daemon.mailwatch("show", tickets[0]["ticket"])
+            assert shown.returncode == 0 and "route-test:chat" in shown.stdout
             stop_cleanly(daemon)
         finally:
             daemon.stop()
         assert "Traceback" not in daemon.stderr
+        # The route's token is masked everywhere mailwatch writes: log, tickets, status, notices.
+        everywhere = [
+            daemon.stderr,
+            shown.stdout,
+            daemon.mailwatch("tickets", "--all", "--json").stdout,
+            (daemon.state_dir / "status.json").read_text(),
+            *(r.body.decode() for r in oncall.requests),
+        ]
+        assert "route-test:chat" in everywhere[2]
+        assert not [text for text in everywhere if SECRET in text]
 
 
 def test_restart_neither_resends_early_nor_forgets(tmp_path: Path) -> None:
