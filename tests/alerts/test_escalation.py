@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
+from helpers.builders import result
 from helpers.http_receiver import HttpReceiver
 from helpers.outbox_support import (
     T0,
@@ -33,8 +34,9 @@ from mailwatch.alerts.sender import OutboxSender
 from mailwatch.config.loader import format_validation_error
 from mailwatch.config.model import MailwatchConfig
 from mailwatch.domain.notices import NoticeKind
+from mailwatch.domain.results import State
 from mailwatch.incidents.actions import acknowledge_ticket, mitigate_ticket
-from mailwatch.incidents.processor import tick
+from mailwatch.incidents.processor import process_result, tick
 from mailwatch.store.outbox import OutboxRow, escalation_steps, insert_outbox
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "config" / "mailwatch.example.toml"
@@ -423,3 +425,39 @@ async def test_a_window_defers_due_pages_and_sends_only_the_latest(tmp_path: Pat
             assert titles(oncall.requests) == [ONCALL_TITLE]
             await run_minutes(out, range(41, 90))
             assert len(oncall.requests) == 5  # then 45, 55, 65, 75 as planned
+
+
+async def test_a_route_test_ticket_skips_the_ladder_and_the_route_that_failed(
+    tmp_path: Path,
+) -> None:
+    """The sev2 ladder names the failing route first: the route test's ticket still goes to
+    the fallback only, at once, and its recovery too."""
+    ladder = {"steps": [{"after": "0m", "routes": ["team"]}, {"after": "15m"}]}
+    with HttpReceiver() as team, HttpReceiver() as oncall:
+        cfg = alert_config(
+            {
+                "team": {"urls": [team.url("/team")], "test_every": "7d", "fallback": "oncall"},
+                "oncall": {"urls": [oncall.url("/oncall")]},
+            },
+            escalation={"sev2": ladder},
+        )
+        async with open_store(tmp_path) as store:
+            check = "route-test:team"
+            failed = result(
+                State.CRITICAL, T0, check, kind="route_test", target="team", stage="route_test"
+            )
+            opened = await process_result(store, cfg, failed, T0)
+            assert [t.severity for t in opened.tickets] == [2]
+            assert len(opened.outbox_ids) == 1
+            out = sender(store, cfg)
+            await run_minutes(out, range(30))
+            later = minute(30)
+            passed = result(State.OK, later, check, kind="route_test", target="team", stage=None)
+            resolved = await process_result(store, cfg, passed, later)
+            assert [t.status.value for t in resolved.tickets] == ["resolved"]
+            await run_minutes(out, range(30, 32))
+            assert team.requests == []
+            assert titles(oncall.requests) == [
+                "[MW-000001] SEV2 route-test:team: route_test",
+                "[MW-000001] SEV2 route-test:team: recovered",
+            ]

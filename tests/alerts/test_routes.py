@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import textwrap
 import tomllib
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from helpers.routes import fallback_chain
 from mailwatch.alerts.messages import NoticeFacts
-from mailwatch.alerts.routes import Route, build_routes, route_matches
+from mailwatch.alerts.routes import Route, build_routes, route_matches, route_test_targets
 from mailwatch.config import MailwatchConfig, load_config
 from mailwatch.domain.errors import ConfigError
 from mailwatch.domain.notices import NoticeKind
@@ -131,6 +131,21 @@ def test_routes_load_with_defaults(tmp_path: Path, monkeypatch: pytest.MonkeyPat
         (
             '[routes.a]\nurls = ["env:MW_UNSET_URL_FOR_TEST"]\n',
             ["routes.a.urls[0]: environment variable MW_UNSET_URL_FOR_TEST is not set"],
+        ),
+        (
+            '[routes.a]\nurls = ["json://localhost"]\ntest_every = "0"\n',
+            ["routes.a.test_every: must be at least 1s (a test notice every moment is noise); "
+             "omit it to send none"],
+        ),
+        (
+            '[routes.a]\nurls = ["json://localhost"]\ntest_every = "weekly"\n',
+            ["routes.a.test_every: invalid duration 'weekly': use whole numbers with units s, "
+             'm, h or d, e.g. "0m", "90s", "15m", "4h" or "1h30m" (wall clock; no business '
+             "units here)"],
+        ),
+        (
+            '[routes.a]\nurls = ["json://localhost"]\ntest_failure_severity = 5\n',
+            ["routes.a.test_failure_severity: Input should be less than or equal to 4"],
         ),
         (
             '[alerts]\ntimeout_s = 0\n',
@@ -295,7 +310,62 @@ def facts(
         ("escalations", facts(kind=NoticeKind.OPENED), FRIDAY_10_EST, False),
         ("escalations", facts(kind=NoticeKind.ESCALATION), FRIDAY_10_EST, True),
         ("escalations", facts(kind=NoticeKind.BREACH), FRIDAY_10_EST, True),
+        # A route test's ticket is about the alert path: check and tag filters let it by.
+        ("canaries", facts(check="route-test:desk"), FRIDAY_10_EST, True),
+        ("customer", facts(check="route-test:desk"), FRIDAY_10_EST, True),
+        ("sev1", facts(check="route-test:desk"), FRIDAY_10_EST, False),
     ],
 )
 def test_route_matches(route: str, ticket: NoticeFacts, now: datetime, expected: bool) -> None:
     assert route_matches(ROUTES[route], ticket, now) is expected
+
+
+ROUTE_TESTS = routes_from(
+    """
+    [routes.chat]
+    urls = ["json://localhost"]
+    test_every = "7d"
+    fallback = "pager"
+
+    [routes.pager]
+    urls = ["json://localhost"]
+
+    [routes.lonely]
+    urls = ["json://localhost"]
+    test_every = "1d"
+
+    [routes.mail]
+    urls = ["json://localhost"]
+    """
+)
+
+
+@pytest.mark.parametrize(
+    ("check", "expected"),
+    [
+        ("route-test:chat", ["pager"]),
+        ("route-test:lonely", ["chat", "pager", "mail"]),
+        ("canary-main", None),
+    ],
+)
+def test_route_test_tickets_go_to_the_fallback_never_the_failing_route(
+    check: str, expected: list[str] | None
+) -> None:
+    targets = route_test_targets(ROUTE_TESTS, check)
+    assert (list(targets) if targets is not None else None) == expected
+
+
+def test_route_test_settings_load(tmp_path: Path) -> None:
+    config = load_config(
+        write(
+            tmp_path,
+            """
+            [routes.chat]
+            urls = ["json://localhost"]
+            test_every = "1w"
+            test_failure_severity = 1
+            """,
+        )
+    )
+    chat = config.routes["chat"]
+    assert (chat.test_every, chat.test_failure_severity) == (timedelta(days=7), 1)

@@ -367,3 +367,20 @@ def test_a_check_named_list_can_still_be_silenced(config_file: Path) -> None:
     assert proc.stdout.startswith("silenced list until ")
     listed = json.loads(mailwatch(config_file, "silence", "list", "--json").stdout)
     assert [s["check"] for s in listed] == ["list"]
+
+
+def test_a_route_test_can_be_silenced_by_its_check_name(config_file: Path) -> None:
+    """``route-test:NAME`` is a check name for ``silence`` when the route has ``test_every``."""
+    config_file.write_text(
+        config_file.read_text()
+        + '\n[routes.chat]\nurls = ["json://127.0.0.1:9/chat"]\ntest_every = "7d"\n',
+        encoding="utf-8",
+    )
+    populate(config_file, ("imap", State.OK))
+    proc = mailwatch(config_file, "silence", "route-test:chat", "--for", "2h", "--reason", "x")
+    assert proc.returncode == 0, proc.stderr
+    assert "silenced route-test:chat until" in proc.stdout
+    refused = mailwatch(config_file, "silence", "route-test:other", "--for", "2h", "--reason", "x")
+    assert refused.returncode == 2
+    assert "unknown check 'route-test:other'" in refused.stderr
+    assert "route-test:chat" in refused.stderr

@@ -277,7 +277,7 @@ async def test_some_mx_unreachable_is_a_warning(dns_server: DnsServer, smtp_port
     assert result.state is State.WARNING
     assert result.stage == "mx_connect"
     assert result.summary == (
-        f"mx2.partial.test: 127.0.0.2:{smtp_port} connection refused; "
+        f"mx2.partial.test: connection refused by 127.0.0.2:{smtp_port}; "
         f"1 of 2 MX hosts of partial.test greet on port {smtp_port}"
     )
 
@@ -289,7 +289,7 @@ async def test_all_mx_unreachable_is_critical(dns_server: DnsServer, smtp_port: 
     assert result.stage == "mx_connect"
     assert result.summary == (
         f"no MX host of down.test greets on port {smtp_port}: "
-        f"mx.down.test: 127.0.0.2:{smtp_port} connection refused"
+        f"mx.down.test: connection refused by 127.0.0.2:{smtp_port}"
     )
 
 
@@ -315,7 +315,7 @@ async def test_mx_that_accepts_but_never_greets_is_cut_off(dns_server: DnsServer
     assert result.stage == "mx_connect"
     assert result.summary == (
         f"no MX host of down.test greets on port {port}: "
-        f"mx.down.test: 127.0.0.2:{port} no banner within 0.5 s"
+        f"mx.down.test: no answer from 127.0.0.2:{port} within 0.5 s during banner"
     )
 
 

@@ -371,7 +371,7 @@ async def test_timeout_kills_the_whole_process_group(tmp_path: Path) -> None:
     result = await run_check(check)
     assert time.monotonic() - started < 1.5
     assert (result.state, result.stage) == (State.CRITICAL, "queue_command")
-    assert result.summary == "no answer within 1 s during queue_command"
+    assert result.summary == "no answer from sh within 1 s during queue_command"
     shell, sleeper = (int(pid) for pid in pids.read_text().split())
     assert not psutil.pid_exists(shell)  # killed and reaped by the check
     # The orphaned sleep is reaped by init, if init reaps at all: dead either way.

@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 
 from harness.mailservers import MailServers
+from helpers.resolving import resolve_several
 from helpers.roundtrip_config import roundtrip_toml
 from helpers.tcp_responders import Responder, greets
 from mailwatch.config.checks.roundtrip import RoundtripCheck
@@ -560,3 +561,17 @@ def test_cli_unknown_check_name_exits_3(servers: MailServers, tmp_path: Path) ->
     )
     assert proc.returncode == 3
     assert "no such check: nope" in proc.stderr
+
+
+@pytest.mark.parametrize("server", ["smtp", "imap"])
+async def test_a_name_whose_every_address_refuses_is_connection_refused(
+    servers: MailServers, monkeypatch: pytest.MonkeyPatch, server: str
+) -> None:
+    host = resolve_several(monkeypatch)
+    port = free_port()
+    endpoint: dict[str, Any] = {"host": host, "port": port}
+    if server == "imap":
+        endpoint["tls"] = "none"
+    result = await run_check(route(servers, **{server: endpoint}))
+    assert (result.state, result.stage) == (State.CRITICAL, f"{server}_connect")
+    assert result.summary == f"connection refused by {host}:{port}"

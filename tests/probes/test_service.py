@@ -22,6 +22,7 @@ from aiosmtpd.smtp import SMTP
 from pydantic import ValidationError
 
 from harness.certs import make_ca
+from helpers.resolving import resolve_several
 from helpers.tcp_responders import (
     Responder,
     answers,
@@ -129,7 +130,10 @@ async def test_a_tarpit_is_cut_off_by_the_checks_own_timeout() -> None:
         result = await run_check(check)
         elapsed = time.monotonic() - started
     assert (result.state, result.stage) == (State.CRITICAL, "banner")
-    assert result.summary == "no answer within 1 s during banner"
+    assert (
+        result.summary
+        == f"no answer from SMTP server at 127.0.0.1:{r.port} within 1 s during banner"
+    )
     assert 0.9 <= elapsed < 1.5
 
 
@@ -137,9 +141,7 @@ async def test_closed_port_is_critical_connect() -> None:
     port = free_port()
     result = await run_check(service_check(protocol="smtp", host="127.0.0.1", port=port))
     assert (result.state, result.stage) == (State.CRITICAL, "connect")
-    assert result.summary == (
-        f"cannot connect to SMTP server at 127.0.0.1:{port}: connection refused"
-    )
+    assert result.summary == f"connection refused by SMTP server at 127.0.0.1:{port}"
 
 
 async def test_unknown_host_is_critical_connect() -> None:
@@ -271,7 +273,7 @@ async def test_silent_clamd_is_cut_off_during_ping(tmp_path: Path) -> None:
     async with Responder(answers(b"\0", b"", close=False), path=path):
         result = await run_check(service_check(protocol="clamd", socket=str(path), timeout_s=1))
     assert (result.state, result.stage) == (State.CRITICAL, "ping")
-    assert result.summary == "no answer within 1 s during ping"
+    assert result.summary == f"no answer from clamd at {path} within 1 s during ping"
 
 
 async def test_missing_clamd_socket_is_critical_connect(tmp_path: Path) -> None:
@@ -373,7 +375,7 @@ async def test_stopped_spamd_is_critical_connect(tmp_path: Path) -> None:
         assert (await run_check(service_check(protocol="spamd", port=port))).state is State.OK
     result = await run_check(service_check(protocol="spamd", port=port))
     assert (result.state, result.stage) == (State.CRITICAL, "connect")
-    assert result.summary == f"cannot connect to spamd at 127.0.0.1:{port}: connection refused"
+    assert result.summary == f"connection refused by spamd at 127.0.0.1:{port}"
 
 
 async def test_spamd_error_reply_is_critical_protocol() -> None:
@@ -531,3 +533,13 @@ def test_invalid_service_config(entry: dict[str, Any], problem: str) -> None:
 def test_service_defaults(entry: dict[str, Any], target: str, timeout_s: float) -> None:
     check = service_check(**entry)
     assert (check.target, check.timeout_s) == (target, timeout_s)
+
+
+async def test_a_name_whose_every_address_refuses_is_connection_refused(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    host = resolve_several(monkeypatch)
+    port = free_port()
+    result = await run_check(service_check(protocol="smtp", host=host, port=port))
+    assert (result.state, result.stage) == (State.CRITICAL, "connect")
+    assert result.summary == f"connection refused by SMTP server at {host}:{port}"

@@ -21,6 +21,7 @@ from pydantic import ValidationError
 
 from harness.certs import make_ca, make_self_signed
 from harness.mailservers import MailServers
+from helpers.resolving import resolve_several
 from helpers.tcp_responders import Responder, free_port, tarpit
 from mailwatch.config.checks.tls import TlsCheck
 from mailwatch.config.loader import format_validation_error
@@ -275,7 +276,7 @@ async def test_closed_port_is_critical_connect() -> None:
     port = free_port()
     result = await run_check(tls_check(protocol="smtps", port=port))
     assert (result.state, result.stage) == (State.CRITICAL, "connect")
-    assert result.summary == f"cannot connect to 127.0.0.1:{port}: connection refused"
+    assert result.summary == f"connection refused by 127.0.0.1:{port}"
 
 
 async def test_imap_server_without_tls_refuses_starttls(mail_servers: MailServers) -> None:
@@ -317,7 +318,7 @@ async def test_a_tarpit_is_cut_off_during_starttls() -> None:
         result = await run_check(tls_check(protocol="smtp-starttls", port=r.port, timeout_s=1))
         elapsed = time.monotonic() - started
     assert (result.state, result.stage) == (State.CRITICAL, "starttls")
-    assert result.summary == "no answer within 1 s during starttls"
+    assert result.summary == f"no answer from 127.0.0.1:{r.port} within 1 s during starttls"
     assert elapsed < 1.5
 
 
@@ -573,3 +574,13 @@ def test_tls_defaults(entry: dict[str, Any], target: str) -> None:
     assert check.target == target
     assert (check.expiry_warning_days, check.expiry_critical_days) == (21, 7)
     assert (check.min_version, check.timeout_s) == ("TLSv1.2", 20)
+
+
+async def test_a_name_whose_every_address_refuses_is_connection_refused(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    host = resolve_several(monkeypatch)
+    port = free_port()
+    result = await run_check(tls_check(protocol="smtps", host=host, port=port))
+    assert (result.state, result.stage) == (State.CRITICAL, "connect")
+    assert result.summary == f"connection refused by {host}:{port}"

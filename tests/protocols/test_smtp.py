@@ -121,19 +121,22 @@ async def test_a_peer_that_cannot_be_greeted_is_unreachable_with_the_reason(
         with pytest.raises(SmtpUnreachable) as excinfo:
             await greet("127.0.0.1", peer.port, HELO, 5)
 
-    assert str(excinfo.value) == reason
+    assert str(excinfo.value) == f"127.0.0.1:{peer.port} {reason}"
 
 
 async def test_a_closed_port_is_connection_refused() -> None:
-    with pytest.raises(SmtpUnreachable, match=r"^connection refused$"):
-        await greet("127.0.0.1", free_port(), HELO, 5)
+    port = free_port()
+    with pytest.raises(SmtpUnreachable) as excinfo:
+        await greet("127.0.0.1", port, HELO, 5)
+    assert str(excinfo.value) == f"connection refused by 127.0.0.1:{port}"
 
 
 async def test_a_tarpit_is_cut_off_at_the_timeout_naming_the_banner() -> None:
     async with Responder(tarpit()) as peer:
         started = time.monotonic()
-        with pytest.raises(SmtpUnreachable, match=r"^no banner within 0.3 s$"):
+        with pytest.raises(SmtpUnreachable) as excinfo:
             await greet("127.0.0.1", peer.port, HELO, 0.3)
+    assert str(excinfo.value) == f"no answer from 127.0.0.1:{peer.port} within 0.3 s during banner"
 
     assert time.monotonic() - started < 2
 

@@ -22,9 +22,15 @@ from typing import TYPE_CHECKING, Any
 from mailwatch.alerts import rules
 from mailwatch.alerts.facts import notice_facts
 from mailwatch.alerts.grouping import dependency_root
-from mailwatch.alerts.ladder import EscalationStep, PlannedNotice, ladder_for, ladder_notices
+from mailwatch.alerts.ladder import (
+    DEFAULT_LADDER,
+    EscalationStep,
+    PlannedNotice,
+    ladder_for,
+    ladder_notices,
+)
 from mailwatch.alerts.messages import NoticeFacts
-from mailwatch.alerts.routes import Route, route_matches
+from mailwatch.alerts.routes import Route, route_matches, route_test_targets
 from mailwatch.domain.notices import TOLD_STATUSES, UNTRIED_STATUSES, NoticeKind, OutboxStatus
 from mailwatch.domain.tickets import Ticket
 from mailwatch.domain.time import iso
@@ -63,9 +69,12 @@ class PlannerSettings:
     def for_ticket(
         cls, config: MailwatchConfig, ticket: Ticket, routes: Mapping[str, Route]
     ) -> PlannerSettings:
+        # A route test's ticket goes to the tested route's fallback at once, never up a
+        # ladder whose steps may name the very route that failed.
+        targets = route_test_targets(dict(routes), ticket.check)
         return cls(
-            routes=routes,
-            ladder=ladder_for(config, ticket.severity),
+            routes=routes if targets is None else targets,
+            ladder=ladder_for(config, ticket.severity) if targets is None else DEFAULT_LADDER,
             facts=notice_facts(ticket, NoticeKind.OPENED, config),
             group=dependency_root(config, ticket.check),
             group_wait=timedelta(seconds=config.outbox.group_wait_s),

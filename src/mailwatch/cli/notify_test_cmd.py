@@ -71,36 +71,20 @@ def run(args: argparse.Namespace) -> int:
 
 
 async def _send_all(config: Any, chosen: list[Any], timeout_s: float, *, as_json: bool) -> int:
-    from mailwatch.alerts.delivery import deliver
-    from mailwatch.alerts.messages import NoticeFacts, render
-    from mailwatch.domain.notices import NoticeKind
-    from mailwatch.domain.time import load_zone
+    from mailwatch.alerts.route_tests import send_test_notice
 
     now = datetime.now(UTC)
-    zone = load_zone(config.incidents.timezone) if config.incidents.timezone else None
     host = socket.gethostname()
     delivered = total = 0
     outcomes: list[dict[str, Any]] = []
     for route in chosen:
-        facts = NoticeFacts(
-            ticket=f"{config.incidents.ticket_prefix}TEST",
-            severity=4,
-            check="notify-test",
-            target=route.name,
-            kind=NoticeKind.TEST,
-            summary=(
-                f"Sent by 'mailwatch notify-test' on {host} through route {route.name}. "
-                "If you can read this, the route works."
-            ),
+        summary = (
+            f"Sent by 'mailwatch notify-test' on {host} through route {route.name}. "
+            "If you can read this, the route works."
         )
-        message = render(
-            facts,
-            now=now,
-            body_format=route.config.format,
-            templates=config.alerts.templates,
-            zone=zone,
+        outcome = await send_test_notice(
+            config, route, summary, timeout_s, now, check="notify-test"
         )
-        outcome = await deliver(route, message.title, message.body, timeout_s, level=message.level)
         for url in outcome.per_url:
             total += 1
             delivered += url.ok

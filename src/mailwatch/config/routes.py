@@ -9,6 +9,7 @@ delivery ``mailwatch.alerts.delivery``.
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -23,6 +24,7 @@ from pydantic import (
 
 from mailwatch.config.base import StrictModel, resolve_secret
 from mailwatch.config.checks import CheckName
+from mailwatch.config.escalation import WallDuration
 from mailwatch.domain.notices import NoticeKind
 from mailwatch.domain.templates import check_template
 
@@ -36,6 +38,9 @@ AppriseUrl = Annotated[SecretStr, BeforeValidator(resolve_secret)]
 at load time: loading a config does not load apprise's plugins."""
 
 
+MIN_TEST_EVERY = timedelta(seconds=1)
+
+
 class RouteConfig(StrictModel):
     """``[routes.NAME]``: where a ticket's notices go, and which tickets.
 
@@ -44,6 +49,10 @@ class RouteConfig(StrictModel):
     within ``min_severity``..``max_severity`` (1 is most urgent), the check among ``checks``,
     the check carrying one of ``tags``, the notice among ``notices``, and the time inside
     (``hours = "business"``) or outside (``"off_hours"``) the hours of ``calendar``.
+
+    With ``test_every``, the daemon sends a test notice through the route on that schedule;
+    a failed test opens a ticket of severity ``test_failure_severity`` for the synthetic
+    check ``route-test:NAME``, told through the fallback (``mailwatch.alerts.route_tests``).
     """
 
     urls: list[AppriseUrl] = Field(default_factory=list)
@@ -58,12 +67,24 @@ class RouteConfig(StrictModel):
     notices: list[NoticeKind] = Field(default_factory=lambda: list(NoticeKind))
     calendar: str | None = None
     hours: Literal["business", "off_hours", "any"] = "any"
+    test_every: WallDuration | None = None
+    test_failure_severity: int = Field(default=2, ge=1, le=4)
 
     @field_validator("config_file")
     @classmethod
     def _readable_file(cls, value: Path | None) -> Path | None:
         if value is not None and not value.is_file():
             raise ValueError(f"apprise config file {value} does not exist or is not a file")
+        return value
+
+    @field_validator("test_every")
+    @classmethod
+    def _test_gap(cls, value: timedelta | None) -> timedelta | None:
+        if value is not None and value < MIN_TEST_EVERY:
+            raise ValueError(
+                f"must be at least {int(MIN_TEST_EVERY.total_seconds())}s "
+                "(a test notice every moment is noise); omit it to send none"
+            )
         return value
 
     @model_validator(mode="after")

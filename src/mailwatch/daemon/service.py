@@ -25,6 +25,7 @@ from mailwatch.config import MailwatchConfig, load_config
 from mailwatch.config.checks import CheckBase
 from mailwatch.daemon.deadman import assess, ping
 from mailwatch.daemon.metrics import DaemonMetrics, metrics_url
+from mailwatch.daemon.route_tests import RouteTester
 from mailwatch.daemon.scheduler import CheckScheduler
 from mailwatch.daemon.sdnotify import SystemdNotifier, watchdog_interval_s
 from mailwatch.domain.errors import ConfigError
@@ -62,6 +63,7 @@ class Daemon:
         self._status_dirty = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._sender: OutboxSender | None = None
+        self._route_tester: RouteTester | None = None
 
     @property
     def state_dir(self) -> Path:
@@ -118,6 +120,10 @@ class Daemon:
             ]
             self._sender = OutboxSender(self._store, lambda: self.config)
             self._sender.start()
+            self._route_tester = RouteTester(
+                self._store, lambda: self.config, self._handle_route_test
+            )
+            self._tasks.append(asyncio.create_task(self._route_tester.run(), name="route-tests"))
             if daemon.deadman_url is not None:
                 self._tasks.append(asyncio.create_task(self._deadman(), name="deadman"))
             await self._stop.wait()
@@ -173,6 +179,8 @@ class Daemon:
         self._sync_check_list(new.enabled_checks())
         if self._scheduler is not None:
             self._scheduler.apply(new.enabled_checks())
+        if self._route_tester is not None:
+            self._route_tester.wake()
         log.info("config reloaded: %d check(s)", len(self.checks))
         self._status_dirty.set()
         self.notifier.notify("READY=1", f"STATUS={self._one_line()}")
@@ -236,6 +244,17 @@ class Daemon:
         # heartbeat: rewriting the whole file for each of 1,000 routes a minute cost more CPU
         # than the probes' own Python code (docs/performance.md).
         if changed or outcome.events:
+            self._status_dirty.set()
+
+    async def _handle_route_test(self, result: CheckResult) -> None:
+        """A route test's outcome, through the same incident path as a check's result (its
+        ticket, SLA, acks and status file entries), but not a check of the status file."""
+        assert self._store is not None
+        outcome = await process_result(self._store, self.config, result, datetime.now(UTC))
+        if outcome.outbox_ids and self._sender is not None:
+            self._sender.wake()
+        self._log_events(outcome)
+        if outcome.events:
             self._status_dirty.set()
 
     def _log_events(self, outcome: ProcessOutcome) -> None:

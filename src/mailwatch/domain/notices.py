@@ -58,3 +58,23 @@ have heard (``uncertain``: it is told of the recovery all the same)."""
 
 BACKLOG_STATUSES = (OutboxStatus.PENDING, OutboxStatus.SENDING, OutboxStatus.FAILED)
 """Rows that still have to reach someone: not yet tried, being sent, or waiting to retry."""
+
+
+ROUTE_TEST_PREFIX = "route-test:"
+"""Check names of route tests (``[routes.NAME] test_every``): ``route-test:NAME``. A configured
+check's name cannot contain ``:``, so the two never meet."""
+
+ROUTE_TEST_KIND = "route_test"
+"""The kind of a route test's results: no check kind, no probe; the daemon sends the test."""
+
+
+def route_test_check(route: str) -> str:
+    """The synthetic check whose results are the tests of ``route``."""
+    return f"{ROUTE_TEST_PREFIX}{route}"
+
+
+def tested_route(check: str) -> str | None:
+    """The route a ``route-test:NAME`` check tests; None for any other check."""
+    if check.startswith(ROUTE_TEST_PREFIX):
+        return check[len(ROUTE_TEST_PREFIX) :]
+    return None

@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from mailwatch.domain.errors import AlreadyDoneError, TicketActionError, UnknownCheckError
+from mailwatch.domain.notices import route_test_check
 from mailwatch.domain.quiet import ALL_CHECKS, Silence
 from mailwatch.domain.tickets import format_number
 from mailwatch.incidents.engine import acknowledge, mitigate, resolve
@@ -94,8 +95,9 @@ class SilenceChange:
 
 
 def _check_known(config: MailwatchConfig, check: str) -> None:
-    if check != ALL_CHECKS and all(c.name != check for c in config.checks):
-        names = ", ".join(sorted(c.name for c in config.checks)) or "none configured"
+    tested = [route_test_check(n) for n, r in config.routes.items() if r.test_every is not None]
+    if check != ALL_CHECKS and check not in tested and all(c.name != check for c in config.checks):
+        names = ", ".join(sorted(c.name for c in config.checks) + tested) or "none configured"
         raise UnknownCheckError(f'unknown check {check!r}: use "all" or one of: {names}')
 
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from mailwatch.domain.notices import tested_route
 from mailwatch.sla.calendar import BusinessCalendar
 from mailwatch.sla.deadlines import Deadlines, compute_deadlines
 
@@ -60,7 +61,9 @@ class IncidentPolicy:
 
 def policy_for(config: MailwatchConfig, check_name: str) -> IncidentPolicy:
     """The policy of a configured check; a check no longer in the config gets the defaults
-    (its open ticket can still recover or be resolved by a person)."""
+    (its open ticket can still recover or be resolved by a person). A route test
+    (``route-test:NAME``) opens on its first failed test and resolves on its first passed one,
+    with the route's ``test_failure_severity``: tests are days apart, not minutes."""
     incidents = config.incidents
     check = config.check_named(check_name)
     override = incidents.overrides.get(check_name)
@@ -79,12 +82,21 @@ def policy_for(config: MailwatchConfig, check_name: str) -> IncidentPolicy:
             open_after_s = override.open_after_s
         if override.resolve_after is not None:
             resolve_after = override.resolve_after
+    route = config.routes.get(name) if (name := tested_route(check_name)) is not None else None
+    if route is not None:
+        open_after, open_after_s, resolve_after = 1, None, 1
     return IncidentPolicy(
         open_after=open_after,
         open_after_s=open_after_s,
         resolve_after=resolve_after,
         flap_high_percent=incidents.flap_high_percent,
         flap_low_percent=incidents.flap_low_percent,
-        severity=check.severity if check is not None else None,
+        severity=(
+            route.test_failure_severity
+            if route is not None
+            else check.severity
+            if check is not None
+            else None
+        ),
         sla=sla,
     )

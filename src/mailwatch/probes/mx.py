@@ -305,8 +305,4 @@ async def _connect(mx: MxHost, check: MxCheck, helo: str) -> None:
             mx.greeting = await greet(address, check.smtp_port, helo, check.connect_timeout_s)
             return
         except SmtpUnreachable as exc:
-            mx.unreachable.append(f"{_endpoint(address, check.smtp_port)} {exc}")
-
-
-def _endpoint(host: str, port: int) -> str:
-    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+            mx.unreachable.append(str(exc))

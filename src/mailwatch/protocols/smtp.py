@@ -24,7 +24,12 @@ import aiosmtplib
 from mailwatch.config.checks.roundtrip import SmtpEndpoint
 from mailwatch.domain.errors import ProbeFailure, SmtpUnreachable
 from mailwatch.domain.probing import ProbeContext
-from mailwatch.protocols.streams import CLOSE_GRACE_S, cannot_connect, no_answer
+from mailwatch.protocols.streams import (
+    CLOSE_GRACE_S,
+    cannot_connect,
+    no_answer,
+    os_error_reason,
+)
 from mailwatch.protocols.tlscontext import client_context
 from mailwatch.protocols.tlserrors import describe_tls_error, is_tls_error
 
@@ -182,7 +187,8 @@ async def greet(address: str, port: int, helo: str, timeout_s: float) -> SmtpGre
     The connection, the banner and the EHLO reply must all come within ``timeout_s``; the
     reply to QUIT is waited for only within what is left of it, and at most
     ``CLOSE_GRACE_S``. A peer that cannot be greeted raises ``SmtpUnreachable``, whose
-    message says why (``connection refused``, ``no banner within 10 s``).
+    message says what happened and where (``connection refused by 192.0.2.1:25``, ``no
+    answer from 192.0.2.1:25 within 10 s during banner``).
     """
     loop = asyncio.get_running_loop()
     ends_at = loop.time() + timeout_s
@@ -192,7 +198,8 @@ async def greet(address: str, port: int, helo: str, timeout_s: float) -> SmtpGre
         timeout=None,
         start_tls=False,
     )
-    step = "connection"
+    where = endpoint(address, port)
+    step = "connect"
     started = time.monotonic()
     try:
         try:
@@ -200,10 +207,10 @@ async def greet(address: str, port: int, helo: str, timeout_s: float) -> SmtpGre
                 sock = await _tcp_connection(address, port)
                 step = "banner"
                 banner = await client.connect(sock=sock)
-                step = "EHLO reply"
+                step = "EHLO"
                 await client.ehlo()
         except Exception as exc:
-            reason = _unreachable_reason(exc, step, timeout_s)
+            reason = _unreachable_reason(exc, where, step, timeout_s)
             if reason is None:
                 raise
             raise SmtpUnreachable(reason) from None
@@ -242,31 +249,38 @@ _MALFORMED_LINE = "Malformed SMTP response line: "
 """How aiosmtplib words a line that does not start with a reply code."""
 
 
-def _unreachable_reason(exc: Exception, step: str, timeout_s: float) -> str | None:
-    """aiosmtplib's and the socket layer's errors in :func:`greet`, as a few words for the
-    summary; None for anything else (a bug, which must not pass for an unreachable host)."""
+def _unreachable_reason(exc: Exception, where: str, step: str, timeout_s: float) -> str | None:
+    """aiosmtplib's and the socket layer's errors in :func:`greet`, as a sentence naming
+    ``where``; None for anything else (a bug, which must not pass for an unreachable host)."""
     if isinstance(exc, aiosmtplib.SMTPConnectResponseError):
-        return f"refuses sessions: {exc.code} {_first_line(exc.message)}"
+        return f"{where} refuses sessions: {exc.code} {_first_line(exc.message)}"
     if isinstance(exc, aiosmtplib.SMTPHeloError):
-        return f"rejected EHLO: {exc.code} {_first_line(exc.message)}"
+        return f"{where} rejected EHLO: {exc.code} {_first_line(exc.message)}"
     if isinstance(exc, aiosmtplib.SMTPResponseException) and exc.code < 0:
         # aiosmtplib's "invalid response": a line without a reply code, or far too much text.
         if exc.message.startswith(_MALFORMED_LINE):
             line = exc.message.removeprefix(_MALFORMED_LINE).rstrip("\r\n")
-            return f"does not speak SMTP (unexpected line {line[:60]!r})"
-        return f"does not speak SMTP ({exc.message[:1].lower()}{exc.message[1:]})"
+            return f"{where} does not speak SMTP (unexpected line {line[:60]!r})"
+        return f"{where} does not speak SMTP ({exc.message[:1].lower()}{exc.message[1:]})"
     if isinstance(exc, TimeoutError):
-        return f"no {step} within {timeout_s:g} s"
+        return no_answer(where, timeout_s, step)
     cause = _socket_error(exc)
-    if isinstance(cause, ConnectionRefusedError):
-        return "connection refused"
     if cause is not None:
-        return cause.strerror or str(cause)
+        return (
+            cannot_connect(where, cause)
+            if step == "connect"
+            else (f"{where} broke the connection during {step}: {os_error_reason(cause)}")
+        )
     if isinstance(exc, aiosmtplib.SMTPServerDisconnected | aiosmtplib.SMTPConnectError):
-        return f"closed the connection before the {step}"
+        return f"{where} closed the connection before the {step}"
     if isinstance(exc, aiosmtplib.SMTPException):
-        return exc.message
+        return f"{where}: {exc.message}"
     return None
+
+
+def endpoint(host: str, port: int) -> str:
+    """``HOST:PORT``, with an IPv6 address in brackets (``[2001:db8::1]:25``)."""
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
 def _socket_error(exc: BaseException) -> OSError | None:

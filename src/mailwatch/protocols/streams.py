@@ -6,6 +6,9 @@ every protocol client uses for a refused connection and a silent peer.
 from __future__ import annotations
 
 import asyncio
+import errno
+import os
+import re
 import socket
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import AbstractContextManager, asynccontextmanager, contextmanager
@@ -17,6 +20,10 @@ from mailwatch.protocols.tlserrors import describe_tls_error, is_tls_error
 CLOSE_GRACE_S = 1.0
 """How long a clean close (QUIT, TLS close_notify) may take before the connection is dropped."""
 SHOWN_CHARS = 80
+_MULTIPLE = "Multiple exceptions: "
+"""How asyncio words a connection that failed at every address a name resolved to (Python
+3.11: one ``OSError`` without an errno, the addresses' errors joined in its message)."""
+_ERRNO = re.compile(r"\[Errno (\d+)\]")
 
 Translate = Callable[[ProbeContext, str], AbstractContextManager[None]]
 """``translate(ctx, where)``: the probe's error boundary, entered around each step."""
@@ -33,8 +40,10 @@ async def connection(
     path: str | None = None,
 ) -> AsyncIterator[tuple[asyncio.StreamReader, asyncio.StreamWriter]]:
     """A TCP (or, with ``path``, unix socket) stream, closed whatever happens: cleanly when
-    all went well, else dropped at once."""
+    all went well, else dropped at once. ``where`` (the peer as a person knows it) is the
+    peer a timeout names."""
     ctx.stage = "connect"
+    ctx.peer = where
     with translate(ctx, where):
         if path is not None:
             reader, writer = await asyncio.open_unix_connection(path)
@@ -79,15 +88,32 @@ def socket_errors(
             raise ProbeFailure(
                 stage, f"{where} broke the connection during {stage}: {reason(exc)}"
             ) from None
-        raise ProbeFailure("connect", f"cannot connect to {where}: {reason(exc)}") from None
+        raise ProbeFailure("connect", cannot_connect(where, exc, why=reason)) from None
 
 
-def cannot_connect(where: str, exc: OSError) -> str:
-    """A failed connection in words a person can act on: ``connection refused by HOST:PORT``,
-    else ``cannot connect to HOST:PORT: REASON`` (:func:`os_error_reason`)."""
-    if isinstance(exc, ConnectionRefusedError):
+def cannot_connect(where: str, exc: OSError, *, why: Callable[[OSError], str] | None = None) -> str:
+    """A failed connection in words a person can act on: ``connection refused by HOST:PORT``
+    (also when every address of a name refused), else ``cannot connect to HOST:PORT:
+    REASON`` (``why``, default :func:`os_error_reason`)."""
+    if refused(exc):
         return f"connection refused by {where}"
-    return f"cannot connect to {where}: {os_error_reason(exc)}"
+    return f"cannot connect to {where}: {(why or os_error_reason)(exc)}"
+
+
+def refused(exc: OSError) -> bool:
+    """Whether the peer refused the connection, at every address it was tried at."""
+    if isinstance(exc, ConnectionRefusedError) or exc.errno == errno.ECONNREFUSED:
+        return True
+    codes = _multiple_errnos(exc)
+    return bool(codes) and all(code == errno.ECONNREFUSED for code in codes)
+
+
+def _multiple_errnos(exc: OSError) -> list[int]:
+    """The errno of each address of a "Multiple exceptions" error; [] for any other."""
+    text = str(exc)
+    if exc.errno is not None or not text.startswith(_MULTIPLE):
+        return []
+    return [int(code) for code in _ERRNO.findall(text)]
 
 
 def no_answer(where: str, timeout_s: float, stage: str) -> str:
@@ -98,8 +124,12 @@ def no_answer(where: str, timeout_s: float, stage: str) -> str:
 def os_error_reason(exc: OSError) -> str:
     if isinstance(exc, socket.gaierror):
         return f"host name lookup failed ({exc.strerror})"
-    if isinstance(exc, ConnectionRefusedError):
+    if refused(exc):
         return "connection refused"
+    codes = sorted(set(_multiple_errnos(exc)))
+    if codes:
+        # Every address of the name failed: say how, once per distinct reason.
+        return "; ".join(os.strerror(code).lower() for code in codes) + " (every address)"
     return exc.strerror or str(exc) or type(exc).__name__
 
 

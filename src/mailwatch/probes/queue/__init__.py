@@ -148,6 +148,7 @@ async def run_tool(ctx: ProbeContext, argv: Sequence[str], hint: str) -> ToolOut
     ctx.stage = QueueStage.QUEUE_COMMAND
     program = _find(argv[0])
     name = Path(argv[0]).name
+    ctx.peer = name  # a tool that hangs: "no answer from postqueue within 10 s ..."
     if program is None:
         raise ProbeFailure(QueueStage.QUEUE_COMMAND, f"{argv[0]} not found: {hint}", State.UNKNOWN)
     try:
