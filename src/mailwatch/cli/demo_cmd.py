@@ -35,7 +35,7 @@ def run(args: argparse.Namespace) -> int:
     except ImportError as exc:
         print(
             f"mailwatch demo needs the demo extra ({exc.name} is missing): "
-            "pip install 'mailwatch[demo]'",
+            "pip install 'mailwatch-monitor[demo]'",
             file=sys.stderr,
         )
         return EX_UNAVAILABLE

@@ -11,7 +11,9 @@ from mailwatch import __version__
 from mailwatch.cli import (
     ack_cmd,
     check_cmd,
+    completion_cmd,
     demo_cmd,
+    example_cmd,
     notify_test_cmd,
     run_cmd,
     show_cmd,
@@ -73,6 +75,9 @@ def build_parser() -> argparse.ArgumentParser:
     status_cmd.add_parser(commands, config_parent)
     notify_test_cmd.add_parser(commands, config_parent)
     demo_cmd.add_parser(commands, config_parent)
+    example_cmd.add_parser(commands, config_parent)
+    completion_cmd.add_parser(commands, config_parent)
+    parser.set_defaults(root_parser=parser)  # `completion` describes the whole parser
     return parser
 
 
