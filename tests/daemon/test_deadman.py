@@ -108,6 +108,9 @@ outbox_stuck_after_s = 60
     env = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "MW_DEADMAN_URL": f"http://127.0.0.1:{port}/ping/{TOKEN}",
+        # The code under test (the checkout's src/), not whatever mailwatch the interpreter
+        # would find on its own: the database this test writes has the checkout's schema.
+        **{k: v for k, v in os.environ.items() if k == "PYTHONPATH"},
     }
     with (tmp_path / "stderr.log").open("wb") as stderr:
         return subprocess.Popen(
