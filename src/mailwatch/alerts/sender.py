@@ -164,7 +164,8 @@ class OutboxSender:
         self._in_flight += 1
         try:
             async with self.store.write() as conn:
-                await mark_attempt_started(conn, [entry.id for entry in job.entries], now)
+                started = self.clock()
+                await mark_attempt_started(conn, [entry.id for entry in job.entries], started)
             outcome = await attempt(settler.config, job, now)
         finally:
             self._in_flight -= 1
