@@ -29,7 +29,7 @@ def add_parser(commands: Any, config_parent: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from mailwatch.cli.loading import load_or_exit
+    from mailwatch.cli.loading import checks_with_keys, load_or_exit, require_secrets
     from mailwatch.runner import run_checks
 
     config = load_or_exit(args.config)
@@ -44,6 +44,7 @@ def run(args: argparse.Namespace) -> int:
     if not checks:
         print("mailwatch: no checks configured", file=sys.stderr)
         return int(State.UNKNOWN)
+    require_secrets(args.config, checks_with_keys(config, checks))
     results = asyncio.run(run_checks(checks))
     if args.json:
         print(json.dumps([result.to_dict() for result in results], indent=2))

@@ -21,8 +21,9 @@ from pydantic import (
     model_validator,
 )
 
-from mailwatch.config.base import StrictModel, resolve_secret
+from mailwatch.config.base import StrictModel
 from mailwatch.config.checks import CheckName
+from mailwatch.config.secrets import resolve_secret
 from mailwatch.domain.notices import NoticeKind
 from mailwatch.domain.templates import check_template
 
