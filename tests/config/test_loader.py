@@ -56,6 +56,42 @@ def test_bad_port_and_unknown_key_are_named_by_dotted_path(tmp_path: Path) -> No
     ]
 
 
+def test_keys_of_tagged_entries_are_named_as_written(tmp_path: Path) -> None:
+    """A ``[[checks.service]]`` entry is validated by the model its ``protocol`` picks;
+    the problem names the key as the file has it, not through pydantic's tag (``.smtp.``),
+    even when the tag is also a key of the entry (``banner``) or of the roundtrip (``smtp``)."""
+    path = write(
+        tmp_path,
+        route(smtp_extra="port = 70000")
+        + """
+[[checks.service]]
+name = "smtp"
+protocol = "smtp"
+host = "mx"
+port = 70000
+
+[[checks.service]]
+name = "pop3"
+protocol = "banner"
+host = "mx"
+banner = "("
+
+[[checks.queue]]
+name = "relay"
+mta = "command"
+command = ["mailq"]
+count_pattern = "(a)(b)"
+""",
+    )
+    assert problems(path) == [
+        "checks.roundtrip[0].smtp.port: Input should be less than or equal to 65535",
+        "checks.service[0].port: Input should be less than or equal to 65535",
+        "checks.service[1].banner: not a valid regular expression: "
+        "missing ), unterminated subpattern at position 0",
+        "checks.queue[0].count_pattern: needs exactly one group (the count), has 2",
+    ]
+
+
 def test_missing_required_key(tmp_path: Path) -> None:
     path = write(tmp_path, route().replace('rcpt_to = "canary@example.test"\n', ""))
     assert problems(path) == ["checks.roundtrip[0].rcpt_to: required key is missing"]

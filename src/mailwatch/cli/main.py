@@ -14,6 +14,7 @@ from mailwatch.cli import (
     demo_cmd,
     notify_test_cmd,
     run_cmd,
+    schema_cmd,
     show_cmd,
     silence_cmd,
     sla_cmd,
@@ -53,6 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
     status_cmd.add_parser(commands, config_parent)
     notify_test_cmd.add_parser(commands, config_parent)
     demo_cmd.add_parser(commands, config_parent)
+    schema_cmd.add_parser(commands, config_parent)
     return parser
 
 

@@ -16,7 +16,7 @@ from mailwatch.config.secrets import resolve_secret
 class StrictModel(BaseModel):
     """A config section: unknown keys are errors, values are immutable once loaded."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
 
 
 Secret = Annotated[SecretStr, BeforeValidator(resolve_secret)]
