@@ -10,7 +10,9 @@ from pathlib import Path
 import pytest
 
 from mailwatch.config import load_config
-from mailwatch.domain.errors import ConfigError
+from mailwatch.config.loader import secret_problems
+from mailwatch.config.secrets import SecretMode
+from mailwatch.domain.errors import ConfigError, SecretUnavailableError
 
 VALID_ROUTE = """
 [[checks.roundtrip]]
@@ -165,6 +167,21 @@ def test_missing_secret_sources_are_clear(tmp_path: Path, monkeypatch: pytest.Mo
     ]
     [problem] = problems(write(tmp_path, route(imap_password='"credential:pw"')))
     assert "CREDENTIALS_DIRECTORY is not set" in problem
+
+
+def test_lazy_secrets_are_read_when_first_used(tmp_path: Path) -> None:
+    """``SecretMode.LAZY`` (every command but ``run``) loads a config whose secret file does
+    not exist yet; the value is read when asked for, and a missing one says why."""
+    secret = tmp_path / "imap-password"
+    config = load_config(write(tmp_path, route(imap_password=f'"file:{secret}"')), SecretMode.LAZY)
+    [check] = config.checks
+    password = check.imap.password  # type: ignore[attr-defined]
+    with pytest.raises(SecretUnavailableError, match=f"cannot read {secret}"):
+        password.get_secret_value()
+    secret.write_text("from-file\n")
+    assert password.get_secret_value() == "from-file"
+    assert "from-file" not in repr(config)
+    assert secret_problems(config) == []
 
 
 def test_secrets_never_appear_in_errors_or_repr(tmp_path: Path) -> None:

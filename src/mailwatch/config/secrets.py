@@ -37,6 +37,13 @@ class SecretReference(SecretStr):
         super().__init__(reference)
         self._value: str | None = None
 
+    def __eq__(self, other: object) -> bool:
+        # By reference, without reading: comparing configs must not need their secrets.
+        return isinstance(other, SecretReference) and other._secret_value == self._secret_value
+
+    def __hash__(self) -> int:
+        return hash(self._secret_value)
+
     def get_secret_value(self) -> str:
         if self._value is None:
             try:
