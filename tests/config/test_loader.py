@@ -10,7 +10,9 @@ from pathlib import Path
 import pytest
 
 from mailwatch.config import load_config
-from mailwatch.domain.errors import ConfigError
+from mailwatch.config.loader import secret_problems
+from mailwatch.config.secrets import SecretMode
+from mailwatch.domain.errors import ConfigError, SecretUnavailableError
 
 VALID_ROUTE = """
 [[checks.roundtrip]]
@@ -53,6 +55,42 @@ def test_bad_port_and_unknown_key_are_named_by_dotted_path(tmp_path: Path) -> No
     assert problems(path) == [
         "checks.roundtrip[0].smtp.port: Input should be less than or equal to 65535",
         "checks.roundtrip[0].smtp.colour: unknown key",
+    ]
+
+
+def test_keys_of_tagged_entries_are_named_as_written(tmp_path: Path) -> None:
+    """A ``[[checks.service]]`` entry is validated by the model its ``protocol`` picks;
+    the problem names the key as the file has it, not through pydantic's tag (``.smtp.``),
+    even when the tag is also a key of the entry (``banner``) or of the roundtrip (``smtp``)."""
+    path = write(
+        tmp_path,
+        route(smtp_extra="port = 70000")
+        + """
+[[checks.service]]
+name = "smtp"
+protocol = "smtp"
+host = "mx"
+port = 70000
+
+[[checks.service]]
+name = "pop3"
+protocol = "banner"
+host = "mx"
+banner = "("
+
+[[checks.queue]]
+name = "relay"
+mta = "command"
+command = ["mailq"]
+count_pattern = "(a)(b)"
+""",
+    )
+    assert problems(path) == [
+        "checks.roundtrip[0].smtp.port: Input should be less than or equal to 65535",
+        "checks.service[0].port: Input should be less than or equal to 65535",
+        "checks.service[1].banner: not a valid regular expression: "
+        "missing ), unterminated subpattern at position 0",
+        "checks.queue[0].count_pattern: needs exactly one group (the count), has 2",
     ]
 
 
@@ -129,6 +167,21 @@ def test_missing_secret_sources_are_clear(tmp_path: Path, monkeypatch: pytest.Mo
     ]
     [problem] = problems(write(tmp_path, route(imap_password='"credential:pw"')))
     assert "CREDENTIALS_DIRECTORY is not set" in problem
+
+
+def test_lazy_secrets_are_read_when_first_used(tmp_path: Path) -> None:
+    """``SecretMode.LAZY`` (every command but ``run``) loads a config whose secret file does
+    not exist yet; the value is read when asked for, and a missing one says why."""
+    secret = tmp_path / "imap-password"
+    config = load_config(write(tmp_path, route(imap_password=f'"file:{secret}"')), SecretMode.LAZY)
+    [check] = config.checks
+    password = check.imap.password  # type: ignore[attr-defined]
+    with pytest.raises(SecretUnavailableError, match=f"cannot read {secret}"):
+        password.get_secret_value()
+    secret.write_text("from-file\n")
+    assert password.get_secret_value() == "from-file"
+    assert "from-file" not in repr(config)
+    assert secret_problems(config) == []
 
 
 def test_secrets_never_appear_in_errors_or_repr(tmp_path: Path) -> None:

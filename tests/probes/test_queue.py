@@ -581,45 +581,43 @@ def _problems(entry: dict[str, Any]) -> list[str]:
     ("entry", "problem"),
     [
         ({"mta": "sendmail"}, "checks.queue[0]: mta must be one of: postfix, exim, command"),
-        ({"mta": "command"}, "checks.queue[0].command.command: required key is missing"),
+        ({"mta": "command"}, "checks.queue[0].command: required key is missing"),
         (
             {"mta": "command", "command": []},
-            "checks.queue[0].command.command: List should have at least 1 item after "
-            "validation, not 0",
+            "checks.queue[0].command: List should have at least 1 item after validation, not 0",
         ),
         (
             {"mta": "command", "command": ["x"], "count_pattern": r"(\d+) of (\d+)"},
-            "checks.queue[0].command.count_pattern: needs exactly one group (the count), has 2",
+            "checks.queue[0].count_pattern: needs exactly one group (the count), has 2",
         ),
         (
             {"mta": "command", "command": ["x"], "count_pattern": "(("},
-            "checks.queue[0].command.count_pattern: not a valid regular expression: "
+            "checks.queue[0].count_pattern: not a valid regular expression: "
             "missing ), unterminated subpattern at position 1",
         ),
         (
             {"mta": "command", "command": ["x"], "oldest_warning_s": 60},
-            "checks.queue[0].command.oldest_warning_s: unknown key",
+            "checks.queue[0].oldest_warning_s: unknown key",
         ),
         (
             {"mta": "exim", "postqueue_path": "/x"},
-            "checks.queue[0].exim.postqueue_path: unknown key",
+            "checks.queue[0].postqueue_path: unknown key",
         ),
         (
             {"deferred_warning": 300},
-            "checks.queue[0].postfix: deferred_warning must not be above deferred_critical",
+            "checks.queue[0]: deferred_warning must not be above deferred_critical",
         ),
         (
             {"oldest_warning_s": 20000},
-            "checks.queue[0].postfix: oldest_warning_s must not be above oldest_critical_s",
+            "checks.queue[0]: oldest_warning_s must not be above oldest_critical_s",
         ),
         (
             {"growth_warning_per_min": 9, "growth_critical_per_min": 3},
-            "checks.queue[0].postfix: growth_warning_per_min must not be above "
-            "growth_critical_per_min",
+            "checks.queue[0]: growth_warning_per_min must not be above growth_critical_per_min",
         ),
         (
             {"total_warning": -1},
-            "checks.queue[0].postfix.total_warning: Input should be greater than or equal to 0",
+            "checks.queue[0].total_warning: Input should be greater than or equal to 0",
         ),
     ],
 )

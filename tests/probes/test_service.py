@@ -479,36 +479,35 @@ def _problems(entry: dict[str, Any]) -> list[str]:
             {"protocol": "ftp", "host": "mx"},
             "checks.service[0]: protocol must be one of: smtp, imap, banner, clamd, spamd, process",
         ),
-        ({"protocol": "smtp"}, "checks.service[0].smtp.host: required key is missing"),
+        ({"protocol": "smtp"}, "checks.service[0].host: required key is missing"),
         (
             {"protocol": "imap", "host": "mx", "tls": "starttls"},
-            "checks.service[0].imap.tls: Input should be 'none' or 'tls'",
+            "checks.service[0].tls: Input should be 'none' or 'tls'",
         ),
         (
             {"protocol": "banner", "host": "mx", "port": 110},
-            'checks.service[0].banner: protocol "banner" needs both port and banner',
+            'checks.service[0]: protocol "banner" needs both port and banner',
         ),
         (
             {"protocol": "smtp", "host": "mx", "banner": "(220"},
-            "checks.service[0].smtp.banner: not a valid regular expression: "
+            "checks.service[0].banner: not a valid regular expression: "
             "missing ), unterminated subpattern at position 0",
         ),
         (
             {"protocol": "clamd", "socket": "/run/clamav/clamd.ctl", "host": "av"},
-            "checks.service[0].clamd: give either socket or host/port, not both",
+            "checks.service[0]: give either socket or host/port, not both",
         ),
         (
             {"protocol": "clamd", "port": 3310},
-            "checks.service[0].clamd: port needs host "
-            "(without either, the default unix socket is used)",
+            "checks.service[0]: port needs host (without either, the default unix socket is used)",
         ),
         (
             {"protocol": "process", "process_name": "master", "port": 25},
-            "checks.service[0].process.port: unknown key",
+            "checks.service[0].port: unknown key",
         ),
         (
             {"protocol": "process", "process_name": "master", "min_count": 0},
-            "checks.service[0].process.min_count: Input should be greater than or equal to 1",
+            "checks.service[0].min_count: Input should be greater than or equal to 1",
         ),
     ],
 )

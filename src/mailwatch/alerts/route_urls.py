@@ -15,7 +15,7 @@ from mailwatch.alerts.apprise_setup import load_apprise, quiet_apprise
 from mailwatch.config import MailwatchConfig
 from mailwatch.config.loader import dotted
 from mailwatch.config.routes import RouteConfig
-from mailwatch.domain.errors import ConfigError
+from mailwatch.domain.errors import ConfigError, SecretUnavailableError
 
 _SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]{0,30}")
 
@@ -29,11 +29,16 @@ def check_route_urls(path: Path, config: MailwatchConfig) -> None:
 
 def route_url_problems(routes: Mapping[str, RouteConfig]) -> list[str]:
     """One line per URL apprise cannot use, in config order; apprise is loaded only if a route
-    has URLs."""
+    has URLs. A URL whose secret cannot be read here is left out: whoever reads it says why
+    (``mailwatch validate`` warns, ``--secrets`` and the daemon refuse)."""
     problems = []
     for name, route in routes.items():
         for index, url in enumerate(route.urls):
-            problem = url_problem(url.get_secret_value())
+            try:
+                value = url.get_secret_value()
+            except SecretUnavailableError:
+                continue
+            problem = url_problem(value)
             if problem is not None:
                 problems.append(f"{dotted(('routes', name, 'urls', index))}: {problem}")
     return problems

@@ -55,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
         from mailwatch.cli.nagios import plugin
 
         return plugin.run(args)
-    from mailwatch.cli.loading import load_or_exit
+    from mailwatch.cli.loading import checks_with_keys, load_or_exit, require_secrets
     from mailwatch.runner import run_checks
 
     limit = None
@@ -76,6 +76,7 @@ def run(args: argparse.Namespace) -> int:
     if not checks:
         print("mailwatch: no checks configured", file=sys.stderr)
         return int(State.UNKNOWN)
+    require_secrets(args.config, checks_with_keys(config, checks))
     if limit is not None:
         checks = limit.fit(checks)
     results = asyncio.run(run_checks(checks))

@@ -16,6 +16,7 @@ from mailwatch.cli import (
     example_cmd,
     notify_test_cmd,
     run_cmd,
+    schema_cmd,
     show_cmd,
     silence_cmd,
     sla_cmd,
@@ -77,6 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo_cmd.add_parser(commands, config_parent)
     example_cmd.add_parser(commands, config_parent)
     completion_cmd.add_parser(commands, config_parent)
+    schema_cmd.add_parser(commands, config_parent)
     parser.set_defaults(root_parser=parser)  # `completion` describes the whole parser
     return parser
 

@@ -43,7 +43,7 @@ def add_parser(commands: Any, config_parent: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from mailwatch.alerts.masking import install_log_masking
     from mailwatch.alerts.routes import build_routes
-    from mailwatch.cli.loading import load_or_exit
+    from mailwatch.cli.loading import load_or_exit, require_secrets
 
     # apprise's own lines only with -v: its warnings repeat the reasons we print per URL.
     install_log_masking(
@@ -66,6 +66,7 @@ def run(args: argparse.Namespace) -> int:
         print("mailwatch: --timeout-s must be positive", file=sys.stderr)
         return EXIT_BAD_INPUT
     chosen = [routes[args.route]] if args.route is not None else list(routes.values())
+    require_secrets(args.config, [(f"routes.{route.name}", route.config) for route in chosen])
     timeout_s = args.timeout_s if args.timeout_s is not None else config.alerts.timeout_s
     return asyncio.run(_send_all(config, chosen, timeout_s, as_json=args.json))
 

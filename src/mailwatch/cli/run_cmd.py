@@ -23,7 +23,7 @@ def run(args: argparse.Namespace) -> int:
     from mailwatch.domain.errors import StoreError
     from mailwatch.logsetup import setup_logging
 
-    config = load_or_exit(args.config, route_urls=True)
+    config = load_or_exit(args.config, route_urls=True, secrets=True)
     setup_logging(args.verbose, config.daemon.log_format)
     daemon = Daemon(config_path(args.config), config)
     try:

@@ -7,11 +7,14 @@ import re
 import tomllib
 from collections.abc import Sequence
 from pathlib import Path
+from types import UnionType
+from typing import Annotated, Any, Union, get_args, get_origin
 
-from pydantic import ValidationError
+from pydantic import BaseModel, Discriminator, Tag, ValidationError
 
 from mailwatch.config.model import MailwatchConfig
-from mailwatch.domain.errors import ConfigError
+from mailwatch.config.secrets import SECRETS_CONTEXT, SecretMode, secret_references
+from mailwatch.domain.errors import ConfigError, SecretUnavailableError
 
 DEFAULT_CONFIG_PATH = Path("/etc/mailwatch/mailwatch.toml")
 EX_CONFIG = 78
@@ -36,9 +39,13 @@ MAX_LINE_CHARS = 300
 """A problem line is cut here: a key may be as long as the file."""
 
 
-def load_config(path: Path) -> MailwatchConfig:
+def load_config(path: Path, secrets: SecretMode = SecretMode.RESOLVE) -> MailwatchConfig:
     """The validated config at ``path``; ``ConfigError`` (and nothing else) with one printable
-    line per problem for any file, whatever its size, bytes or nesting."""
+    line per problem for any file, whatever its size, bytes or nesting.
+
+    ``secrets``: read every secret now, a missing one being a problem (``RESOLVE``, what the
+    daemon needs), or leave references unread until used (``LAZY``, see ``secret_problems``).
+    """
     try:
         with path.open("rb") as file:
             raw = file.read(MAX_CONFIG_BYTES + 1)
@@ -65,9 +72,23 @@ def load_config(path: Path) -> MailwatchConfig:
     if deepest is not None:
         raise _refused(path, f"{dotted(deepest)}: nested more than {MAX_NESTING} levels deep")
     try:
-        return MailwatchConfig.model_validate(data)
+        return MailwatchConfig.model_validate(data, context={SECRETS_CONTEXT: secrets})
     except ValidationError as exc:
-        raise ConfigError(path, [one_line(p) for p in format_validation_error(exc)]) from None
+        problems = format_validation_error(exc)
+        raise ConfigError(path, [one_line(p) for p in problems]) from None
+
+
+def secret_problems(part: object, where: Sequence[int | str] = ()) -> list[str]:
+    """Read every secret reference left unread in a config loaded with ``SecretMode.LAZY``
+    (or in ``part`` of it, found at key path ``where``): one line per reference that cannot
+    be read here, naming its key and the variable, file or credential, never a value."""
+    problems = []
+    for key, reference in secret_references(part, tuple(where)):
+        try:
+            reference.get_secret_value()
+        except SecretUnavailableError as exc:
+            problems.append(one_line(f"{dotted(key)}: {exc}"))
+    return problems
 
 
 def _refused(path: Path, problem: str) -> ConfigError:
@@ -145,12 +166,76 @@ def _deepest_key(data: dict[str, object]) -> list[int | str] | None:
 
 
 def format_validation_error(exc: ValidationError) -> list[str]:
-    """``checks.roundtrip[0].smtp.port: must be at most 65535``; never the offending value,
-    which may be a secret."""
+    """``checks.roundtrip[0].smtp.port: must be at most 65535``, the key as written in the
+    file; never the offending value, which may be a secret."""
     lines = []
     for error in exc.errors(include_input=False, include_url=False):
-        lines.append(f"{dotted(error['loc'])}: {_message(error['type'], error['msg'])}")
+        loc = as_written(error["loc"])
+        lines.append(f"{dotted(loc)}: {_message(error['type'], error['msg'])}")
     return lines
+
+
+def as_written(loc: Sequence[int | str]) -> list[int | str]:
+    """``loc`` as the key is written in the file: pydantic puts the tag of a discriminated
+    union into the path (``checks.service[0].smtp.port``, ``smtp`` being the ``protocol``
+    that picked the model), which names no key; it is dropped (``checks.service[0].port``)."""
+    tags = _tag_positions(loc)
+    return [part for n, part in enumerate(loc) if n not in tags]
+
+
+def _tag_positions(loc: Sequence[int | str]) -> set[int]:
+    """Where ``loc`` holds a union tag, found by following it through the config's types."""
+    tags = set()
+    current: Any = MailwatchConfig
+    for n, part in enumerate(loc):
+        current = _without_none(current)
+        members = _tagged_members(current)
+        if members is not None:
+            if part not in members:
+                break
+            tags.add(n)
+            current = members[part]
+        elif isinstance(current, type) and issubclass(current, BaseModel):
+            field = next(
+                (f for name, f in current.model_fields.items() if part in (name, f.alias)), None
+            )
+            if field is None:
+                break
+            current = field.annotation
+        elif get_origin(current) in (list, tuple) and isinstance(part, int):
+            current = get_args(current)[0]
+        elif get_origin(current) is dict and part != "[key]":
+            current = get_args(current)[1]
+        else:
+            break
+    return tags
+
+
+def _without_none(annotation: Any) -> Any:
+    """``X`` for ``X | None``; anything else as it is."""
+    if get_origin(annotation) in (Union, UnionType):
+        rest = [arg for arg in get_args(annotation) if arg is not type(None)]
+        if len(rest) == 1:
+            return rest[0]
+    return annotation
+
+
+def _tagged_members(annotation: Any) -> dict[str, Any] | None:
+    """``{tag: model}`` of a discriminated union (``Annotated[A | B, Discriminator(...)]``
+    whose members carry ``Tag``s), else None."""
+    if get_origin(annotation) is not Annotated:
+        return None
+    union, *metadata = get_args(annotation)
+    if not any(isinstance(item, Discriminator) for item in metadata):
+        return None
+    members = {}
+    for member in get_args(union):
+        if get_origin(member) is Annotated:
+            model, *marks = get_args(member)
+            for mark in marks:
+                if isinstance(mark, Tag):
+                    members[mark.tag] = model
+    return members
 
 
 def dotted(loc: Sequence[int | str]) -> str:

@@ -29,6 +29,8 @@ from mailwatch.config.store import StoreConfig
 class MailwatchConfig(StrictModel):
     """The root of ``mailwatch.toml``."""
 
+    schema_url: str | None = Field(default=None, alias="$schema")
+    """Where editors find this file's JSON Schema (``mailwatch schema``); mailwatch ignores it."""
     checks: ChecksConfig = Field(default_factory=ChecksConfig)
     calendars: dict[str, BusinessCalendarConfig] = Field(default_factory=dict)
     plans: dict[str, SlaPlanConfig] = Field(default_factory=dict)

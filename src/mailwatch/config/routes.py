@@ -22,9 +22,10 @@ from pydantic import (
     model_validator,
 )
 
-from mailwatch.config.base import StrictModel, resolve_secret
+from mailwatch.config.base import StrictModel
 from mailwatch.config.checks import CheckName
 from mailwatch.config.escalation import WallDuration
+from mailwatch.config.secrets import resolve_secret
 from mailwatch.domain.notices import NoticeKind
 from mailwatch.domain.templates import check_template
 

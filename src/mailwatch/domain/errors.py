@@ -2,6 +2,7 @@
 
     MailwatchError
     ├── ConfigError                 the config file cannot be read or is invalid (exit 78)
+    ├── SecretUnavailableError      a secret reference cannot be resolved where it is used
     ├── ProbeFailure                a probe ends with a failed result: a stage and a summary
     ├── SmtpUnreachable             one address held no SMTP greeting; the message says why
     ├── CertificateRejected         a verifying TLS handshake refused the peer's chain
@@ -48,6 +49,12 @@ class ConfigError(MailwatchError):
         super().__init__(f"{path}: {len(problems)} problem(s)")
         self.path = path
         self.problems = list(problems)
+
+
+class SecretUnavailableError(MailwatchError):
+    """An ``env:``, ``file:`` or ``credential:`` secret, left unresolved at load time, cannot
+    be resolved now it is needed; the message names the variable, file or credential, never
+    a value."""
 
 
 class ProbeFailure(MailwatchError):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BeforeValidator, Field
 
@@ -17,7 +17,14 @@ def _off_is_none(value: object) -> object:
     return None if value == "off" else value
 
 
-Level = Annotated[Annotated[float, Field(ge=0)] | None, BeforeValidator(_off_is_none)]
+Level = Annotated[
+    Annotated[float, Field(ge=0)] | None,
+    BeforeValidator(
+        _off_is_none,
+        # What the file may hold, for ``mailwatch schema``: a number or "off" (TOML has no null).
+        json_schema_input_type=Annotated[float, Field(ge=0)] | Literal["off"],
+    ),
+]
 
 
 @dataclass(frozen=True, slots=True)
