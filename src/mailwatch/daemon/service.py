@@ -63,6 +63,15 @@ class Daemon:
         self._sender: OutboxSender | None = None
 
     @property
+    def scheduler(self) -> CheckScheduler | None:
+        """The running schedule (None before ``run`` has started it)."""
+        return self._scheduler
+
+    def stop(self) -> None:
+        """Ask ``run`` to shut down, as SIGTERM does."""
+        self._stop.set()
+
+    @property
     def state_dir(self) -> Path:
         return self.config.daemon.state_dir
 
@@ -178,10 +187,12 @@ class Daemon:
             if status is None or status.kind != check.kind or status.target != check.target:
                 self.checks[name] = CheckStatus(name, check.kind, check.target)
 
-    async def _handle_result(self, check: CheckBase, result: CheckResult) -> None:
+    async def _handle_result(self, check: CheckBase, result: CheckResult) -> bool:
+        """Record ``result``; True when its failure awaits confirmation (the scheduler then
+        runs the check again after its ``retry_interval_s``)."""
         status = self.checks.get(check.name)
         if status is None:  # removed by a reload while it ran
-            return
+            return False
         previous = status.state
         changed = status.record(result)
         if changed:
@@ -208,6 +219,7 @@ class Daemon:
         # than the probes' own Python code (docs/performance.md).
         if changed or outcome.events:
             self._status_dirty.set()
+        return outcome.state.awaits_confirmation
 
     def _log_events(self, outcome: ProcessOutcome) -> None:
         prefix = self.config.incidents.ticket_prefix
