@@ -172,7 +172,7 @@ async def test_a_version_1_database_keeps_its_rows_and_gets_the_outbox_ticket_in
     finally:
         await store.close()
 
-    assert rows_of(path) == before
+    assert rows_of(path) == {**before, "announcements": []}  # later versions add empty tables
     assert [(e.id, e.route, e.status, e.attempts, e.last_error) for e in entries] == [
         (2, "team", "failed", 2, "HTTP 500"),
         (3, "oncall", "scheduled", 0, None),

@@ -12,6 +12,7 @@ from mailwatch.cli import (
     ack_cmd,
     check_cmd,
     demo_cmd,
+    maintenance_cmd,
     notify_test_cmd,
     run_cmd,
     show_cmd,
@@ -53,6 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
     status_cmd.add_parser(commands, config_parent)
     notify_test_cmd.add_parser(commands, config_parent)
     demo_cmd.add_parser(commands, config_parent)
+    maintenance_cmd.add_parser(commands, config_parent)
     return parser
 
 

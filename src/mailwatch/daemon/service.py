@@ -4,7 +4,8 @@ Start: load the config, open the store, tell systemd READY=1, schedule the check
 goes through the incident engine (one transaction) and into the status file. A heartbeat loop
 on the event loop ticks the engine (SLA breaches, quiet periods ending), rewrites the status
 file at least every ``status_interval_s`` and pings systemd's watchdog, so a hung loop gets the
-service restarted. SIGHUP reloads the config (a broken one is logged and the old one kept);
+service restarted. Beside it run the outbox sender and the announcer of maintenance windows
+(``announce_before``). SIGHUP reloads the config (a broken one is logged and the old one kept);
 SIGTERM/SIGINT stop scheduling, let running checks finish within ``shutdown_grace_s``, then
 cancel them.
 """
@@ -19,6 +20,7 @@ from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 
 from mailwatch import __version__
+from mailwatch.alerts.announcer import Announcer
 from mailwatch.alerts.route_urls import check_route_urls
 from mailwatch.alerts.sender import OutboxSender
 from mailwatch.config import MailwatchConfig, load_config
@@ -117,6 +119,8 @@ class Daemon:
             ]
             self._sender = OutboxSender(self._store, lambda: self.config)
             self._tasks.append(asyncio.create_task(self._sender.run(), name="outbox-sender"))
+            announcer = Announcer(self._store, lambda: self.config)
+            self._tasks.append(asyncio.create_task(announcer.run(), name="announcer"))
             if daemon.deadman_url is not None:
                 self._tasks.append(asyncio.create_task(self._deadman(), name="deadman"))
             await self._stop.wait()

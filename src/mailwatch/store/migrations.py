@@ -204,6 +204,35 @@ def _index_outbox_by_ticket(conn: Connection) -> None:
     Index("outbox_by_ticket", outbox.c.ticket, outbox.c.id).create(conn)
 
 
+# --------------------------------------------------------------------------------------------
+# Version 3, frozen: maintenance announcements, one row per window occurrence, phase and route
+# (the unique index is what makes "once" survive a restart).
+# --------------------------------------------------------------------------------------------
+
+
+def _create_announcements(conn: Connection) -> None:
+    table = Table(
+        "announcements",
+        MetaData(),
+        Column("id", Integer, primary_key=True, autoincrement=True),
+        Column("window", String(100), nullable=False),
+        Column("starts_at", DateTime(timezone=True), nullable=False),
+        Column("ends_at", DateTime(timezone=True), nullable=False),
+        Column("phase", String(16), nullable=False),
+        Column("route", String(100), nullable=False),
+        Column("payload", JSON, nullable=False),
+        Column("status", String(16), nullable=False),
+        Column("attempts", Integer, nullable=False, default=0),
+        Column("next_attempt_at", DateTime(timezone=True), nullable=False),
+        Column("created_at", DateTime(timezone=True), nullable=False),
+        Column("delivered_at", DateTime(timezone=True)),
+        Column("last_error", Text),
+        Index("announcements_once", "window", "starts_at", "phase", "route", unique=True),
+        Index("announcements_due", "status", "next_attempt_at"),
+    )
+    table.create(conn)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         1,
@@ -211,6 +240,7 @@ MIGRATIONS: tuple[Migration, ...] = (
         _create_v1,
     ),
     Migration(2, "outbox indexed by ticket", _index_outbox_by_ticket),
+    Migration(3, "maintenance announcements", _create_announcements),
 )
 LATEST_VERSION = MIGRATIONS[-1].version
 
