@@ -106,6 +106,26 @@ def test_each_phase_is_due_from_its_moment_until_the_next(
     assert all(d.route == "team" and d.occurrence.starts_at == START for d in found)
 
 
+async def test_a_window_announced_0m_ahead_is_told_at_start_and_end_only(tmp_path: Path) -> None:
+    window = {
+        "name": "upgrade",
+        "start": START.isoformat(),
+        "end": END.isoformat(),
+        "announce_before": "0m",
+    }
+    with HttpReceiver() as receiver:
+        config = make_config(receiver, window=window)
+        async with store_at(tmp_path) as store:
+            sender = announcer(store, config)
+            assert (await sender.run_once(START - timedelta(seconds=1))).queued == []
+            assert len((await sender.run_once(START)).delivered) == 1
+            assert len((await sender.run_once(END)).delivered) == 1
+    assert titles(receiver) == [
+        "mailwatch: maintenance 'upgrade' started",
+        "mailwatch: maintenance 'upgrade' ended",
+    ]
+
+
 def test_a_window_without_announce_before_is_not_announced() -> None:
     window = {"name": "quiet", "start": START.isoformat(), "end": END.isoformat()}
     assert due(make_config(window=window), START) == []

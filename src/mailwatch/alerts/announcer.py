@@ -102,7 +102,7 @@ class Announcer:
             for d in due(config, now)
         ]
         routes = build_routes(config)
-        windows = {window.name for window in config.maintenance if window.announce_before}
+        windows = {w.name for w in config.maintenance if w.announce_before is not None}
         jobs: list[tuple[AnnouncementEntry, Route]] = []
         async with self.store.write() as conn:
             report.queued = await add_missing(conn, wanted, now)
