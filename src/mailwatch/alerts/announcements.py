@@ -79,13 +79,16 @@ def routes_for(window: MaintenanceWindowConfig, config: MailwatchConfig) -> tupl
     return tuple(
         name
         for name, route in config.routes.items()
-        if any(_takes(route, check.name, check.tags) for check in covered)
+        if NoticeKind.MAINTENANCE in route.notices
+        and (
+            # A route without check filters hears of every window, checks configured or not.
+            (not route.checks and not route.tags)
+            or any(_takes(route, check.name, check.tags) for check in covered)
+        )
     )
 
 
 def _takes(route: RouteConfig, check: str, tags: Sequence[str]) -> bool:
-    if NoticeKind.MAINTENANCE not in route.notices:
-        return False
     if route.checks and check not in route.checks:
         return False
     return not route.tags or bool(set(route.tags) & set(tags))
