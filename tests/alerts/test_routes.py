@@ -117,7 +117,7 @@ def test_routes_load_with_defaults(tmp_path: Path, monkeypatch: pytest.MonkeyPat
         (
             '[routes.a]\nurls = ["json://localhost"]\nnotices = ["opened", "paged"]\n',
             ["routes.a.notices[1]: Input should be 'opened', 'escalation', 'reminder', "
-             "'breach', 'recovery' or 'test'"],
+             "'breach', 'recovery', 'test' or 'maintenance'"],
         ),
         (
             '[routes.a]\nurls = ["json://localhost"]\ncolour = "red"\n',

@@ -91,6 +91,13 @@ def test_window_active_until(keys: dict[str, Any], now: datetime, until: datetim
             "either one-off (start, end) or recurring",
         ),
         ({**SUNDAY_NIGHT, "every": "week"}, "every: unknown key"),
+        ({**SUNDAY_NIGHT, "announce_before": "3 days"}, "invalid duration '3 days'"),
+        ({**SUNDAY_NIGHT, "announce_before": "90d"}, "at most 60 days"),
+        (
+            {**SUNDAY_NIGHT, "routes": ["team"]},
+            "routes name who hears of the window's announcements: set announce_before",
+        ),
+        ({**SUNDAY_NIGHT, "announce_before": "3d", "routes": []}, "routes is empty"),
     ],
 )
 def test_invalid_windows_say_what_is_wrong(keys: dict[str, Any], message: str) -> None:
@@ -104,3 +111,19 @@ def test_invalid_windows_say_what_is_wrong(keys: dict[str, Any], message: str) -
 def test_window_naming_an_unknown_check_is_refused() -> None:
     with pytest.raises(ValidationError, match="maintenance window 'w' names unknown check"):
         config(maintenance=[{"name": "w", "checks": ["nope"], **SUNDAY_NIGHT}])
+
+
+def test_window_naming_an_unknown_route_is_refused() -> None:
+    with pytest.raises(ValidationError) as caught:
+        config(
+            routes={"team": {"urls": ["json://localhost/"]}},
+            maintenance=[{"name": "w", "announce_before": "3d", "routes": ["ops"], **SUNDAY_NIGHT}],
+        )
+    assert "maintenance window 'w' names unknown route(s): ops (defined routes: 'team')" in str(
+        caught.value
+    )
+
+
+def test_maintenance_announcements_take_no_template() -> None:
+    with pytest.raises(ValidationError, match="maintenance announcements have a fixed text"):
+        config(alerts={"templates": {"maintenance": {"title": "$check"}}})

@@ -32,6 +32,8 @@ DEFAULT_TITLES: Mapping[NoticeKind, str] = {
     NoticeKind.BREACH: "[$ticket] $sev $check: $breach deadline breached",
     NoticeKind.RECOVERY: "[$ticket] $sev $check: recovered",
     NoticeKind.TEST: "[$ticket] mailwatch test notice for route $target",
+    # Not rendered from a ticket: mailwatch.alerts.announcements writes these messages.
+    NoticeKind.MAINTENANCE: "mailwatch maintenance window $target",
 }
 
 NOTICE_LEVELS: Mapping[NoticeKind, NoticeLevel] = {
@@ -41,6 +43,7 @@ NOTICE_LEVELS: Mapping[NoticeKind, NoticeLevel] = {
     NoticeKind.BREACH: "failure",
     NoticeKind.RECOVERY: "success",
     NoticeKind.TEST: "info",
+    NoticeKind.MAINTENANCE: "info",
 }
 
 

@@ -14,6 +14,7 @@ from mailwatch.cli import (
     completion_cmd,
     demo_cmd,
     example_cmd,
+    maintenance_cmd,
     notify_test_cmd,
     run_cmd,
     schema_cmd,
@@ -76,6 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
     status_cmd.add_parser(commands, config_parent)
     notify_test_cmd.add_parser(commands, config_parent)
     demo_cmd.add_parser(commands, config_parent)
+    maintenance_cmd.add_parser(commands, config_parent)
     example_cmd.add_parser(commands, config_parent)
     completion_cmd.add_parser(commands, config_parent)
     schema_cmd.add_parser(commands, config_parent)

@@ -2,7 +2,9 @@
 
 A window is one-off (``start``/``end`` with a UTC offset) or recurring (``days``, ``from``,
 ``to`` and ``timezone``). The validated model is the window itself: ``covers`` and
-``active_until`` say when it holds notices back (``mailwatch.domain.quiet.quiet_for``).
+``active_until`` say when it holds notices back (``mailwatch.domain.quiet.quiet_for``);
+``occurrences`` lists its occurrences for the notices that announce it (``announce_before``,
+``mailwatch.alerts.announcements``).
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ from zoneinfo import ZoneInfo
 from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from mailwatch.config.base import StrictModel
+from mailwatch.config.escalation import WallDuration
+from mailwatch.config.routes import RouteName
 from mailwatch.config.sla import Weekday
 from mailwatch.domain.quiet import ALL_CHECKS
 from mailwatch.domain.time import load_zone
@@ -41,6 +45,10 @@ class MaintenanceWindowConfig(StrictModel):
     A recurring window whose ``to`` is not after ``from`` ends the next day (``22:00`` to
     ``02:00``); ``days`` name the day it starts. Local times that do not exist or occur twice
     on daylight-saving days are resolved as ``mailwatch.sla`` does.
+
+    ``announce_before`` (e.g. ``"3d"``) announces each occurrence that long ahead, and again
+    when it starts and when it ends, to ``routes`` (or, without them, to every route whose
+    filters take a maintenance notice about one of the window's checks).
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
@@ -53,6 +61,8 @@ class MaintenanceWindowConfig(StrictModel):
     from_: str | None = Field(default=None, alias="from")
     to: str | None = None
     timezone: str | None = None
+    announce_before: WallDuration | None = None
+    routes: tuple[RouteName, ...] | None = None
 
     @field_validator("start", "end")
     @classmethod
@@ -75,6 +85,17 @@ class MaintenanceWindowConfig(StrictModel):
         if not value:
             raise ValueError('list at least one check name, or "all"')
         return value
+
+    @model_validator(mode="after")
+    def _routes_need_announcing(self) -> MaintenanceWindowConfig:
+        if self.routes is not None and self.announce_before is None:
+            raise ValueError(
+                "routes name who hears of the window's announcements: set announce_before "
+                '(e.g. "3d") as well'
+            )
+        if self.routes is not None and not self.routes:
+            raise ValueError("routes is empty, so nobody would be told; omit it or name a route")
+        return self
 
     @model_validator(mode="after")
     def _one_off_or_recurring(self) -> MaintenanceWindowConfig:
@@ -138,6 +159,28 @@ class MaintenanceWindowConfig(StrictModel):
                 return end
         return None
 
+    def occurrences(self, since: datetime, until: datetime) -> list[tuple[datetime, datetime]]:
+        """The (start, end) of every occurrence that starts before ``until`` and ends after
+        ``since``, earliest first. Pure arithmetic, like ``active_until``."""
+        if self.start is not None and self.end is not None:
+            return [(self.start, self.end)] if self.start < until and self.end > since else []
+        assert self.days is not None and self.from_ is not None and self.to is not None
+        assert self.timezone is not None
+        zone = load_zone(self.timezone)
+        opens = clock_minutes(self.from_)
+        closes = clock_minutes(self.to, allow_midnight_end=True)
+        found = []
+        day = since.astimezone(zone).date() - timedelta(days=1)
+        last = until.astimezone(zone).date()
+        while day <= last:
+            if WEEKDAYS[day.weekday()] in self.days:
+                start = _local(day, opens, zone)
+                end = _local(day if closes > opens else day + timedelta(days=1), closes, zone)
+                if start < until and end > since:
+                    found.append((start, end))
+            day += timedelta(days=1)
+        return found
+
 
 def _local(day: date, minutes: int, zone: ZoneInfo) -> datetime:
     if minutes == 24 * 60:
@@ -147,9 +190,10 @@ def _local(day: date, minutes: int, zone: ZoneInfo) -> datetime:
 
 
 def check_maintenance_references(
-    windows: list[MaintenanceWindowConfig], check_names: set[str]
+    windows: list[MaintenanceWindowConfig], check_names: set[str], route_names: set[str]
 ) -> None:
-    """Raise ``ValueError`` for repeated window names and windows naming unknown checks."""
+    """Raise ``ValueError`` for repeated window names and windows naming unknown checks or
+    routes."""
     names = [window.name for window in windows]
     repeated = sorted({name for name in names if names.count(name) > 1})
     if repeated:
@@ -161,4 +205,11 @@ def check_maintenance_references(
         if unknown:
             raise ValueError(
                 f"maintenance window {window.name!r} names unknown check(s): {', '.join(unknown)}"
+            )
+        unknown = [r for r in window.routes or () if r not in route_names]
+        if unknown:
+            defined = ", ".join(repr(name) for name in sorted(route_names)) or "none"
+            raise ValueError(
+                f"maintenance window {window.name!r} names unknown route(s): "
+                f"{', '.join(unknown)} (defined routes: {defined})"
             )

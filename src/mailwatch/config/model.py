@@ -67,7 +67,7 @@ class MailwatchConfig(StrictModel):
     def _incident_references(self) -> MailwatchConfig:
         names = {check.name for check in self.checks}
         check_incident_references(self.incidents, self.plans, names)
-        check_maintenance_references(self.maintenance, names)
+        check_maintenance_references(self.maintenance, names, set(self.routes))
         return self
 
     @model_validator(mode="after")

@@ -127,6 +127,16 @@ class AlertsConfig(StrictModel):
     timeout_s: float = Field(default=30.0, gt=0, le=600)
     templates: dict[NoticeKind, NoticeTemplate] = Field(default_factory=dict)
 
+    @field_validator("templates")
+    @classmethod
+    def _ticket_notices_only(
+        cls, value: dict[NoticeKind, NoticeTemplate]
+    ) -> dict[NoticeKind, NoticeTemplate]:
+        # Templates fill in a ticket's facts; a maintenance announcement has no ticket.
+        if NoticeKind.MAINTENANCE in value:
+            raise ValueError("maintenance announcements have a fixed text: no template for them")
+        return value
+
 
 def check_route_references(
     routes: Mapping[str, RouteConfig],

@@ -4,6 +4,10 @@ One job per check: a random first run within the first interval (so a hundred ch
 start at once), jitter on every run that does not add up (a check runs ``interval_s`` apart on
 average), at most one instance of a check at a time, missed runs coalesced into one. A run that
 finds the previous one still going is counted as missed.
+
+Confirmation retries: while a failure awaits its ticket (the result handler says so), the next
+run starts ``retry_interval_s`` after the failed one started (at once if that has passed), and
+the regular interval goes on from there.
 """
 
 from __future__ import annotations
@@ -27,7 +31,9 @@ from mailwatch.runner import run_check
 
 log = logging.getLogger(__name__)
 
-ResultHandler = Callable[[CheckBase, CheckResult], Awaitable[None]]
+ResultHandler = Callable[[CheckBase, CheckResult], Awaitable[bool]]
+"""Takes a check's result; True when the failure awaits confirmation (no ticket holds it yet),
+so the check should run again after its ``retry_interval_s``."""
 
 MAX_JITTER_S = 5.0
 CLEANUP_AFTER_CANCEL_S = 10.0
@@ -64,6 +70,15 @@ class SteadyInterval(IntervalTrigger):  # type: ignore[misc]
         return datetime.fromtimestamp(fire_at, tz=self.timezone)
 
 
+def _trigger(check: CheckBase, start: datetime) -> SteadyInterval:
+    return SteadyInterval(
+        seconds=check.interval_s,
+        start_date=start,
+        timezone=UTC,
+        jitter=min(MAX_JITTER_S, check.interval_s / 10),
+    )
+
+
 class CheckScheduler:
     """Schedules checks; ``apply()`` adds, removes and replaces them while running."""
 
@@ -87,6 +102,8 @@ class CheckScheduler:
         self._running: dict[asyncio.Task[None], str] = {}
         self.missed: Counter[str] = Counter()
         self.runs: Counter[str] = Counter()
+        self.retries: Counter[str] = Counter()
+        """Runs brought forward to confirm a failure, per check."""
 
     @property
     def checks(self) -> dict[str, CheckBase]:
@@ -120,12 +137,7 @@ class CheckScheduler:
         first = datetime.now(UTC) + timedelta(seconds=random.uniform(0, spread))
         self._scheduler.add_job(
             self._run,
-            SteadyInterval(
-                seconds=check.interval_s,
-                start_date=first,
-                timezone=UTC,
-                jitter=min(MAX_JITTER_S, check.interval_s / 10),
-            ),
+            _trigger(check, first),
             args=[check.name],
             id=check.name,
             name=check.name,
@@ -149,6 +161,7 @@ class CheckScheduler:
         task = asyncio.current_task()
         assert task is not None
         self._running[task] = name
+        started = datetime.now(UTC)
         try:
             kind_limit = self._kind_limits.get(check.kind)
             async with self._limit:
@@ -158,7 +171,10 @@ class CheckScheduler:
                 else:
                     result = await run_check(check, self._memory.setdefault(name, {}))
             self.runs[name] += 1
-            await self._on_result(check, result)
+            if await self._on_result(check, result):
+                # Once this task is done: APScheduler counts the run as going until then, and
+                # a retry due at once would be refused as a second instance.
+                task.add_done_callback(lambda _: self._bring_forward(check, started))
         except asyncio.CancelledError:
             # Only shutdown cancels a run (a check's own timeout ends as a result); the job is
             # ours, so end it quietly instead of having APScheduler log a traceback.
@@ -168,6 +184,26 @@ class CheckScheduler:
             log.exception("handling the result of check %s failed", name, extra={"check": name})
         finally:
             self._running.pop(task, None)
+
+    def _bring_forward(self, check: CheckBase, started: datetime) -> None:
+        """Run ``check`` again ``confirm_interval_s`` after ``started`` (at once if that has
+        passed) unless its next run comes sooner; the interval then counts from the retry."""
+        if self._checks.get(check.name) is not check or not self._scheduler.running:
+            return  # changed or removed by a reload meanwhile, or shutting down
+        job = self._scheduler.get_job(check.name)
+        if job is None:
+            return
+        retry_at = max(datetime.now(UTC), started + timedelta(seconds=check.confirm_interval_s))
+        if job.next_run_time is not None and job.next_run_time <= retry_at:
+            return
+        job.modify(trigger=_trigger(check, retry_at), next_run_time=retry_at)
+        self.retries[check.name] += 1
+        log.debug("check %s: failure to confirm, next run at %s", check.name, retry_at)
+
+    def next_run(self, name: str) -> datetime | None:
+        """When the check runs next, or None when it is not scheduled."""
+        job = self._scheduler.get_job(name)
+        return None if job is None else job.next_run_time
 
     def _missed(self, event: JobExecutionEvent) -> None:
         self.missed[event.job_id] += 1

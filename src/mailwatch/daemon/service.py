@@ -4,9 +4,11 @@ Start: load the config, open the store, tell systemd READY=1, schedule the check
 goes through the incident engine (one transaction) and into the status file. A heartbeat loop
 on the event loop ticks the engine (SLA breaches, quiet periods ending), rewrites the status
 file at least every ``status_interval_s`` and pings systemd's watchdog, so a hung loop gets the
-service restarted. SIGHUP reloads the config (a broken one is logged and the old one kept);
-SIGTERM/SIGINT stop scheduling and stop the outbox sender claiming notices, let running checks
-and deliveries in flight finish within ``shutdown_grace_s``, then cancel them.
+service restarted. Beside it run the outbox sender, the route tests (``test_every``) and the
+announcer of maintenance windows (``announce_before``). SIGHUP reloads the config (a broken one
+is logged and the old one kept); SIGTERM/SIGINT stop scheduling and stop the outbox sender
+claiming notices, let running checks and deliveries in flight finish within
+``shutdown_grace_s``, then cancel them.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 
 from mailwatch import __version__
+from mailwatch.alerts.announcer import Announcer
 from mailwatch.alerts.route_urls import check_route_urls
 from mailwatch.alerts.sender import OutboxSender
 from mailwatch.config import MailwatchConfig, load_config
@@ -64,6 +67,15 @@ class Daemon:
         self._tasks: list[asyncio.Task[None]] = []
         self._sender: OutboxSender | None = None
         self._route_tester: RouteTester | None = None
+
+    @property
+    def scheduler(self) -> CheckScheduler | None:
+        """The running schedule (None before ``run`` has started it)."""
+        return self._scheduler
+
+    def stop(self) -> None:
+        """Ask ``run`` to shut down, as SIGTERM does."""
+        self._stop.set()
 
     @property
     def state_dir(self) -> Path:
@@ -124,6 +136,8 @@ class Daemon:
                 self._store, lambda: self.config, self._handle_route_test
             )
             self._tasks.append(asyncio.create_task(self._route_tester.run(), name="route-tests"))
+            announcer = Announcer(self._store, lambda: self.config)
+            self._tasks.append(asyncio.create_task(announcer.run(), name="announcer"))
             if daemon.deadman_url is not None:
                 self._tasks.append(asyncio.create_task(self._deadman(), name="deadman"))
             await self._stop.wait()
@@ -212,10 +226,12 @@ class Daemon:
             if status is None or status.kind != check.kind or status.target != check.target:
                 self.checks[name] = CheckStatus(name, check.kind, check.target)
 
-    async def _handle_result(self, check: CheckBase, result: CheckResult) -> None:
+    async def _handle_result(self, check: CheckBase, result: CheckResult) -> bool:
+        """Record ``result``; True when its failure awaits confirmation (the scheduler then
+        runs the check again after its ``retry_interval_s``)."""
         status = self.checks.get(check.name)
         if status is None:  # removed by a reload while it ran
-            return
+            return False
         previous = status.state
         changed = status.record(result)
         fields = {"check": check.name}
@@ -245,6 +261,7 @@ class Daemon:
         # than the probes' own Python code (docs/performance.md).
         if changed or outcome.events:
             self._status_dirty.set()
+        return outcome.state.awaits_confirmation
 
     async def _handle_route_test(self, result: CheckResult) -> None:
         """A route test's outcome, through the same incident path as a check's result (its

@@ -45,6 +45,13 @@ class CheckState:
     results_seen: int = 0
     last_result_at: datetime | None = None
 
+    @property
+    def awaits_confirmation(self) -> bool:
+        """The last result failed and no ticket holds the failure yet: neither the check's own
+        nor a ``depends_on`` parent's. The scheduler runs such a check again after its
+        ``retry_interval_s`` rather than its ``interval_s``, to confirm the failure sooner."""
+        return self.bad_streak > 0 and self.ticket is None and self.reported_to_parent is None
+
     def to_json(self) -> str:
         data: dict[str, Any] = {
             "format": STATE_FORMAT,

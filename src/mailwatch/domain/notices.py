@@ -10,7 +10,7 @@ import enum
 
 
 class NoticeKind(enum.StrEnum):
-    """Why a message goes out about a ticket."""
+    """Why a message goes out about a ticket (or, ``maintenance``, about a window)."""
 
     OPENED = "opened"
     ESCALATION = "escalation"
@@ -18,6 +18,9 @@ class NoticeKind(enum.StrEnum):
     BREACH = "breach"
     RECOVERY = "recovery"
     TEST = "test"
+    MAINTENANCE = "maintenance"
+    """A maintenance window announced (``announce_before``), started or ended; about no
+    ticket, so delivered by ``mailwatch.alerts.announcer``, not the ticket outbox."""
 
 
 class OutboxStatus(enum.StrEnum):

@@ -220,6 +220,35 @@ def _count_interrupted_resends(conn: Connection) -> None:
     conn.execute(text(f"ALTER TABLE outbox ADD COLUMN attempt_started_at {instant}"))
 
 
+# --------------------------------------------------------------------------------------------
+# Version 4, frozen: maintenance announcements, one row per window occurrence, phase and route
+# (the unique index is what makes "once" survive a restart).
+# --------------------------------------------------------------------------------------------
+
+
+def _create_announcements(conn: Connection) -> None:
+    table = Table(
+        "announcements",
+        MetaData(),
+        Column("id", Integer, primary_key=True, autoincrement=True),
+        Column("window", String(100), nullable=False),
+        Column("starts_at", DateTime(timezone=True), nullable=False),
+        Column("ends_at", DateTime(timezone=True), nullable=False),
+        Column("phase", String(16), nullable=False),
+        Column("route", String(100), nullable=False),
+        Column("payload", JSON, nullable=False),
+        Column("status", String(16), nullable=False),
+        Column("attempts", Integer, nullable=False, default=0),
+        Column("next_attempt_at", DateTime(timezone=True), nullable=False),
+        Column("created_at", DateTime(timezone=True), nullable=False),
+        Column("delivered_at", DateTime(timezone=True)),
+        Column("last_error", Text),
+        Index("announcements_once", "window", "starts_at", "phase", "route", unique=True),
+        Index("announcements_due", "status", "next_attempt_at"),
+    )
+    table.create(conn)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         1,
@@ -232,6 +261,7 @@ MIGRATIONS: tuple[Migration, ...] = (
         "outbox counts interrupted resends and marks attempts started",
         _count_interrupted_resends,
     ),
+    Migration(4, "maintenance announcements", _create_announcements),
 )
 LATEST_VERSION = MIGRATIONS[-1].version
 

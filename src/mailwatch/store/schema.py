@@ -209,3 +209,27 @@ counts the resends an interruption caused; ``attempt_started_at`` is set once a 
 is handed to apprise, so a row claimed but never sent is not counted as interrupted).
 Finished rows of resolved tickets are deleted after ``[outbox] retention_days``
 (``outbox.prune_finished``). See docs/alerts.md."""
+
+announcements = Table(
+    "announcements",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("window", String(100), nullable=False),
+    Column("starts_at", UtcDateTime, nullable=False),
+    Column("ends_at", UtcDateTime, nullable=False),
+    Column("phase", String(16), nullable=False),
+    Column("route", String(100), nullable=False),
+    Column("payload", JSON, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_attempt_at", UtcDateTime, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("delivered_at", UtcDateTime),
+    Column("last_error", Text),
+    Index("announcements_once", "window", "starts_at", "phase", "route", unique=True),
+    Index("announcements_due", "status", "next_attempt_at"),
+)
+"""Maintenance notices (``[[maintenance]] announce_before``): one row per occurrence of a
+window, phase (``ahead``, ``started``, ``ended``) and route, so each is sent once, whatever
+restarts come between; statuses as in the outbox (pending, sending, delivered, failed, dead,
+cancelled)."""
