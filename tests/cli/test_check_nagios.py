@@ -254,9 +254,9 @@ def test_config_errors_are_unknown_on_stdout(tmp_path: Path) -> None:
     assert run.code == 3, run
     # Every problem is told: the first on the status line, the others as long output.
     assert run.lines == [
-        f"MAILWATCH UNKNOWN - invalid config {config}: checks.service[0].smtp.host: "
+        f"MAILWATCH UNKNOWN - invalid config {config}: checks.service[0].host: "
         "required key is missing (and 1 more)",
-        "checks.service[0].smtp.colour: unknown key",
+        "checks.service[0].colour: unknown key",
     ]
     assert run.stderr == ""
 

@@ -225,6 +225,24 @@ def test_check_runs_a_check_that_needs_no_secret(config_file: Path) -> None:
     assert "connect" in done.stdout
 
 
+def test_nagios_plugin_runs_a_check_that_needs_no_secret(config_file: Path) -> None:
+    """As a plugin too: the unreadable route URL does not turn every check UNKNOWN."""
+    done = mailwatch(config_file, "check", "closed-port", "--nagios")
+    assert done.returncode == int(State.CRITICAL), done.stdout
+    assert done.stdout.startswith("MAILWATCH CRITICAL - "), done.stdout
+    assert "closed-port" in done.stdout
+
+
+def test_nagios_plugin_names_the_unreadable_secret_of_a_chosen_check(config_file: Path) -> None:
+    done = mailwatch(config_file, "check", "canary", "--nagios")
+    assert done.returncode == int(State.UNKNOWN)
+    assert done.stdout.splitlines()[0] == (
+        f"MAILWATCH UNKNOWN - invalid config {config_file}: "
+        f"{IMAP_KEY}: environment variable {IMAP_VARIABLE} is not set"
+    )
+    assert SMTP_PASSWORD not in done.stdout + done.stderr
+
+
 def test_notify_test_refuses_a_route_whose_url_is_unreadable(config_file: Path) -> None:
     done = mailwatch(config_file, "notify-test", "team")
     assert done.returncode == EX_CONFIG

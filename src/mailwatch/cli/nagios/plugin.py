@@ -37,14 +37,18 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _checked(args: argparse.Namespace, limit: TimeLimit) -> tuple[str, State]:
+    from mailwatch.cli.loading import checks_with_keys
     from mailwatch.config import config_path, load_config
-    from mailwatch.config.loader import one_line
+    from mailwatch.config.loader import one_line, secret_problems
+    from mailwatch.config.secrets import SecretMode
     from mailwatch.domain.errors import ConfigError
     from mailwatch.runner import run_checks
 
     path = config_path(args.config)
     try:
-        config = load_config(path)
+        # Secrets stay unread until the chosen checks need them: a route URL the plugin's
+        # user cannot read does not stop a check that needs none.
+        config = load_config(path, SecretMode.LAZY)
     except ConfigError as exc:
         problems = [one_line(problem) for problem in exc.problems] or ["unreadable"]
         more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
@@ -59,6 +63,15 @@ def _checked(args: argparse.Namespace, limit: TimeLimit) -> tuple[str, State]:
         checks = [by_name[name] for name in args.names]
     if not checks:
         return status_line(State.UNKNOWN, f"no checks configured in {path}"), State.UNKNOWN
+    unread = [
+        problem
+        for where, check in checks_with_keys(config, checks)
+        for problem in secret_problems(check, (where,))
+    ]
+    if unread:
+        more = f" (and {len(unread) - 1} more)" if len(unread) > 1 else ""
+        line = status_line(State.UNKNOWN, f"invalid config {path}: {unread[0]}{more}")
+        return "\n".join([line, *map(long_line, unread[1:])]), State.UNKNOWN
     fitted = limit.fit(checks)
     results = asyncio.run(run_checks(fitted))
     by_name = {check.name: check for check in fitted}
