@@ -27,7 +27,13 @@ def test_valid_config(tmp_path: Path) -> None:
     )
     proc = validate(config, "--json")
     assert proc.returncode == 0, proc.stderr
-    assert json.loads(proc.stdout) == {"ok": True, "config": str(config), "checks": 2, "enabled": 1}
+    assert json.loads(proc.stdout) == {
+        "ok": True,
+        "config": str(config),
+        "checks": 2,
+        "enabled": 1,
+        "unreadable_secrets": [],
+    }
 
 
 def test_invalid_config_lists_every_problem(tmp_path: Path) -> None:

@@ -280,7 +280,17 @@ def test_default_zones_are_the_documented_ones() -> None:
     for zone in DEFAULT_ZONES:
         assert f"`{zone.zone}`" in doc
     keys = set(DnsblCheck.model_fields) | {"zone", "type", "refused_codes", "nameservers"}
-    keys -= {"name", "enabled", "interval_s", "severity", "depends_on", "plan", "tags", "runbook"}
+    keys -= {
+        "name",
+        "enabled",
+        "interval_s",
+        "retry_interval_s",
+        "severity",
+        "depends_on",
+        "plan",
+        "tags",
+        "runbook",
+    }
     assert [key for key in sorted(keys) if f"`{key}`" not in doc] == []
 
 

@@ -164,10 +164,12 @@ def test_example_validates_with_what_the_unit_provides(tmp_path: Path) -> None:
         **{name: TEST_SECRETS.get(name, "a-password") for name in documented_env_vars()},
         **({"PYTHONPATH": os.environ["PYTHONPATH"]} if os.environ.get("PYTHONPATH") else {}),
     }
-    command = [sys.executable, "-m", "mailwatch", "validate", "-c", str(EXAMPLE)]
+    # --secrets reads every secret, as `mailwatch run` under the unit does.
+    command = [sys.executable, "-m", "mailwatch", "validate", "--secrets", "-c", str(EXAMPLE)]
     proc = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "config OK" in proc.stdout
+    assert "not readable" not in proc.stdout + proc.stderr
     # And the same without them fails, naming the secret: the test above is not vacuous.
     del env["CREDENTIALS_DIRECTORY"]
     proc = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
