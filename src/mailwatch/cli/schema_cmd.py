@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import sys
 from typing import Any
 
 JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
@@ -25,11 +23,7 @@ def add_parser(commands: Any, config_parent: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    try:
-        print(json.dumps(config_schema(), indent=2, ensure_ascii=False), flush=True)
-    except BrokenPipeError:
-        # `mailwatch schema | head`: the reader left; end quietly, not with a traceback at exit.
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    print(json.dumps(config_schema(), indent=2, ensure_ascii=False))
     return 0
 
 
