@@ -17,11 +17,17 @@ from mailwatch.probes import probe_for
 log = logging.getLogger(__name__)
 
 
-async def run_check(check: CheckBase, memory: dict[str, Any] | None = None) -> CheckResult:
-    """Run one check; a timeout or a probe bug becomes a result, never an exception."""
+async def run_check(
+    check: CheckBase, memory: dict[str, Any] | None = None, *, confirming: bool = False
+) -> CheckResult:
+    """Run one check; a timeout or a probe bug becomes a result, never an exception.
+
+    ``confirming``: the run confirms a failure no ticket holds yet (``ProbeContext``)."""
     # Before the deadline is set: importing a probe's module is not the probe's time.
     probe = probe_for(check.kind)
-    ctx = ProbeContext(check=check.name, kind=check.kind, target=check.target)
+    ctx = ProbeContext(
+        check=check.name, kind=check.kind, target=check.target, confirming=confirming
+    )
     if memory is not None:
         ctx.memory = memory
     ctx.deadline = asyncio.get_running_loop().time() + check.timeout_s

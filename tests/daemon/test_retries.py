@@ -1,6 +1,6 @@
 """Confirmation retries in the real daemon (``Daemon.run`` in this test's event loop, with its
 store, engine and scheduler) against real peers on loopback: a port nobody listens on (the
-kernel refuses the connection) and aiosmtpd.
+kernel refuses the connection), aiosmtpd, and the harness's Postfix and Dovecot.
 
 Every check here has ``interval_s = 3600``: any run after the first within the test's bounds
 is a retry, and the next regular run is an hour away.
@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 from aiosmtpd.smtp import SMTP
 
+from harness.mailservers import MailServers
 from helpers.tcp_responders import Responder, free_port, tarpit
 from mailwatch.config.model import MailwatchConfig
 from mailwatch.daemon.scheduler import CheckScheduler
@@ -146,6 +147,62 @@ async def test_a_recovery_before_the_ticket_ends_the_retries(tmp_path: Path) -> 
             assert schedule(daemon).retries[CHECK] == seen - 1
             assert next_run_in_s(daemon) > HOUR_S - 60
     assert await tickets(cfg) == []
+
+
+async def test_the_retry_of_a_held_round_trip_confirms_in_the_shorter_wait(
+    tmp_path: Path, mail_servers: MailServers
+) -> None:
+    """Postfix parks every message in its hold queue. The first failing run waits its learned
+    deadline (here the 3 s floor); the daemon's retry, told it confirms while the first canary
+    is still missing, gives its own canary the learned wait without that floor, and the ticket
+    opens on it. ``learned_deadline_factor = 1`` keeps the shorter wait at the slowest healthy
+    latency (at least 0.5 s), below 3 s on any machine the harness runs on."""
+    servers = mail_servers
+    roundtrip = {
+        "name": CHECK,
+        "mail_from": "mailwatch@example.test",
+        "rcpt_to": servers.canary,
+        "interval_s": 1,
+        "retry_interval_s": 1,
+        "deadline_s": 30,
+        "learned_deadline_factor": 1,
+        "learned_deadline_min_s": 3,
+        "confirmation_deadline_min_s": 0.5,
+        "smtp": {"host": "localhost", "port": servers.smtp_port, "ca_file": str(servers.ca_file)},
+        "imap": {
+            "host": "localhost",
+            "port": servers.imaps_port,
+            "ca_file": str(servers.ca_file),
+            "username": servers.canary,
+            "password": servers.password,
+            "poll_interval_s": 0.5,
+        },
+    }
+    cfg = MailwatchConfig.model_validate(
+        {
+            "daemon": {"state_dir": str(tmp_path / "state"), "start_spread_s": 0},
+            "incidents": {"open_after": 2},
+            "checks": {"roundtrip": [roundtrip]},
+        }
+    )
+    try:
+        async with running(cfg, tmp_path) as daemon:
+            status = daemon.checks[CHECK]
+            runs = schedule(daemon).runs
+            # Five healthy round trips: the deadline is learned from then on.
+            await until("five healthy runs", lambda: runs[CHECK] >= 6, 60)
+            assert status.state.label == "ok", status.summary
+            await asyncio.to_thread(servers.hold_delivery)
+            await until("a confirmed failure", lambda: "confirming" in status.summary, 60)
+            assert status.stage == "not_delivered"
+            assert status.metrics["deadline_s"] < 3
+            assert "the previous run's canary is still missing" in status.summary
+    finally:
+        await asyncio.to_thread(servers.release_delivery)
+        await until("the queue delivered", lambda: not servers.queue_ids(), 30)
+        for path in servers.maildir_files("canary"):  # the released canaries
+            path.unlink(missing_ok=True)
+    assert await tickets(cfg) == [CHECK]
 
 
 @asynccontextmanager

@@ -281,6 +281,83 @@ async def test_a_late_canary_within_the_warning_latency_raises_the_learned_deadl
     assert_mailbox_empty(servers)
 
 
+def confirming_route(servers: MailServers) -> tuple[RoundtripCheck, dict[str, Any]]:
+    """A route that has learned 0.2 s latencies: a lone run gives up after its 4 s floor, a
+    confirmation whose earlier canary is still missing after 5 x 0.2 = 1 s."""
+    check = route(servers, deadline_s=60, learned_deadline_min_s=4, confirmation_deadline_min_s=0.5)
+    return check, {"healthy_latencies_s": [0.2] * 5}
+
+
+async def test_a_confirmation_whose_earlier_canary_is_still_missing_waits_less(
+    servers: MailServers,
+) -> None:
+    check, memory = confirming_route(servers)
+    servers.hold_delivery()
+    first = await run_check(check, memory)
+    assert (first.state, first.stage) == (State.CRITICAL, "not_delivered")
+    assert first.metrics["deadline_s"] == 4
+    assert "learned: 5 x the slowest" in first.summary
+
+    # The daemon's retry: the first canary is still held, so the second need not wait 4 s.
+    confirmed = await run_check(check, memory, confirming=True)
+    assert (confirmed.state, confirmed.stage) == (State.CRITICAL, "not_delivered")
+    assert confirmed.metrics["deadline_s"] == pytest.approx(1.0)
+    assert confirmed.metrics["waited_s"] == pytest.approx(1.0)
+    assert (
+        "not delivered within 1 s (confirming: the previous run's canary is still missing after"
+        in (confirmed.summary)
+    )
+    assert confirmed.details["confirms"] == first.details["canary"]
+
+    # A run that confirms nothing (the ticket is open) waits the whole learned deadline again.
+    regular = await run_check(check, memory)
+    assert (regular.state, regular.stage) == (State.CRITICAL, "not_delivered")
+    assert regular.metrics["deadline_s"] == 4
+    assert "confirms" not in regular.details
+
+    # Each of the three canaries is reported late once, by the first run that finds it.
+    servers.release_delivery()
+    servers.wait_for_maildir("canary", 3, timeout_s=20)
+    later = await run_check(check, memory, confirming=True)
+    assert later.state is State.OK, later.summary
+    reported = {entry["canary"] for entry in later.details["late"]}
+    assert reported == {r.details["canary"] for r in (first, confirmed, regular)}
+    again = await run_check(check, memory)
+    assert again.state is State.OK, again.summary
+    assert again.metrics["late_canaries"] == 0
+    assert_mailbox_empty(servers)
+
+
+async def test_a_confirmation_waits_the_whole_deadline_once_the_earlier_canary_arrives(
+    servers: MailServers,
+) -> None:
+    """The earlier canary turning up says mail moves again, slowly: the confirmation's own
+    canary then gets the full learned wait, as a lone run's would."""
+    check, memory = confirming_route(servers)
+    servers.hold_delivery()
+    first = await run_check(check, memory)
+    assert (first.state, first.stage) == (State.CRITICAL, "not_delivered")
+    servers.release_delivery()
+    servers.wait_for_maildir("canary", 1, timeout_s=20)
+    servers.hold_delivery()
+
+    confirmed = await run_check(check, memory, confirming=True)
+    assert (confirmed.state, confirmed.stage) == (State.CRITICAL, "not_delivered")
+    assert confirmed.metrics["deadline_s"] == 4
+    assert "learned: 5 x the slowest" in confirmed.summary
+    assert "confirms" not in confirmed.details
+    [late] = confirmed.details["late"]
+    assert late["canary"] == first.details["canary"]
+
+    servers.release_delivery()
+    servers.wait_for_maildir("canary", 1, timeout_s=20)
+    later = await run_check(check, memory)
+    assert later.state is State.OK, later.summary
+    [late] = later.details["late"]
+    assert late["canary"] == confirmed.details["canary"]
+    assert_mailbox_empty(servers)
+
+
 async def test_delivery_into_spam_folder(servers: MailServers) -> None:
     imap = {"username": servers.junk}
     result = await run_check(route(servers, rcpt_to=servers.junk, imap=imap))

@@ -6,10 +6,18 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from mailwatch.config.checks.roundtrip import RoundtripCheck
 from mailwatch.domain.probing import ProbeContext
 from mailwatch.domain.results import State
-from mailwatch.probes.roundtrip import Arrival, SweepReport, _verdict
+from mailwatch.probes.roundtrip import (
+    Arrival,
+    SweepReport,
+    _verdict,
+    confirmation_wait_s,
+    deadline_for,
+)
 
 
 def check() -> RoundtripCheck:
@@ -54,3 +62,21 @@ def test_a_late_canary_in_a_spam_folder_is_a_misfiled_canary() -> None:
     state, stage, summary = verdict(SweepReport(late=[late("INBOX"), late("Junk")]))
     assert (state, stage) == (State.WARNING, "delivered_to_spam")
     assert summary.endswith("next wait 120 s), in spam folder Junk")
+
+
+@pytest.mark.parametrize(
+    ("slowest_s", "samples", "expected_s"),
+    [
+        pytest.param(0.5, 5, 5.0, id="LAN: the 5 s floor, not the 20 s one"),
+        pytest.param(0.5, 4, 120.0, id="nothing learned yet: deadline_s"),
+        pytest.param(2.0, 5, 10.0, id="5 x the slowest, below the 20 s floor"),
+        pytest.param(6.0, 5, 30.0, id="above the 20 s floor anyway: the same wait"),
+        pytest.param(30.0, 5, 120.0, id="capped at deadline_s, as the learned wait is"),
+    ],
+)
+def test_a_confirmation_waits_the_learned_deadline_with_its_own_floor(
+    slowest_s: float, samples: int, expected_s: float
+) -> None:
+    memory = {"healthy_latencies_s": [0.1] * (samples - 1) + [slowest_s]}
+    deadline_s, _ = deadline_for(check(), memory)
+    assert confirmation_wait_s(check(), memory, deadline_s) == expected_s

@@ -7,7 +7,8 @@ finds the previous one still going is counted as missed.
 
 Confirmation retries: while a failure awaits its ticket (the result handler says so), the next
 run starts ``retry_interval_s`` after the failed one started (at once if that has passed), and
-the regular interval goes on from there.
+the regular interval goes on from there; that run is told it confirms (``run_check``'s
+``confirming``), so a probe may weigh the evidence its previous run left (a missing canary).
 """
 
 from __future__ import annotations
@@ -104,6 +105,8 @@ class CheckScheduler:
         self.runs: Counter[str] = Counter()
         self.retries: Counter[str] = Counter()
         """Runs brought forward to confirm a failure, per check."""
+        self._awaiting: set[str] = set()
+        """Checks whose last failure awaits confirmation: their next run is told so."""
 
     @property
     def checks(self) -> dict[str, CheckBase]:
@@ -149,6 +152,7 @@ class CheckScheduler:
 
     def _remove(self, name: str, keep_memory: bool = False) -> None:
         self._checks.pop(name, None)
+        self._awaiting.discard(name)
         if not keep_memory:
             self._memory.pop(name, None)
         if self._scheduler.get_job(name) is not None:
@@ -163,15 +167,23 @@ class CheckScheduler:
         self._running[task] = name
         started = datetime.now(UTC)
         try:
+            memory = self._memory.setdefault(name, {})
+            confirming = name in self._awaiting
             kind_limit = self._kind_limits.get(check.kind)
             async with self._limit:
                 if kind_limit is not None:
                     async with kind_limit:
-                        result = await run_check(check, self._memory.setdefault(name, {}))
+                        result = await run_check(check, memory, confirming=confirming)
                 else:
-                    result = await run_check(check, self._memory.setdefault(name, {}))
+                    result = await run_check(check, memory, confirming=confirming)
             self.runs[name] += 1
-            if await self._on_result(check, result):
+            awaits = await self._on_result(check, result)
+            if self._checks.get(name) is check:
+                if awaits:
+                    self._awaiting.add(name)
+                else:
+                    self._awaiting.discard(name)
+            if awaits:
                 # Once this task is done: APScheduler counts the run as going until then, and
                 # a retry due at once would be refused as a second instance.
                 task.add_done_callback(lambda _: self._bring_forward(check, started))

@@ -43,6 +43,8 @@ class ProbeContext:
     memory: dict[str, Any] = field(default_factory=dict)
     deadline: float | None = None
     """``loop.time()`` when the caller's timeout cuts the probe off."""
+    confirming: bool = False
+    """This run confirms a failure that no ticket holds yet (the daemon's confirmation retry)."""
 
     def timed_out(self) -> bool:
         """Inside a cancellation: was it the caller's timeout (True) or a shutdown (False)?"""

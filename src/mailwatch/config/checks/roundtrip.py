@@ -81,6 +81,9 @@ class RoundtripCheck(CheckBase):
     learn_deadline: bool = True
     learned_deadline_factor: float = Field(default=5.0, ge=1)
     learned_deadline_min_s: float = Field(default=20.0, gt=0)
+    # A confirmation run (a retry while no ticket holds the failure) whose previous canary is
+    # still missing waits the learned deadline with this floor instead: it is not alone.
+    confirmation_deadline_min_s: float = Field(default=5.0, gt=0)
     latency_warning_s: float = Field(default=30.0, gt=0)
     latency_critical_s: float = Field(default=90.0, gt=0)
     sweep_after_s: float = Field(default=3600.0, gt=0)

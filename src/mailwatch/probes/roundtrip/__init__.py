@@ -11,6 +11,11 @@ In the daemon the wait is learned (``learn_deadline``): a stall is declared once
 ``learned_deadline_factor`` times later than the slowest of the check's recent healthy round
 trips, within [``learned_deadline_min_s``, ``deadline_s``]; a fixed two-minute wait made a held
 queue take two probes of two minutes each to open a ticket.
+
+A confirmation run (``ctx.confirming``: the daemon's retry of a failure no ticket holds yet)
+whose previous run's canary is still missing waits for its own canary the learned deadline
+with ``confirmation_deadline_min_s`` as its floor: the earlier canary is evidence too. If the
+earlier canary turns up meanwhile, the run waits the full learned deadline after all.
 """
 
 from __future__ import annotations
@@ -42,6 +47,8 @@ LEARN_WINDOW = 20
 LEARN_MIN_SAMPLES = 5
 """Healthy round trips needed before the deadline is learned; until then it is ``deadline_s``."""
 HEALTHY_LATENCIES = "healthy_latencies_s"
+MISSING_CANARY = "missing_canary"
+"""The previous run's canary when that run found it not delivered (a ``Canary``)."""
 
 
 def learned_deadline_s(
@@ -71,6 +78,25 @@ def deadline_for(check: RoundtripCheck, memory: dict[str, Any]) -> tuple[float, 
     return (check.deadline_s, False) if learned is None else (learned, True)
 
 
+def confirmation_wait_s(check: RoundtripCheck, memory: dict[str, Any], deadline_s: float) -> float:
+    """A confirmation run's wait while the earlier canary is still missing: the learned
+    deadline with ``confirmation_deadline_min_s`` as its floor, never more than ``deadline_s``
+    (the learned wait in force).
+
+    ``learned_deadline_min_s`` guards a lone canary against a slow delivery the window has not
+    seen; a confirmation is not alone, since the canary before it is already missing for longer
+    than the learned deadline. On a path whose learned wait is above the floor anyway, the two
+    are the same.
+    """
+    shorter = learned_deadline_s(
+        memory.get(HEALTHY_LATENCIES, []),
+        factor=check.learned_deadline_factor,
+        min_s=check.confirmation_deadline_min_s,
+        max_s=deadline_s,
+    )
+    return deadline_s if shorter is None else shorter
+
+
 def _remember_healthy(memory: dict[str, Any], latency_s: float) -> None:
     latencies: list[float] = memory.setdefault(HEALTHY_LATENCIES, [])
     latencies.append(latency_s)
@@ -94,6 +120,29 @@ class Arrival:
 
 
 @dataclass
+class Wait:
+    """How long a run waits for its canary: ``deadline_s`` (``learned`` or configured), or
+    ``confirm_s`` while the previous run's canary (``earlier``) has not been seen by this run."""
+
+    deadline_s: float
+    learned: bool
+    earlier: Canary | None = None
+    confirm_s: float | None = None
+    earlier_arrived: bool = False
+
+    @property
+    def confirming(self) -> bool:
+        """The shorter confirmation wait is in force."""
+        return self.confirm_s is not None and self.earlier is not None and not self.earlier_arrived
+
+    @property
+    def in_force_s(self) -> float:
+        if self.confirming and self.confirm_s is not None:
+            return self.confirm_s
+        return self.deadline_s
+
+
+@dataclass
 class SweepReport:
     late: list[dict[str, Any]] = field(default_factory=list)
     removed_orphans: int = 0
@@ -101,15 +150,21 @@ class SweepReport:
 
 async def probe(check: RoundtripCheck, ctx: ProbeContext) -> CheckResult:
     canary = Canary.new(check.name)
+    # Only the run right after a not_delivered one may lean on its canary.
+    earlier: Canary | None = ctx.memory.pop(MISSING_CANARY, None)
     try:
         async with ImapSession(check.imap, ctx) as imap:
-            return await _round_trip(check, ctx, imap, canary)
+            return await _round_trip(check, ctx, imap, canary, earlier)
     except ProbeFailure as failure:
         return ctx.failed(failure, canary=canary.id)
 
 
 async def _round_trip(
-    check: RoundtripCheck, ctx: ProbeContext, imap: ImapSession, canary: Canary
+    check: RoundtripCheck,
+    ctx: ProbeContext,
+    imap: ImapSession,
+    canary: Canary,
+    earlier: Canary | None,
 ) -> CheckResult:
     ctx.stage = RoundtripStage.IMAP_PROTOCOL
     if not await imap.select(check.imap.mailbox):
@@ -127,8 +182,9 @@ async def _round_trip(
     message = canary.message(check.mail_from, check.rcpt_to)
     receipt = await send_message(check.smtp, check.mail_from, check.rcpt_to, message, ctx)
     try:
+        wait = _wait(check, ctx, earlier)
         return await _confirm(
-            check, ctx, imap, canary, receipt, spam_uidnext, missing_folders, empty_spam
+            check, ctx, imap, canary, receipt, wait, spam_uidnext, missing_folders, empty_spam
         )
     except asyncio.CancelledError:
         if not ctx.timed_out():
@@ -137,22 +193,34 @@ async def _round_trip(
         raise
 
 
+def _wait(check: RoundtripCheck, ctx: ProbeContext, earlier: Canary | None) -> Wait:
+    deadline_s, learned = deadline_for(check, ctx.memory)
+    wait = Wait(deadline_s, learned)
+    # Only with a learned deadline: without healthy round trips to go by, nothing says how
+    # late the earlier canary is.
+    if ctx.confirming and learned and earlier is not None and earlier.id in _pending(ctx):
+        wait.earlier = earlier
+        wait.confirm_s = confirmation_wait_s(check, ctx.memory, deadline_s)
+    return wait
+
+
 async def _confirm(
     check: RoundtripCheck,
     ctx: ProbeContext,
     imap: ImapSession,
     canary: Canary,
     receipt: SmtpReceipt,
+    wait: Wait,
     spam_uidnext: dict[str, int | None],
     missing_folders: list[str],
     empty_spam: set[str],
 ) -> CheckResult:
     ctx.stage = RoundtripStage.NOT_DELIVERED
     use_idle = check.imap.use_idle and imap.has_idle
-    deadline_s, learned = deadline_for(check, ctx.memory)
     arrival = await _wait_for(
-        check, imap, canary, receipt, deadline_s, spam_uidnext, use_idle, empty_spam
+        check, imap, canary, receipt, wait, spam_uidnext, use_idle, empty_spam
     )
+    deadline_s = wait.in_force_s
 
     metrics: dict[str, float] = {"send_s": round(receipt.send_s, 3), "deadline_s": deadline_s}
     details: dict[str, Any] = {
@@ -170,14 +238,19 @@ async def _confirm(
         pending.add(canary.id)
         if len(pending) > MAX_PENDING:
             pending.pop()
+        ctx.memory[MISSING_CANARY] = canary
         sweep = await _sweep(check, ctx, imap, canary, empty_spam)
         metrics["late_canaries"] = len(sweep.late)
         metrics["waited_s"] = deadline_s
-        how = (
-            f"learned: {check.learned_deadline_factor:g} x the slowest recent healthy round trip"
-            if learned
-            else "deadline_s"
-        )
+        if wait.confirming and wait.earlier is not None:
+            missing_s = (datetime.now(UTC) - wait.earlier.sent_at).total_seconds()
+            details["confirms"] = wait.earlier.id
+            how = f"confirming: the previous run's canary is still missing after {missing_s:.0f} s"
+        elif wait.learned:
+            factor = check.learned_deadline_factor
+            how = f"learned: {factor:g} x the slowest recent healthy round trip"
+        else:
+            how = "deadline_s"
         return ctx.result(
             State.CRITICAL,
             f"canary to {check.rcpt_to} not delivered within {deadline_s:.3g} s ({how}; "
@@ -294,19 +367,22 @@ async def _wait_for(
     imap: ImapSession,
     canary: Canary,
     receipt: SmtpReceipt,
-    deadline_s: float,
+    wait: Wait,
     spam_uidnext: dict[str, int | None],
     use_idle: bool,
     empty_spam: set[str],
 ) -> Arrival | None:
-    """Wait until the canary shows up in the mailbox or a spam folder, or ``deadline_s`` after
-    DATA was accepted. A spam folder where something arrived is taken out of ``empty_spam``.
+    """Wait until the canary shows up in the mailbox or a spam folder, or the wait in force
+    (``wait.in_force_s``) after DATA was accepted. A spam folder where something arrived is
+    taken out of ``empty_spam``; an earlier canary seen in the mailbox ends the shorter wait.
     """
-    deadline = receipt.accepted_at + deadline_s
     watched_spam = {folder: uid for folder, uid in spam_uidnext.items() if uid is not None}
     mailbox = check.imap.mailbox
     while True:
-        remaining = deadline - time.monotonic()
+        if wait.confirming and wait.earlier is not None:
+            # Looked for before each give-up: mail that moves again ends the shortcut.
+            wait.earlier_arrived = bool(await imap.search_header(HEADER, wait.earlier.id))
+        remaining = receipt.accepted_at + wait.in_force_s - time.monotonic()
         if remaining <= 0:
             return None
         # Wake up every poll interval even with IDLE: spam folders cannot be IDLEd alongside
