@@ -16,6 +16,7 @@ import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import func, inspect, select
@@ -24,7 +25,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from harness.postgres import HOST, PASSWORD, PostgresCluster
 from mailwatch.domain.errors import DatabaseMissingError, OlderSchemaError, StoreError
 from mailwatch.store.migrations import LATEST_VERSION, migrate
-from mailwatch.store.schema import schema_version
+from mailwatch.store.schema import metadata, schema_version
 from mailwatch.store.store import Store
 
 MIGRATE_ONCE = Path(__file__).with_name("migrate_once.py")
@@ -177,3 +178,62 @@ async def test_a_missing_database_is_one_message(
         f"the database at {HOST}:{PostgresCluster.port}/nosuchdb refused mailwatch: "
         'database "nosuchdb" does not exist'
     )
+
+
+async def pg_shape(url: str) -> dict[str, Any]:
+    """Every table's columns (name, type, nullability, default), indexes and primary key."""
+
+    def read(sync: Any) -> dict[str, Any]:
+        inspector = inspect(sync)
+        found: dict[str, Any] = {}
+        for table in sorted(inspector.get_table_names()):
+            found[table] = {
+                "columns": [
+                    (c["name"], str(c["type"]), c["nullable"], c.get("default"))
+                    for c in inspector.get_columns(table)
+                ],
+                "indexes": sorted(
+                    (i["name"], tuple(i["column_names"]), bool(i["unique"]))
+                    for i in inspector.get_indexes(table)
+                ),
+                "primary_key": inspector.get_pk_constraint(table)["constrained_columns"],
+            }
+        return found
+
+    engine = create_async_engine(url)
+    try:
+        async with engine.connect() as conn:
+            return dict(await conn.run_sync(read))
+    finally:
+        await engine.dispose()
+
+
+@pytest.mark.parametrize("old_version", range(1, LATEST_VERSION + 1))
+async def test_an_upgraded_database_has_the_shape_of_a_new_one(
+    postgres_cluster: PostgresCluster, postgres_url: str, old_version: int
+) -> None:
+    """The frozen steps and ``schema.py`` agree on PostgreSQL too: a database made by any
+    older version and upgraded, a new one, and ``schema.py``'s tables are the same."""
+    engine = create_async_engine(postgres_url)
+    try:
+        async with engine.begin() as conn:
+            await conn.run_sync(migrate, "old", datetime.now(UTC), to_version=old_version)
+    finally:
+        await engine.dispose()
+    await (await Store.open(postgres_url)).close()
+    others = [postgres_cluster.create_database() for _ in range(2)]
+    try:
+        new, declared = (postgres_cluster.url(name) for name in others)
+        await (await Store.open(new)).close()
+        engine = create_async_engine(declared)
+        try:
+            async with engine.begin() as conn:
+                await conn.run_sync(metadata.create_all)
+        finally:
+            await engine.dispose()
+        upgraded = await pg_shape(postgres_url)
+        assert upgraded == await pg_shape(new)
+        assert upgraded == await pg_shape(declared)
+    finally:
+        for name in others:
+            postgres_cluster.drop_database(name)
