@@ -1,1 +1,1 @@
-pytest_plugins = ["harness.fixtures", "harness.dns_fixtures"]
+pytest_plugins = ["harness.fixtures", "harness.dns_fixtures", "harness.postgres_fixtures"]
