@@ -19,16 +19,20 @@ from mailwatch.alerts.planner import PlannerSettings, plan_outbox
 from mailwatch.alerts.routes import build_routes
 from mailwatch.domain.checkstate import CheckState
 from mailwatch.domain.errors import SilenceNotFoundError, TicketNotFoundError
+from mailwatch.domain.nodes import NodeIdentity
 from mailwatch.domain.quiet import ALL_CHECKS, Silence, quiet_for
 from mailwatch.domain.results import CheckResult
+from mailwatch.domain.sites import site_after
 from mailwatch.domain.tickets import Ticket, dedup_key, format_number
 from mailwatch.domain.time import iso
 from mailwatch.domain.timeline import EventType
 from mailwatch.incidents.engine import Decision, EngineContext, annotate, evaluate, on_tick
 from mailwatch.incidents.policy import IncidentPolicy, policy_for
+from mailwatch.incidents.vote import Vote, count_votes, voted_policy, voted_result, window_s
 from mailwatch.store.checks import insert_result, load_state, save_state
 from mailwatch.store.outbox import OutboxRow, cancel_entries, insert_outbox, ticket_entries
 from mailwatch.store.silences import active_silences, add_silence, end_silences, load_silence
+from mailwatch.store.sites import load_sites, save_site
 from mailwatch.store.store import Store
 from mailwatch.store.tickets import (
     StoredEvent,
@@ -42,6 +46,7 @@ from mailwatch.store.tickets import (
 )
 
 if TYPE_CHECKING:
+    from mailwatch.config.checks import CheckBase
     from mailwatch.config.model import MailwatchConfig
 
 
@@ -54,20 +59,74 @@ class ProcessOutcome:
     tickets: list[Ticket] = field(default_factory=list)
     outbox_ids: list[int] = field(default_factory=list)
     result_id: int | None = None
+    vote: Vote | None = None
+    """The count of the sites, for a check run from several (``run_from``)."""
+    site_awaits: bool | None = None
+    """For such a check: whether this site's failure awaits confirmation."""
+
+    @property
+    def awaits_confirmation(self) -> bool:
+        """The failure just recorded awaits confirmation: no ticket holds it yet, so the
+        check should run again after its ``retry_interval_s`` (at this site)."""
+        if self.site_awaits is not None:
+            return self.site_awaits
+        return self.state.awaits_confirmation
 
 
 async def process_result(
-    store: Store, config: MailwatchConfig, result: CheckResult, now: datetime
+    store: Store,
+    config: MailwatchConfig,
+    result: CheckResult,
+    now: datetime,
+    node: NodeIdentity | None = None,
 ) -> ProcessOutcome:
-    """Record ``result`` and everything the engine decides about it, in one transaction."""
+    """Record ``result`` (run by ``node``, if known) and everything the engine decides about
+    it, in one transaction. A check run from several sites is decided by their vote."""
     key = dedup_key(result.check, result.target)
     policy = policy_for(config, result.check)
+    site = node.site if node is not None else None
     async with store.write() as conn:
-        result_id = await insert_result(conn, result, key, now, config.incidents.result_retention)
+        result_id = await insert_result(
+            conn, result, key, now, config.incidents.result_retention, site
+        )
         state = await load_check_state(conn, key, result.check, result.target)
         context = await load_context(conn, config, result.check, now)
+        check = config.check_named(result.check)
+        if check is not None and check.votes and node is not None:
+            return await _vote(conn, config, check, result, node, state, context, now, result_id)
         decision = evaluate(state, result, policy, now, context)
         return await write_decision(conn, config, decision, now, result_id)
+
+
+async def _vote(
+    conn: AsyncConnection,
+    config: MailwatchConfig,
+    check: CheckBase,
+    result: CheckResult,
+    node: NodeIdentity,
+    state: CheckState,
+    context: EngineContext,
+    now: datetime,
+    result_id: int,
+) -> ProcessOutcome:
+    """Count ``result`` as its site's, count the sites' votes, and tell the engine what the
+    vote decided (nothing while it is undecided). ``mailwatch.incidents.vote`` has the rule."""
+    assert check.run_from is not None
+    sites = await load_sites(conn, state.dedup_key)
+    mine = site_after(sites.get(node.site), node.site, result, now, node.name)
+    await save_site(conn, state.dedup_key, check.name, mine, result_id)
+    sites[node.site] = mine
+    policy = policy_for(config, check.name)
+    window = window_s(check.interval_s, check.timeout_s)
+    vote = count_votes(sites.values(), check.run_from, check.quorum, policy, window, now)
+    told = voted_result(vote, result)
+    if told is None:
+        outcome = ProcessOutcome(state, result_id=result_id)
+    else:
+        decision = evaluate(state, told, voted_policy(policy), now, context)
+        outcome = await write_decision(conn, config, decision, now, result_id)
+    held = outcome.state.ticket is not None or outcome.state.reported_to_parent is not None
+    return replace(outcome, vote=vote, site_awaits=mine.failing and not held)
 
 
 async def tick(store: Store, config: MailwatchConfig, now: datetime) -> list[ProcessOutcome]:

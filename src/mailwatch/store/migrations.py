@@ -249,6 +249,35 @@ def _create_announcements(conn: Connection) -> None:
     table.create(conn)
 
 
+# --------------------------------------------------------------------------------------------
+# Version 6, frozen: vantage points. Every result carries the site that ran it, and a check run
+# from several sites (``run_from``) keeps each site's latest result and streaks, which the vote
+# counts (``incidents/vote.py``). Results written before have no site (NULL).
+# --------------------------------------------------------------------------------------------
+
+
+def _results_by_site(conn: Connection) -> None:
+    conn.execute(text("ALTER TABLE check_results ADD COLUMN site VARCHAR(64)"))
+    table = Table(
+        "site_states",
+        MetaData(),
+        Column("dedup_key", String(300), primary_key=True),
+        Column("site", String(64), primary_key=True),
+        Column("check_name", String(64), nullable=False),
+        Column("node", String(64)),
+        Column("state", Integer, nullable=False),
+        Column("stage", String(64)),
+        Column("summary", Text, nullable=False),
+        Column("bad_streak", Integer, nullable=False),
+        Column("good_streak", Integer, nullable=False),
+        Column("failing_since", DateTime(timezone=True)),
+        Column("result_at", DateTime(timezone=True), nullable=False),
+        Column("result_id", Integer),
+        Index("site_states_by_check", "check_name"),
+    )
+    table.create(conn)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         1,
@@ -262,6 +291,9 @@ MIGRATIONS: tuple[Migration, ...] = (
         _count_interrupted_resends,
     ),
     Migration(4, "maintenance announcements", _create_announcements),
+    Migration(
+        6, "results carry their site; each site's latest state of a voting check", _results_by_site
+    ),
 )
 LATEST_VERSION = MIGRATIONS[-1].version
 

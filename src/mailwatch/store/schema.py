@@ -83,8 +83,10 @@ check_results = Table(
     Column("finished_at", UtcDateTime, nullable=False),
     Column("recorded_at", UtcDateTime, nullable=False),
     Index("check_results_by_key", "dedup_key", "id"),
+    Column("site", String(64)),
 )
-"""Recent results, the last ``[incidents] result_retention`` per dedup key."""
+"""Recent results, the last ``[incidents] result_retention`` per dedup key; ``site`` is the
+``[node] site`` that ran it (NULL before schema version 6)."""
 
 check_states = Table(
     "check_states",
@@ -97,6 +99,26 @@ check_states = Table(
     Column("updated_at", UtcDateTime, nullable=False),
 )
 """The engine's memory per dedup key (``CheckState.to_json``)."""
+
+site_states = Table(
+    "site_states",
+    metadata,
+    Column("dedup_key", String(300), primary_key=True),
+    Column("site", String(64), primary_key=True),
+    Column("check_name", String(64), nullable=False),
+    Column("node", String(64)),
+    Column("state", Integer, nullable=False),
+    Column("stage", String(64)),
+    Column("summary", Text, nullable=False),
+    Column("bad_streak", Integer, nullable=False),
+    Column("good_streak", Integer, nullable=False),
+    Column("failing_since", UtcDateTime),
+    Column("result_at", UtcDateTime, nullable=False),
+    Column("result_id", Integer),
+    Index("site_states_by_check", "check_name"),
+)
+"""Each site's latest result and streaks of a check run from several sites (``run_from``):
+what the vote counts (``domain.sites.SiteState``)."""
 
 ticket_counter = Table(
     "ticket_counter",

@@ -17,7 +17,7 @@ from mailwatch.domain.results import State
 CheckName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
 """Check names go into mail headers, ticket keys and file names: keep them plain."""
 
-SITE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+SITE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
 """A site (``[node] site``) goes into canary headers and metric labels: as plain as a check."""
 
 ALL_SITES = "all"
