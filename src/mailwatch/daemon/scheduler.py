@@ -27,6 +27,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
 from mailwatch.config.checks import CheckBase
+from mailwatch.domain.nodes import NodeIdentity
 from mailwatch.domain.results import CheckResult
 from mailwatch.runner import run_check
 
@@ -90,8 +91,10 @@ class CheckScheduler:
         max_per_kind: Mapping[str, int],
         on_missed: Callable[[str], None] | None = None,
         start_spread_s: float = 60.0,
+        node: NodeIdentity | None = None,
     ) -> None:
         self._start_spread_s = start_spread_s
+        self._node = node
         self._on_result = on_result
         self._on_missed = on_missed
         self._scheduler = AsyncIOScheduler(timezone=UTC)
@@ -119,7 +122,9 @@ class CheckScheduler:
     def apply(self, checks: Iterable[CheckBase]) -> None:
         """Make the schedule match ``checks``: new ones start, gone ones stop, changed ones
         restart with their new settings (a run in progress finishes with the old ones)."""
-        wanted = {check.name: check for check in checks if check.enabled}
+        site = self._node.site if self._node is not None else None
+        # A check with run_from runs here only if this node's site is listed.
+        wanted = {check.name: check for check in checks if check.enabled and check.runs_at(site)}
         for name in list(self._checks):
             if name not in wanted:
                 self._remove(name)
@@ -173,9 +178,11 @@ class CheckScheduler:
             async with self._limit:
                 if kind_limit is not None:
                     async with kind_limit:
-                        result = await run_check(check, memory, confirming=confirming)
+                        result = await run_check(
+                            check, memory, confirming=confirming, node=self._node
+                        )
                 else:
-                    result = await run_check(check, memory, confirming=confirming)
+                    result = await run_check(check, memory, confirming=confirming, node=self._node)
             self.runs[name] += 1
             awaits = await self._on_result(check, result)
             if self._checks.get(name) is check:

@@ -103,6 +103,7 @@ class Daemon:
                 daemon.max_concurrent_per_kind,
                 on_missed=self.metrics.missed_run,
                 start_spread_s=daemon.start_spread_s,
+                node=self.config.node.identity,
             )
             if (address := self.config.metrics.address) is not None:
                 try:
@@ -250,7 +251,9 @@ class Daemon:
             log.debug("%s: %s: %s", check.name, result.state.label, result.summary, extra=fields)
         self.metrics.record(result)
         assert self._store is not None
-        outcome = await process_result(self._store, self.config, result, datetime.now(UTC))
+        outcome = await process_result(
+            self._store, self.config, result, datetime.now(UTC), self.config.node.identity
+        )
         changed |= self.flapping.get(check.name) != outcome.state.flapping
         self.flapping[check.name] = outcome.state.flapping
         if outcome.outbox_ids and self._sender is not None:
@@ -258,10 +261,11 @@ class Daemon:
         self._log_events(outcome)
         # A result that changes nothing a person acts on (the same state again) waits for the
         # heartbeat: rewriting the whole file for each of 1,000 routes a minute cost more CPU
-        # than the probes' own Python code (docs/performance.md).
-        if changed or outcome.events:
+        # than the probes' own Python code (docs/performance.md). A voting check's count of
+        # failing sites may have moved with any site's result: that is always news.
+        if changed or outcome.events or outcome.vote is not None:
             self._status_dirty.set()
-        return outcome.state.awaits_confirmation
+        return outcome.awaits_confirmation
 
     async def _handle_route_test(self, result: CheckResult) -> None:
         """A route test's outcome, through the same incident path as a check's result (its

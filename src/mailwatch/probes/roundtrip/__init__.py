@@ -149,7 +149,10 @@ class SweepReport:
 
 
 async def probe(check: RoundtripCheck, ctx: ProbeContext) -> CheckResult:
-    canary = Canary.new(check.name)
+    vantage = ctx.vantage
+    canary = Canary.new(
+        check.name, vantage.site if vantage else None, vantage.name if vantage else None
+    )
     # Only the run right after a not_delivered one may lean on its canary.
     earlier: Canary | None = ctx.memory.pop(MISSING_CANARY, None)
     try:
@@ -450,12 +453,16 @@ async def _sweep_folder(
     """The uids in the selected ``folder`` to delete: leftovers of this check other than
     ``canary`` that are late (reported in ``report``) or stale."""
     doomed: list[int] = []
-    for uid in await imap.search_header(HEADER, check_search_key(check.name)):
+    # A site sweeps its own canaries only: another site's may still be on their way to it.
+    site = canary.site
+    for uid in await imap.search_header(HEADER, check_search_key(check.name, site)):
         fetched = await imap.fetch_headers(uid)
         if fetched is None:
             continue
         found = parse_header(str(fetched.headers.get(HEADER, "")))
         if found is None or found.check != check.name or found.id == canary.id:
+            continue
+        if site is not None and found.site != site:
             continue
         if _sweeps(check, ctx, found, folder, fetched.internal_date, now, report):
             doomed.append(uid)
