@@ -38,7 +38,7 @@ from mailwatch.domain.time import display_zone
 from mailwatch.incidents.processor import ProcessOutcome, process_result, tick
 from mailwatch.logsetup import NOTICE
 from mailwatch.probes import probe_for
-from mailwatch.status.build import read_stored_facts
+from mailwatch.status.build import count_site_votes, read_stored_facts
 from mailwatch.status.files import StatusWriteError, write_status
 from mailwatch.status.live import CheckStatus
 from mailwatch.status.model import DaemonInfo, assemble
@@ -332,6 +332,8 @@ class Daemon:
             backlog = await outbox_backlog(conn)
         self.metrics.set_tickets(stored.tickets)
         self.metrics.outbox_backlog.set(backlog)
+        votes = count_site_votes(self.config, stored.sites, now)
+        self.metrics.set_votes(votes)
         snapshot = assemble(
             now,
             self.info,
@@ -340,6 +342,7 @@ class Daemon:
             self.flapping,
             self.config.maintenance,
             ticket_prefix=self.config.incidents.ticket_prefix,
+            votes=votes,
         )
         try:
             await asyncio.to_thread(write_status, self.state_dir, snapshot, self.zone, now)
