@@ -174,8 +174,10 @@ async def test_a_version_1_database_keeps_its_rows_and_gets_the_outbox_ticket_in
 
     # Every row kept; outbox rows gain the count of interrupted resends (none) and the start
     # of the attempt in flight (none) of version 3; version 4 adds an empty table; version 5
-    # adds the sender node and claim lease (none) and three empty tables.
+    # adds the node of each result and the sender node and claim lease (none), and three
+    # empty tables.
     assert rows_of(path) == before | {
+        "check_results": [(*row, None) for row in before["check_results"]],
         "outbox": [(*row, 0, None, None, None) for row in before["outbox"]],
         "announcements": [],
         "nodes": [],

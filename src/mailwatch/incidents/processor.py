@@ -91,7 +91,14 @@ async def process_result(
                 )
             if run_by.memory is not None:
                 await save_memory(conn, run_by.lease, run_by.memory, run_by.node, now)
-        result_id = await insert_result(conn, result, key, now, config.incidents.result_retention)
+        result_id = await insert_result(
+            conn,
+            result,
+            key,
+            now,
+            config.incidents.result_retention,
+            run_by.node if run_by is not None else None,
+        )
         state = await load_check_state(conn, key, result.check, result.target)
         context = await load_context(conn, config, result.check, now)
         decision = evaluate(state, result, policy, now, context)

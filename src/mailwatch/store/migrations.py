@@ -250,7 +250,8 @@ def _create_announcements(conn: Connection) -> None:
 
 
 # --------------------------------------------------------------------------------------------
-# Version 5, frozen: several nodes on one database. Each node's heartbeat; one lease per check
+# Version 5, frozen: several nodes on one database. Each node's heartbeat; the node that ran
+# each result; one lease per check
 # (and site, for a check run from several sites) naming the node that runs it until it
 # expires; what a check remembers between runs, so the next owner continues; and the outbox
 # row's sender node with its claim lease, so a row another live node is sending is not taken
@@ -291,6 +292,7 @@ def _add_nodes_and_leases(conn: Connection) -> None:
         Column("updated_at", DateTime(timezone=True), nullable=False),
     )
     meta.create_all(conn, checkfirst=False)
+    conn.execute(text("ALTER TABLE check_results ADD COLUMN node VARCHAR(64)"))
     conn.execute(text("ALTER TABLE outbox ADD COLUMN claimed_by VARCHAR(64)"))
     instant = DateTime(timezone=True).compile(dialect=conn.dialect)
     conn.execute(text(f"ALTER TABLE outbox ADD COLUMN claim_expires_at {instant}"))

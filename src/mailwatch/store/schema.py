@@ -82,9 +82,12 @@ check_results = Table(
     Column("started_at", UtcDateTime, nullable=False),
     Column("finished_at", UtcDateTime, nullable=False),
     Column("recorded_at", UtcDateTime, nullable=False),
+    Column("node", String(64)),
     Index("check_results_by_key", "dedup_key", "id"),
 )
-"""Recent results, the last ``[incidents] result_retention`` per dedup key."""
+"""Recent results, the last ``[incidents] result_retention`` per dedup key; ``node`` is the
+node that ran the check (NULL for results stored before version 5, and for route tests run
+by hand)."""
 
 check_states = Table(
     "check_states",
