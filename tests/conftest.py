@@ -1,1 +1,6 @@
-pytest_plugins = ["harness.fixtures", "harness.dns_fixtures", "harness.postgres_fixtures"]
+pytest_plugins = [
+    "harness.fixtures",
+    "harness.dns_fixtures",
+    "harness.postgres_fixtures",
+    "helpers.store_engines",
+]

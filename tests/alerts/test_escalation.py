@@ -200,11 +200,11 @@ def test_durations_round_trip() -> None:
 
 
 async def test_the_sev1_ladder_runs_to_its_end_without_an_acknowledgement(
-    tmp_path: Path,
+    store_url: str,
 ) -> None:
     with HttpReceiver() as team, HttpReceiver() as oncall:
         cfg = two_routes(team, oncall, escalation={"sev1": BRIEF_LADDER})
-        async with open_store(tmp_path) as store:
+        async with open_store(store_url) as store:
             opened = await fail(store, cfg, T0)
             assert len(opened.outbox_ids) == 8  # the whole ladder, with absolute due times
             out = sender(store, cfg)
@@ -222,7 +222,7 @@ async def test_the_sev1_ladder_runs_to_its_end_without_an_acknowledgement(
             assert "escalated (escalation step 2)" in oncall.requests[0].json()["message"]
 
 
-async def test_an_acknowledgement_stops_the_ladder(tmp_path: Path) -> None:
+async def test_an_acknowledgement_stops_the_ladder(store_url: str) -> None:
     with HttpReceiver() as team, HttpReceiver() as oncall:
         cfg = two_routes(
             team,
@@ -230,7 +230,7 @@ async def test_an_acknowledgement_stops_the_ladder(tmp_path: Path) -> None:
             escalation={"sev1": BRIEF_LADDER},
             reminders={"before_resolution_due": None},
         )
-        async with open_store(tmp_path) as store:
+        async with open_store(store_url) as store:
             await fail(store, cfg, T0)
             out = sender(store, cfg)
             await run_minutes(out, range(26))
@@ -247,12 +247,12 @@ async def test_an_acknowledgement_stops_the_ladder(tmp_path: Path) -> None:
     ]
 
 
-async def test_a_row_no_longer_wanted_is_cancelled_when_it_comes_due(tmp_path: Path) -> None:
+async def test_a_row_no_longer_wanted_is_cancelled_when_it_comes_due(store_url: str) -> None:
     """The planner cancels escalation rows when the ticket is acknowledged; a row that raced
     past that (queued here by hand after the acknowledgement) is caught by the sender."""
     with HttpReceiver() as team, HttpReceiver() as oncall:
         cfg = two_routes(team, oncall, reminders={"before_resolution_due": None})
-        async with open_store(tmp_path) as store:
+        async with open_store(store_url) as store:
             opened = await fail(store, cfg, T0)
             await acknowledge_ticket(store, cfg, 1, "ana", None, minute(1))
             async with store.write() as conn:
@@ -270,7 +270,7 @@ async def test_a_row_no_longer_wanted_is_cancelled_when_it_comes_due(tmp_path: P
             )
 
 
-async def test_the_seed_rule_from_the_example_config(tmp_path: Path) -> None:
+async def test_the_seed_rule_from_the_example_config(store_url: str) -> None:
     """Mailprotector (seed 001_b9d1b27feceed908.txt): escalate to emergency support at once;
     on-call responds within 30 minutes. The example's ladder, with the example's routes
     pointed at receivers: help desk and team at once, on call paged every 10 minutes until
@@ -288,7 +288,7 @@ async def test_the_seed_rule_from_the_example_config(tmp_path: Path) -> None:
             reminders=example["reminders"],
             outbox=example["outbox"],
         )
-        async with open_store(tmp_path) as store:
+        async with open_store(store_url) as store:
             await fail(store, cfg, T0)
             out = sender(store, cfg)
             await run_minutes(out, range(25))
@@ -309,7 +309,7 @@ async def test_the_seed_rule_from_the_example_config(tmp_path: Path) -> None:
 # --------------------------------------------------------------------------------------------
 
 
-async def test_reminder_before_the_resolution_deadline_then_the_breach(tmp_path: Path) -> None:
+async def test_reminder_before_the_resolution_deadline_then_the_breach(store_url: str) -> None:
     with HttpReceiver() as team, HttpReceiver() as oncall:
         cfg = two_routes(
             team,
@@ -317,7 +317,7 @@ async def test_reminder_before_the_resolution_deadline_then_the_breach(tmp_path:
             escalation={"sev1": BRIEF_LADDER},
             reminders={"before_resolution_due": "30m"},
         )
-        async with open_store(tmp_path) as store:
+        async with open_store(store_url) as store:
             await fail(store, cfg, T0)
             out = sender(store, cfg)
             await run_minutes(out, range(6))
@@ -343,10 +343,10 @@ async def test_reminder_before_the_resolution_deadline_then_the_breach(tmp_path:
             assert len(team.requests) == 3
 
 
-async def test_response_breach_goes_to_every_route_told_so_far(tmp_path: Path) -> None:
+async def test_response_breach_goes_to_every_route_told_so_far(store_url: str) -> None:
     with HttpReceiver() as team, HttpReceiver() as oncall:
         cfg = two_routes(team, oncall, escalation={"sev1": BRIEF_LADDER})
-        async with open_store(tmp_path) as store:
+        async with open_store(store_url) as store:
             await fail(store, cfg, T0)
             out = sender(store, cfg)
             await run_minutes(out, range(56))
@@ -357,10 +357,10 @@ async def test_response_breach_goes_to_every_route_told_so_far(tmp_path: Path) -
             assert titles(oncall.requests)[-1] == breach
 
 
-async def test_mitigation_cancels_the_pending_reminder(tmp_path: Path) -> None:
+async def test_mitigation_cancels_the_pending_reminder(store_url: str) -> None:
     with HttpReceiver() as team, HttpReceiver() as oncall:
         cfg = two_routes(team, oncall)
-        async with open_store(tmp_path) as store:
+        async with open_store(store_url) as store:
             await fail(store, cfg, T0)
             out = sender(store, cfg)
             await out.run_once(T0)
@@ -381,7 +381,7 @@ def window(start: datetime, end: datetime) -> list[dict[str, Any]]:
     return [{"name": "patching", "start": start, "end": end}]
 
 
-async def test_a_window_holds_an_opening_back_until_it_ends(tmp_path: Path) -> None:
+async def test_a_window_holds_an_opening_back_until_it_ends(store_url: str) -> None:
     with HttpReceiver() as team, HttpReceiver() as oncall:
         cfg = two_routes(
             team,
@@ -389,7 +389,7 @@ async def test_a_window_holds_an_opening_back_until_it_ends(tmp_path: Path) -> N
             escalation={"sev1": BRIEF_LADDER},
             maintenance=window(T0, minute(60)),
         )
-        async with open_store(tmp_path) as store:
+        async with open_store(store_url) as store:
             opened = await fail(store, cfg, minute(5))
             assert opened.outbox_ids == []
             out = sender(store, cfg)
@@ -407,7 +407,7 @@ async def test_a_window_holds_an_opening_back_until_it_ends(tmp_path: Path) -> N
             assert titles(oncall.requests) == [ONCALL_TITLE]
 
 
-async def test_a_window_defers_due_pages_and_sends_only_the_latest(tmp_path: Path) -> None:
+async def test_a_window_defers_due_pages_and_sends_only_the_latest(store_url: str) -> None:
     with HttpReceiver() as team, HttpReceiver() as oncall:
         cfg = two_routes(
             team,
@@ -415,7 +415,7 @@ async def test_a_window_defers_due_pages_and_sends_only_the_latest(tmp_path: Pat
             escalation={"sev1": BRIEF_LADDER},
             maintenance=window(minute(10), minute(40)),
         )
-        async with open_store(tmp_path) as store:
+        async with open_store(store_url) as store:
             await fail(store, cfg, T0)
             out = sender(store, cfg)
             await run_minutes(out, range(40))
@@ -428,7 +428,7 @@ async def test_a_window_defers_due_pages_and_sends_only_the_latest(tmp_path: Pat
 
 
 async def test_a_route_test_ticket_skips_the_ladder_and_the_route_that_failed(
-    tmp_path: Path,
+    store_url: str,
 ) -> None:
     """The sev2 ladder names the failing route first: the route test's ticket still goes to
     the fallback only, at once, and its recovery too."""
@@ -441,7 +441,7 @@ async def test_a_route_test_ticket_skips_the_ladder_and_the_route_that_failed(
             },
             escalation={"sev2": ladder},
         )
-        async with open_store(tmp_path) as store:
+        async with open_store(store_url) as store:
             check = "route-test:team"
             failed = result(
                 State.CRITICAL, T0, check, kind="route_test", target="team", stage="route_test"

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import logging
 import xml.etree.ElementTree as ET
-from pathlib import Path
 from urllib.parse import parse_qs
 
 import pytest
@@ -35,12 +34,12 @@ def body_key(request: ReceivedRequest, scheme: str) -> str:
 
 @pytest.mark.parametrize("scheme", ["json", "form", "xml"])
 async def test_every_attempt_at_a_row_carries_its_id_as_header_and_field(
-    tmp_path: Path, scheme: str
+    store_url: str, scheme: str
 ) -> None:
     """The first attempt fails (HTTP 500), the retry is delivered: both carry the row's id."""
     with HttpReceiver(statuses=[500]) as receiver:
         cfg = alert_config({"team": {"urls": [receiver.url("/hook", scheme=scheme)]}})
-        async with open_store(tmp_path) as store:
+        async with open_store(store_url) as store:
             opened = await fail(store, cfg, T0)
             [row_id] = opened.outbox_ids
             out = sender(store, cfg)
@@ -57,12 +56,12 @@ async def test_every_attempt_at_a_row_carries_its_id_as_header_and_field(
     assert b"MW-000001" in first.body
 
 
-async def test_rows_of_one_ticket_have_keys_of_their_own(tmp_path: Path) -> None:
+async def test_rows_of_one_ticket_have_keys_of_their_own(store_url: str) -> None:
     with HttpReceiver() as receiver:
         cfg = alert_config(
             {"team": {"urls": [receiver.url("/t")]}, "ops": {"urls": [receiver.url("/o")]}}
         )
-        async with open_store(tmp_path) as store:
+        async with open_store(store_url) as store:
             opened = await fail(store, cfg, T0)
             assert sorted((await sender(store, cfg).run_once(T0)).delivered) == [1, 2]
     assert opened.outbox_ids == [1, 2]

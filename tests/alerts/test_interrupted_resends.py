@@ -9,8 +9,6 @@ SIGKILL.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from helpers.http_receiver import HttpReceiver
 from helpers.outbox_support import (
     T0,
@@ -41,11 +39,11 @@ async def cut_off(store: Store, row_id: int, *, handed_over: bool = True) -> Non
 
 
 async def test_an_interrupted_notice_is_sent_again_once_then_recorded_uncertain(
-    tmp_path: Path,
+    store_url: str,
 ) -> None:
     with HttpReceiver() as team:
         cfg = alert_config({"team": {"urls": [team.url("/t")]}})
-        async with open_store(tmp_path) as store:
+        async with open_store(store_url) as store:
             await fail(store, cfg, T0)
             await cut_off(store, 1)  # the first attempt, cut off
 
@@ -79,13 +77,13 @@ async def test_an_interrupted_notice_is_sent_again_once_then_recorded_uncertain(
 
 
 async def test_with_no_resends_allowed_the_first_interruption_is_uncertain(
-    tmp_path: Path,
+    store_url: str,
 ) -> None:
     with HttpReceiver() as team:
         cfg = alert_config(
             {"team": {"urls": [team.url("/t")]}}, outbox={"max_interrupted_resends": 0}
         )
-        async with open_store(tmp_path) as store:
+        async with open_store(store_url) as store:
             await fail(store, cfg, T0)
             await cut_off(store, 1)
             out = sender(store, cfg)
@@ -96,12 +94,12 @@ async def test_with_no_resends_allowed_the_first_interruption_is_uncertain(
     assert (row.status, row.attempts, row.interrupted_resends) == ("uncertain", 1, 0)
 
 
-async def test_a_resend_that_gets_through_is_delivered_and_counted(tmp_path: Path) -> None:
+async def test_a_resend_that_gets_through_is_delivered_and_counted(store_url: str) -> None:
     with HttpReceiver() as team:
         cfg = alert_config(
             {"team": {"urls": [team.url("/t")]}}, outbox={"max_interrupted_resends": 3}
         )
-        async with open_store(tmp_path) as store:
+        async with open_store(store_url) as store:
             await fail(store, cfg, T0)
             out = sender(store, cfg)
             for n in range(1, 4):
@@ -114,14 +112,14 @@ async def test_a_resend_that_gets_through_is_delivered_and_counted(tmp_path: Pat
 
 
 async def test_a_route_whose_notice_is_uncertain_still_hears_of_the_recovery(
-    tmp_path: Path,
+    store_url: str,
 ) -> None:
     """It may have the opening: it should not be left believing the outage goes on."""
     with HttpReceiver() as team:
         cfg = alert_config(
             {"team": {"urls": [team.url("/t")]}}, outbox={"max_interrupted_resends": 0}
         )
-        async with open_store(tmp_path) as store:
+        async with open_store(store_url) as store:
             await fail(store, cfg, T0)
             await cut_off(store, 1)
             out = sender(store, cfg)
@@ -133,12 +131,12 @@ async def test_a_route_whose_notice_is_uncertain_still_hears_of_the_recovery(
     assert request.json()["title"] == "[MW-000001] SEV1 canary: recovered"
 
 
-async def test_a_notice_claimed_but_not_yet_sent_is_due_again_uncounted(tmp_path: Path) -> None:
+async def test_a_notice_claimed_but_not_yet_sent_is_due_again_uncounted(store_url: str) -> None:
     """Killed between the claim and the hand-over to apprise: nobody can have it, so it
     uses up no resend, however often that happens."""
     with HttpReceiver() as team:
         cfg = alert_config({"team": {"urls": [team.url("/t")]}})
-        async with open_store(tmp_path) as store:
+        async with open_store(store_url) as store:
             await fail(store, cfg, T0)
             out = sender(store, cfg)
             for n in range(1, 4):

@@ -8,7 +8,6 @@ deadlines take no wall-clock time; the jitter is pinned to 1."""
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 
 import pytest
 from hypothesis import given
@@ -49,13 +48,13 @@ OPENED_MESSAGE = (
 )
 
 
-async def test_an_opening_is_delivered_once_with_its_exact_content(tmp_path: Path) -> None:
+async def test_an_opening_is_delivered_once_with_its_exact_content(store_url: str) -> None:
     with HttpReceiver() as receiver:
         cfg = alert_config(
             {"team": {"urls": [receiver.url("/team")]}},
             checks=[roundtrip("canary", runbook="https://wiki.example.org/canary")],
         )
-        async with open_store(tmp_path) as store:
+        async with open_store(store_url) as store:
             opened = await fail(store, cfg, T0)
             assert len(opened.outbox_ids) == 1
             out = sender(store, cfg)
@@ -98,14 +97,14 @@ async def test_an_opening_is_delivered_once_with_its_exact_content(tmp_path: Pat
                 assert await outbox_backlog(conn) == 0
 
 
-async def test_a_receiver_down_for_a_while_gets_the_alert_exactly_once(tmp_path: Path) -> None:
+async def test_a_receiver_down_for_a_while_gets_the_alert_exactly_once(store_url: str) -> None:
     port = free_port()
     receiver = ReturningReceiver(port)
     cfg = alert_config(
         {"team": {"urls": [receiver.url("/team")]}},
         outbox={"retry_initial_s": 10, "retry_max_s": 600},
     )
-    async with open_store(tmp_path) as store:
+    async with open_store(store_url) as store:
         await fail(store, cfg, T0)
         out = sender(store, cfg)
         assert (await out.run_once(T0)).failed == [1]
@@ -133,12 +132,12 @@ async def test_a_receiver_down_for_a_while_gets_the_alert_exactly_once(tmp_path:
 
 
 async def test_http_500_then_404_are_retried_until_delivered(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
+    store_url: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.INFO, logger="mailwatch")
     with HttpReceiver(statuses=[500, 404]) as receiver:
         cfg = alert_config({"team": {"urls": [receiver.url("/team")]}})
-        async with open_store(tmp_path) as store:
+        async with open_store(store_url) as store:
             await fail(store, cfg, T0)
             out = sender(store, cfg)
             assert (await out.run_once(T0)).failed == [1]
@@ -158,7 +157,7 @@ async def test_http_500_then_404_are_retried_until_delivered(
     assert lines[-1] == "MW-000001: opened notice delivered to route team (attempt 3)"
 
 
-async def test_a_dead_primary_falls_back_once_then_gives_up(tmp_path: Path) -> None:
+async def test_a_dead_primary_falls_back_once_then_gives_up(store_url: str) -> None:
     dead = f"json://127.0.0.1:{free_port()}/pager"
     with HttpReceiver() as backup:
         cfg = alert_config(
@@ -169,7 +168,7 @@ async def test_a_dead_primary_falls_back_once_then_gives_up(tmp_path: Path) -> N
             checks=[roundtrip("canary"), roundtrip("nothing-matches")],
             outbox={"fallback_after_attempts": 2, "give_up_after_s": 300},
         )
-        async with open_store(tmp_path) as store:
+        async with open_store(store_url) as store:
             await fail(store, cfg, T0)
             assert [(r.route, r.status) for r in await rows(store)] == [("pager", "pending")]
             out = sender(store, cfg)
@@ -209,7 +208,7 @@ async def test_a_dead_primary_falls_back_once_then_gives_up(tmp_path: Path) -> N
     assert events[3]["route"] == "backup" and events[3]["fallback_of"] == 1
 
 
-async def test_recovery_goes_to_every_route_that_was_told(tmp_path: Path) -> None:
+async def test_recovery_goes_to_every_route_that_was_told(store_url: str) -> None:
     with HttpReceiver() as team, HttpReceiver() as oncall:
         cfg = alert_config(
             {"team": {"urls": [team.url("/t")]}, "oncall": {"urls": [oncall.url("/o")]}},
@@ -222,7 +221,7 @@ async def test_recovery_goes_to_every_route_that_was_told(tmp_path: Path) -> Non
                 }
             },
         )
-        async with open_store(tmp_path) as store:
+        async with open_store(store_url) as store:
             await fail(store, cfg, T0)
             out = sender(store, cfg)
             await out.run_once(T0 + seconds(1))
@@ -241,10 +240,10 @@ async def test_recovery_goes_to_every_route_that_was_told(tmp_path: Path) -> Non
             ]
 
 
-async def test_a_recovery_waits_for_the_opening_still_being_retried(tmp_path: Path) -> None:
+async def test_a_recovery_waits_for_the_opening_still_being_retried(store_url: str) -> None:
     with HttpReceiver(statuses=[503]) as team:
         cfg = alert_config({"team": {"urls": [team.url("/t")]}})
-        async with open_store(tmp_path) as store:
+        async with open_store(store_url) as store:
             await fail(store, cfg, T0)
             out = sender(store, cfg)
             assert (await out.run_once(T0)).failed == [1]
@@ -260,14 +259,14 @@ async def test_a_recovery_waits_for_the_opening_still_being_retried(tmp_path: Pa
             ]
 
 
-async def test_a_ticket_resolved_before_anyone_was_told_stays_silent(tmp_path: Path) -> None:
+async def test_a_ticket_resolved_before_anyone_was_told_stays_silent(store_url: str) -> None:
     with HttpReceiver() as team:
         cfg = alert_config(
             {"team": {"urls": [team.url("/t")]}},
             checks=[roundtrip("imap-main"), roundtrip("canary", depends_on=["imap-main"])],
             outbox={"group_wait_s": 30},
         )
-        async with open_store(tmp_path) as store:
+        async with open_store(store_url) as store:
             await fail(store, cfg, T0)  # waits group_wait_s for related tickets
             await recover(store, cfg, T0 + seconds(10))
             out = sender(store, cfg)
@@ -277,7 +276,7 @@ async def test_a_ticket_resolved_before_anyone_was_told_stays_silent(tmp_path: P
             assert [(r.kind, r.status) for r in await rows(store)] == [("opened", "cancelled")]
 
 
-async def test_tickets_sharing_a_root_cause_go_out_as_one_message(tmp_path: Path) -> None:
+async def test_tickets_sharing_a_root_cause_go_out_as_one_message(store_url: str) -> None:
     with HttpReceiver() as team:
         cfg = alert_config(
             {"team": {"urls": [team.url("/t")]}},
@@ -289,7 +288,7 @@ async def test_tickets_sharing_a_root_cause_go_out_as_one_message(tmp_path: Path
             ],
             outbox={"group_wait_s": 30},
         )
-        async with open_store(tmp_path) as store:
+        async with open_store(store_url) as store:
             await fail(store, cfg, T0, "canary-a")
             await fail(store, cfg, T0 + seconds(5), "canary-b")
             await fail(store, cfg, T0 + seconds(6), "alone")
@@ -312,13 +311,13 @@ async def test_tickets_sharing_a_root_cause_go_out_as_one_message(tmp_path: Path
 
 
 async def test_attempts_and_outcomes_are_on_the_timeline_and_replay_ignores_them(
-    tmp_path: Path,
+    store_url: str,
 ) -> None:
     from helpers.builders import assert_consistent
 
     with HttpReceiver(statuses=[500]) as team:
         cfg = alert_config({"team": {"urls": [team.url("/t")]}})
-        async with open_store(tmp_path) as store:
+        async with open_store(store_url) as store:
             await fail(store, cfg, T0)
             out = sender(store, cfg)
             await out.run_once(T0)
@@ -371,14 +370,14 @@ def test_retry_delay_counts_attempts_from_one() -> None:
 
 
 async def test_a_row_for_a_route_gone_from_the_config_is_retried_then_given_up(
-    tmp_path: Path,
+    store_url: str,
 ) -> None:
     with HttpReceiver() as team:
         cfg = alert_config(
             {"team": {"urls": [team.url("/t")]}, "gone": {"urls": [team.url("/g")]}},
             outbox={"give_up_after_s": 60},
         )
-        async with open_store(tmp_path) as store:
+        async with open_store(store_url) as store:
             await fail(store, cfg, T0)
             reloaded = alert_config(
                 {"team": {"urls": [team.url("/t")]}}, outbox={"give_up_after_s": 60}
@@ -399,13 +398,13 @@ async def test_a_row_for_a_route_gone_from_the_config_is_retried_then_given_up(
             assert [r.path for r in team.requests] == ["/t"]
 
 
-async def test_a_later_step_counts_as_waiting_from_when_it_came_due(tmp_path: Path) -> None:
+async def test_a_later_step_counts_as_waiting_from_when_it_came_due(store_url: str) -> None:
     dead = f"json://127.0.0.1:{free_port()}/oncall"
     cfg = alert_config(
         {"oncall": {"urls": [dead]}},
         escalation={"sev1": {"steps": [{"after": "0m"}, {"after": "1h"}]}},
     )
-    async with open_store(tmp_path) as store:
+    async with open_store(store_url) as store:
         await fail(store, cfg, T0)
         out = sender(store, cfg)
         await out.run_once(T0)

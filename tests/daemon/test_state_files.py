@@ -81,7 +81,7 @@ def test_the_daemon_refuses_what_cannot_be_its_database(tmp_path: Path, what: st
     daemon = DaemonProcess(tmp_path, config(state_dir), {}).start()
     try:
         assert daemon.proc is not None
-        assert daemon.proc.wait(30) != 0
+        assert daemon.proc.wait(30) == 74  # EX_IOERR, like every command
         lines = daemon.stderr.splitlines()
         assert len(lines) == 1 and lines[0].startswith(expected), daemon.stderr
         if what == "directory":

@@ -80,7 +80,7 @@ PLANS: dict[str, Any] = {
 async def assert_consistent(store: Store, *, retention_pruned: bool = False) -> dict[str, int]:
     """Everything a crash or a bug could break, checked on the stored data.
 
-    - SQLite's own integrity check passes;
+    - SQLite's own integrity check passes (on SQLite);
     - every ticket equals the replay of its timeline;
     - at most one open ticket per dedup key; the counter is at or past every number;
     - each check state names the newest result of its key and has counted exactly the

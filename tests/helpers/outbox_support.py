@@ -15,6 +15,7 @@ from sqlalchemy import select
 
 from helpers.builders import PLANS, T0, config, result
 from helpers.http_receiver import HttpReceiver, ReceivedRequest, _Handler, _Server
+from helpers.store_engines import sqlite_url
 from mailwatch.alerts.sender import OutboxSender
 from mailwatch.config.model import MailwatchConfig
 from mailwatch.domain.results import State
@@ -46,8 +47,11 @@ def roundtrip(name: str, **extra: Any) -> dict[str, Any]:
 
 
 @asynccontextmanager
-async def open_store(tmp_path: Path) -> AsyncIterator[Store]:
-    store = await Store.open(f"sqlite+aiosqlite:///{tmp_path / 'state' / 'mailwatch.db'}")
+async def open_store(where: Path | str) -> AsyncIterator[Store]:
+    """The store at ``where``: a URL (``store_url``, either engine), or a test's ``tmp_path``
+    for the SQLite file the daemon would use there."""
+    url = where if isinstance(where, str) else sqlite_url(where)
+    store = await Store.open(url)
     try:
         yield store
     finally:

@@ -1,6 +1,6 @@
-"""The processor against a real SQLite file: one transaction per result, dependencies,
-retention, the outbox hook, ticks, maintenance windows, and people's actions through the same
-store."""
+"""The processor against a real SQLite file and a real PostgreSQL database: one transaction
+per result, dependencies, retention, the outbox hook, ticks, maintenance windows, and people's
+actions through the same store."""
 
 from __future__ import annotations
 
@@ -52,8 +52,9 @@ def roundtrip(name: str, **extra: Any) -> dict[str, Any]:
 
 
 @pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[Store]:
-    opened = await Store.open(f"sqlite+aiosqlite:///{tmp_path / 'state' / 'mailwatch.db'}")
+async def store(store_url: str) -> AsyncIterator[Store]:
+    """A new store, on SQLite and on PostgreSQL (``helpers.store_engines``)."""
+    opened = await Store.open(store_url)
     try:
         yield opened
     finally:

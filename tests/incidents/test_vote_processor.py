@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -27,13 +26,9 @@ OK, CRIT = State.OK, State.CRITICAL
 A, B, C = (NodeIdentity(name=f"node-{s}", site=f"site-{s}") for s in "abc")
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
-    if request.param == "sqlite":
-        url = f"sqlite+aiosqlite:///{tmp_path / 'mailwatch.db'}"
-    else:
-        url = request.getfixturevalue("postgres_url")
-    opened = await Store.open(url)
+@pytest.fixture
+async def store(store_url: str) -> AsyncIterator[Store]:
+    opened = await Store.open(store_url)
     try:
         yield opened
     finally:
@@ -68,7 +63,9 @@ class Sites:
 
     async def send(self, node: NodeIdentity, state: State) -> ProcessOutcome:
         self.now += timedelta(seconds=10)
-        return await process_result(self.store, self.cfg, self.at(state, self.now), self.now, node)
+        return await process_result(
+            self.store, self.cfg, self.at(state, self.now), self.now, vantage=node
+        )
 
     @staticmethod
     def at(state: State, now: datetime) -> Any:

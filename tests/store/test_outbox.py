@@ -8,7 +8,6 @@ with the same compare-and-set it uses (``change_status``), so no receiver is nee
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from pathlib import Path
 
 from helpers.outbox_support import T0, alert_config, fail, open_store, recover, rows
 from mailwatch.config.model import MailwatchConfig
@@ -55,10 +54,10 @@ async def remaining(store: Store) -> list[tuple[int | None, str, str]]:
 
 
 async def test_only_finished_rows_of_tickets_resolved_before_the_retention_go(
-    tmp_path: Path,
+    store_url: str,
 ) -> None:
     cfg = two_step_config()
-    async with open_store(tmp_path) as store:
+    async with open_store(store_url) as store:
         # 1: told, resolved, told of the recovery.
         opened, _step2 = (await fail(store, cfg, T0, "canary")).outbox_ids
         await settle(store, opened, "delivered", T0)
@@ -115,10 +114,10 @@ async def test_only_finished_rows_of_tickets_resolved_before_the_retention_go(
 
 
 async def test_rows_stay_for_the_whole_retention_after_the_ticket_resolved(
-    tmp_path: Path,
+    store_url: str,
 ) -> None:
     cfg = two_step_config()
-    async with open_store(tmp_path) as store:
+    async with open_store(store_url) as store:
         opened, _step2 = (await fail(store, cfg, T0)).outbox_ids
         await settle(store, opened, "delivered", T0)
         resolved_at = T0 + 3 * DAY + timedelta(seconds=1)  # ``recover`` resolves 1 s on
@@ -133,10 +132,10 @@ async def test_rows_stay_for_the_whole_retention_after_the_ticket_resolved(
 
 
 async def test_an_open_tickets_old_rows_and_pending_rows_are_never_pruned(
-    tmp_path: Path,
+    store_url: str,
 ) -> None:
     cfg = two_step_config()
-    async with open_store(tmp_path) as store:
+    async with open_store(store_url) as store:
         await fail(store, cfg, T0)  # opened notice pending, escalation scheduled
         opened, _step2 = (await fail(store, cfg, T0, "imap")).outbox_ids
         await settle(store, opened, "delivered", T0)

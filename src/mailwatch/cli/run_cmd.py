@@ -18,6 +18,7 @@ def add_parser(commands: Any, config_parent: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from mailwatch.cli.loading import load_or_exit
+    from mailwatch.cli.store_session import EXIT_STORE
     from mailwatch.config import config_path
     from mailwatch.daemon.service import Daemon
     from mailwatch.domain.errors import StoreError
@@ -30,8 +31,10 @@ def run(args: argparse.Namespace) -> int:
         with asyncio.Runner(loop_factory=loop_factory(config.daemon.event_loop)) as runner:
             return runner.run(daemon.run())
     except StoreError as exc:
+        # 74 (EX_IOERR) like every command: the database cannot be used (unreachable, refusing,
+        # damaged); systemd restarts the unit, so a server that comes back is used again.
         print(f"mailwatch: {exc}", file=sys.stderr)
-        return 1
+        return EXIT_STORE
     except KeyboardInterrupt:
         return 130
 

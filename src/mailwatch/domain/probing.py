@@ -31,7 +31,9 @@ class ProbeContext:
     """Per-run facts for a probe, and the place it reports progress.
 
     ``memory`` survives between runs of the same check in the daemon (growth rates, learned
-    deadlines); a one-shot ``mailwatch check`` starts it empty.
+    deadlines); a one-shot ``mailwatch check`` starts it empty. It holds JSON values only
+    (str, numbers, lists, dicts): the daemon keeps it in the database, so the node that takes
+    a check over continues where the last one stopped.
     """
 
     check: str

@@ -8,17 +8,17 @@ the one module of ``mailwatch.incidents`` that talks to the store.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from mailwatch.alerts.planner import PlannerSettings, plan_outbox
 from mailwatch.alerts.routes import build_routes
 from mailwatch.domain.checkstate import CheckState
-from mailwatch.domain.errors import SilenceNotFoundError, TicketNotFoundError
+from mailwatch.domain.errors import LeaseLostError, SilenceNotFoundError, TicketNotFoundError
 from mailwatch.domain.nodes import NodeIdentity
 from mailwatch.domain.quiet import ALL_CHECKS, Silence, quiet_for
 from mailwatch.domain.results import CheckResult
@@ -30,6 +30,8 @@ from mailwatch.incidents.engine import Decision, EngineContext, annotate, evalua
 from mailwatch.incidents.policy import IncidentPolicy, policy_for
 from mailwatch.incidents.vote import Vote, count_votes, voted_policy, voted_result, window_s
 from mailwatch.store.checks import insert_result, load_state, save_state
+from mailwatch.store.memory import save_memory
+from mailwatch.store.nodes import LeaseKey, holds
 from mailwatch.store.outbox import OutboxRow, cancel_entries, insert_outbox, ticket_entries
 from mailwatch.store.silences import active_silences, add_silence, end_silences, load_silence
 from mailwatch.store.sites import load_sites, save_site
@@ -73,27 +75,58 @@ class ProcessOutcome:
         return self.state.awaits_confirmation
 
 
+@dataclass(frozen=True)
+class RunBy:
+    """Who ran the check: the node holding ``lease``, and what the check remembers now
+    (``memory``, None when unchanged since it was last stored)."""
+
+    node: str
+    lease: LeaseKey
+    memory: Mapping[str, Any] | None = None
+
+
 async def process_result(
     store: Store,
     config: MailwatchConfig,
     result: CheckResult,
     now: datetime,
-    node: NodeIdentity | None = None,
+    run_by: RunBy | None = None,
+    vantage: NodeIdentity | None = None,
 ) -> ProcessOutcome:
-    """Record ``result`` (run by ``node``, if known) and everything the engine decides about
-    it, in one transaction. A check run from several sites is decided by their vote."""
+    """Record ``result`` and everything the engine decides about it, in one transaction.
+
+    With ``run_by`` (the daemon's runs) the node must still hold the check's lease in that
+    transaction, so two nodes never both count a failure; ``LeaseLostError`` otherwise, and
+    nothing is written. The check's memory is written with the result. ``vantage`` is the
+    node and site that ran it: the result is stored with its site, and a check run from
+    several sites (``run_from``) is decided by their vote."""
     key = dedup_key(result.check, result.target)
     policy = policy_for(config, result.check)
-    site = node.site if node is not None else None
+    site = vantage.site if vantage is not None else None
+    node = run_by.node if run_by is not None else vantage.name if vantage is not None else None
     async with store.write() as conn:
+        if run_by is not None:
+            if not await holds(conn, run_by.node, run_by.lease):
+                raise LeaseLostError(
+                    f"{result.check}: node {run_by.node} no longer holds its lease; "
+                    "the result of its run is not kept"
+                )
+            if run_by.memory is not None:
+                await save_memory(conn, run_by.lease, run_by.memory, run_by.node, now)
         result_id = await insert_result(
-            conn, result, key, now, config.incidents.result_retention, site
+            conn,
+            result,
+            key,
+            now,
+            config.incidents.result_retention,
+            node,
+            site,
         )
         state = await load_check_state(conn, key, result.check, result.target)
         context = await load_context(conn, config, result.check, now)
         check = config.check_named(result.check)
-        if check is not None and check.votes and node is not None:
-            return await _vote(conn, config, check, result, node, state, context, now, result_id)
+        if check is not None and check.votes and vantage is not None:
+            return await _vote(conn, config, check, result, vantage, state, context, now, result_id)
         decision = evaluate(state, result, policy, now, context)
         return await write_decision(conn, config, decision, now, result_id)
 
@@ -129,11 +162,22 @@ async def _vote(
     return replace(outcome, vote=vote, site_awaits=mine.failing and not held)
 
 
-async def tick(store: Store, config: MailwatchConfig, now: datetime) -> list[ProcessOutcome]:
+async def tick(
+    store: Store,
+    config: MailwatchConfig,
+    now: datetime,
+    mine: Callable[[str], bool] | None = None,
+) -> list[ProcessOutcome]:
     """Time-driven transitions of every open ticket: SLA breaches, and re-announcing tickets
-    whose maintenance window or silence has ended. One short transaction per ticket."""
+    whose maintenance window or silence has ended. One short transaction per ticket.
+    ``mine`` keeps the tickets of the checks this node answers for (of several nodes, the
+    one holding the check's lease)."""
     async with store.read() as conn:
-        keys = [(t.dedup_key, t.check, t.target) for t in await open_tickets(conn)]
+        keys = [
+            (t.dedup_key, t.check, t.target)
+            for t in await open_tickets(conn)
+            if mine is None or mine(t.check)
+        ]
     outcomes = []
     for key, check, target in keys:
         async with store.write() as conn:

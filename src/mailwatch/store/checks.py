@@ -50,9 +50,11 @@ async def insert_result(
     key: str,
     now: datetime,
     retention: int,
+    node: str | None = None,
     site: str | None = None,
 ) -> int:
-    """Record a result (run at ``site``, None when not known) and drop the key's results
+    """Record a result (run by ``node`` at ``site``, when the daemon ran it) and drop the
+    key's results
     beyond the newest ``retention``; its id.
 
     The prune is one indexed lookup of the oldest id to keep, so it costs the same however
@@ -73,6 +75,7 @@ async def insert_result(
             "started_at": result.started_at,
             "finished_at": result.finished_at,
             "recorded_at": now,
+            "node": node,
             "site": site,
         },
     )

@@ -4,6 +4,11 @@ SQLite (the default) runs in WAL mode so the daemon writes while ``mailwatch tic
 writers take the lock at ``BEGIN IMMEDIATE`` and wait up to ``BUSY_TIMEOUT_MS`` for each
 other, so the CLI and the daemon can share the file. Driver errors become ``StoreError`` here
 and nowhere else.
+
+PostgreSQL runs every transaction SERIALIZABLE. Its database is created empty by its
+administrator; the daemon gives it a schema and migrates it while holding an advisory lock
+(``MIGRATION_LOCK``), so any number of nodes may start at once on an empty database. Messages
+name the server as ``host:port/dbname`` (``Store.location``), never with the URL's password.
 """
 
 from __future__ import annotations
@@ -19,9 +24,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from mailwatch.domain.errors import (
@@ -30,7 +35,7 @@ from mailwatch.domain.errors import (
     StoreBusyError,
     StoreError,
 )
-from mailwatch.store.migrations import existing_version, migrate, require_latest
+from mailwatch.store.migrations import existing_version, installed_version, migrate, require_latest
 
 BUSY_TIMEOUT_MS = 10_000
 """How long a writer waits for another (the daemon's transactions take milliseconds)."""
@@ -40,6 +45,15 @@ SYNCHRONOUS = "NORMAL"
 process dies (SIGKILL, OOM); only a power cut can drop the last few commits. FULL would add an
 fsync per processed result, which on a small VPS or an SD card costs more than those last
 seconds of monitoring history are worth."""
+
+CONNECT_TIMEOUT_S = 10.0
+"""How long opening a connection to a database server may take (asyncpg's default is 60 s)."""
+
+MIGRATION_LOCK = 0x6D61696C7761  # "mailwa": any fixed 64-bit key no other program uses
+"""The PostgreSQL advisory lock the daemon holds while it checks and migrates the schema."""
+
+MIGRATION_LOCK_TIMEOUT = "60s"
+"""How long a starting node waits for another that is migrating (migrations take seconds)."""
 
 _BEGIN_OPTION = "mailwatch_begin"
 
@@ -68,9 +82,12 @@ class Store:
         Either way a file that is there is never given a schema: a 0-byte file, a file
         without mailwatch's tables or a directory at the path is refused.
         """
-        parsed = make_url(url)
+        try:
+            parsed = make_url(url)
+        except ArgumentError:
+            raise StoreError("[store] url is not a database URL") from None
         sqlite = parsed.get_backend_name() == "sqlite"
-        location = url
+        location = server_location(parsed)
         kwargs: dict[str, Any] = {}
         if sqlite:
             database = parsed.database or ""
@@ -83,6 +100,7 @@ class Store:
         else:
             # The ticket counter and the one-open-ticket rule need serialisable transactions.
             kwargs["isolation_level"] = "SERIALIZABLE"
+            kwargs["connect_args"] = {"timeout": CONNECT_TIMEOUT_S}
         engine = create_async_engine(url, **kwargs)
         if sqlite:
             _configure_sqlite(engine)
@@ -94,12 +112,44 @@ class Store:
                 await store._migrate(sqlite, schema_may_be_new=not sqlite)
             else:
                 await store._require_latest(sqlite)
+        except OSError as exc:
+            await engine.dispose()
+            raise _unreachable(exc, location) from None
         except BaseException:
             await engine.dispose()
             raise
         return store
 
     async def _migrate(self, sqlite: bool, *, schema_may_be_new: bool) -> None:
+        if not sqlite:
+            async with self._migration_lock():
+                await self._migrate_schema(sqlite, schema_may_be_new=schema_may_be_new)
+            return
+        await self._migrate_schema(sqlite, schema_may_be_new=schema_may_be_new)
+
+    @asynccontextmanager
+    async def _migration_lock(self) -> AsyncIterator[None]:
+        """Hold ``MIGRATION_LOCK`` (a session advisory lock on a connection of its own).
+
+        Taken outside the migrating transaction, so that transaction's snapshot begins after
+        whichever node migrated first has committed: it then finds the schema complete. A
+        node that dies while holding it loses its session, and the lock with it.
+        """
+        try:
+            async with self.engine.connect() as conn:
+                await conn.execution_options(isolation_level="AUTOCOMMIT")
+                await conn.execute(text(f"SET lock_timeout = '{MIGRATION_LOCK_TIMEOUT}'"))
+                await conn.execute(text("SELECT pg_advisory_lock(:key)"), {"key": MIGRATION_LOCK})
+                try:
+                    yield
+                finally:
+                    await conn.execute(
+                        text("SELECT pg_advisory_unlock(:key)"), {"key": MIGRATION_LOCK}
+                    )
+        except DBAPIError as exc:
+            raise _translate(exc.orig, self.location) from exc
+
+    async def _migrate_schema(self, sqlite: bool, *, schema_may_be_new: bool) -> None:
         async with self.write() as conn:
             if sqlite:
                 await _quick_check(conn, self.location)
@@ -119,6 +169,12 @@ class Store:
         async with self.read() as conn:
             if sqlite:
                 await _quick_check(conn, self.location)
+            elif await conn.run_sync(installed_version, self.location) == 0:
+                # An empty server database is what a missing file is to SQLite.
+                raise DatabaseMissingError(
+                    f"no mailwatch schema in {self.location} yet: the daemon (mailwatch run) "
+                    "creates it when it first runs (or check [store] url)"
+                )
             await conn.run_sync(require_latest, self.location)
 
     @asynccontextmanager
@@ -266,8 +322,30 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         conn.exec_driver_sql(f"BEGIN {mode}")
 
 
+def server_location(url: URL) -> str:
+    """How messages name the database of ``url``: a SQLite file's path, or a server's
+    ``host:port/dbname`` (never the user's password, nor the rest of the URL)."""
+    if url.get_backend_name() == "sqlite":
+        return str(Path(url.database or ""))
+    host = url.host or str(url.query.get("host") or "localhost")
+    port = url.port or 5432
+    return f"{host}:{port}/{url.database or ''}"
+
+
+def _unreachable(exc: OSError, location: str) -> StoreError:
+    """A connection that could not be made (refused, no route, unknown host, timed out)."""
+    reason = exc.strerror or str(exc) or type(exc).__name__
+    if isinstance(exc, ConnectionError) and exc.errno:
+        reason = os.strerror(exc.errno)  # not asyncio's "Connect call failed (addr)"
+    if isinstance(exc, TimeoutError):
+        reason = f"no answer within {CONNECT_TIMEOUT_S:g} s"
+    return StoreError(f"cannot connect to the database at {location}: {reason.lower()}")
+
+
 def _translate(exc: BaseException | None, location: str) -> StoreError:
     message = str(exc) if exc is not None else "unknown database error"
+    if exc is not None and _is_login_refusal(exc):
+        return StoreError(f"the database at {location} refused mailwatch: {message}")
     if "locked" in message or "busy" in message:
         return StoreBusyError(
             f"{location} stayed locked by another mailwatch process for more than "
@@ -279,3 +357,13 @@ def _translate(exc: BaseException | None, location: str) -> StoreError:
             "not write to it; restore it from a backup or move it away."
         )
     return StoreError(f"{location}: {message}")
+
+
+_LOGIN_REFUSALS = ("28P01", "28000", "3D000", "57P03", "53300")
+"""SQLSTATEs of a server that answers but will not let mailwatch in: bad password, no such
+role or no pg_hba.conf entry, no such database, starting up or shutting down, too many
+connections."""
+
+
+def _is_login_refusal(exc: BaseException) -> bool:
+    return getattr(exc, "sqlstate", None) in _LOGIN_REFUSALS

@@ -48,7 +48,10 @@ LEARN_MIN_SAMPLES = 5
 """Healthy round trips needed before the deadline is learned; until then it is ``deadline_s``."""
 HEALTHY_LATENCIES = "healthy_latencies_s"
 MISSING_CANARY = "missing_canary"
-"""The previous run's canary when that run found it not delivered (a ``Canary``)."""
+"""The previous run's canary when that run found it not delivered (its header value: memory
+holds JSON values only, since the daemon keeps it in the database for the next owner)."""
+PENDING_CANARIES = "pending_canaries"
+"""Ids of canaries reported not delivered and not seen since, oldest first."""
 
 
 def learned_deadline_s(
@@ -154,7 +157,8 @@ async def probe(check: RoundtripCheck, ctx: ProbeContext) -> CheckResult:
         check.name, vantage.site if vantage else None, vantage.name if vantage else None
     )
     # Only the run right after a not_delivered one may lean on its canary.
-    earlier: Canary | None = ctx.memory.pop(MISSING_CANARY, None)
+    missing = ctx.memory.pop(MISSING_CANARY, None)
+    earlier = parse_header(missing) if isinstance(missing, str) else None
     try:
         async with ImapSession(check.imap, ctx) as imap:
             return await _round_trip(check, ctx, imap, canary, earlier)
@@ -238,10 +242,9 @@ async def _confirm(
     if arrival is None:
         # The canary may still arrive; the next run reports it as late and deletes it.
         pending = _pending(ctx)
-        pending.add(canary.id)
-        if len(pending) > MAX_PENDING:
-            pending.pop()
-        ctx.memory[MISSING_CANARY] = canary
+        pending.append(canary.id)
+        del pending[:-MAX_PENDING]
+        ctx.memory[MISSING_CANARY] = canary.header_value
         sweep = await _sweep(check, ctx, imap, canary, empty_spam)
         metrics["late_canaries"] = len(sweep.late)
         metrics["waited_s"] = deadline_s
@@ -484,7 +487,8 @@ def _sweeps(
     pending = _pending(ctx)
     # INTERNALDATE has whole seconds: the arrival lies within [date, date + 1 s).
     if found.id in pending or (delay_s is not None and delay_s + 1.0 > check.deadline_s):
-        pending.discard(found.id)
+        if found.id in pending:
+            pending.remove(found.id)
         if folder == check.imap.mailbox and delay_s is not None:
             _learn_from_late(ctx.memory, check, delay_s)
         report.late.append(_late_entry(found, folder, arrived, delay_s))
@@ -533,7 +537,7 @@ async def _remove_after_shutdown(check: RoundtripCheck, canary: Canary) -> None:
         log.warning("canary %s of %s left for a later sweep", canary.id, check.name)
 
 
-def _pending(ctx: ProbeContext) -> set[str]:
+def _pending(ctx: ProbeContext) -> list[str]:
     """Ids of this check's canaries reported not_delivered, while the daemon remembers them."""
-    pending: set[str] = ctx.memory.setdefault("pending_canaries", set())
+    pending: list[str] = ctx.memory.setdefault(PENDING_CANARIES, [])
     return pending
