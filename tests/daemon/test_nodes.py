@@ -27,6 +27,7 @@ from harness.mailservers import MailServers
 from helpers.daemon import DaemonProcess, free_port, wait_for
 from helpers.http_receiver import HttpReceiver
 from helpers.roundtrip_config import roundtrip_toml
+from mailwatch.daemon.node import fair_share
 from mailwatch.store.store import Store
 
 LEASE_S = 2.0
@@ -394,3 +395,10 @@ def test_the_learned_deadline_carries_on_on_the_next_owner(
     # Its very first run waited the learned deadline, not the configured one.
     assert metrics["deadline_s"] < deadline_s, metrics
     assert "latency_s" in metrics
+
+
+@pytest.mark.parametrize(
+    ("wanted", "live", "share"), [(3, 3, 1), (4, 3, 2), (1000, 3, 334), (5, 0, 5), (0, 2, 0)]
+)
+def test_fair_share(wanted: int, live: int, share: int) -> None:
+    assert fair_share(wanted, live) == share
