@@ -37,7 +37,7 @@ from mailwatch.daemon.scheduler import CheckScheduler
 from mailwatch.daemon.sdnotify import SystemdNotifier, watchdog_interval_s
 from mailwatch.domain.errors import ConfigError, LeaseLostError
 from mailwatch.domain.nodes import OWNER_SITE
-from mailwatch.domain.notices import route_test_check
+from mailwatch.domain.notices import route_test_check, tested_route
 from mailwatch.domain.results import CheckResult
 from mailwatch.domain.tickets import format_number
 from mailwatch.domain.time import display_zone
@@ -175,7 +175,10 @@ class Daemon:
             # they finish (or are cut off), below.
             node_task.cancel()
             await asyncio.gather(node_task, return_exceptions=True)
-            await self._node.release(keep=set(self._scheduler.in_flight))
+            # Route tests keep theirs until their task ends: a test notice in flight must
+            # still be recorded, or the next start would send it again.
+            tests = {check for check, _site in self._wanted_leases() if tested_route(check)}
+            await self._node.release(keep=set(self._scheduler.in_flight) | tests)
             cancelled, cut_off = await asyncio.gather(
                 self._scheduler.shutdown(daemon.shutdown_grace_s),
                 self._sender.shutdown(daemon.shutdown_grace_s),
@@ -189,10 +192,10 @@ class Daemon:
                     cut_off,
                     daemon.shutdown_grace_s,
                 )
-            await self._node.release()
             for task in self._tasks:
                 task.cancel()
             await asyncio.gather(*self._tasks, return_exceptions=True)
+            await self._node.release()
             await self.write_status()
             log.info("mailwatch stopped")
             return 0
