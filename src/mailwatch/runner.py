@@ -10,6 +10,7 @@ from typing import Any
 from mailwatch.config.checks import CheckBase
 from mailwatch.config.checks.registry import kind_named
 from mailwatch.domain.kinds import SharedStage
+from mailwatch.domain.nodes import NodeIdentity
 from mailwatch.domain.probing import ProbeContext
 from mailwatch.domain.results import CheckResult, State
 from mailwatch.probes import probe_for
@@ -18,15 +19,24 @@ log = logging.getLogger(__name__)
 
 
 async def run_check(
-    check: CheckBase, memory: dict[str, Any] | None = None, *, confirming: bool = False
+    check: CheckBase,
+    memory: dict[str, Any] | None = None,
+    *,
+    confirming: bool = False,
+    node: NodeIdentity | None = None,
 ) -> CheckResult:
     """Run one check; a timeout or a probe bug becomes a result, never an exception.
 
-    ``confirming``: the run confirms a failure no ticket holds yet (``ProbeContext``)."""
+    ``confirming``: the run confirms a failure no ticket holds yet (``ProbeContext``);
+    ``node``: this daemon's node, the run's vantage point when the check has ``run_from``."""
     # Before the deadline is set: importing a probe's module is not the probe's time.
     probe = probe_for(check.kind)
     ctx = ProbeContext(
-        check=check.name, kind=check.kind, target=check.target, confirming=confirming
+        check=check.name,
+        kind=check.kind,
+        target=check.target,
+        confirming=confirming,
+        vantage=node if check.votes else None,
     )
     if memory is not None:
         ctx.memory = memory

@@ -20,6 +20,9 @@ from mailwatch.config.checks.registry import KINDS
 from mailwatch.config.metrics import MetricsConfig
 from mailwatch.daemon.metrics import DaemonMetrics, figure_metrics
 from mailwatch.domain.results import CheckResult, State
+from mailwatch.domain.sites import site_after
+from mailwatch.incidents.policy import IncidentPolicy
+from mailwatch.incidents.vote import count_votes
 
 NOW = datetime(2026, 12, 7, 10, 0, tzinfo=UTC)
 
@@ -275,3 +278,23 @@ def test_a_port_in_use_stops_the_daemon_with_one_line(tmp_path: Path) -> None:
     assert code == 1
     assert f"[metrics] listen = '127.0.0.1:{port}': cannot listen there" in daemon.stderr
     assert "Traceback" not in daemon.stderr
+
+
+def test_a_voting_check_exports_its_failing_sites_quorum_and_below_quorum_mark(
+    metrics: DaemonMetrics,
+) -> None:
+    sites = [
+        site_after(None, name, result("rt", "roundtrip", state, stage="x"), NOW, None)
+        for name, state in (("a", State.CRITICAL), ("b", State.OK), ("c", State.OK))
+    ]
+    vote = count_votes(sites, ["a", "b", "c"], None, IncidentPolicy(), 100.0, NOW)
+    metrics.set_votes({"rt": vote})
+    assert value(metrics, 'mailwatch_check_sites_failing{check="rt"}') == 1
+    assert value(metrics, 'mailwatch_check_quorum{check="rt"}') == 2
+    assert value(metrics, 'mailwatch_check_below_quorum{check="rt"}') == 1
+    assert value(metrics, 'mailwatch_check_site_state{check="rt",site="a"}') == 3
+    assert value(metrics, 'mailwatch_check_site_state{check="rt",site="b"}') == 0
+    # A check without run_from has no such series.
+    assert value(metrics, 'mailwatch_check_sites_failing{check="q"}') is None
+    metrics.set_votes({})
+    assert value(metrics, 'mailwatch_check_below_quorum{check="rt"}') is None

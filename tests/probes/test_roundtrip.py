@@ -23,6 +23,7 @@ from helpers.resolving import resolve_several
 from helpers.roundtrip_config import roundtrip_toml
 from helpers.tcp_responders import Responder, greets
 from mailwatch.config.checks.roundtrip import RoundtripCheck
+from mailwatch.domain.nodes import NodeIdentity
 from mailwatch.domain.results import State
 from mailwatch.probes.roundtrip.canary import Canary
 from mailwatch.runner import run_check
@@ -430,6 +431,41 @@ async def test_orphan_sweep_removes_old_canaries_with_the_older_route_header(
     assert result.details["removed_orphans"] == 1
     left = {_subject(path) for path in servers.maildir_files("canary")}
     assert left == {_subject_of(recent_ours), _subject_of(other_check)}
+
+
+async def test_a_site_sweeps_only_its_own_canaries(servers: MailServers) -> None:
+    """Three sites run one check into one mailbox: a site's sweep leaves the others' old
+    canaries alone (theirs may still be on the way), and its canary names its site and node."""
+    now = datetime.now(UTC)
+    two_hours_ago = now - timedelta(hours=2)
+
+    def at_site(site: str) -> bytes:
+        canary = Canary("rt", Canary.new("rt").id, two_hours_ago, site, f"node-{site}")
+        return canary.message("mailwatch@example.test", "canary@example.test")
+
+    mine, theirs = at_site("site-a"), at_site("site-b")
+    for raw in (mine, theirs):
+        _append(servers, raw, two_hours_ago + timedelta(seconds=1))
+    check = route(servers, run_from=["site-a", "site-b", "site-c"])
+    result = await run_check(check, node=NodeIdentity(name="node-a", site="site-a"))
+    assert result.state is State.OK, result.summary
+    assert result.details["removed_orphans"] == 1
+    assert {_subject(path) for path in servers.maildir_files("canary")} == {_subject_of(theirs)}
+    # The same check without run_from is one check wherever it runs: it sweeps them all.
+    result = await run_check(route(servers), node=NodeIdentity(name="node-a", site="site-a"))
+    assert result.details["removed_orphans"] == 1
+    assert_mailbox_empty(servers)
+
+
+async def test_a_site_canary_carries_site_and_node(servers: MailServers) -> None:
+    servers.hold_delivery()
+    check = route(servers, run_from=["site-a", "site-b"], deadline_s=1, timeout_s=10)
+    result = await run_check(check, node=NodeIdentity(name="node-b", site="site-b"))
+    assert result.stage == "not_delivered", result.summary
+    servers.release_delivery()
+    servers.wait_for_maildir("canary", 1, timeout_s=20)
+    [path] = servers.maildir_files("canary")
+    assert "X-Mailwatch-Canary: check=rt; site=site-b; node=node-b; id=" in path.read_text()
 
 
 def _subject_of(raw: bytes) -> str:

@@ -56,7 +56,7 @@ class _Claim:
         if entry.id in self.claimed:
             return None
         if not await change_status(
-            conn, entry.id, entry.status, OutboxStatus.SENDING, attempt_started_at=None
+            conn, entry.id, entry.status, OutboxStatus.SENDING, **self.claim_values()
         ):
             return None  # another sender took it
         self.claimed.add(entry.id)
@@ -92,6 +92,16 @@ class _Claim:
             await self.add_group(job)
         return job
 
+    def claim_values(self) -> dict[str, object]:
+        """A claim: this node sends the row, and its claim lapses after ``[node] lease_s``
+        unless renewed (the sender renews it while the attempt runs)."""
+        node = self.config.node
+        return {
+            "attempt_started_at": None,
+            "claimed_by": node.name,
+            "claim_expires_at": self.now + timedelta(seconds=node.lease_s),
+        }
+
     async def gate(self, entry: OutboxEntry, ticket: Ticket | None) -> rules.Verdict:
         """The rulebook's verdict on a claimed row.
 
@@ -117,7 +127,7 @@ class _Claim:
             if other.created_at < leader.created_at - window:
                 continue
             if not await change_status(
-                conn, other.id, other.status, OutboxStatus.SENDING, attempt_started_at=None
+                conn, other.id, other.status, OutboxStatus.SENDING, **self.claim_values()
             ):
                 continue
             ticket = await load_ticket(conn, other.ticket) if other.ticket else None

@@ -28,7 +28,7 @@ from mailwatch.alerts.attempt import Job, attempt
 from mailwatch.alerts.backoff import draw_jitter
 from mailwatch.alerts.claiming import claim_due
 from mailwatch.alerts.settling import SendReport, Settler
-from mailwatch.store.outbox import Interrupted, mark_attempt_started
+from mailwatch.store.outbox import Interrupted, mark_attempt_started, renew_claims
 from mailwatch.store.retry import retrying
 from mailwatch.store.store import Store
 
@@ -63,6 +63,7 @@ class OutboxSender:
         self._stopping = False
         self._in_flight = 0
         self._task: asyncio.Task[None] | None = None
+        self._recovered_at: datetime | None = None
 
     def wake(self) -> None:
         """Look at the outbox now instead of at the next poll (a row was just queued)."""
@@ -94,6 +95,46 @@ class OutboxSender:
         # Loaded before anything is claimed, so the first claim is not held up by it.
         await asyncio.to_thread(load_apprise)
         interrupted = await self.recover(self.clock())
+        self._report_interrupted(interrupted)
+        while not self._stopping:
+            self._wake.clear()
+            busy = False
+            try:
+                await self.prune(self.clock())
+            except Exception:
+                log.exception("outbox: deleting finished notifications failed")
+            try:
+                await self._recover_lapsed(self.clock())
+            except Exception:
+                log.exception("outbox: settling notifications of a stopped node failed")
+            if self._stopping:
+                break
+            try:
+                report = await self.run_once(self.clock())
+                busy = report.handled + len(report.deferred) >= self.config().outbox.max_parallel
+            except Exception:
+                log.exception("outbox: sending failed")
+            if busy or self._stopping:
+                continue
+            try:
+                async with asyncio.timeout(self.config().outbox.poll_interval_s):
+                    await self._wake.wait()
+            except TimeoutError:
+                pass
+
+    async def _recover_lapsed(self, now: datetime) -> None:
+        """Every lease_s / 3: rows another node claimed and stopped renewing (it died
+        mid-send) are interrupted; this node settles them as it does its own at start-up."""
+        every = timedelta(seconds=self.config().node.lease_s / 3)
+        if (
+            self._recovered_at is not None
+            and self._recovered_at <= now < self._recovered_at + every
+        ):
+            return
+        self._recovered_at = now
+        self._report_interrupted(await self.recover(now, restarted=False))
+
+    def _report_interrupted(self, interrupted: Interrupted) -> None:
         if interrupted.unsent:
             log.info(
                 "outbox: %d notification(s) claimed but not yet sent when mailwatch stopped: "
@@ -112,37 +153,19 @@ class OutboxSender:
                 len(interrupted.uncertain),
                 self.config().outbox.max_interrupted_resends,
             )
-        while not self._stopping:
-            self._wake.clear()
-            busy = False
-            try:
-                await self.prune(self.clock())
-            except Exception:
-                log.exception("outbox: deleting finished notifications failed")
-            if self._stopping:
-                break
-            try:
-                report = await self.run_once(self.clock())
-                busy = report.handled + len(report.deferred) >= self.config().outbox.max_parallel
-            except Exception:
-                log.exception("outbox: sending failed")
-            if busy or self._stopping:
-                continue
-            try:
-                async with asyncio.timeout(self.config().outbox.poll_interval_s):
-                    await self._wake.wait()
-            except TimeoutError:
-                pass
 
-    async def recover(self, now: datetime) -> Interrupted:
-        """Rows a dead process left in ``sending``: due again now, or ``uncertain`` once they
-        were sent again ``[outbox] max_interrupted_resends`` times after an interruption."""
+    async def recover(self, now: datetime, *, restarted: bool = True) -> Interrupted:
+        """Rows a dead process left in ``sending`` (this node's before it restarted, or
+        another node's whose claim lapsed): due again now, or ``uncertain`` once they were
+        sent again ``[outbox] max_interrupted_resends`` times after an interruption.
+        ``restarted``: at start-up, when this node's own rows in ``sending`` were cut off."""
         config = self.config()
         return await upkeep.recover(
             self.store,
             now,
             config.outbox.max_interrupted_resends,
             config.incidents.ticket_prefix,
+            config.node.name if restarted else None,
         )
 
     async def prune(self, now: datetime) -> int:
@@ -152,6 +175,19 @@ class OutboxSender:
             return 0
         self._pruned_at = now
         return await upkeep.prune(self.store, now, self.config().outbox.retention_days)
+
+    async def _keep_claim(self, ids: list[int]) -> None:
+        """While an attempt runs (a slow receiver), renew this node's claim on its rows every
+        lease_s / 3, so no other node takes them for interrupted and sends them again."""
+        while True:
+            node = self.config().node
+            await asyncio.sleep(node.lease_s / 3)
+            until = self.clock() + timedelta(seconds=node.lease_s)
+            try:
+                async with self.store.write() as conn:
+                    await renew_claims(conn, ids, node.name, until)
+            except Exception as exc:
+                log.error("outbox: claim on notice(s) %s not renewed: %s", ids, exc)
 
     async def run_once(self, now: datetime) -> SendReport:
         """Claim every row due at ``now`` (up to ``max_parallel``), deliver, settle."""
@@ -172,14 +208,19 @@ class OutboxSender:
         what = f"outbox: route {job.route}"
         self._in_flight += 1
         try:
+            ids = [entry.id for entry in job.entries]
 
             async def mark_started() -> None:
                 async with self.store.write() as conn:
-                    started = self.clock()
-                    await mark_attempt_started(conn, [entry.id for entry in job.entries], started)
+                    await mark_attempt_started(conn, ids, self.clock())
 
             await retrying(what, mark_started)
-            outcome = await attempt(settler.config, job, now)
+            renewal = asyncio.create_task(self._keep_claim(ids), name="outbox-claim")
+            try:
+                outcome = await attempt(settler.config, job, now)
+            finally:
+                renewal.cancel()
+                await asyncio.gather(renewal, return_exceptions=True)
         finally:
             self._in_flight -= 1
 

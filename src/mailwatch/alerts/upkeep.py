@@ -24,7 +24,9 @@ from mailwatch.store.tickets import insert_events, load_ticket
 log = logging.getLogger("mailwatch.alerts.sender")
 
 
-async def recover(store: Store, now: datetime, max_resends: int, prefix: str) -> Interrupted:
+async def recover(
+    store: Store, now: datetime, max_resends: int, prefix: str, node: str | None = None
+) -> Interrupted:
     """Rows a dead process left in ``sending``: due again now, each with a
     ``notification_failed`` event naming the interrupted attempt, while it has been resent
     for an interruption fewer than ``max_resends`` times; ``uncertain`` after that, with a
@@ -33,7 +35,7 @@ async def recover(store: Store, now: datetime, max_resends: int, prefix: str) ->
 
     async def transaction() -> Interrupted:
         async with store.write() as conn:
-            found = await settle_interrupted(conn, now, max_resends)
+            found = await settle_interrupted(conn, now, max_resends, node)
             for row_id in [*found.resent, *found.uncertain]:
                 entry = await load_entry(conn, row_id)
                 ticket = await load_ticket(conn, entry.ticket) if entry and entry.ticket else None

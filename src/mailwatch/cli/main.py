@@ -16,6 +16,7 @@ from mailwatch.cli import (
     demo_cmd,
     example_cmd,
     maintenance_cmd,
+    nodes_cmd,
     notify_test_cmd,
     run_cmd,
     schema_cmd,
@@ -76,6 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
     silence_cmd.add_parser(commands, config_parent)
     run_cmd.add_parser(commands, config_parent)
     status_cmd.add_parser(commands, config_parent)
+    nodes_cmd.add_parser(commands, config_parent)
     notify_test_cmd.add_parser(commands, config_parent)
     demo_cmd.add_parser(commands, config_parent)
     maintenance_cmd.add_parser(commands, config_parent)

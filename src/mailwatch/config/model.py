@@ -21,6 +21,7 @@ from mailwatch.config.escalation import (
 from mailwatch.config.incidents import IncidentsConfig, check_incident_references
 from mailwatch.config.maintenance import MaintenanceWindowConfig, check_maintenance_references
 from mailwatch.config.metrics import MetricsConfig
+from mailwatch.config.node import NodeConfig
 from mailwatch.config.routes import AlertsConfig, RouteConfig, RouteName, check_route_references
 from mailwatch.config.sla import BusinessCalendarConfig, SlaPlanConfig, check_plan_references
 from mailwatch.config.store import StoreConfig
@@ -36,6 +37,7 @@ class MailwatchConfig(StrictModel):
     plans: dict[str, SlaPlanConfig] = Field(default_factory=dict)
     daemon: DaemonConfig = Field(default_factory=DaemonConfig)
     store: StoreConfig = Field(default_factory=StoreConfig)
+    node: NodeConfig = Field(default_factory=NodeConfig)
     incidents: IncidentsConfig = Field(default_factory=IncidentsConfig)
     maintenance: list[MaintenanceWindowConfig] = Field(default_factory=list)
     metrics: MetricsConfig = Field(default_factory=MetricsConfig)

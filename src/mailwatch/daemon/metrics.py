@@ -12,7 +12,7 @@ import contextlib
 import logging
 import platform
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,6 +27,7 @@ from mailwatch.config.checks.registry import KINDS
 from mailwatch.domain.kinds import Figure
 from mailwatch.domain.results import CheckResult, State
 from mailwatch.domain.tickets import Ticket
+from mailwatch.incidents.vote import Vote
 
 log = logging.getLogger("mailwatch.daemon.metrics")
 
@@ -76,6 +77,8 @@ class _CheckSeries:
     missed: int = 0
     gauges: dict[str, dict[LabelValues, float]] = field(default_factory=dict)
     counters: dict[str, dict[LabelValues, float]] = field(default_factory=dict)
+    vote: Vote | None = None
+    """The sites' last count, for a check with ``run_from``."""
 
 
 class _ChecksCollector(Collector):
@@ -149,6 +152,42 @@ def _check_families(checks: list[tuple[str, _CheckSeries]]) -> Iterator[Metric]:
             failures.add_metric([name, stage], count)
         missed.add_metric([name], series.missed)
     yield from (state, success, duration, last_success, runs, failures, missed)
+    yield from _vote_families(checks)
+
+
+def _vote_families(checks: list[tuple[str, _CheckSeries]]) -> Iterator[Metric]:
+    """The sites' vote on each check with ``run_from`` (docs/cluster.md)."""
+    failing = GaugeMetricFamily(
+        "mailwatch_check_sites_failing",
+        "Sites whose current result of the check fails (checks with run_from)",
+        labels=["check"],
+    )
+    quorum = GaugeMetricFamily(
+        "mailwatch_check_quorum",
+        "Sites that must fail before the check opens a ticket (checks with run_from)",
+        labels=["check"],
+    )
+    below = GaugeMetricFamily(
+        "mailwatch_check_below_quorum",
+        "1 while some sites fail the check but fewer than its quorum: shown, nobody paged",
+        labels=["check"],
+    )
+    site_state = GaugeMetricFamily(
+        "mailwatch_check_site_state",
+        "State of each site's current result, ranked as mailwatch_check_state "
+        "(checks with run_from; a site without a current result has no series)",
+        labels=["check", "site"],
+    )
+    for name, series in checks:
+        vote = series.vote
+        if vote is None:
+            continue
+        failing.add_metric([name], len(vote.failing))
+        quorum.add_metric([name], vote.quorum)
+        below.add_metric([name], int(vote.below_quorum))
+        for site in vote.current:
+            site_state.add_metric([name, site.site], site.state.badness)
+    yield from (failing, quorum, below, site_state)
 
 
 def _figure_families(
@@ -285,6 +324,12 @@ class DaemonMetrics:
                 else:
                     series.gauges.setdefault(metric.name, {})[labels] = value
                 break
+
+    def set_votes(self, votes: Mapping[str, Vote]) -> None:
+        """The latest count of each check with ``run_from`` (the others have none)."""
+        with self.lock:
+            for name, series in self.checks.items():
+                series.vote = votes.get(name)
 
     def missed_run(self, check: str) -> None:
         with self.lock:

@@ -48,8 +48,15 @@ class RouteTester:
     path). ``wake()`` after a reload: the schedule is read again from the config and store."""
 
     def __init__(
-        self, store: Store, config: Callable[[], MailwatchConfig], on_result: ResultHandler
+        self,
+        store: Store,
+        config: Callable[[], MailwatchConfig],
+        on_result: ResultHandler,
+        may_test: Callable[[str], bool] = lambda _route: True,
     ) -> None:
+        self._may_test = may_test
+        """Whether this node tests the route (of several nodes, the one holding the lease
+        of its ``route-test:NAME`` check); ``wake()`` when that changes."""
         self._store = store
         self._config = config
         self._on_result = on_result
@@ -66,7 +73,7 @@ class RouteTester:
         due: dict[str, datetime] = {}
         async with self._store.read() as conn:
             for name, route in config.routes.items():
-                if route.test_every is None:
+                if route.test_every is None or not self._may_test(name):
                     continue
                 check = route_test_check(name)
                 state = await load_check_state(conn, dedup_key(check, name), check, name)

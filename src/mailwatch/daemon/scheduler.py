@@ -28,12 +28,15 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from mailwatch.config.checks import CheckBase
 from mailwatch.domain.errors import StoreError
+from mailwatch.domain.nodes import NodeIdentity
 from mailwatch.domain.results import CheckResult
 from mailwatch.runner import run_check
 
 log = logging.getLogger(__name__)
 
 ResultHandler = Callable[[CheckBase, CheckResult], Awaitable[bool]]
+MemoryLoader = Callable[[CheckBase], Awaitable[dict[str, Any] | None]]
+"""Reads what a check remembered when it last ran, on this node or another (None: nothing)."""
 """Takes a check's result; True when the failure awaits confirmation (no ticket holds it yet),
 so the check should run again after its ``retry_interval_s``."""
 
@@ -91,8 +94,16 @@ class CheckScheduler:
         max_per_kind: Mapping[str, int],
         on_missed: Callable[[str], None] | None = None,
         start_spread_s: float = 60.0,
+        may_run: Callable[[str], bool] | None = None,
+        load_memory: MemoryLoader | None = None,
+        node: NodeIdentity | None = None,
     ) -> None:
         self._start_spread_s = start_spread_s
+        self._node = node
+        self._may_run = may_run
+        """Whether this node holds the check's lease now; a run it does not hold is skipped
+        (another node runs the check)."""
+        self._load_memory = load_memory
         self._on_result = on_result
         self._on_missed = on_missed
         self._scheduler = AsyncIOScheduler(timezone=UTC)
@@ -104,6 +115,8 @@ class CheckScheduler:
         self._running: dict[asyncio.Task[None], str] = {}
         self.missed: Counter[str] = Counter()
         self.runs: Counter[str] = Counter()
+        self.skipped: Counter[str] = Counter()
+        """Runs skipped because another node holds the check's lease."""
         self.retries: Counter[str] = Counter()
         """Runs brought forward to confirm a failure, per check."""
         self._awaiting: set[str] = set()
@@ -120,7 +133,9 @@ class CheckScheduler:
     def apply(self, checks: Iterable[CheckBase]) -> None:
         """Make the schedule match ``checks``: new ones start, gone ones stop, changed ones
         restart with their new settings (a run in progress finishes with the old ones)."""
-        wanted = {check.name: check for check in checks if check.enabled}
+        site = self._node.site if self._node is not None else None
+        # A check with run_from runs here only if this node's site is listed.
+        wanted = {check.name: check for check in checks if check.enabled and check.runs_at(site)}
         for name in list(self._checks):
             if name not in wanted:
                 self._remove(name)
@@ -136,7 +151,6 @@ class CheckScheduler:
 
     def _add(self, check: CheckBase) -> None:
         self._checks[check.name] = check
-        self._memory.setdefault(check.name, {})
         spread = min(check.interval_s, self._start_spread_s)
         first = datetime.now(UTC) + timedelta(seconds=random.uniform(0, spread))
         self._scheduler.add_job(
@@ -163,20 +177,25 @@ class CheckScheduler:
         check = self._checks.get(name)
         if check is None:
             return
+        if self._may_run is not None and not self._may_run(name):
+            self.skipped[name] += 1
+            return
         task = asyncio.current_task()
         assert task is not None
         self._running[task] = name
         started = datetime.now(UTC)
         try:
-            memory = self._memory.setdefault(name, {})
+            memory = await self._memory_for(check)
             confirming = name in self._awaiting
             kind_limit = self._kind_limits.get(check.kind)
             async with self._limit:
                 if kind_limit is not None:
                     async with kind_limit:
-                        result = await run_check(check, memory, confirming=confirming)
+                        result = await run_check(
+                            check, memory, confirming=confirming, node=self._node
+                        )
                 else:
-                    result = await run_check(check, memory, confirming=confirming)
+                    result = await run_check(check, memory, confirming=confirming, node=self._node)
             self.runs[name] += 1
             awaits = await self._on_result(check, result)
             if self._checks.get(name) is check:
@@ -201,6 +220,24 @@ class CheckScheduler:
             log.exception("handling the result of check %s failed", name, extra={"check": name})
         finally:
             self._running.pop(task, None)
+
+    async def _memory_for(self, check: CheckBase) -> dict[str, Any]:
+        """The check's memory: kept here between runs, read from the store on its first run
+        on this node (at start-up, or after ``forget_memory`` when the lease changed hands)."""
+        memory = self._memory.get(check.name)
+        if memory is None:
+            loaded = await self._load_memory(check) if self._load_memory is not None else None
+            memory = self._memory.setdefault(check.name, loaded or {})
+        return memory
+
+    def memory_of(self, name: str) -> dict[str, Any] | None:
+        """What ``name`` remembers now (the daemon stores it with the check's result)."""
+        return self._memory.get(name)
+
+    def forget_memory(self, name: str) -> None:
+        """Read the check's memory from the store before its next run: another node may have
+        run it since this one last did."""
+        self._memory.pop(name, None)
 
     def _bring_forward(self, check: CheckBase, started: datetime) -> None:
         """Run ``check`` again ``confirm_interval_s`` after ``started`` (at once if that has

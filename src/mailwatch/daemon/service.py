@@ -14,11 +14,14 @@ claiming notices, let running checks and deliveries in flight finish within
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 import signal
+from collections.abc import Callable
 from datetime import UTC, datetime, tzinfo
 from pathlib import Path
+from typing import Any
 
 from mailwatch import __version__
 from mailwatch.alerts.announcer import Announcer
@@ -28,20 +31,25 @@ from mailwatch.config import MailwatchConfig, load_config
 from mailwatch.config.checks import CheckBase
 from mailwatch.daemon.deadman import assess, ping
 from mailwatch.daemon.metrics import DaemonMetrics, metrics_url
+from mailwatch.daemon.node import ClusterNode
 from mailwatch.daemon.route_tests import RouteTester
 from mailwatch.daemon.scheduler import CheckScheduler
 from mailwatch.daemon.sdnotify import SystemdNotifier, watchdog_interval_s
-from mailwatch.domain.errors import ConfigError
+from mailwatch.domain.errors import ConfigError, LeaseLostError
+from mailwatch.domain.nodes import OWNER_SITE
+from mailwatch.domain.notices import route_test_check, tested_route
 from mailwatch.domain.results import CheckResult
 from mailwatch.domain.tickets import format_number
 from mailwatch.domain.time import display_zone
-from mailwatch.incidents.processor import ProcessOutcome, process_result, tick
+from mailwatch.incidents.processor import ProcessOutcome, RunBy, process_result, tick
 from mailwatch.logsetup import NOTICE
 from mailwatch.probes import probe_for
-from mailwatch.status.build import read_stored_facts
+from mailwatch.status.build import count_site_votes, read_stored_facts
 from mailwatch.status.files import StatusWriteError, write_status
 from mailwatch.status.live import CheckStatus
 from mailwatch.status.model import DaemonInfo, assemble
+from mailwatch.store.memory import load_memory
+from mailwatch.store.nodes import LeaseKey
 from mailwatch.store.outbox import outbox_backlog
 from mailwatch.store.store import Store
 
@@ -67,6 +75,9 @@ class Daemon:
         self._tasks: list[asyncio.Task[None]] = []
         self._sender: OutboxSender | None = None
         self._route_tester: RouteTester | None = None
+        self._node: ClusterNode | None = None
+        self._stored_memory: dict[str, str] = {}
+        """Per check, its memory as last read from or written to the store (JSON text)."""
 
     @property
     def scheduler(self) -> CheckScheduler | None:
@@ -97,13 +108,25 @@ class Daemon:
         try:
             self._sync_check_list(self.config.enabled_checks())
             daemon = self.config.daemon
+            self._node = ClusterNode(
+                self._store,
+                lambda: self.config,
+                self._wanted_leases,
+                busy=lambda: self._scheduler.in_flight if self._scheduler else (),
+                on_gained=self._leases_gained,
+            )
             self._scheduler = CheckScheduler(
                 self._handle_result,
                 daemon.max_concurrent_checks,
                 daemon.max_concurrent_per_kind,
                 on_missed=self.metrics.missed_run,
                 start_spread_s=daemon.start_spread_s,
+                may_run=self._node_owns,
+                load_memory=self._load_memory,
+                node=self.config.node.identity,
             )
+            # The leases this node can take before the first runs fall due.
+            await self._node.tick()
             if (address := self.config.metrics.address) is not None:
                 try:
                     self.metrics.serve(*address)
@@ -130,10 +153,14 @@ class Daemon:
                 asyncio.create_task(self._heartbeat(), name="heartbeat"),
                 asyncio.create_task(self._status_writer(), name="status-writer"),
             ]
+            node_task = asyncio.create_task(self._node.run(), name="node")
             self._sender = OutboxSender(self._store, lambda: self.config)
             self._sender.start()
             self._route_tester = RouteTester(
-                self._store, lambda: self.config, self._handle_route_test
+                self._store,
+                lambda: self.config,
+                self._handle_route_test,
+                may_test=lambda route: self._node_owns(route_test_check(route)),
             )
             self._tasks.append(asyncio.create_task(self._route_tester.run(), name="route-tests"))
             announcer = Announcer(self._store, lambda: self.config)
@@ -144,6 +171,14 @@ class Daemon:
             self.notifier.notify(
                 "STOPPING=1", "STATUS=stopping: waiting for running checks and deliveries"
             )
+            # Checks not running now go to the other nodes at once; the running ones once
+            # they finish (or are cut off), below.
+            node_task.cancel()
+            await asyncio.gather(node_task, return_exceptions=True)
+            # Route tests keep theirs until their task ends: a test notice in flight must
+            # still be recorded, or the next start would send it again.
+            tests = {check for check, _site in self._wanted_leases() if tested_route(check)}
+            await self._node.release(keep=set(self._scheduler.in_flight) | tests)
             cancelled, cut_off = await asyncio.gather(
                 self._scheduler.shutdown(daemon.shutdown_grace_s),
                 self._sender.shutdown(daemon.shutdown_grace_s),
@@ -160,6 +195,7 @@ class Daemon:
             for task in self._tasks:
                 task.cancel()
             await asyncio.gather(*self._tasks, return_exceptions=True)
+            await self._node.release()
             await self.write_status()
             log.info("mailwatch stopped")
             return 0
@@ -195,6 +231,8 @@ class Daemon:
             self._scheduler.apply(new.enabled_checks())
         if self._route_tester is not None:
             self._route_tester.wake()
+        if self._node is not None:
+            self._node.wake()
         log.info("config reloaded: %d check(s)", len(self.checks))
         self._status_dirty.set()
         self.notifier.notify("READY=1", f"STATUS={self._one_line()}")
@@ -250,7 +288,18 @@ class Daemon:
             log.debug("%s: %s: %s", check.name, result.state.label, result.summary, extra=fields)
         self.metrics.record(result)
         assert self._store is not None
-        outcome = await process_result(self._store, self.config, result, datetime.now(UTC))
+        try:
+            outcome = await process_result(
+                self._store,
+                self.config,
+                result,
+                datetime.now(UTC),
+                self._run_by(check.name),
+                self.config.node.identity,
+            )
+        except LeaseLostError as exc:
+            log.warning("%s", exc, extra=fields)
+            return False
         changed |= self.flapping.get(check.name) != outcome.state.flapping
         self.flapping[check.name] = outcome.state.flapping
         if outcome.outbox_ids and self._sender is not None:
@@ -258,21 +307,96 @@ class Daemon:
         self._log_events(outcome)
         # A result that changes nothing a person acts on (the same state again) waits for the
         # heartbeat: rewriting the whole file for each of 1,000 routes a minute cost more CPU
-        # than the probes' own Python code (docs/performance.md).
-        if changed or outcome.events:
+        # than the probes' own Python code (docs/performance.md). A voting check's count of
+        # failing sites may have moved with any site's result: that is always news.
+        if changed or outcome.events or outcome.vote is not None:
             self._status_dirty.set()
-        return outcome.state.awaits_confirmation
+        return outcome.awaits_confirmation
 
     async def _handle_route_test(self, result: CheckResult) -> None:
         """A route test's outcome, through the same incident path as a check's result (its
         ticket, SLA, acks and status file entries), but not a check of the status file."""
         assert self._store is not None
-        outcome = await process_result(self._store, self.config, result, datetime.now(UTC))
+        try:
+            outcome = await process_result(
+                self._store, self.config, result, datetime.now(UTC), self._run_by(result.check)
+            )
+        except LeaseLostError as exc:
+            log.warning("%s", exc)
+            return
         if outcome.outbox_ids and self._sender is not None:
             self._sender.wake()
         self._log_events(outcome)
         if outcome.events:
             self._status_dirty.set()
+
+    def _wanted_leases(self) -> list[LeaseKey]:
+        """One lease per enabled check and per tested route: each runs on one node. A check
+        with ``run_from`` has one lease per site, and this node wants its own site's only."""
+        config = self.config
+        site = config.node.site
+        checks = [
+            self._lease_key(check.name) for check in config.enabled_checks() if check.runs_at(site)
+        ]
+        tests = [
+            (route_test_check(name), OWNER_SITE)
+            for name, route in config.routes.items()
+            if route.test_every is not None
+        ]
+        return checks + tests
+
+    def _lease_key(self, check: str) -> LeaseKey:
+        """The lease a run of ``check`` here needs: its site's for a check with ``run_from``
+        (each listed site runs it once), else the cluster's one."""
+        configured = self.config.check_named(check)
+        if configured is not None and configured.votes:
+            return (check, self.config.node.site)
+        return (check, OWNER_SITE)
+
+    def _node_owns(self, check: str) -> bool:
+        return self._node is not None and self._node.owns(*self._lease_key(check))
+
+    def _ticker(self) -> Callable[[str], bool]:
+        """Which checks' tickets this node ticks: those of checks it holds, and of checks
+        nobody holds any more (removed from the config), so one node ticks each."""
+        wanted = {check for check, _site in self._wanted_leases()}
+
+        def mine(check: str) -> bool:
+            return self._node_owns(check) or check not in wanted
+
+        return mine
+
+    def _leases_gained(self, keys: set[LeaseKey]) -> None:
+        # Another node may have run these since this one last did: read their memory again.
+        for check, _site in keys:
+            self._stored_memory.pop(check, None)
+            if self._scheduler is not None:
+                self._scheduler.forget_memory(check)
+        if self._route_tester is not None:
+            self._route_tester.wake()
+
+    async def _load_memory(self, check: CheckBase) -> dict[str, Any] | None:
+        assert self._store is not None
+        async with self._store.read() as conn:
+            memory = await load_memory(conn, self._lease_key(check.name))
+        if memory is not None:
+            self._stored_memory[check.name] = json.dumps(memory, sort_keys=True)
+        return memory
+
+    def _run_by(self, check: str) -> RunBy:
+        """This node, the check's lease, and its memory when it changed since last stored."""
+        memory = self._scheduler.memory_of(check) if self._scheduler is not None else None
+        changed = None
+        if memory is not None:
+            try:
+                text = json.dumps(memory, sort_keys=True)
+            except (TypeError, ValueError):
+                log.warning("%s: its memory is not JSON; kept on this node only", check)
+            else:
+                if self._stored_memory.get(check) != text:
+                    self._stored_memory[check] = text
+                    changed = memory
+        return RunBy(self.config.node.name, self._lease_key(check), changed)
 
     def _log_events(self, outcome: ProcessOutcome) -> None:
         prefix = self.config.incidents.ticket_prefix
@@ -291,7 +415,7 @@ class Daemon:
         while True:
             try:
                 assert self._store is not None
-                await tick(self._store, self.config, datetime.now(UTC))
+                await tick(self._store, self.config, datetime.now(UTC), self._ticker())
                 await self.write_status()
             except Exception:
                 log.exception("heartbeat failed")
@@ -328,6 +452,8 @@ class Daemon:
             backlog = await outbox_backlog(conn)
         self.metrics.set_tickets(stored.tickets)
         self.metrics.outbox_backlog.set(backlog)
+        votes = count_site_votes(self.config, stored.sites, now)
+        self.metrics.set_votes(votes)
         snapshot = assemble(
             now,
             self.info,
@@ -336,6 +462,7 @@ class Daemon:
             self.flapping,
             self.config.maintenance,
             ticket_prefix=self.config.incidents.ticket_prefix,
+            votes=votes,
         )
         try:
             await asyncio.to_thread(write_status, self.state_dir, snapshot, self.zone, now)

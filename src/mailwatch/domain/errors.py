@@ -6,6 +6,7 @@
     ├── ProbeFailure                a probe ends with a failed result: a stage and a summary
     ├── SmtpUnreachable             one address held no SMTP greeting; the message says why
     ├── CertificateRejected         a verifying TLS handshake refused the peer's chain
+    ├── LeaseLostError              another node took the check over: this node's result is not kept
     ├── StoreError                  the database cannot be used (exit 74)
     │   ├── DatabaseMissingError      no database yet: the daemon has not run (exit 66)
     │   ├── NewerSchemaError          written by a newer mailwatch
@@ -90,6 +91,11 @@ class CertificateRejected(MailwatchError):
         super().__init__(reason)
         self.code = code
         self.reason = reason
+
+
+class LeaseLostError(MailwatchError):
+    """A result came from a run of a check whose lease another node holds now; that node runs
+    the check, so this result is dropped rather than counted twice."""
 
 
 class StoreError(MailwatchError):

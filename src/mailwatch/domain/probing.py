@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from mailwatch.domain.errors import ProbeFailure
+from mailwatch.domain.nodes import NodeIdentity
 from mailwatch.domain.results import CheckResult, State
 
 
@@ -30,7 +31,9 @@ class ProbeContext:
     """Per-run facts for a probe, and the place it reports progress.
 
     ``memory`` survives between runs of the same check in the daemon (growth rates, learned
-    deadlines); a one-shot ``mailwatch check`` starts it empty.
+    deadlines); a one-shot ``mailwatch check`` starts it empty. It holds JSON values only
+    (str, numbers, lists, dicts): the daemon keeps it in the database, so the node that takes
+    a check over continues where the last one stopped.
     """
 
     check: str
@@ -45,6 +48,10 @@ class ProbeContext:
     """``loop.time()`` when the caller's timeout cuts the probe off."""
     confirming: bool = False
     """This run confirms a failure that no ticket holds yet (the daemon's confirmation retry)."""
+    vantage: NodeIdentity | None = None
+    """The node and site running a check that several sites run (``run_from``), None
+    otherwise: what such a run leaves behind (a canary) carries them, and it cleans up its
+    own site's leftovers only."""
 
     def timed_out(self) -> bool:
         """Inside a cancellation: was it the caller's timeout (True) or a shutdown (False)?"""

@@ -8,28 +8,34 @@ the one module of ``mailwatch.incidents`` that talks to the store.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from mailwatch.alerts.planner import PlannerSettings, plan_outbox
 from mailwatch.alerts.routes import build_routes
 from mailwatch.domain.checkstate import CheckState
-from mailwatch.domain.errors import SilenceNotFoundError, TicketNotFoundError
+from mailwatch.domain.errors import LeaseLostError, SilenceNotFoundError, TicketNotFoundError
+from mailwatch.domain.nodes import NodeIdentity
 from mailwatch.domain.quiet import ALL_CHECKS, Silence, quiet_for
 from mailwatch.domain.results import CheckResult
+from mailwatch.domain.sites import site_after
 from mailwatch.domain.tickets import Ticket, dedup_key, format_number
 from mailwatch.domain.time import iso
 from mailwatch.domain.timeline import EventType
 from mailwatch.incidents.engine import Decision, EngineContext, annotate, evaluate, on_tick
 from mailwatch.incidents.policy import IncidentPolicy, policy_for
+from mailwatch.incidents.vote import Vote, count_votes, voted_policy, voted_result, window_s
 from mailwatch.store.checks import insert_result, load_state, save_state
+from mailwatch.store.memory import save_memory
+from mailwatch.store.nodes import LeaseKey, holds
 from mailwatch.store.outbox import OutboxRow, cancel_entries, insert_outbox, ticket_entries
 from mailwatch.store.retry import retrying
 from mailwatch.store.silences import active_silences, add_silence, end_silences, load_silence
+from mailwatch.store.sites import load_sites, save_site
 from mailwatch.store.store import Store
 from mailwatch.store.tickets import (
     StoredEvent,
@@ -43,6 +49,7 @@ from mailwatch.store.tickets import (
 )
 
 if TYPE_CHECKING:
+    from mailwatch.config.checks import CheckBase
     from mailwatch.config.model import MailwatchConfig
 
 
@@ -55,32 +62,129 @@ class ProcessOutcome:
     tickets: list[Ticket] = field(default_factory=list)
     outbox_ids: list[int] = field(default_factory=list)
     result_id: int | None = None
+    vote: Vote | None = None
+    """The count of the sites, for a check run from several (``run_from``)."""
+    site_awaits: bool | None = None
+    """For such a check: whether this site's failure awaits confirmation."""
+
+    @property
+    def awaits_confirmation(self) -> bool:
+        """The failure just recorded awaits confirmation: no ticket holds it yet, so the
+        check should run again after its ``retry_interval_s`` (at this site)."""
+        if self.site_awaits is not None:
+            return self.site_awaits
+        return self.state.awaits_confirmation
+
+
+@dataclass(frozen=True)
+class RunBy:
+    """Who ran the check: the node holding ``lease``, and what the check remembers now
+    (``memory``, None when unchanged since it was last stored)."""
+
+    node: str
+    lease: LeaseKey
+    memory: Mapping[str, Any] | None = None
 
 
 async def process_result(
-    store: Store, config: MailwatchConfig, result: CheckResult, now: datetime
+    store: Store,
+    config: MailwatchConfig,
+    result: CheckResult,
+    now: datetime,
+    run_by: RunBy | None = None,
+    vantage: NodeIdentity | None = None,
 ) -> ProcessOutcome:
-    """Record ``result`` and everything the engine decides about it, in one transaction."""
+    """Record ``result`` and everything the engine decides about it, in one transaction.
+
+    With ``run_by`` (the daemon's runs) the node must still hold the check's lease in that
+    transaction, so two nodes never both count a failure; ``LeaseLostError`` otherwise, and
+    nothing is written. The check's memory is written with the result. ``vantage`` is the
+    node and site that ran it: the result is stored with its site, and a check run from
+    several sites (``run_from``) is decided by their vote."""
     key = dedup_key(result.check, result.target)
     policy = policy_for(config, result.check)
+    site = vantage.site if vantage is not None else None
+    node = run_by.node if run_by is not None else vantage.name if vantage is not None else None
 
     async def transaction() -> ProcessOutcome:
         async with store.write() as conn:
-            retention = config.incidents.result_retention
-            result_id = await insert_result(conn, result, key, now, retention)
+            if run_by is not None:
+                if not await holds(conn, run_by.node, run_by.lease):
+                    raise LeaseLostError(
+                        f"{result.check}: node {run_by.node} no longer holds its lease; "
+                        "the result of its run is not kept"
+                    )
+                if run_by.memory is not None:
+                    await save_memory(conn, run_by.lease, run_by.memory, run_by.node, now)
+            result_id = await insert_result(
+                conn,
+                result,
+                key,
+                now,
+                config.incidents.result_retention,
+                node,
+                site,
+            )
             state = await load_check_state(conn, key, result.check, result.target)
             context = await load_context(conn, config, result.check, now)
+            check = config.check_named(result.check)
+            if check is not None and check.votes and vantage is not None:
+                return await _vote(
+                    conn, config, check, result, vantage, state, context, now, result_id
+                )
             decision = evaluate(state, result, policy, now, context)
             return await write_decision(conn, config, decision, now, result_id)
 
     return await retrying(f"check {result.check}", transaction)
 
 
-async def tick(store: Store, config: MailwatchConfig, now: datetime) -> list[ProcessOutcome]:
+async def _vote(
+    conn: AsyncConnection,
+    config: MailwatchConfig,
+    check: CheckBase,
+    result: CheckResult,
+    node: NodeIdentity,
+    state: CheckState,
+    context: EngineContext,
+    now: datetime,
+    result_id: int,
+) -> ProcessOutcome:
+    """Count ``result`` as its site's, count the sites' votes, and tell the engine what the
+    vote decided (nothing while it is undecided). ``mailwatch.incidents.vote`` has the rule."""
+    assert check.run_from is not None
+    sites = await load_sites(conn, state.dedup_key)
+    mine = site_after(sites.get(node.site), node.site, result, now, node.name)
+    await save_site(conn, state.dedup_key, check.name, mine, result_id)
+    sites[node.site] = mine
+    policy = policy_for(config, check.name)
+    window = window_s(check.interval_s, check.timeout_s)
+    vote = count_votes(sites.values(), check.run_from, check.quorum, policy, window, now)
+    told = voted_result(vote, result)
+    if told is None:
+        outcome = ProcessOutcome(state, result_id=result_id)
+    else:
+        decision = evaluate(state, told, voted_policy(policy), now, context)
+        outcome = await write_decision(conn, config, decision, now, result_id)
+    held = outcome.state.ticket is not None or outcome.state.reported_to_parent is not None
+    return replace(outcome, vote=vote, site_awaits=mine.failing and not held)
+
+
+async def tick(
+    store: Store,
+    config: MailwatchConfig,
+    now: datetime,
+    mine: Callable[[str], bool] | None = None,
+) -> list[ProcessOutcome]:
     """Time-driven transitions of every open ticket: SLA breaches, and re-announcing tickets
-    whose maintenance window or silence has ended. One short transaction per ticket."""
+    whose maintenance window or silence has ended. One short transaction per ticket.
+    ``mine`` keeps the tickets of the checks this node answers for (of several nodes, the
+    one holding the check's lease)."""
     async with store.read() as conn:
-        keys = [(t.dedup_key, t.check, t.target) for t in await open_tickets(conn)]
+        keys = [
+            (t.dedup_key, t.check, t.target)
+            for t in await open_tickets(conn)
+            if mine is None or mine(t.check)
+        ]
     outcomes = []
     for key, check, target in keys:
 

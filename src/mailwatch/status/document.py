@@ -13,7 +13,14 @@ from mailwatch.domain.errors import MailwatchError
 from mailwatch.domain.results import State
 from mailwatch.domain.tickets import TicketStatus
 from mailwatch.domain.time import iso
-from mailwatch.status.model import CheckView, DaemonInfo, StatusSnapshot, TicketView
+from mailwatch.status.model import (
+    CheckView,
+    DaemonInfo,
+    SiteView,
+    StatusSnapshot,
+    TicketView,
+    VoteView,
+)
 
 SCHEMA = "mailwatch.status/1"
 
@@ -45,6 +52,8 @@ def to_document(snapshot: StatusSnapshot) -> dict[str, Any]:
                 "metrics": dict(c.metrics),
                 "flapping": c.flapping,
                 "silenced_until": iso(c.silenced_until),
+                "below_quorum": c.below_quorum,
+                "vote": _vote_document(c.vote),
             }
             for c in snapshot.checks
         ],
@@ -64,6 +73,27 @@ def to_document(snapshot: StatusSnapshot) -> dict[str, Any]:
                 "escalation_step": t.escalation_step,
             }
             for t in snapshot.tickets
+        ],
+    }
+
+
+def _vote_document(vote: VoteView | None) -> dict[str, Any] | None:
+    if vote is None:
+        return None
+    return {
+        "quorum": vote.quorum,
+        "sites_failing": vote.sites_failing,
+        "below_quorum": vote.below_quorum,
+        "sites": [
+            {
+                "site": s.site,
+                "node": s.node,
+                "state": s.state.label,
+                "summary": s.summary,
+                "at": iso(s.at),
+                "current": s.current,
+            }
+            for s in vote.sites
         ],
     }
 
@@ -122,6 +152,27 @@ def _check(c: _Fields) -> CheckView:
         metrics=c.metrics("metrics"),
         flapping=c.boolean("flapping"),
         silenced_until=c.instant_or_none("silenced_until"),
+        vote=_vote(c.object("vote")) if c.values.get("vote") is not None else None,
+    )
+
+
+def _vote(v: _Fields) -> VoteView:
+    """A check's ``vote`` (absent from documents written before it existed)."""
+    return VoteView(
+        quorum=v.integer("quorum"),
+        sites_failing=v.integer("sites_failing"),
+        below_quorum=v.boolean("below_quorum"),
+        sites=tuple(
+            SiteView(
+                site=s.string("site"),
+                node=s.string_or_none("node"),
+                state=s.state("state"),
+                summary=s.string("summary"),
+                at=s.instant("at"),
+                current=s.boolean("current"),
+            )
+            for s in v.objects("sites")
+        ),
     )
 
 

@@ -5,13 +5,15 @@ one from the daemon's live records, the stored tickets and silences, and the con
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import overload
 
 from mailwatch.domain.quiet import Silence, Window
 from mailwatch.domain.results import State, worst
+from mailwatch.domain.sites import SiteState
 from mailwatch.domain.tickets import Ticket, TicketStatus, format_number
+from mailwatch.incidents.vote import Vote
 from mailwatch.status.live import CheckStatus
 
 
@@ -22,6 +24,30 @@ class DaemonInfo:
     version: str
     pid: int
     started_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class SiteView:
+    """One site's latest result of a check several sites run; ``current`` is False once it
+    is too old to vote (docs/cluster.md, "How quorum decides")."""
+
+    site: str
+    node: str | None
+    state: State
+    summary: str
+    at: datetime
+    current: bool
+
+
+@dataclass(frozen=True, slots=True)
+class VoteView:
+    """The sites' vote on a check with ``run_from``: how many fail, how many must."""
+
+    quorum: int
+    sites_failing: int
+    below_quorum: bool
+    """Some sites fail, fewer than ``quorum``: no ticket, no page, but shown."""
+    sites: tuple[SiteView, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +67,12 @@ class CheckView:
     flapping: bool
     silenced_until: datetime | None
     """The end of the silence or maintenance window covering the check, if any."""
+    vote: VoteView | None = None
+    """For a check with ``run_from``: the sites' vote, which also gives its state."""
+
+    @property
+    def below_quorum(self) -> bool:
+        return self.vote is not None and self.vote.below_quorum
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +118,8 @@ class StoredFacts:
     tickets: Sequence[Ticket]
     silences: Sequence[Silence]
     escalation_steps: Mapping[int, int]
+    sites: Mapping[str, Sequence[SiteState]] = field(default_factory=dict)
+    """Each site's state of the checks several sites run, by check name."""
 
 
 def assemble(
@@ -97,9 +131,16 @@ def assemble(
     windows: Iterable[Window],
     *,
     ticket_prefix: str,
+    votes: Mapping[str, Vote] | None = None,
 ) -> StatusSnapshot:
-    """The snapshot at ``now``; pure: it reads no clock, store or file."""
-    ordered = sorted(checks, key=lambda c: (-c.state.badness, c.name))
+    """The snapshot at ``now``; pure: it reads no clock, store or file. ``votes`` are the
+    counts of the checks several sites run; such a check's state is its vote's."""
+    votes = votes or {}
+    views = [
+        _voted(c, votes[c.name], stored.sites.get(c.name, ())) if c.name in votes else c
+        for c in checks
+    ]
+    ordered = sorted(views, key=lambda c: (-c.state.badness, c.name))
     # Silences before windows: of two equal ends, the first one's UTC offset is shown.
     ends = [(s.covers, s.until) for s in stored.silences if s.until is not None]
     ends += [(w.covers, until) for w in windows if (until := w.active_until(now)) is not None]
@@ -113,6 +154,9 @@ def assemble(
                 c,
                 flapping=bool(flapping.get(c.name, False)),
                 silenced_until=max((u for covers, u in ends if covers(c.name)), default=None),
+                vote=_vote_view(votes[c.name], stored.sites.get(c.name, ()))
+                if c.name in votes
+                else None,
             )
             for c in ordered
         ),
@@ -122,8 +166,59 @@ def assemble(
     )
 
 
+def _voted(check: CheckStatus, vote: Vote, sites: Sequence[SiteState]) -> CheckStatus:
+    """The check as its sites' vote has it: this node's own result is one vote of several."""
+    failing = [s for s in vote.current if s.failing]
+    count = f"{len(vote.sites)} site{'' if len(vote.sites) == 1 else 's'}"
+    first = failing[0] if failing else None
+    if len(failing) >= vote.quorum and first is not None:
+        summary = f"failing at {len(failing)} of {count} ({', '.join(vote.failing)})"
+    elif first is not None:
+        summary = (
+            f"below quorum: failing at {len(failing)} of {count} ({', '.join(vote.failing)}), "
+            f"quorum {vote.quorum}"
+        )
+    else:
+        summary = f"ok at {len(vote.current)} of {count}"
+    if first is not None:
+        summary += f"; {first.site}: {first.summary}"
+    if vote.silent:
+        summary += f"; no current result from {', '.join(vote.silent)}"
+    state = vote.state
+    latest = max((s.result_at for s in sites), default=None)
+    return CheckStatus(
+        name=check.name,
+        kind=check.kind,
+        target=check.target,
+        state=state,
+        summary=summary,
+        stage=first.stage if first is not None and state is not State.OK else None,
+        since=check.since if check.state is state else latest,
+        last_run_at=max((t for t in (latest, check.last_run_at) if t), default=None),
+        last_ok_at=check.last_ok_at,
+        metrics=check.metrics,
+    )
+
+
+def _vote_view(vote: Vote, sites: Sequence[SiteState]) -> VoteView:
+    counted = {s.site for s in vote.current}
+    return VoteView(
+        quorum=vote.quorum,
+        sites_failing=len(vote.failing),
+        below_quorum=vote.below_quorum,
+        sites=tuple(
+            SiteView(s.site, s.node, s.state, s.summary, _second(s.result_at), s.site in counted)
+            for s in sorted(sites, key=lambda s: s.site)
+        ),
+    )
+
+
 def _check_view(
-    check: CheckStatus, *, flapping: bool, silenced_until: datetime | None
+    check: CheckStatus,
+    *,
+    flapping: bool,
+    silenced_until: datetime | None,
+    vote: VoteView | None = None,
 ) -> CheckView:
     return CheckView(
         name=check.name,
@@ -138,6 +233,7 @@ def _check_view(
         metrics=dict(check.metrics),
         flapping=flapping,
         silenced_until=_second(silenced_until),
+        vote=vote,
     )
 
 

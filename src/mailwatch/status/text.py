@@ -53,13 +53,25 @@ def _check_lines(c: CheckView, zone: tzinfo | None, now: datetime) -> list[str]:
         flags.append("FLAPPING")
     if c.silenced_until:
         flags.append(f"silenced until {local(c.silenced_until, zone)}")
+    if c.vote is not None and c.vote.below_quorum:
+        flags.append(
+            f"BELOW QUORUM: {c.vote.sites_failing} site(s) failing, quorum {c.vote.quorum}"
+        )
     extra = f" [{', '.join(flags)}]" if flags else ""
     since = _when(c.since, zone, now) if c.since else "never run"
     last_ok = _when(c.last_ok_at, zone, now) if c.last_ok_at else "never"
-    return [
+    lines = [
         f"  {c.state.label.upper():<8}  {c.name}{extra}: {c.summary}",
         f"            {c.state.label} since {since}; last ok {last_ok}",
     ]
+    for site in c.vote.sites if c.vote is not None else ():
+        node = f" ({site.node})" if site.node else ""
+        stale = "" if site.current else "; too old to vote"
+        lines.append(
+            f"            site {site.site}{node}: {site.state.label} "
+            f"{_when(site.at, zone, now)}{stale}: {site.summary}"
+        )
+    return lines
 
 
 def _when(instant: datetime | None, zone: tzinfo | None, now: datetime) -> str:

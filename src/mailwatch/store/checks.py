@@ -45,9 +45,17 @@ _UPDATE_STATE = (
 
 
 async def insert_result(
-    conn: AsyncConnection, result: CheckResult, key: str, now: datetime, retention: int
+    conn: AsyncConnection,
+    result: CheckResult,
+    key: str,
+    now: datetime,
+    retention: int,
+    node: str | None = None,
+    site: str | None = None,
 ) -> int:
-    """Record a result and drop the key's results beyond the newest ``retention``; its id.
+    """Record a result (run by ``node`` at ``site``, when the daemon ran it) and drop the
+    key's results
+    beyond the newest ``retention``; its id.
 
     The prune is one indexed lookup of the oldest id to keep, so it costs the same however
     long the daemon has run.
@@ -67,6 +75,8 @@ async def insert_result(
             "started_at": result.started_at,
             "finished_at": result.finished_at,
             "recorded_at": now,
+            "node": node,
+            "site": site,
         },
     )
     result_id = int(row.scalar_one())

@@ -249,6 +249,84 @@ def _create_announcements(conn: Connection) -> None:
     table.create(conn)
 
 
+# --------------------------------------------------------------------------------------------
+# Version 5, frozen: several nodes on one database. Each node's heartbeat; the node that ran
+# each result; one lease per check
+# (and site, for a check run from several sites) naming the node that runs it until it
+# expires; what a check remembers between runs, so the next owner continues; and the outbox
+# row's sender node with its claim lease, so a row another live node is sending is not taken
+# for interrupted.
+# --------------------------------------------------------------------------------------------
+
+
+def _add_nodes_and_leases(conn: Connection) -> None:
+    meta = MetaData()
+    Table(
+        "nodes",
+        meta,
+        Column("name", String(64), primary_key=True),
+        Column("site", String(64), nullable=False),
+        Column("version", String(64), nullable=False),
+        Column("pid", Integer, nullable=False),
+        Column("started_at", DateTime(timezone=True), nullable=False),
+        Column("heartbeat_at", DateTime(timezone=True), nullable=False),
+        Column("stopped_at", DateTime(timezone=True)),
+    )
+    Table(
+        "leases",
+        meta,
+        Column("check_name", String(200), primary_key=True),
+        Column("site", String(64), primary_key=True),
+        Column("owner", String(64), nullable=False),
+        Column("acquired_at", DateTime(timezone=True), nullable=False),
+        Column("expires_at", DateTime(timezone=True), nullable=False),
+        Index("leases_by_owner", "owner"),
+    )
+    Table(
+        "check_memory",
+        meta,
+        Column("check_name", String(200), primary_key=True),
+        Column("site", String(64), primary_key=True),
+        Column("memory", JSON, nullable=False),
+        Column("written_by", String(64), nullable=False),
+        Column("updated_at", DateTime(timezone=True), nullable=False),
+    )
+    meta.create_all(conn, checkfirst=False)
+    conn.execute(text("ALTER TABLE check_results ADD COLUMN node VARCHAR(64)"))
+    conn.execute(text("ALTER TABLE outbox ADD COLUMN claimed_by VARCHAR(64)"))
+    instant = DateTime(timezone=True).compile(dialect=conn.dialect)
+    conn.execute(text(f"ALTER TABLE outbox ADD COLUMN claim_expires_at {instant}"))
+
+
+# --------------------------------------------------------------------------------------------
+# Version 6, frozen: vantage points. Every result carries the site that ran it, and a check run
+# from several sites (``run_from``) keeps each site's latest result and streaks, which the vote
+# counts (``incidents/vote.py``). Results written before have no site (NULL).
+# --------------------------------------------------------------------------------------------
+
+
+def _results_by_site(conn: Connection) -> None:
+    conn.execute(text("ALTER TABLE check_results ADD COLUMN site VARCHAR(64)"))
+    table = Table(
+        "site_states",
+        MetaData(),
+        Column("dedup_key", String(300), primary_key=True),
+        Column("site", String(64), primary_key=True),
+        Column("check_name", String(64), nullable=False),
+        Column("node", String(64)),
+        Column("state", Integer, nullable=False),
+        Column("stage", String(64)),
+        Column("summary", Text, nullable=False),
+        Column("bad_streak", Integer, nullable=False),
+        Column("good_streak", Integer, nullable=False),
+        Column("failing_since", DateTime(timezone=True)),
+        Column("result_at", DateTime(timezone=True), nullable=False),
+        Column("result_id", Integer),
+        Index("site_states_by_check", "check_name"),
+    )
+    table.create(conn)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         1,
@@ -262,6 +340,14 @@ MIGRATIONS: tuple[Migration, ...] = (
         _count_interrupted_resends,
     ),
     Migration(4, "maintenance announcements", _create_announcements),
+    Migration(
+        5,
+        "node heartbeats, check leases, check memory, outbox claims by node",
+        _add_nodes_and_leases,
+    ),
+    Migration(
+        6, "results carry their site; each site's latest state of a voting check", _results_by_site
+    ),
 )
 LATEST_VERSION = MIGRATIONS[-1].version
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Row, and_, delete, exists, func, insert, or_, select, update
+from sqlalchemy import ColumnElement, Row, and_, delete, exists, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from mailwatch.domain.notices import (
@@ -221,8 +221,12 @@ class Interrupted:
     """Interrupted once more than allowed: never sent again."""
 
 
-async def settle_interrupted(conn: AsyncConnection, now: datetime, max_resends: int) -> Interrupted:
-    """Rows left in ``sending`` by a sender that died mid-attempt. The receiver may or may not
+async def settle_interrupted(
+    conn: AsyncConnection, now: datetime, max_resends: int, node: str | None = None
+) -> Interrupted:
+    """Rows left in ``sending`` by a sender that died mid-attempt: with several nodes, those
+    whose claim lapsed (its sender stopped renewing it) or that ``node`` itself claimed before
+    it restarted; a row another live node is sending is left alone. The receiver may or may not
     have that attempt: a row is due again now (at least once) while it has been resent for an
     interruption fewer than ``max_resends`` times, and ``uncertain`` after that (at most
     1 + ``max_resends`` times through interruptions). The interrupted attempt is counted. A
@@ -236,7 +240,7 @@ async def settle_interrupted(conn: AsyncConnection, now: datetime, max_resends: 
                 outbox.c.attempt_started_at,
                 outbox.c.attempts,
             )
-            .where(outbox.c.status == OutboxStatus.SENDING)
+            .where(outbox.c.status == OutboxStatus.SENDING, _claim_lapsed(now, node))
             .order_by(outbox.c.id)
         )
     ).all()
@@ -270,6 +274,33 @@ async def settle_interrupted(conn: AsyncConnection, now: datetime, max_resends: 
         ):
             result.uncertain.append(int(row_id))
     return result
+
+
+def _claim_lapsed(now: datetime, node: str | None) -> ColumnElement[bool]:
+    """A row in ``sending`` nobody is sending any more: claimed before claims had a lease, by
+    ``node`` (this node, restarted), or by a node that stopped renewing the claim."""
+    lapsed = or_(
+        outbox.c.claim_expires_at.is_(None),
+        outbox.c.claim_expires_at < now,
+        outbox.c.claimed_by.is_(None),
+    )
+    return lapsed if node is None else or_(lapsed, outbox.c.claimed_by == node)
+
+
+async def renew_claims(
+    conn: AsyncConnection, ids: Sequence[int], node: str, until: datetime
+) -> int:
+    """Extend ``node``'s claim on the rows ``ids`` it is still sending; how many it holds."""
+    changed = await conn.execute(
+        update(outbox)
+        .where(
+            outbox.c.id.in_(list(ids)),
+            outbox.c.status == OutboxStatus.SENDING,
+            outbox.c.claimed_by == node,
+        )
+        .values(claim_expires_at=until)
+    )
+    return int(changed.rowcount)
 
 
 async def mark_attempt_started(conn: AsyncConnection, ids: Sequence[int], now: datetime) -> None:

@@ -82,9 +82,13 @@ check_results = Table(
     Column("started_at", UtcDateTime, nullable=False),
     Column("finished_at", UtcDateTime, nullable=False),
     Column("recorded_at", UtcDateTime, nullable=False),
+    Column("node", String(64)),
     Index("check_results_by_key", "dedup_key", "id"),
+    Column("site", String(64)),
 )
-"""Recent results, the last ``[incidents] result_retention`` per dedup key."""
+"""Recent results, the last ``[incidents] result_retention`` per dedup key; ``node`` is the
+node that ran the check (NULL for results stored before version 5, and for route tests run
+by hand), ``site`` its ``[node] site`` (NULL before version 6)."""
 
 check_states = Table(
     "check_states",
@@ -97,6 +101,26 @@ check_states = Table(
     Column("updated_at", UtcDateTime, nullable=False),
 )
 """The engine's memory per dedup key (``CheckState.to_json``)."""
+
+site_states = Table(
+    "site_states",
+    metadata,
+    Column("dedup_key", String(300), primary_key=True),
+    Column("site", String(64), primary_key=True),
+    Column("check_name", String(64), nullable=False),
+    Column("node", String(64)),
+    Column("state", Integer, nullable=False),
+    Column("stage", String(64)),
+    Column("summary", Text, nullable=False),
+    Column("bad_streak", Integer, nullable=False),
+    Column("good_streak", Integer, nullable=False),
+    Column("failing_since", UtcDateTime),
+    Column("result_at", UtcDateTime, nullable=False),
+    Column("result_id", Integer),
+    Index("site_states_by_check", "check_name"),
+)
+"""Each site's latest result and streaks of a check run from several sites (``run_from``):
+what the vote counts (``domain.sites.SiteState``)."""
 
 ticket_counter = Table(
     "ticket_counter",
@@ -198,6 +222,8 @@ outbox = Table(
     Column("last_error", Text),
     Column("interrupted_resends", Integer, nullable=False, server_default=text("0")),
     Column("attempt_started_at", UtcDateTime),
+    Column("claimed_by", String(64)),
+    Column("claim_expires_at", UtcDateTime),
     Index("outbox_due", "status", "next_attempt_at"),
     Index("outbox_by_ticket", "ticket", "id"),
 )
@@ -207,6 +233,9 @@ failed (will retry), dead (gave up), cancelled (no longer wanted), uncertain (cu
 mid-attempt more than ``[outbox] max_interrupted_resends`` times; ``interrupted_resends``
 counts the resends an interruption caused; ``attempt_started_at`` is set once a claimed row
 is handed to apprise, so a row claimed but never sent is not counted as interrupted).
+``claimed_by`` is the node that claimed the row to send it, and ``claim_expires_at`` when
+its claim lapses unless renewed: only a row in ``sending`` whose claim has lapsed (or whose
+claimer is the node starting up) counts as interrupted.
 Finished rows of resolved tickets are deleted after ``[outbox] retention_days``
 (``outbox.prune_finished``). See docs/alerts.md."""
 
@@ -233,3 +262,44 @@ announcements = Table(
 window, phase (``ahead``, ``started``, ``ended``) and route, so each is sent once, whatever
 restarts come between; statuses as in the outbox (pending, sending, delivered, failed, dead,
 cancelled)."""
+
+nodes = Table(
+    "nodes",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("site", String(64), nullable=False),
+    Column("version", String(64), nullable=False),
+    Column("pid", Integer, nullable=False),
+    Column("started_at", UtcDateTime, nullable=False),
+    Column("heartbeat_at", UtcDateTime, nullable=False),
+    Column("stopped_at", UtcDateTime),
+)
+"""One row per node (``[node] name``) that ever ran on this database: its heartbeat, written
+every few seconds while it runs, and ``stopped_at`` once it stopped cleanly."""
+
+leases = Table(
+    "leases",
+    metadata,
+    Column("check_name", String(200), primary_key=True),
+    Column("site", String(64), primary_key=True),
+    Column("owner", String(64), nullable=False),
+    Column("acquired_at", UtcDateTime, nullable=False),
+    Column("expires_at", UtcDateTime, nullable=False),
+    Index("leases_by_owner", "owner"),
+)
+"""Who runs which check: the ``owner`` node until ``expires_at``, renewed while it runs.
+``site`` is ``""`` (``domain.nodes.OWNER_SITE``) for a check run once in the cluster, and a
+site's name for each site of a check run from several (``run_from``)."""
+
+check_memory = Table(
+    "check_memory",
+    metadata,
+    Column("check_name", String(200), primary_key=True),
+    Column("site", String(64), primary_key=True),
+    Column("memory", JSON, nullable=False),
+    Column("written_by", String(64), nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+)
+"""What a check remembers between runs (``ProbeContext.memory``: the learned deadline's recent
+latencies, canaries still missing, the queue's growth samples), written with each result, so
+the node that takes a check over continues where the last one stopped."""

@@ -51,3 +51,16 @@ def test_canaries_with_the_older_route_header_are_still_ours() -> None:
     assert parse_header(old) == canary
     assert check_search_key("main") in old
     assert check_search_key("ain") not in old
+
+
+def test_a_site_canary_carries_its_site_and_node_and_is_found_by_its_site() -> None:
+    canary = Canary.new("main", "site-a", "mw1")
+    assert canary.header_value.startswith("check=main; site=site-a; node=mw1; id=")
+    assert parse_header(canary.header_value) == canary
+    # Every canary of the check, whatever its site, and only this site's.
+    assert check_search_key("main") in canary.header_value
+    assert check_search_key("main", "site-a") in canary.header_value
+    assert check_search_key("main", "site-b") not in canary.header_value
+    assert check_search_key("main", "site") not in canary.header_value
+    plain = Canary.new("main")
+    assert check_search_key("main", "site-a") not in plain.header_value

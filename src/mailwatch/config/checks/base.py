@@ -4,10 +4,11 @@ itself (``CheckKind``): one such declaration per kind, listed in ``registry``.""
 from __future__ import annotations
 
 import enum
+import re
 from dataclasses import dataclass
 from typing import Annotated, Any, ClassVar
 
-from pydantic import Field, StringConstraints, model_validator
+from pydantic import Field, StringConstraints, field_validator, model_validator
 
 from mailwatch.config.base import StrictModel
 from mailwatch.domain.kinds import Figure, KeyFigure, SeverityRule
@@ -15,6 +16,12 @@ from mailwatch.domain.results import State
 
 CheckName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
 """Check names go into mail headers, ticket keys and file names: keep them plain."""
+
+SITE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
+"""A site (``[node] site``) goes into canary headers and metric labels: as plain as a check."""
+
+ALL_SITES = "all"
+"""``run_from = "all"``: every site that runs mailwatch runs the check."""
 
 DEFAULT_RETRY_INTERVAL_S = 10.0
 """The confirmation retry when ``retry_interval_s`` is not set (or ``interval_s``, if shorter).
@@ -41,6 +48,42 @@ class CheckBase(StrictModel):
     plan: str | None = None
     tags: list[str] = Field(default_factory=list)
     runbook: str | None = None
+    run_from: list[str] | str | None = None
+    quorum: int | None = Field(default=None, ge=1)
+
+    @field_validator("run_from")
+    @classmethod
+    def _sites_listed_once(cls, value: list[str] | str | None) -> list[str] | str | None:
+        # Checked here rather than by the type: a union's errors would name its branches.
+        if isinstance(value, str):
+            if value != ALL_SITES:
+                raise ValueError(f'run_from is {value!r}: a list of sites, or "all"')
+            return value
+        if isinstance(value, list):
+            plain = [site for site in value if not SITE_NAME.match(site)]
+            if plain:
+                raise ValueError(
+                    f"run_from: site {plain[0]!r} is not a plain name (letters, digits, . _ -)"
+                )
+            if not value:
+                raise ValueError('run_from lists no site: name at least one, or "all"')
+            repeated = sorted({site for site in value if value.count(site) > 1})
+            if repeated:
+                raise ValueError(f"run_from names a site twice: {', '.join(repeated)}")
+        return value
+
+    @model_validator(mode="after")
+    def _quorum_within_sites(self) -> CheckBase:
+        # A quorum larger than the sites listed could never be met: no ticket would ever open.
+        if self.quorum is not None:
+            if self.run_from is None:
+                raise ValueError("quorum needs run_from: the sites whose results vote")
+            if isinstance(self.run_from, list) and self.quorum > len(self.run_from):
+                raise ValueError(
+                    f"quorum ({self.quorum}) must be 1 to the number of sites in run_from "
+                    f"({len(self.run_from)})"
+                )
+        return self
 
     @model_validator(mode="after")
     def _retry_not_longer_than_interval(self) -> CheckBase:
@@ -60,6 +103,18 @@ class CheckBase(StrictModel):
         if self.retry_interval_s is not None:
             return self.retry_interval_s
         return min(self.interval_s, DEFAULT_RETRY_INTERVAL_S)
+
+    @property
+    def votes(self) -> bool:
+        """Whether several sites run the check and vote (``run_from`` is set)."""
+        return self.run_from is not None
+
+    def runs_at(self, site: str | None) -> bool:
+        """Whether a node of ``site`` runs the check: every node when ``run_from`` is unset
+        (the ``[node]`` leases then pick one) or ``"all"``, else the listed sites'."""
+        if self.run_from is None or self.run_from == ALL_SITES:
+            return True
+        return site is not None and site in self.run_from
 
     @property
     def target(self) -> str:

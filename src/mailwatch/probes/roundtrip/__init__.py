@@ -48,7 +48,10 @@ LEARN_MIN_SAMPLES = 5
 """Healthy round trips needed before the deadline is learned; until then it is ``deadline_s``."""
 HEALTHY_LATENCIES = "healthy_latencies_s"
 MISSING_CANARY = "missing_canary"
-"""The previous run's canary when that run found it not delivered (a ``Canary``)."""
+"""The previous run's canary when that run found it not delivered (its header value: memory
+holds JSON values only, since the daemon keeps it in the database for the next owner)."""
+PENDING_CANARIES = "pending_canaries"
+"""Ids of canaries reported not delivered and not seen since, oldest first."""
 
 
 def learned_deadline_s(
@@ -149,9 +152,13 @@ class SweepReport:
 
 
 async def probe(check: RoundtripCheck, ctx: ProbeContext) -> CheckResult:
-    canary = Canary.new(check.name)
+    vantage = ctx.vantage
+    canary = Canary.new(
+        check.name, vantage.site if vantage else None, vantage.name if vantage else None
+    )
     # Only the run right after a not_delivered one may lean on its canary.
-    earlier: Canary | None = ctx.memory.pop(MISSING_CANARY, None)
+    missing = ctx.memory.pop(MISSING_CANARY, None)
+    earlier = parse_header(missing) if isinstance(missing, str) else None
     try:
         async with ImapSession(check.imap, ctx) as imap:
             return await _round_trip(check, ctx, imap, canary, earlier)
@@ -235,10 +242,9 @@ async def _confirm(
     if arrival is None:
         # The canary may still arrive; the next run reports it as late and deletes it.
         pending = _pending(ctx)
-        pending.add(canary.id)
-        if len(pending) > MAX_PENDING:
-            pending.pop()
-        ctx.memory[MISSING_CANARY] = canary
+        pending.append(canary.id)
+        del pending[:-MAX_PENDING]
+        ctx.memory[MISSING_CANARY] = canary.header_value
         sweep = await _sweep(check, ctx, imap, canary, empty_spam)
         metrics["late_canaries"] = len(sweep.late)
         metrics["waited_s"] = deadline_s
@@ -450,12 +456,16 @@ async def _sweep_folder(
     """The uids in the selected ``folder`` to delete: leftovers of this check other than
     ``canary`` that are late (reported in ``report``) or stale."""
     doomed: list[int] = []
-    for uid in await imap.search_header(HEADER, check_search_key(check.name)):
+    # A site sweeps its own canaries only: another site's may still be on their way to it.
+    site = canary.site
+    for uid in await imap.search_header(HEADER, check_search_key(check.name, site)):
         fetched = await imap.fetch_headers(uid)
         if fetched is None:
             continue
         found = parse_header(str(fetched.headers.get(HEADER, "")))
         if found is None or found.check != check.name or found.id == canary.id:
+            continue
+        if site is not None and found.site != site:
             continue
         if _sweeps(check, ctx, found, folder, fetched.internal_date, now, report):
             doomed.append(uid)
@@ -477,7 +487,8 @@ def _sweeps(
     pending = _pending(ctx)
     # INTERNALDATE has whole seconds: the arrival lies within [date, date + 1 s).
     if found.id in pending or (delay_s is not None and delay_s + 1.0 > check.deadline_s):
-        pending.discard(found.id)
+        if found.id in pending:
+            pending.remove(found.id)
         if folder == check.imap.mailbox and delay_s is not None:
             _learn_from_late(ctx.memory, check, delay_s)
         report.late.append(_late_entry(found, folder, arrived, delay_s))
@@ -526,7 +537,7 @@ async def _remove_after_shutdown(check: RoundtripCheck, canary: Canary) -> None:
         log.warning("canary %s of %s left for a later sweep", canary.id, check.name)
 
 
-def _pending(ctx: ProbeContext) -> set[str]:
+def _pending(ctx: ProbeContext) -> list[str]:
     """Ids of this check's canaries reported not_delivered, while the daemon remembers them."""
-    pending: set[str] = ctx.memory.setdefault("pending_canaries", set())
+    pending: list[str] = ctx.memory.setdefault(PENDING_CANARIES, [])
     return pending

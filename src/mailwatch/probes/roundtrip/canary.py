@@ -1,8 +1,11 @@
 """The canary message: a unique token in its own header, so we only ever touch our own mail.
 
 The header looks like ``X-Mailwatch-Canary: check=canary-main; id=<uuid4 hex>; sent=<ISO 8601>``
-(canaries sent before the header said ``check=`` say ``route=``; they are still ours).
-Mailboxes are searched for the id (our canary) or for ``=<name>;`` (our leftovers, either way).
+(canaries sent before the header said ``check=`` say ``route=``; they are still ours). A check
+that several sites run (``run_from``) adds the sender's site and node:
+``check=canary-main; site=site-a; node=mw1; id=...; sent=...``.
+Mailboxes are searched for the id (our canary) or for ``=<name>;`` (our leftovers, either way;
+``=<name>; site=<site>;`` for one site's).
 """
 
 from __future__ import annotations
@@ -15,26 +18,33 @@ from email.utils import format_datetime
 
 HEADER = "X-Mailwatch-Canary"
 _TOKEN = re.compile(
-    r"(?:check|route)=(?P<check>[A-Za-z0-9._-]+);\s*id=(?P<id>[0-9a-f]{32});\s*sent=(?P<sent>\S+)"
+    r"(?:check|route)=(?P<check>[A-Za-z0-9._-]+);"
+    r"(?:\s*site=(?P<site>[A-Za-z0-9._-]+);)?(?:\s*node=(?P<node>[A-Za-z0-9._-]+);)?"
+    r"\s*id=(?P<id>[0-9a-f]{32});\s*sent=(?P<sent>\S+)"
 )
 
 
 @dataclass(frozen=True, slots=True)
 class Canary:
-    """One test message of one check (``check`` is the check's name)."""
+    """One test message of one check (``check`` is the check's name), sent from ``site`` by
+    ``node`` when several sites run the check."""
 
     check: str
     id: str
     sent_at: datetime
+    site: str | None = None
+    node: str | None = None
 
     @classmethod
-    def new(cls, check: str) -> Canary:
-        return cls(check=check, id=uuid.uuid4().hex, sent_at=datetime.now(UTC))
+    def new(cls, check: str, site: str | None = None, node: str | None = None) -> Canary:
+        return cls(check, uuid.uuid4().hex, datetime.now(UTC), site, node)
 
     @property
     def header_value(self) -> str:
         sent = self.sent_at.isoformat(timespec="microseconds")
-        return f"check={self.check}; id={self.id}; sent={sent}"
+        where = f"site={self.site}; " if self.site is not None else ""
+        where += f"node={self.node}; " if self.node is not None else ""
+        return f"check={self.check}; {where}id={self.id}; sent={sent}"
 
     def message(self, mail_from: str, rcpt_to: str) -> bytes:
         """The canary as it goes on the wire (CRLF line ends, 7-bit unless an address is not).
@@ -68,11 +78,12 @@ class Canary:
         return "\r\n".join(lines).encode("utf-8")
 
 
-def check_search_key(check: str) -> str:
+def check_search_key(check: str, site: str | None = None) -> str:
     """What to search the header for to find every canary of one check: ``=<name>;`` is part
     of ``check=<name>;`` and of the older ``route=<name>;``, so one search finds both, and
-    never a check whose name merely ends in ``<name>``. ``parse_header`` then says whose."""
-    return f"={check};"
+    never a check whose name merely ends in ``<name>``. With ``site``, only that site's
+    (``=<name>; site=<site>;``). ``parse_header`` then says whose."""
+    return f"={check}; site={site};" if site is not None else f"={check};"
 
 
 def parse_header(value: str) -> Canary | None:
@@ -86,4 +97,4 @@ def parse_header(value: str) -> Canary | None:
         return None
     if sent_at.tzinfo is None:
         return None
-    return Canary(check=match["check"], id=match["id"], sent_at=sent_at)
+    return Canary(match["check"], match["id"], sent_at, match["site"], match["node"])
