@@ -20,9 +20,11 @@ from oauthlib.oauth2 import BackendApplicationClient, OAuth2Error, WebApplicatio
 
 from mailwatch.config.oauth2 import Grant, OAuth2Config
 from mailwatch.domain.errors import ProbeFailure
+from mailwatch.protocols.streams import cannot_connect, os_error_reason
 from mailwatch.protocols.tlserrors import describe_tls_error, is_tls_error
 
 STAGE = "oauth_token"
+MIN_MASKED = 8
 MAX_RESPONSE_BYTES = 256 * 1024
 """A token response is a few kilobytes; more than this is not a token endpoint."""
 
@@ -47,7 +49,8 @@ async def fetch_token(config: OAuth2Config, timeout_s: float) -> AccessToken:
     except ProbeFailure as failure:
         summary = failure.summary
         for secret in secrets:
-            if secret:
+            # A secret too short to be one would mask ordinary words, not hide anything.
+            if len(secret) >= MIN_MASKED:
                 summary = summary.replace(secret, "***")
         raise ProbeFailure(STAGE, summary) from None
 
@@ -96,8 +99,12 @@ async def _grant(config: OAuth2Config, timeout_s: float) -> AccessToken:
     except Exception as exc:
         if is_tls_error(exc):
             raise ProbeFailure(STAGE, f"token endpoint: {describe_tls_error(exc, where)}") from None
+        if isinstance(exc, aiohttp.ClientConnectorError):
+            raise ProbeFailure(
+                STAGE, f"token endpoint: {cannot_connect(where, exc.os_error)}"
+            ) from None
         if isinstance(exc, aiohttp.ClientError | OSError):
-            raise ProbeFailure(STAGE, f"cannot reach token endpoint {where}: {_why(exc)}") from None
+            raise ProbeFailure(STAGE, f"token endpoint {where}: {_why(exc)}") from None
         raise
     text = raw.decode("utf-8", "replace")
     try:
@@ -162,13 +169,11 @@ async def _run_command(argv: list[str], timeout_s: float) -> AccessToken:
 
 
 def _why(exc: BaseException) -> str:
-    if isinstance(exc, aiohttp.ClientConnectorError):
-        return exc.os_error.strerror or str(exc.os_error)
-    if isinstance(exc, aiohttp.ClientResponseError | aiohttp.ServerDisconnectedError):
-        return exc.message if isinstance(exc, aiohttp.ClientResponseError) else str(exc)
-    if isinstance(exc, OSError) and exc.strerror:
-        return exc.strerror
-    return str(exc) or type(exc).__name__
+    if isinstance(exc, OSError):
+        return os_error_reason(exc)
+    if isinstance(exc, aiohttp.ServerDisconnectedError):
+        return "closed the connection without an answer"
+    return " ".join(str(exc).split())[:200] or type(exc).__name__
 
 
 def _one_line(text: str) -> str:

@@ -59,6 +59,9 @@ class TokenCache:
     def forget(self, config: OAuth2Config) -> None:
         self._kept.pop(_key(config), None)
 
+    def clear(self) -> None:
+        self._kept.clear()
+
     def _good_until(self, fetched: AccessToken) -> float:
         lifetime_s = fetched.expires_in_s or 0.0
         # A short-lived token is used for its first half at most.
