@@ -4,6 +4,7 @@ Postfix (SMTP AUTH through that Dovecot), with tokens from the test's authorizat
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import sys
@@ -296,3 +297,28 @@ async def test_a_server_without_the_mechanism_is_named_at_imap_auth(
         f"localhost:{mail_servers.imap_port} does not offer AUTH=XOAUTH2 "
         "(it offers AUTH=LOGIN AUTH=PLAIN)"
     )
+
+
+async def test_a_silent_token_endpoint_or_a_hung_command_is_cut_off_at_the_command_timeout(
+    oauth2: OAuth2Server, mail_servers: MailServers
+) -> None:
+    # A peer that accepts and never answers: nothing real behaves so on purpose.
+    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read()
+        writer.close()
+
+    server = await asyncio.start_server(silent, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        grant = {**refresh_grant(oauth2), "token_url": f"http://127.0.0.1:{port}/token"}
+        check = oauth_route(mail_servers, "xoauth2", grant, command_timeout_s=1)
+        result = await run_check(check)
+    finally:
+        server.close()
+    assert result.stage == "oauth_token"
+    assert result.summary == f"token endpoint 127.0.0.1:{port} did not answer within 1 s"
+
+    hung = {"token_command": [sys.executable, "-c", "import time; time.sleep(60)"]}
+    result = await run_check(oauth_route(mail_servers, "xoauth2", hung, command_timeout_s=1))
+    assert result.stage == "oauth_token"
+    assert result.summary == f"token_command {sys.executable} printed no token within 1 s"
