@@ -216,7 +216,7 @@ KIND = CheckKind(
         ),
         SeverityRule((_S.SLOW,), CRITICAL_ONLY, 2, "latency over critical"),
         SeverityRule(
-            (_S.OAUTH_TOKEN,), CRITICAL_ONLY, 3, "no OAuth2 token: the check cannot log in"
+            (_S.OAUTH_TOKEN,), CRITICAL_ONLY, 2, "no OAuth2 token: the check cannot log in"
         ),
         SeverityRule((_S.DELIVERED_TO_SPAM,), FAILING, 2, "canary delivered to spam"),
     ),

@@ -60,7 +60,9 @@ class TokenCache:
         self._kept.pop(_key(config), None)
 
     def clear(self) -> None:
+        """Forget every token (and lock: a lock belongs to the event loop it first waited in)."""
         self._kept.clear()
+        self._locks.clear()
 
     def _good_until(self, fetched: AccessToken) -> float:
         lifetime_s = fetched.expires_in_s or 0.0
