@@ -84,6 +84,7 @@ __all__ = [
     "IMAPS_PORT",
     "IMAPS_UNKNOWN_CA_PORT",
     "IMAP_NOIDLE_PORT",
+    "IMAP_OAUTH2_NO_SASL_IR_PORT",
     "IMAP_OAUTH2_PORT",
     "IMAP_PORT",
     "OAUTH2_INTROSPECTION_PORT",
@@ -117,6 +118,7 @@ IMAPS_UNKNOWN_CA_PORT = 10994  # implicit TLS IMAP, cert from an unknown CA
 # tests serve on OAUTH2_INTROSPECTION_PORT, tests/harness/oauth2server.py) whether a token is
 # good and whose it is; Postfix's SMTP AUTH on SMTPS_OAUTH2_PORT goes through that Dovecot.
 IMAP_OAUTH2_PORT = 10145  # IMAP, STARTTLS available, AUTH=XOAUTH2 AUTH=OAUTHBEARER only
+IMAP_OAUTH2_NO_SASL_IR_PORT = 10146  # the same without SASL-IR: AUTHENTICATE waits for "+"
 SMTPS_OAUTH2_PORT = 10469  # implicit TLS, AUTH XOAUTH2 OAUTHBEARER (Dovecot oauth2 SASL)
 OAUTH2_INTROSPECTION_PORT = 10880
 OAUTH2_INTROSPECTION_URL = f"http://127.0.0.1:{OAUTH2_INTROSPECTION_PORT}/introspect"
@@ -175,6 +177,7 @@ class _Dovecot:
     idle: bool = True
     auth_socket: bool = False  # serves Postfix's SASL
     oauth2: bool = False  # passdb oauth2 (OAUTH2_INTROSPECTION_URL) instead of the passwd-file
+    sasl_ir: bool = True  # False: SASL-IR left out of the capabilities
 
 
 _DOVECOTS = (
@@ -182,6 +185,9 @@ _DOVECOTS = (
     _Dovecot("noidle", imap_port=IMAP_NOIDLE_PORT, ssl=False, idle=False),
     _Dovecot("unknown-ca", imaps_port=IMAPS_UNKNOWN_CA_PORT, unknown_ca=True),
     _Dovecot("oauth2", imap_port=IMAP_OAUTH2_PORT, auth_socket=True, oauth2=True),
+    _Dovecot(
+        "oauth2-no-sasl-ir", imap_port=IMAP_OAUTH2_NO_SASL_IR_PORT, oauth2=True, sasl_ir=False
+    ),
 )
 
 
@@ -215,6 +221,7 @@ class MailServers:
     imap_noidle_port = IMAP_NOIDLE_PORT
     imaps_unknown_ca_port = IMAPS_UNKNOWN_CA_PORT
     imap_oauth2_port = IMAP_OAUTH2_PORT
+    imap_oauth2_no_sasl_ir_port = IMAP_OAUTH2_NO_SASL_IR_PORT
     smtps_oauth2_port = SMTPS_OAUTH2_PORT
     oauth2_introspection_url = OAUTH2_INTROSPECTION_URL
     expired_name = EXPIRED_NAME
@@ -865,6 +872,10 @@ postlog   unix-dgram n  -       n       -       1       postlogd
         else:
             ssl_conf = "ssl = no\n"
         capability = "" if inst.idle else f"imap_capability = {NOIDLE_CAPABILITY}\n"
+        if not inst.sasl_ir:
+            # imap-login announces this list too, followed by the AUTH= mechanisms.
+            without = NOIDLE_CAPABILITY.replace(" SASL-IR", "")
+            capability = f"imap_capability = {without} IDLE\n"
         auth_listener = (
             f"  unix_listener {self._auth_socket.name} {{\n"
             "    mode = 0660\n    user = postfix\n    group = postfix\n  }\n"

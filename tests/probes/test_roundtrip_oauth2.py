@@ -5,6 +5,7 @@ Postfix (SMTP AUTH through that Dovecot), with tokens from the test's authorizat
 from __future__ import annotations
 
 import asyncio
+import imaplib
 import json
 import logging
 import sys
@@ -322,3 +323,24 @@ async def test_a_silent_token_endpoint_or_a_hung_command_is_cut_off_at_the_comma
     result = await run_check(oauth_route(mail_servers, "xoauth2", hung, command_timeout_s=1))
     assert result.stage == "oauth_token"
     assert result.summary == f"token_command {sys.executable} printed no token within 1 s"
+
+
+@pytest.mark.parametrize("mechanism", ["xoauth2", "oauthbearer"])
+async def test_without_sasl_ir_the_token_follows_the_servers_continuation(
+    oauth2: OAuth2Server, mail_servers: MailServers, mechanism: str
+) -> None:
+    port = mail_servers.imap_oauth2_no_sasl_ir_port
+    with imaplib.IMAP4(mail_servers.host, port, timeout=10) as imap:
+        assert "SASL-IR" not in imap.capabilities  # or this would test the other path
+        assert f"AUTH={mechanism.upper()}" in imap.capabilities
+    check = oauth_route(mail_servers, mechanism, client_credentials(oauth2), port=port)
+    result = await run_check(check)
+    assert result.state is State.OK, result.summary
+
+    [token] = oauth2.issued()
+    oauth2.expire(token)
+    result = await run_check(check)
+    assert result.stage == "imap_auth"
+    assert result.summary.startswith(
+        f"localhost:{port} refused the {mechanism.upper()} login of {USER}: NO "
+    ), result.summary
