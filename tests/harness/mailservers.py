@@ -24,10 +24,15 @@ How this stays away from the system's mail setup:
   installs the packages (so the system services are not started) are the only
   changes outside the base directory. No master.cf service is chrooted, so
   nothing needs copying into the queue directory.
-* Dovecot runs three instances from their own config files (``dovecot -c``), each
+* Dovecot runs its instances from their own config files (``dovecot -c``), each
   with its own base_dir, state_dir and log. Dovecot 2.3 cannot vary settings by
   listening port, so the listener without IDLE and the listener with a cert from
   an unknown CA are separate small instances over the same Maildirs and users.
+* OAuth2: the ``oauth2`` Dovecot instances (with and without SASL-IR) log users in
+  only with XOAUTH2/OAUTHBEARER, through the ``oauth2`` passdb, which asks the
+  introspection endpoint at ``OAUTH2_INTROSPECTION_URL``; tests serve it
+  (``oauth2server.py``) while they need it. Postfix's ``SMTPS_OAUTH2_PORT`` takes
+  SMTP AUTH through the first of them.
 * Mail is owned by the system user ``mailwatch-vmail`` (created with ``useradd
   --system`` when missing). Outbound delivery is disabled: every transport other
   than ``virtual`` is ``error:``, so no test mail ever leaves the machine. Mail

@@ -8,8 +8,11 @@ import asyncio
 import imaplib
 import json
 import logging
+import os
+import subprocess
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -344,3 +347,65 @@ async def test_without_sasl_ir_the_token_follows_the_servers_continuation(
     assert result.summary.startswith(
         f"localhost:{port} refused the {mechanism.upper()} login of {USER}: NO "
     ), result.summary
+
+
+def test_mailwatch_check_logs_in_with_secrets_from_the_environment_and_hides_them(
+    oauth2: OAuth2Server, mail_servers: MailServers, tmp_path: Path
+) -> None:
+    config = tmp_path / "mailwatch.toml"
+    config.write_text(
+        f"""
+[[checks.roundtrip]]
+name = "m365-like"
+mail_from = "mailwatch@example.test"
+rcpt_to = "{USER}"
+deadline_s = 10
+[checks.roundtrip.smtp]
+host = "localhost"
+port = {mail_servers.smtps_oauth2_port}
+tls = "tls"
+ca_file = "{mail_servers.ca_file}"
+username = "{USER}"
+auth = "xoauth2"
+[checks.roundtrip.smtp.oauth2]
+token_url = "{oauth2.token_url}"
+client_id = "{APP_CLIENT_ID}"
+client_secret = "env:MW_TEST_CLIENT_SECRET"
+scope = "{APP_SCOPE}"
+[checks.roundtrip.imap]
+host = "localhost"
+port = {mail_servers.imap_oauth2_port}
+tls = "starttls"
+ca_file = "{mail_servers.ca_file}"
+username = "{USER}"
+auth = "oauthbearer"
+[checks.roundtrip.imap.oauth2]
+token_url = "{oauth2.token_url}"
+client_id = "{APP_CLIENT_ID}"
+client_secret = "env:MW_TEST_CLIENT_SECRET"
+scope = "{APP_SCOPE}"
+"""
+    )
+
+    def check(secret: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "mailwatch", "check", "-c", str(config), "--json"],
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=60,
+            env={**os.environ, "MW_TEST_CLIENT_SECRET": secret},
+        )
+
+    proc = check(APP_CLIENT_SECRET)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    [result] = json.loads(proc.stdout)
+    assert result["state"] == "ok"
+    assert oauth2.state.grants == ["client_credentials"]  # one token for SMTP and IMAP
+
+    proc = check("wrong-secret-5c1f")
+    assert proc.returncode == 2
+    [result] = json.loads(proc.stdout)
+    assert result["stage"] == "oauth_token"
+    assert result["summary"].endswith("invalid_client: client authentication failed")
+    assert "wrong-secret-5c1f" not in proc.stdout + proc.stderr
