@@ -24,10 +24,15 @@ How this stays away from the system's mail setup:
   installs the packages (so the system services are not started) are the only
   changes outside the base directory. No master.cf service is chrooted, so
   nothing needs copying into the queue directory.
-* Dovecot runs three instances from their own config files (``dovecot -c``), each
+* Dovecot runs its instances from their own config files (``dovecot -c``), each
   with its own base_dir, state_dir and log. Dovecot 2.3 cannot vary settings by
   listening port, so the listener without IDLE and the listener with a cert from
   an unknown CA are separate small instances over the same Maildirs and users.
+* OAuth2: the ``oauth2`` Dovecot instances (with and without SASL-IR) log users in
+  only with XOAUTH2/OAUTHBEARER, through the ``oauth2`` passdb, which asks the
+  introspection endpoint at ``OAUTH2_INTROSPECTION_URL``; tests serve it
+  (``oauth2server.py``) while they need it. Postfix's ``SMTPS_OAUTH2_PORT`` takes
+  SMTP AUTH through the first of them.
 * Mail is owned by the system user ``mailwatch-vmail`` (created with ``useradd
   --system`` when missing). Outbound delivery is disabled: every transport other
   than ``virtual`` is ``error:``, so no test mail ever leaves the machine. Mail
@@ -84,8 +89,12 @@ __all__ = [
     "IMAPS_PORT",
     "IMAPS_UNKNOWN_CA_PORT",
     "IMAP_NOIDLE_PORT",
+    "IMAP_OAUTH2_NO_SASL_IR_PORT",
+    "IMAP_OAUTH2_PORT",
     "IMAP_PORT",
+    "OAUTH2_INTROSPECTION_PORT",
     "PASSWORD",
+    "SMTPS_OAUTH2_PORT",
     "SMTPS_PORT",
     "SMTPS_TLS10_PORT",
     "SMTPS_TLS12_PORT",
@@ -110,6 +119,14 @@ IMAP_PORT = 10143  # plain IMAP, STARTTLS available, IDLE
 IMAPS_PORT = 10993  # implicit TLS IMAP
 IMAP_NOIDLE_PORT = 10144  # plain IMAP, no TLS, IDLE not advertised
 IMAPS_UNKNOWN_CA_PORT = 10994  # implicit TLS IMAP, cert from an unknown CA
+# OAuth2: Dovecot's oauth2 passdb asks the test's introspection endpoint (an HTTP server the
+# tests serve on OAUTH2_INTROSPECTION_PORT, tests/harness/oauth2server.py) whether a token is
+# good and whose it is; Postfix's SMTP AUTH on SMTPS_OAUTH2_PORT goes through that Dovecot.
+IMAP_OAUTH2_PORT = 10145  # IMAP, STARTTLS available, AUTH=XOAUTH2 AUTH=OAUTHBEARER only
+IMAP_OAUTH2_NO_SASL_IR_PORT = 10146  # the same without SASL-IR: AUTHENTICATE waits for "+"
+SMTPS_OAUTH2_PORT = 10469  # implicit TLS, AUTH XOAUTH2 OAUTHBEARER (Dovecot oauth2 SASL)
+OAUTH2_INTROSPECTION_PORT = 10880
+OAUTH2_INTROSPECTION_URL = f"http://127.0.0.1:{OAUTH2_INTROSPECTION_PORT}/introspect"
 
 POSTFIX_PORTS = (
     SMTP_PORT,
@@ -118,6 +135,7 @@ POSTFIX_PORTS = (
     SMTPS_UNKNOWN_CA_PORT,
     SMTPS_TLS12_PORT,
     SMTPS_TLS10_PORT,
+    SMTPS_OAUTH2_PORT,
 )
 
 PASSWORD = "harness-password"  # every harness user has this password
@@ -163,12 +181,18 @@ class _Dovecot:
     unknown_ca: bool = False
     idle: bool = True
     auth_socket: bool = False  # serves Postfix's SASL
+    oauth2: bool = False  # passdb oauth2 (OAUTH2_INTROSPECTION_URL) instead of the passwd-file
+    sasl_ir: bool = True  # False: SASL-IR left out of the capabilities
 
 
 _DOVECOTS = (
     _Dovecot("main", imap_port=IMAP_PORT, imaps_port=IMAPS_PORT, auth_socket=True),
     _Dovecot("noidle", imap_port=IMAP_NOIDLE_PORT, ssl=False, idle=False),
     _Dovecot("unknown-ca", imaps_port=IMAPS_UNKNOWN_CA_PORT, unknown_ca=True),
+    _Dovecot("oauth2", imap_port=IMAP_OAUTH2_PORT, auth_socket=True, oauth2=True),
+    _Dovecot(
+        "oauth2-no-sasl-ir", imap_port=IMAP_OAUTH2_NO_SASL_IR_PORT, oauth2=True, sasl_ir=False
+    ),
 )
 
 
@@ -201,6 +225,10 @@ class MailServers:
     imaps_port = IMAPS_PORT
     imap_noidle_port = IMAP_NOIDLE_PORT
     imaps_unknown_ca_port = IMAPS_UNKNOWN_CA_PORT
+    imap_oauth2_port = IMAP_OAUTH2_PORT
+    imap_oauth2_no_sasl_ir_port = IMAP_OAUTH2_NO_SASL_IR_PORT
+    smtps_oauth2_port = SMTPS_OAUTH2_PORT
+    oauth2_introspection_url = OAUTH2_INTROSPECTION_URL
     expired_name = EXPIRED_NAME
     expiring_name = EXPIRING_NAME
     deferred_domain = DEFERRED_DOMAIN
@@ -534,9 +562,17 @@ class MailServers:
     def _dovecot_conf(self, inst: _Dovecot) -> Path:
         return self._dovecot_dir(inst) / "dovecot.conf"
 
+    def _oauth2_conf(self, inst: _Dovecot) -> Path:
+        return self._dovecot_dir(inst) / "dovecot-oauth2.conf.ext"
+
     @property
     def _auth_socket(self) -> Path:
         return self._dovecot_dir(_DOVECOTS[0]) / "run" / "auth-postfix"
+
+    @property
+    def _oauth2_auth_socket(self) -> Path:
+        oauth2 = next(inst for inst in _DOVECOTS if inst.oauth2)
+        return self._dovecot_dir(oauth2) / "run" / "auth-postfix"
 
     @staticmethod
     def _dovecot_ports() -> list[int]:
@@ -567,6 +603,17 @@ class MailServers:
             (self._dovecot_dir(inst) / "run").mkdir(parents=True)
             (self._dovecot_dir(inst) / "state").mkdir()
             self._dovecot_conf(inst).write_text(self._dovecot_config(inst, vmail))
+            if inst.oauth2:
+                self._oauth2_conf(inst).write_text(
+                    "# Generated by tests/harness/mailservers.py.\n"
+                    f"introspection_url = {OAUTH2_INTROSPECTION_URL}\n"
+                    "introspection_mode = post\n"
+                    "force_introspection = yes\n"
+                    "username_attribute = username\n"
+                    "active_attribute = active\n"
+                    "active_value = true\n"
+                    "timeout_msecs = 5000\n"
+                )
         self._allow_postfix_config_dir()
 
     def _vmail_user(self) -> pwd.struct_passwd:
@@ -775,6 +822,10 @@ smtpd_recipient_restrictions =
   -o smtpd_tls_mandatory_protocols=<=TLSv1
   -o tls_medium_cipherlist=DEFAULT:@SECLEVEL=0
   -o tls_high_cipherlist=DEFAULT:@SECLEVEL=0
+{auth}{HOST}:{SMTPS_OAUTH2_PORT} {svc}
+  -o syslog_name=postfix/smtps-oauth2
+  -o smtpd_tls_wrappermode=yes
+  -o smtpd_sasl_path={self._oauth2_auth_socket}
 {auth}pickup    unix  n       -       n       60      1       pickup
 cleanup   unix  n       -       n       -       0       cleanup
 qmgr      unix  n       -       n       300     1       qmgr
@@ -826,6 +877,10 @@ postlog   unix-dgram n  -       n       -       1       postlogd
         else:
             ssl_conf = "ssl = no\n"
         capability = "" if inst.idle else f"imap_capability = {NOIDLE_CAPABILITY}\n"
+        if not inst.sasl_ir:
+            # imap-login announces this list too, followed by the AUTH= mechanisms.
+            without = NOIDLE_CAPABILITY.replace(" SASL-IR", "")
+            capability = f"imap_capability = {without} IDLE\n"
         auth_listener = (
             f"  unix_listener {self._auth_socket.name} {{\n"
             "    mode = 0660\n    user = postfix\n    group = postfix\n  }\n"
@@ -833,6 +888,13 @@ postlog   unix-dgram n  -       n       -       1       postlogd
             else ""
         )
         imaps_ssl = "ssl = yes" if inst.ssl else ""
+        mechanisms = "xoauth2 oauthbearer" if inst.oauth2 else "plain login"
+        passdb = (
+            f"  driver = oauth2\n  args = {self._oauth2_conf(inst)}\n"
+            if inst.oauth2
+            else "  driver = passwd-file\n"
+            f"  args = scheme=PLAIN username_format=%u {self.base_dir / 'dovecot' / 'users'}\n"
+        )
         return f"""\
 # Generated by tests/harness/mailservers.py -- changes are lost on restart.
 instance_name = mailwatch-harness-{inst.name}
@@ -842,7 +904,7 @@ log_path = {log}
 protocols = imap
 listen = {HOST}
 {ssl_conf}disable_plaintext_auth = no
-auth_mechanisms = plain login
+auth_mechanisms = {mechanisms}
 first_valid_uid = 100
 # Tests try wrong passwords on purpose; answer at once instead of after 2-15 s.
 auth_failure_delay = 0
@@ -852,9 +914,7 @@ mail_max_userip_connections = 10000
 default_process_limit = 2000
 default_client_limit = 10000
 {capability}passdb {{
-  driver = passwd-file
-  args = scheme=PLAIN username_format=%u {self.base_dir / "dovecot" / "users"}
-}}
+{passdb}}}
 userdb {{
   driver = static
   args = uid={vmail.pw_uid} gid={vmail.pw_gid} home={self.mail_dir}/%d/%n

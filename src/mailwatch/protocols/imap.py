@@ -2,7 +2,8 @@
 failure named by its step.
 
 Stages: ``imap_connect`` (TCP, greeting, the first CAPABILITY; a ``* BYE`` greeting),
-``imap_tls`` (implicit TLS or STARTTLS), ``imap_auth`` (LOGIN), ``imap_protocol`` (a reply that
+``imap_tls`` (implicit TLS or STARTTLS), ``imap_auth`` (LOGIN, or AUTHENTICATE with an OAuth2
+token: XOAUTH2 or OAUTHBEARER, with SASL-IR when offered), ``imap_protocol`` (a reply that
 is not IMAP, before or after login, or a command after login that failed).
 
 How: this module drives aioimaplib's protocol object (``IMAP4ClientProtocol``, for its parser
@@ -39,6 +40,7 @@ from aioimaplib.aioimaplib import tagged_status_response_re
 from mailwatch.config.checks.roundtrip import ImapEndpoint
 from mailwatch.domain.errors import ProbeFailure
 from mailwatch.domain.probing import ProbeContext
+from mailwatch.protocols.sasl import ERROR_REPLY, BearerLogin, error_challenge
 from mailwatch.protocols.streams import CLOSE_GRACE_S, cannot_connect, no_answer, shown
 from mailwatch.protocols.tlscontext import client_context
 from mailwatch.protocols.tlserrors import describe_tls_error, is_tls_error
@@ -74,6 +76,30 @@ class _Break:
     how: str
     line: bytes = b""
     during_greeting: bool = False
+
+
+class _SaslCommand(aioimaplib.Command):  # type: ignore[misc]
+    """AUTHENTICATE with a bearer token. Its arguments name the mechanism only: the command's
+    text may end up in an error message, the initial response must not. What the client says
+    to each continuation is :meth:`answer`."""
+
+    def __init__(self, protocol: _Protocol, login: BearerLogin, initial: str, sent: bool) -> None:
+        super().__init__("AUTHENTICATE", protocol.new_tag(), login.mechanism, loop=protocol.loop)
+        self.mechanism = login.mechanism
+        self.initial = initial
+        self.initial_sent = sent
+        self.challenge = ""
+        self.challenges = 0
+
+    def answer(self, line: bytes) -> bytes:
+        if not self.initial_sent:
+            self.initial_sent = True
+            return self.initial.encode("ascii")
+        self.challenges += 1
+        if self.challenges > 1:
+            return b"*"  # RFC 3501 6.2.2: a client ends an exchange it cannot go on with so
+        self.challenge = error_challenge(line[1:].decode("ascii", "replace"))
+        return ERROR_REPLY[self.mechanism].encode("ascii")
 
 
 class _Protocol(aioimaplib.IMAP4ClientProtocol):  # type: ignore[misc]
@@ -115,6 +141,13 @@ class _Protocol(aioimaplib.IMAP4ClientProtocol):  # type: ignore[misc]
             return None
         return super()._handle_line(line, current_cmd)
 
+    def _continuation(self, line: bytes) -> None:
+        command = self.pending_sync_command
+        if isinstance(command, _SaslCommand):
+            self.transport.write(command.answer(line) + b"\r\n")
+            return
+        super()._continuation(line)
+
     def _greeted(self, line: bytes) -> None:
         word = line[:10].upper()
         if word.startswith(b"* OK"):
@@ -147,9 +180,13 @@ class _Protocol(aioimaplib.IMAP4ClientProtocol):  # type: ignore[misc]
 class ImapSession:
     """One logged-in IMAP connection. Use as ``async with ImapSession(endpoint, ctx) as s:``."""
 
-    def __init__(self, endpoint: ImapEndpoint, ctx: ProbeContext) -> None:
+    def __init__(
+        self, endpoint: ImapEndpoint, ctx: ProbeContext, login: BearerLogin | None = None
+    ) -> None:
+        """``login`` logs in with an OAuth2 token instead of the endpoint's password."""
         self.endpoint = endpoint
         self.ctx = ctx
+        self.login = login
         self.where = f"{endpoint.host}:{endpoint.effective_port}"
         self._protocol: _Protocol | None = None
         self._usable = False
@@ -210,9 +247,11 @@ class ImapSession:
             self._step("imap_tls")
             await self._starttls()
         self._step("imap_auth")
-        response = await self._exchange(
-            self.protocol.login(endpoint.username, endpoint.password.get_secret_value())
-        )
+        if self.login is not None:
+            response = await self._authenticate(self.login)
+        else:
+            password = endpoint.password.get_secret_value() if endpoint.password else ""
+            response = await self._exchange(self.protocol.login(endpoint.username, password))
         if response.result != "OK":
             raise ProbeFailure(
                 "imap_auth",
@@ -226,6 +265,37 @@ class ImapSession:
             self.protocol.capabilities = announced
         else:
             await self._capability()
+
+    async def _authenticate(self, login: BearerLogin) -> Any:
+        protocol = self.protocol
+        if f"AUTH={login.mechanism}" not in protocol.capabilities:
+            offered = " ".join(sorted(c for c in protocol.capabilities if c.startswith("AUTH=")))
+            raise ProbeFailure(
+                "imap_auth",
+                f"{self.where} does not offer AUTH={login.mechanism} "
+                f"(it offers {offered or 'no AUTHENTICATE'})",
+            )
+        initial = login.initial_response(self.endpoint.host, self.endpoint.effective_port)
+        sasl_ir = "SASL-IR" in protocol.capabilities
+        command = _SaslCommand(protocol, login, initial, sent=sasl_ir)
+        line = f"{command.tag} AUTHENTICATE {login.mechanism}" + (f" {initial}" if sasl_ir else "")
+
+        async def exchange() -> Any:
+            protocol.pending_sync_command = command
+            protocol.transport.write(line.encode("ascii") + b"\r\n")
+            await command.wait()
+            return command.response
+
+        response = await self._exchange(exchange())
+        if response.result == "OK":
+            protocol.state = aioimaplib.AUTH
+            return response
+        raise ProbeFailure(
+            "imap_auth",
+            f"{self.where} refused the {login.mechanism} login of {login.username}: "
+            f"{response.result} {_text(response)}"
+            + (f" ({command.challenge})" if command.challenge else ""),
+        )
 
     async def _capability(self) -> None:
         protocol = self.protocol

@@ -9,10 +9,11 @@ from __future__ import annotations
 import enum
 from typing import Any
 
-from pydantic import Field, model_validator
+from pydantic import Field, SecretStr, model_validator
 
 from mailwatch.config.base import Secret
 from mailwatch.config.checks.base import CheckBase, CheckKind
+from mailwatch.config.oauth2 import LoginMechanism, OAuth2Config
 from mailwatch.config.tls import TlsClientConfig, TlsMode
 from mailwatch.domain.kinds import CRITICAL_ONLY, FAILING, Figure, KeyFigure, SeverityRule
 
@@ -26,12 +27,19 @@ class SmtpEndpoint(TlsClientConfig):
     port: int | None = Port
     username: str | None = None
     password: Secret | None = None
+    auth: LoginMechanism = "password"
+    """``xoauth2`` or ``oauthbearer``: SASL with a token from ``oauth2``, as ``username``."""
+    oauth2: OAuth2Config | None = None
     helo: str | None = None
     command_timeout_s: float = Field(default=30.0, gt=0)
 
     @model_validator(mode="after")
     def _auth_needs_both(self) -> SmtpEndpoint:
-        if (self.username is None) != (self.password is None):
+        if self.auth != "password":
+            _check_oauth_login(self.auth, self.username, self.password, self.oauth2, "smtp")
+        elif self.oauth2 is not None:
+            raise ValueError(_OAUTH2_UNUSED)
+        elif (self.username is None) != (self.password is None):
             raise ValueError("username and password go together (both or neither)")
         return self
 
@@ -51,18 +59,55 @@ class ImapEndpoint(TlsClientConfig):
     host: str
     port: int | None = Port
     username: str
-    password: Secret
+    password: Secret | None = None
+    auth: LoginMechanism = "password"
+    """``xoauth2`` or ``oauthbearer``: SASL with a token from ``oauth2``, as ``username``."""
+    oauth2: OAuth2Config | None = None
     mailbox: str = "INBOX"
     spam_folders: list[str] = Field(default_factory=lambda: ["Junk"])
     use_idle: bool = True
     poll_interval_s: float = Field(default=2.0, gt=0)
     command_timeout_s: float = Field(default=30.0, gt=0)
 
+    @model_validator(mode="after")
+    def _login(self) -> ImapEndpoint:
+        if self.auth != "password":
+            _check_oauth_login(self.auth, self.username, self.password, self.oauth2, "imap")
+        elif self.oauth2 is not None:
+            raise ValueError(_OAUTH2_UNUSED)
+        elif self.password is None:
+            raise ValueError('password is missing: auth = "password" logs in with it')
+        return self
+
     @property
     def effective_port(self) -> int:
         if self.port is not None:
             return self.port
         return 993 if self.tls == "tls" else 143
+
+
+_OAUTH2_UNUSED = (
+    'oauth2 is used only with auth = "xoauth2" or "oauthbearer" (auth is "password"): '
+    "set auth, or remove oauth2"
+)
+
+
+def _check_oauth_login(
+    auth: str,
+    username: str | None,
+    password: SecretStr | None,
+    oauth2: OAuth2Config | None,
+    table: str,
+) -> None:
+    if oauth2 is None:
+        raise ValueError(
+            f'auth = "{auth}" needs an oauth2 table ([checks.roundtrip.{table}.oauth2]) '
+            "saying where the token comes from"
+        )
+    if username is None:
+        raise ValueError(f'username is missing: auth = "{auth}" logs in as it with the token')
+    if password is not None:
+        raise ValueError(f'password is not used with auth = "{auth}": remove it')
 
 
 class RoundtripCheck(CheckBase):
@@ -131,6 +176,8 @@ class RoundtripStage(enum.StrEnum):
     IMAP_TLS = "imap_tls"
     IMAP_AUTH = "imap_auth"
     IMAP_PROTOCOL = "imap_protocol"
+    OAUTH_TOKEN = "oauth_token"
+    """No OAuth2 access token: the token endpoint refused or failed, or token_command did."""
     NOT_DELIVERED = "not_delivered"
     SLOW = "slow"
     DELIVERED_TO_SPAM = "delivered_to_spam"
@@ -168,6 +215,9 @@ KIND = CheckKind(
             "IMAP down: nobody can read mail",
         ),
         SeverityRule((_S.SLOW,), CRITICAL_ONLY, 2, "latency over critical"),
+        SeverityRule(
+            (_S.OAUTH_TOKEN,), CRITICAL_ONLY, 2, "no OAuth2 token: the check cannot log in"
+        ),
         SeverityRule((_S.DELIVERED_TO_SPAM,), FAILING, 2, "canary delivered to spam"),
     ),
     figures=(

@@ -34,6 +34,7 @@ from mailwatch.domain.probing import ProbeContext
 from mailwatch.domain.results import CheckResult, State
 from mailwatch.probes.roundtrip.canary import HEADER, Canary, check_search_key, parse_header
 from mailwatch.probes.roundtrip.received import hops_from_headers
+from mailwatch.probes.roundtrip.tokens import bearer_login, forget_refused
 from mailwatch.protocols.imap import ImapSession
 from mailwatch.protocols.smtp import SmtpReceipt, send_message
 
@@ -160,9 +161,11 @@ async def probe(check: RoundtripCheck, ctx: ProbeContext) -> CheckResult:
     missing = ctx.memory.pop(MISSING_CANARY, None)
     earlier = parse_header(missing) if isinstance(missing, str) else None
     try:
-        async with ImapSession(check.imap, ctx) as imap:
+        imap_login = await bearer_login(check.imap, ctx)
+        async with ImapSession(check.imap, ctx, imap_login) as imap:
             return await _round_trip(check, ctx, imap, canary, earlier)
     except ProbeFailure as failure:
+        forget_refused(check, failure.stage)
         return ctx.failed(failure, canary=canary.id)
 
 
@@ -187,7 +190,10 @@ async def _round_trip(
     empty_spam = {folder for folder, s in spam_status.items() if s is not None and s.messages == 0}
 
     message = canary.message(check.mail_from, check.rcpt_to)
-    receipt = await send_message(check.smtp, check.mail_from, check.rcpt_to, message, ctx)
+    smtp_login = await bearer_login(check.smtp, ctx)
+    receipt = await send_message(
+        check.smtp, check.mail_from, check.rcpt_to, message, ctx, smtp_login
+    )
     try:
         wait = _wait(check, ctx, earlier)
         return await _confirm(
@@ -524,7 +530,8 @@ async def _remove_after_shutdown(check: RoundtripCheck, canary: Canary) -> None:
     ctx = ProbeContext(check=check.name, kind=check.kind, target=check.target)
     try:
         async with asyncio.timeout(SHUTDOWN_CLEANUP_S):
-            async with ImapSession(check.imap, ctx) as imap:
+            login = await bearer_login(check.imap, ctx)
+            async with ImapSession(check.imap, ctx, login) as imap:
                 while True:
                     for folder in [check.imap.mailbox, *check.imap.spam_folders]:
                         if await imap.select(folder):
