@@ -153,9 +153,11 @@ class OpenDkim:
             if self._proc.poll() is not None:
                 said = self.stderr_file.read_text(errors="replace")
                 raise HarnessError(f"opendkim exited with {self._proc.returncode}: {said}")
-            with contextlib.suppress(OSError):
-                with socket.create_connection((HOST, self.port), timeout=0.5):
-                    return
+            with (
+                contextlib.suppress(OSError),
+                socket.create_connection((HOST, self.port), timeout=0.5),
+            ):
+                return
         raise HarnessError(f"opendkim did not listen on {HOST}:{self.port}")
 
     def _stop_leftover(self) -> None:
