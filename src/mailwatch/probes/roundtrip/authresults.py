@@ -233,6 +233,8 @@ def _tokens(text: str) -> list[_Token]:
         elif char in ";=":
             tokens.append(_Token(char, char))
             i += 1
+        elif char == ")":  # closes nothing: noise
+            i += 1
         else:
             start = i
             while i < n and not text[i].isspace() and text[i] not in _SPECIALS:
