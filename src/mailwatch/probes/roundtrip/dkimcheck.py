@@ -79,7 +79,10 @@ async def _verify_one(
     try:
         verified = message.verify(idx=index, dnsfunc=published)
     except dkim.DKIMException as exc:
-        return MethodResult("dkim", "fail", _said(exc), properties)
+        said = _said(exc)
+        if said.startswith("body hash mismatch"):  # then two base64 hashes nobody reads
+            said = "body hash mismatch: the body changed after signing"
+        return MethodResult("dkim", "fail", said, properties)
     # dkimpy raises more than its own tree on a malformed signature or key (binascii, struct,
     # index errors): a hostile header is a failed signature, not a crashed probe.
     except (ValueError, TypeError, IndexError, KeyError) as exc:
