@@ -9,7 +9,10 @@ missing.
 
 from __future__ import annotations
 
+import smtplib
 from collections.abc import Iterator
+from email import message_from_bytes
+from email.message import EmailMessage
 from typing import Any
 
 import pytest
@@ -24,6 +27,7 @@ from harness.mailservers import (
 from harness.opendkim import STALE_SENDER, OpenDkim
 from mailwatch.config.checks.roundtrip import RoundtripCheck, RoundtripStage
 from mailwatch.domain.results import State
+from mailwatch.probes.roundtrip.authresults import receiver_verdict, shortfalls
 from mailwatch.runner import run_check
 
 
@@ -180,3 +184,20 @@ async def test_key_lookup_that_times_out_is_a_temporary_error(
     assert result.stage == RoundtripStage.AUTH_FAILED
     assert "dkim=temperror (TXT lookup of mw._domainkey.example.test timed out" in result.summary
     assert servers.maildir_files("canary") == []
+
+
+def test_a_pass_forged_by_the_sender_does_not_count(servers: MailServers) -> None:
+    """Unsigned mail whose sender wrote the receiver's id and dkim=pass into it: the verdict
+    read from the delivered message is still the receiver's own, dkim=none."""
+    forged = EmailMessage()
+    forged["From"] = "mailwatch@example.test"
+    forged["To"] = servers.canary
+    forged["Subject"] = "forged verdict"
+    forged["Authentication-Results"] = f"{DKIM_AUTHSERV_ID}; dkim=pass header.d=example.test"
+    forged.set_content("not signed\n")
+    with smtplib.SMTP(servers.host, DKIM_UNSIGNED_PORT, timeout=10) as smtp:
+        smtp.send_message(forged)
+    [path] = servers.wait_for_maildir("canary", 1)
+    delivered = message_from_bytes(path.read_bytes())
+    verdict = receiver_verdict(delivered.items(), [DKIM_AUTHSERV_ID])
+    assert [s.described() for s in shortfalls(verdict, ["dkim"])] == ["dkim=none"]
