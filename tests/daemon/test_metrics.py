@@ -136,6 +136,24 @@ def test_gauges_hold_the_last_result_and_counters_add_up(metrics: DaemonMetrics)
     assert value(metrics, 'mailwatch_roundtrip_latency_seconds_count{check="rt"}') == 2
 
 
+def test_authentication_results_become_one_series_per_expected_method(
+    metrics: DaemonMetrics,
+) -> None:
+    metrics.record(
+        result(
+            "rt",
+            "roundtrip",
+            State.WARNING,
+            {"auth_spf_pass": 1, "auth_dkim_pass": 0, "dkim_verified": 0},
+            "auth_failed",
+        )
+    )
+    assert value(metrics, 'mailwatch_roundtrip_auth_pass{check="rt",method="spf"}') == 1
+    assert value(metrics, 'mailwatch_roundtrip_auth_pass{check="rt",method="dkim"}') == 0
+    assert value(metrics, 'mailwatch_roundtrip_dkim_verified{check="rt"}') == 0
+    assert value(metrics, 'mailwatch_probe_failures_total{check="rt",stage="auth_failed"}') == 1
+
+
 def test_a_removed_check_loses_every_series(metrics: DaemonMetrics) -> None:
     metrics.record(result("rt", "roundtrip", State.CRITICAL, {"late_canaries": 1}, "slow"))
     metrics.record(result("q", "queue", metrics={"total_messages": 1}))

@@ -14,6 +14,9 @@ it validates DNSSEC with the real root trust anchor and forwards everything to t
 instance, whose unsigned answers are therefore bogus -- the SERVFAIL a validating resolver gives
 when a zone's DNSSEC is broken.
 
+Each start also makes fresh DKIM keys for example.test (``dkim_keys.py``) and publishes their
+TXT records (selectors ``mw`` and ``stale``); ``DnsServer.dkim_keys`` says where the keys are.
+
 Starting is idempotent: ``start()`` takes the directory lock (another test run waits), kills
 what a crashed earlier run left behind (pid files, and any dnsmasq whose command line names the
 base directory), then starts both instances on free ports and returns once each answers a
@@ -35,6 +38,7 @@ import dns.exception
 import dns.message
 import dns.query
 
+from .dkim_keys import DkimKeys, make_keys
 from .processes import deadline_loop, lock_base_dir, pid_alive, tail, terminate
 
 HOST = "127.0.0.1"
@@ -184,6 +188,8 @@ class DnsServer:
         self._blackhole: socket.socket | None = None
         self._procs: dict[str, subprocess.Popen[bytes]] = {}
         self._lock_fd: int | None = None
+        self.dkim_keys: DkimKeys | None = None
+        """The DKIM keys of example.test whose records this server publishes (``dkim_keys``)."""
 
     def resolver(self, port: int | None = None) -> dict[str, object]:
         """The ``resolver`` config section that points a check at this server."""
@@ -200,10 +206,12 @@ class DnsServer:
             self._blackhole.bind((HOST, 0))
             blackhole_port = self._blackhole.getsockname()[1]
             self.port = _free_port()
+            self.dkim_keys = make_keys(self.base_dir / "dkim")
             main = [
                 *self._common("main", self.port),
                 "cache-size=0",  # every query sees the zones as written (the forwarded ones too)
                 *zone_lines(),
+                *self.dkim_keys.dnsmasq_lines(),
                 f"server=/{TIMEOUT_ZONE}/{HOST}#{blackhole_port}",
             ]
             self._launch(binary, "main", main)

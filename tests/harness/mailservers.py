@@ -82,6 +82,11 @@ from .processes import deadline_loop, lock_base_dir, pid_alive, tail, terminate
 __all__ = [
     "DEFAULT_BASE_DIR",
     "DEFERRED_DOMAIN",
+    "DKIM_AUTHSERV_ID",
+    "DKIM_MILTER_PORT",
+    "DKIM_RECEIVE_PORT",
+    "DKIM_SIGN_PORT",
+    "DKIM_UNSIGNED_PORT",
     "DOMAIN",
     "EXPIRED_NAME",
     "EXPIRING_NAME",
@@ -137,6 +142,18 @@ POSTFIX_PORTS = (
     SMTPS_TLS10_PORT,
     SMTPS_OAUTH2_PORT,
 )
+
+# DKIM (tests/harness/opendkim.py): mail handed to DKIM_SIGN_PORT is signed by OpenDKIM, then
+# relayed from 127.0.0.2 (so OpenDKIM takes it for outside mail) to DKIM_RECEIVE_PORT, whose
+# OpenDKIM verifies it and writes Authentication-Results as DKIM_AUTHSERV_ID before delivery.
+# DKIM_UNSIGNED_PORT is the same path with the signing milter switched off.
+DKIM_SIGN_PORT = 10588
+DKIM_UNSIGNED_PORT = 10589
+DKIM_RECEIVE_PORT = 10590
+DKIM_MILTER_PORT = 10891  # OpenDKIM, started by the tests that use these ports
+DKIM_AUTHSERV_ID = f"mx.{DOMAIN}"  # the receiving smtpd's host name and OpenDKIM's AuthservID
+DKIM_PORTS = (DKIM_SIGN_PORT, DKIM_UNSIGNED_PORT, DKIM_RECEIVE_PORT)
+POSTFIX_PORTS = (*POSTFIX_PORTS, *DKIM_PORTS)
 
 PASSWORD = "harness-password"  # every harness user has this password
 DEFAULT_USERS = ("canary", "second", "junk")
@@ -850,10 +867,36 @@ lmtp      unix  -       -       n       -       -       lmtp
 anvil     unix  -       -       n       -       1       anvil
 scache    unix  -       -       n       -       1       scache
 postlog   unix-dgram n  -       n       -       1       postlogd
-"""
+{self._dkim_services(svc)}"""
         (self.postfix_dir / "main.cf").write_text(main)
         (self.postfix_dir / "master.cf").write_text(master)
         self._backdate_postfix_config()
+
+    @staticmethod
+    def _dkim_services(svc: str) -> str:
+        """The DKIM path's listeners (see DKIM_SIGN_PORT). Without OpenDKIM running, mail
+        there is refused with a temporary error (milter_default_action): no other test uses
+        them. The receiving smtpd calls itself mx.example.test, or the relay would see its own
+        name in the greeting and bounce the mail as a loop."""
+        milter = f"inet:{HOST}:{DKIM_MILTER_PORT}"
+        relay = f"dkimrelay:[{HOST}]:{DKIM_RECEIVE_PORT}"
+        return f"""\
+{HOST}:{DKIM_SIGN_PORT} {svc}
+  -o syslog_name=postfix/dkim-sign
+  -o smtpd_milters={milter}
+  -o content_filter={relay}
+{HOST}:{DKIM_UNSIGNED_PORT} {svc}
+  -o syslog_name=postfix/dkim-unsigned
+  -o content_filter={relay}
+{HOST}:{DKIM_RECEIVE_PORT} {svc}
+  -o syslog_name=postfix/dkim-receive
+  -o myhostname={DKIM_AUTHSERV_ID}
+  -o smtpd_milters={milter}
+  -o content_filter=
+dkimrelay unix  -       -       n       -       -       smtp
+  -o syslog_name=postfix/dkim-relay
+  -o smtp_bind_address=127.0.0.2
+"""
 
     def _dovecot_config(self, inst: _Dovecot, vmail: pwd.struct_passwd) -> str:
         d = self._dovecot_dir(inst)

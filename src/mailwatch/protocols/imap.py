@@ -400,6 +400,18 @@ class ImapSession:
             return None
         return FetchedHeaders(uid, internal_date, message_from_bytes(header_bytes, policy=compat32))
 
+    async def fetch_message(self, uid: int) -> bytes | None:
+        """The whole message as stored (``BODY.PEEK[]``: not marked seen), e.g. to check its
+        DKIM signature; None if the server sent no such message."""
+        response = await self._exchange(
+            self.protocol.fetch(str(uid), "(UID BODY.PEEK[])", by_uid=True)
+        )
+        self._expect_ok(response, "UID FETCH")
+        for line in response.lines:
+            if isinstance(line, bytearray):
+                return bytes(line)
+        return None
+
     async def delete(self, uids: list[int]) -> None:
         """Delete exactly these messages: flag them, then expunge only them.
 

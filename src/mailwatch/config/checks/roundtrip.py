@@ -7,12 +7,13 @@ key figures. The probe is ``mailwatch.probes.roundtrip``.
 from __future__ import annotations
 
 import enum
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, SecretStr, model_validator
 
 from mailwatch.config.base import Secret
 from mailwatch.config.checks.base import CheckBase, CheckKind
+from mailwatch.config.dns import ResolverConfig
 from mailwatch.config.oauth2 import LoginMechanism, OAuth2Config
 from mailwatch.config.tls import TlsClientConfig, TlsMode
 from mailwatch.domain.kinds import CRITICAL_ONLY, FAILING, Figure, KeyFigure, SeverityRule
@@ -110,6 +111,11 @@ def _check_oauth_login(
         raise ValueError(f'password is not used with auth = "{auth}": remove it')
 
 
+AuthMethod = Literal["spf", "dkim", "dmarc", "arc"]
+"""The methods a roundtrip may expect the receiver to pass; a closed list keeps the
+``mailwatch_roundtrip_auth_pass`` metric's ``method`` label small."""
+
+
 class RoundtripCheck(CheckBase):
     """Send a canary through SMTP and confirm it arrives over IMAP."""
 
@@ -132,6 +138,16 @@ class RoundtripCheck(CheckBase):
     latency_warning_s: float = Field(default=30.0, gt=0)
     latency_critical_s: float = Field(default=90.0, gt=0)
     sweep_after_s: float = Field(default=3600.0, gt=0)
+    # The receiver's verdict (docs/checks/roundtrip.md, "Authentication"): a method listed
+    # here without "pass" in the Authentication-Results the receiver wrote is a warning.
+    expect_authentication: list[AuthMethod] = Field(default_factory=list)
+    # Whose Authentication-Results count; None is the IMAP host's name. "" stands for headers
+    # without an authserv-id (Microsoft 365 writes none).
+    authserv_id: list[str] | None = None
+    # mailwatch checks the delivered canary's DKIM signature of mail_from's domain itself,
+    # looking the key up through `resolver`.
+    verify_dkim: bool = False
+    resolver: ResolverConfig = Field(default_factory=ResolverConfig)
 
     @model_validator(mode="before")
     @classmethod
@@ -154,9 +170,27 @@ class RoundtripCheck(CheckBase):
             )
         return self
 
+    @model_validator(mode="after")
+    def _methods_once(self) -> RoundtripCheck:
+        repeated = sorted(
+            {m for m in self.expect_authentication if self.expect_authentication.count(m) > 1}
+        )
+        if repeated:
+            raise ValueError(f"expect_authentication lists {', '.join(repeated)} more than once")
+        return self
+
     @property
     def target(self) -> str:
         return f"{self.rcpt_to} via {self.smtp.host}"
+
+    @property
+    def authserv_ids(self) -> list[str]:
+        """Whose Authentication-Results headers count: ``authserv_id``, else the IMAP host."""
+        return self.authserv_id if self.authserv_id is not None else [self.imap.host]
+
+    @property
+    def sending_domain(self) -> str:
+        return self.mail_from.rpartition("@")[2].lower()
 
 
 class RoundtripStage(enum.StrEnum):
@@ -184,6 +218,9 @@ class RoundtripStage(enum.StrEnum):
     CLEANUP = "cleanup"
     SPAM_FOLDER_MISSING = "spam_folder_missing"
     """A configured spam folder does not exist on the IMAP server: spam is not watched there."""
+    AUTH_FAILED = "auth_failed"
+    """The canary arrived, but the receiver (``expect_authentication``) or mailwatch itself
+    (``verify_dkim``) did not find it authenticated."""
 
 
 _S = RoundtripStage
@@ -219,6 +256,7 @@ KIND = CheckKind(
             (_S.OAUTH_TOKEN,), CRITICAL_ONLY, 2, "no OAuth2 token: the check cannot log in"
         ),
         SeverityRule((_S.DELIVERED_TO_SPAM,), FAILING, 2, "canary delivered to spam"),
+        SeverityRule((_S.AUTH_FAILED,), FAILING, 3, "canary not authenticated (SPF/DKIM/DMARC)"),
     ),
     figures=(
         KeyFigure("latency_s", "latency", "s"),
@@ -245,6 +283,18 @@ KIND = CheckKind(
             "hop_{hop}_delay_s",
             "hop_delay_seconds",
             "Delay at each Received hop of the last delivered canary (hop 1 from sending)",
+        ),
+        Figure(
+            "auth_{method}_pass",
+            "auth_pass",
+            "1 if the receiver's Authentication-Results on the last delivered canary say pass "
+            "for the method (one of expect_authentication), else 0",
+        ),
+        Figure(
+            "dkim_verified",
+            "dkim_verified",
+            "1 if mailwatch verified the last delivered canary's DKIM signature of the sending "
+            "domain itself (verify_dkim), else 0",
         ),
     ),
 )

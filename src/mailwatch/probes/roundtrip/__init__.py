@@ -32,6 +32,7 @@ from mailwatch.config.checks.roundtrip import RoundtripCheck, RoundtripStage
 from mailwatch.domain.errors import ProbeFailure
 from mailwatch.domain.probing import ProbeContext
 from mailwatch.domain.results import CheckResult, State
+from mailwatch.probes.roundtrip import authentication
 from mailwatch.probes.roundtrip.canary import HEADER, Canary, check_search_key, parse_header
 from mailwatch.probes.roundtrip.received import hops_from_headers
 from mailwatch.probes.roundtrip.tokens import bearer_login, forget_refused
@@ -283,6 +284,13 @@ async def _confirm(
         for number, hop in enumerate(hops, start=1):
             if hop.delay_s is not None:
                 metrics[f"hop_{number}_delay_s"] = round(hop.delay_s, 3)
+    auth = authentication.AuthOutcome()
+    if authentication.wanted(check):
+        auth = await authentication.judge(
+            check, imap, arrival.uid, fetched.headers if fetched is not None else None
+        )
+        metrics.update(auth.metrics)
+        details.update(auth.details)
     cleanup_error: str | None = None
     try:
         await imap.delete([arrival.uid])
@@ -297,6 +305,8 @@ async def _confirm(
     if arrival.folder == check.imap.mailbox and latency_s <= check.latency_warning_s:
         _remember_healthy(ctx.memory, latency_s)
     result = _verdict(check, ctx, latency_s, arrival, sweep, cleanup_error, metrics, details)
+    if auth.note:
+        result = _unauthenticated(ctx, result, auth.note, metrics, details)
     if not missing_note:
         return result
     # Told in every result, a warning of its own when nothing worse happened: a canary filed
@@ -312,6 +322,32 @@ async def _confirm(
     return ctx.result(
         result.state,
         result.summary + missing_note,
+        stage=result.stage,
+        metrics=metrics,
+        details=details,
+    )
+
+
+def _unauthenticated(
+    ctx: ProbeContext,
+    result: CheckResult,
+    note: str,
+    metrics: dict[str, float],
+    details: dict[str, Any],
+) -> CheckResult:
+    """A delivered canary the receiver or mailwatch did not find authenticated: a warning of
+    its own when nothing worse happened, else told in the worse result's summary."""
+    if result.state is State.OK:
+        return ctx.result(
+            State.WARNING,
+            f"{result.summary}, but {note}",
+            stage=RoundtripStage.AUTH_FAILED,
+            metrics=metrics,
+            details=details,
+        )
+    return ctx.result(
+        result.state,
+        f"{result.summary}; {note}",
         stage=result.stage,
         metrics=metrics,
         details=details,
