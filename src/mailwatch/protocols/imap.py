@@ -330,6 +330,26 @@ class ImapSession:
             return None
         return FetchedHeaders(uid, internal_date, message_from_bytes(header_bytes, policy=compat32))
 
+    async def uids_from(self, first_uid: int) -> list[int]:
+        """UIDs of the selected folder's messages from ``first_uid`` on (the newest ones)."""
+        response = await self._exchange(
+            self.protocol.search("UID", f"{max(first_uid, 1)}:*", charset=None, by_uid=True)
+        )
+        self._expect_ok(response, "UID SEARCH")
+        # "n:*" always matches the last message, even one below n (RFC 3501 6.4.8).
+        return sorted(uid for uid in _uids(response) if uid >= first_uid)
+
+    async def fetch_message(self, uid: int, max_bytes: int) -> bytes | None:
+        """The first ``max_bytes`` of one message, unread flag left alone; None if it is gone."""
+        response = await self._exchange(
+            self.protocol.fetch(str(uid), f"(UID BODY.PEEK[]<0.{max_bytes}>)", by_uid=True)
+        )
+        self._expect_ok(response, "UID FETCH")
+        for line in response.lines:
+            if isinstance(line, bytearray):
+                return bytes(line)
+        return None
+
     async def delete(self, uids: list[int]) -> None:
         """Delete exactly these messages: flag them, then expunge only them.
 

@@ -61,7 +61,13 @@ async def send_message(
     rcpt_to: str,
     message: bytes,
     ctx: ProbeContext,
+    *,
+    envelope_id: str | None = None,
 ) -> SmtpReceipt:
+    """Hand ``message`` to the server. When the server offers DSN (RFC 3461) and an
+    ``envelope_id`` is given, the envelope asks for a bounce with the headers only
+    (``RET=HDRS``), tagged with ``ENVID=<envelope_id>``, on failure alone (``NOTIFY=FAILURE``):
+    a bounce is then small and says which message it is about."""
     where = f"{endpoint.host}:{endpoint.effective_port}"
     client = aiosmtplib.SMTP(
         hostname=endpoint.host,
@@ -94,8 +100,10 @@ async def send_message(
                 await client.login(endpoint.username, endpoint.password.get_secret_value())
         ctx.stage = "smtp_envelope"
         with _translate(ctx, where, timeout_s):
-            await client.mail(mail_from)
-            await client.rcpt(rcpt_to)
+            dsn = envelope_id is not None and client.supports_extension("dsn")
+            mail_options = ["RET=HDRS", f"ENVID={_xtext(envelope_id or '')}"] if dsn else []
+            await client.mail(mail_from, options=mail_options)
+            await client.rcpt(rcpt_to, options=["NOTIFY=FAILURE"] if dsn else [])
         ctx.stage = "smtp_data"
         with _translate(ctx, where, timeout_s):
             response = await client.data(message)
@@ -153,6 +161,14 @@ def _translate(ctx: ProbeContext, where: str, timeout_s: float) -> Iterator[None
         if isinstance(exc, aiosmtplib.SMTPException):
             raise ProbeFailure(stage, f"{where}: {exc} during {stage}") from None
         raise
+
+
+def _xtext(text: str) -> str:
+    """RFC 3461 xtext: printable ASCII but ``+`` and ``=`` as is, everything else ``+XX``."""
+    return "".join(
+        ch if "!" <= ch <= "~" and ch not in "+=" else f"+{ord(ch):02X}"
+        for ch in text.encode("utf-8").decode("latin-1")
+    )
 
 
 def _reply(exc: aiosmtplib.SMTPResponseException) -> str:

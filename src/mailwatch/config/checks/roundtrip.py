@@ -7,11 +7,11 @@ key figures. The probe is ``mailwatch.probes.roundtrip``.
 from __future__ import annotations
 
 import enum
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import Field, model_validator
+from pydantic import Field, StringConstraints, model_validator
 
-from mailwatch.config.base import Secret
+from mailwatch.config.base import Secret, StrictModel
 from mailwatch.config.checks.base import CheckBase, CheckKind
 from mailwatch.config.tls import TlsClientConfig, TlsMode
 from mailwatch.domain.kinds import CRITICAL_ONLY, FAILING, Figure, KeyFigure, SeverityRule
@@ -65,6 +65,41 @@ class ImapEndpoint(TlsClientConfig):
         return 993 if self.tls == "tls" else 143
 
 
+SubjectLine = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=r"^[^\r\n]+$")]
+
+
+class CanaryContent(StrictModel):
+    """What the canary says (``[checks.roundtrip.canary]``): filters that quarantine empty or
+    robotic test messages should see mail like any other."""
+
+    subject_variants: list[SubjectLine] = Field(default_factory=list)
+    """Subjects used in turn, picked by each canary's id; empty: ``[mailwatch canary] NAME ID``."""
+    sent_by: str | None = Field(default=None, min_length=1, max_length=200, pattern=r"^[^\r\n]+$")
+    """Who runs the check, named in the body ("It is sent by ..."); default: the
+    administrators of the sender's domain."""
+
+
+class BounceMailbox(StrictModel):
+    """Where the delivery status notifications (bounces) for the canary arrive: the envelope
+    sender's (``mail_from``'s) mailbox, read during the wait (``[checks.roundtrip.bounces]``)."""
+
+    same_account: bool = False
+    """The check's own IMAP account receives ``mail_from``'s mail: read the bounces there."""
+    mailbox: str | None = None
+    """The folder bounces arrive in (default: the account's ``mailbox``)."""
+    imap: ImapEndpoint | None = None
+    """Another account: ``mail_from``'s mailbox (the same keys as ``[checks.roundtrip.imap]``)."""
+
+    @model_validator(mode="after")
+    def _one_account(self) -> BounceMailbox:
+        if self.same_account == (self.imap is not None):
+            raise ValueError(
+                "set either same_account = true or a [checks.roundtrip.bounces.imap] table "
+                "(the mailbox of mail_from), not both and not neither"
+            )
+        return self
+
+
 class RoundtripCheck(CheckBase):
     """Send a canary through SMTP and confirm it arrives over IMAP."""
 
@@ -87,6 +122,9 @@ class RoundtripCheck(CheckBase):
     latency_warning_s: float = Field(default=30.0, gt=0)
     latency_critical_s: float = Field(default=90.0, gt=0)
     sweep_after_s: float = Field(default=3600.0, gt=0)
+    canary: CanaryContent = Field(default_factory=CanaryContent)
+    bounces: BounceMailbox | None = None
+    """Read mail_from's mailbox for bounces: a canary that bounces fails at once (``bounced``)."""
 
     @model_validator(mode="before")
     @classmethod
@@ -132,6 +170,8 @@ class RoundtripStage(enum.StrEnum):
     IMAP_AUTH = "imap_auth"
     IMAP_PROTOCOL = "imap_protocol"
     NOT_DELIVERED = "not_delivered"
+    BOUNCED = "bounced"
+    """A delivery status notification said the canary could not be delivered."""
     SLOW = "slow"
     DELIVERED_TO_SPAM = "delivered_to_spam"
     CLEANUP = "cleanup"
@@ -148,6 +188,7 @@ KIND = CheckKind(
     probe="mailwatch.probes.roundtrip",
     severity=(
         SeverityRule((_S.NOT_DELIVERED,), CRITICAL_ONLY, 1, "canary not delivered"),
+        SeverityRule((_S.BOUNCED,), CRITICAL_ONLY, 1, "canary bounced"),
         SeverityRule(
             (
                 _S.SMTP_CONNECT,
@@ -190,6 +231,11 @@ KIND = CheckKind(
             "late_canaries_total",
             "Canaries that arrived after their run had given up on them",
             counter=True,
+        ),
+        Figure(
+            "bounced_s",
+            "bounced_seconds",
+            "How long after sending the last bounced canary's bounce was found",
         ),
         Figure(
             "hop_{hop}_delay_s",
