@@ -176,3 +176,14 @@ async def test_a_bounce_that_comes_after_its_run_gave_up_is_found_by_the_next_ru
     assert earlier["status"] == "5.1.1"
     assert reports_in(servers) == []
     assert_mailbox_empty(servers)
+
+
+async def test_a_bounce_mailbox_that_refuses_the_login_is_named(servers: MailServers) -> None:
+    """A wrong password for the bounce mailbox fails the run as the canary's account would,
+    naming that account."""
+    check = bouncing_route(servers, bounces={"imap": {**sender_imap(servers), "password": "wrong"}})
+    result = await run_check(check)
+
+    assert result.stage == "imap_auth", result.summary
+    assert f"refused the login of {servers.address(SENDER)}" in result.summary
+    assert "wrong" not in result.summary

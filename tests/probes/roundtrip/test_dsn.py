@@ -140,7 +140,12 @@ def test_whatever_the_status_fields_say_the_report_reads_as_one_line_each(
     report = parse_report(raw)
     assert report is not None
     for recipient in report.recipients:
-        for text in (recipient.remote_mta, recipient.status, recipient.diagnostic, recipient.action):
+        for text in (
+            recipient.remote_mta,
+            recipient.status,
+            recipient.diagnostic,
+            recipient.action,
+        ):
             assert "\n" not in text and "\r" not in text
         assert len(recipient.diagnostic) <= MAX_TEXT
         assert recipient.status == "" or recipient.status[0] in "245"

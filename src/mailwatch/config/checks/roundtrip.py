@@ -9,7 +9,7 @@ from __future__ import annotations
 import enum
 from typing import Annotated, Any
 
-from pydantic import Field, StringConstraints, model_validator
+from pydantic import AfterValidator, Field, StringConstraints, model_validator
 
 from mailwatch.config.base import Secret, StrictModel
 from mailwatch.config.checks.base import CheckBase, CheckKind
@@ -65,16 +65,23 @@ class ImapEndpoint(TlsClientConfig):
         return 993 if self.tls == "tls" else 143
 
 
-SubjectLine = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=r"^[^\r\n]+$")]
+def _one_line(text: str) -> str:
+    if "\r" in text or "\n" in text:
+        raise ValueError("must be one line (it goes into a mail header or a sentence)")
+    return text
+
+
+OneLine = Annotated[str, StringConstraints(min_length=1, max_length=200), AfterValidator(_one_line)]
+"""A subject, or a name in the canary's body: one line of text."""
 
 
 class CanaryContent(StrictModel):
     """What the canary says (``[checks.roundtrip.canary]``): filters that quarantine empty or
     robotic test messages should see mail like any other."""
 
-    subject_variants: list[SubjectLine] = Field(default_factory=list)
+    subject_variants: list[OneLine] = Field(default_factory=list)
     """Subjects used in turn, picked by each canary's id; empty: ``[mailwatch canary] NAME ID``."""
-    sent_by: str | None = Field(default=None, min_length=1, max_length=200, pattern=r"^[^\r\n]+$")
+    sent_by: OneLine | None = None
     """Who runs the check, named in the body ("It is sent by ..."); default: the
     administrators of the sender's domain."""
 
