@@ -171,6 +171,10 @@ async def test_a_bounce_that_comes_after_its_run_gave_up_is_found_by_the_next_ru
     later = await run_check(bouncing_route(servers, rcpt_to=servers.canary), memory)
 
     assert later.state is State.OK, later.summary
+    assert later.summary.endswith(
+        "; an earlier canary bounced (5.1.1 <nobody@example.test>: Recipient address rejected: "
+        "User unknown in virtual mailbox table)"
+    ), later.summary
     [earlier] = later.details["earlier_bounces"]
     assert earlier["canary"] == held.details["canary"]
     assert earlier["status"] == "5.1.1"

@@ -21,6 +21,7 @@ earlier canary turns up meanwhile, the run waits the full learned deadline after
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import time
 from collections.abc import Sequence
@@ -279,7 +280,8 @@ async def _confirm(
         return ctx.result(
             State.CRITICAL,
             f"canary to {check.rcpt_to} not delivered within {deadline_s:.3g} s ({how}; "
-            f"accepted by {check.smtp.host}: {receipt.reply[:80]}){missing_note}",
+            f"accepted by {check.smtp.host}: {receipt.reply[:80]}){missing_note}"
+            f"{_earlier_bounces_note(details.get('earlier_bounces', []))}",
             stage=RoundtripStage.NOT_DELIVERED,
             metrics=metrics,
             details={**details, "late": sweep.late},
@@ -316,6 +318,9 @@ async def _confirm(
     if arrival.folder == check.imap.mailbox and latency_s <= check.latency_warning_s:
         _remember_healthy(ctx.memory, latency_s)
     result = _verdict(check, ctx, latency_s, arrival, sweep, cleanup_error, metrics, details)
+    if "earlier_bounces" in details:
+        note = _earlier_bounces_note(details["earlier_bounces"])
+        result = dataclasses.replace(result, summary=result.summary + note)
     if not missing_note:
         return result
     # Told in every result, a warning of its own when nothing worse happened: a canary filed
@@ -367,6 +372,16 @@ async def _bounced(
         metrics=metrics,
         details={**details, "bounce": bounce.details(), "late": sweep.late},
     )
+
+
+def _earlier_bounces_note(earlier: list[dict[str, Any]]) -> str:
+    """Told, not counted, like a late canary: the run that sent it already failed."""
+    if not earlier:
+        return ""
+    last = earlier[-1]
+    reason = " ".join(w for w in (last["status"], last["diagnostic"]) if w)[:120]
+    many = f"{len(earlier)} earlier canaries" if len(earlier) > 1 else "an earlier canary"
+    return f"; {many} bounced ({reason or last['action']})"
 
 
 def _missing_spam_note(folders: list[str], where: str) -> str:
