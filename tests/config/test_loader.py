@@ -252,3 +252,30 @@ def test_outbox_retention_is_whole_days_from_one(tmp_path: Path) -> None:
         "outbox.retention_days: Input should be a valid integer, got a number with a fractional "
         "part"
     ]
+
+
+@pytest.mark.parametrize(
+    "bounces",
+    [
+        pytest.param("[checks.roundtrip.bounces]\nmailbox = 'Bounces'\n", id="neither"),
+        pytest.param(
+            "[checks.roundtrip.bounces]\nsame_account = true\n"
+            "[checks.roundtrip.bounces.imap]\nhost = 'h'\nusername = 'u'\npassword = 'p'\n",
+            id="both",
+        ),
+    ],
+)
+def test_bounces_read_one_account(tmp_path: Path, bounces: str) -> None:
+    assert problems(write(tmp_path, route() + bounces)) == [
+        "checks.roundtrip[0].bounces: set either same_account = true or a "
+        "[checks.roundtrip.bounces.imap] table (the mailbox of mail_from), not both and not "
+        "neither"
+    ]
+
+
+def test_a_subject_variant_is_one_line(tmp_path: Path) -> None:
+    canary = '[checks.roundtrip.canary]\nsubject_variants = ["fine", "two\\nlines"]\n'
+    assert problems(write(tmp_path, route() + canary)) == [
+        "checks.roundtrip[0].canary.subject_variants[1]: must be one line (it goes into a mail "
+        "header or a sentence)"
+    ]

@@ -39,6 +39,10 @@ How this stays away from the system's mail setup:
   for ``DEFERRED_DOMAIN`` goes over LMTP to a unix socket that does not exist
   instead, so it is deferred for good: that is how tests fill the deferred queue
   (``retry:`` would do it too, but smtpd rejects such recipients at RCPT time).
+  Mail for ``BOUNCING_DOMAIN`` is accepted, then relayed by the ``bouncerelay`` transport
+  (an smtp client under another host name, so it is no loop) to the harness's own smtpd with
+  the domain rewritten to ``DOMAIN``: a user unknown there is refused at RCPT and Postfix
+  sends the envelope sender a bounce (RFC 3464), the way an unknown user behind a relay does.
 * Certificates with a problem are served by SNI name on the ordinary ports (Postfix
   ``tls_server_sni_maps``, Dovecot ``local_name``): a client asking for
   ``EXPIRED_NAME`` gets a certificate that expired days ago, ``EXPIRING_NAME`` one
@@ -80,6 +84,7 @@ from .certs import make_ca, now
 from .processes import deadline_loop, lock_base_dir, pid_alive, tail, terminate
 
 __all__ = [
+    "BOUNCING_DOMAIN",
     "DEFAULT_BASE_DIR",
     "DEFERRED_DOMAIN",
     "DKIM_AUTHSERV_ID",
@@ -164,6 +169,8 @@ SERVER_NAMES = ("localhost", f"mail.{DOMAIN}")
 EXPIRED_NAME = f"expired.{DOMAIN}"  # SNI name served a certificate that expired 3 days ago
 EXPIRING_NAME = f"expiring.{DOMAIN}"  # SNI name served a certificate that expires in 5 days
 DEFERRED_DOMAIN = "deferred.test"  # mail for it is accepted, then deferred for good
+BOUNCING_DOMAIN = "bouncing.test"  # accepted, relayed to DOMAIN's smtpd: unknown users bounce
+BOUNCE_RELAY_NAME = "relay.bouncing.test"  # the relaying smtp client's host name
 
 # What Dovecot 2.3.19 advertises after login, minus IDLE.
 NOIDLE_CAPABILITY = (
@@ -249,6 +256,7 @@ class MailServers:
     expired_name = EXPIRED_NAME
     expiring_name = EXPIRING_NAME
     deferred_domain = DEFERRED_DOMAIN
+    bouncing_domain = BOUNCING_DOMAIN
     canary = f"canary@{DOMAIN}"
     second = f"second@{DOMAIN}"
     junk = f"{JUNK_USER}@{DOMAIN}"
@@ -778,6 +786,7 @@ relay_transport = {disabled}
 local_transport = {disabled}
 # Mail for this domain stays in the deferred queue (until deleted or 5 days old).
 transport_maps = inline:{{ {DEFERRED_DOMAIN}=lmtp:unix:{b / "postfix" / "no-such-lmtp-socket"} }}
+  inline:{{ {BOUNCING_DOMAIN}=bouncerelay:[{HOST}]:{SMTP_PORT} }}
 virtual_mailbox_domains = {DOMAIN}
 virtual_mailbox_base = {self.mail_dir}
 virtual_mailbox_maps = hash:{self.postfix_dir / "vmailbox"}
@@ -867,6 +876,10 @@ lmtp      unix  -       -       n       -       -       lmtp
 anvil     unix  -       -       n       -       1       anvil
 scache    unix  -       -       n       -       1       scache
 postlog   unix-dgram n  -       n       -       1       postlogd
+# Relays {BOUNCING_DOMAIN} back to our smtpd as {DOMAIN}, under another name (no loop).
+bouncerelay unix -      -       n       -       -       smtp
+  -o myhostname={BOUNCE_RELAY_NAME}
+  -o smtp_generic_maps=inline:{{@{BOUNCING_DOMAIN}=@{DOMAIN}}}
 {self._dkim_services(svc)}"""
         (self.postfix_dir / "main.cf").write_text(main)
         (self.postfix_dir / "master.cf").write_text(master)

@@ -688,3 +688,15 @@ async def test_a_name_whose_every_address_refuses_is_connection_refused(
     result = await run_check(route(servers, **{server: endpoint}))
     assert (result.state, result.stage) == (State.CRITICAL, f"{server}_connect")
     assert result.summary == f"connection refused by {host}:{port}"
+
+
+async def test_canary_with_subject_variants_is_found_and_deleted(servers: MailServers) -> None:
+    """A canary whose subject comes from ``subject_variants`` (no id in it) is still found by
+    its header, timed and deleted: the subject is never what mailwatch matches on."""
+    variants = ["Quarterly figures", "Notes from today"]
+    check = route(servers, canary={"subject_variants": variants, "sent_by": "the NOC"})
+    for _ in range(2):
+        result = await run_check(check)
+        assert result.state is State.OK, result.summary
+        assert result.metrics["latency_s"] > 0
+    assert_mailbox_empty(servers)

@@ -400,12 +400,20 @@ class ImapSession:
             return None
         return FetchedHeaders(uid, internal_date, message_from_bytes(header_bytes, policy=compat32))
 
-    async def fetch_message(self, uid: int) -> bytes | None:
-        """The whole message as stored (``BODY.PEEK[]``: not marked seen), e.g. to check its
-        DKIM signature; None if the server sent no such message."""
+    async def uids_from(self, first_uid: int) -> list[int]:
+        """UIDs of the selected folder's messages from ``first_uid`` on (the newest ones)."""
         response = await self._exchange(
-            self.protocol.fetch(str(uid), "(UID BODY.PEEK[])", by_uid=True)
+            self.protocol.search("UID", f"{max(first_uid, 1)}:*", charset=None, by_uid=True)
         )
+        self._expect_ok(response, "UID SEARCH")
+        # "n:*" always matches the last message, even one below n (RFC 3501 6.4.8).
+        return sorted(uid for uid in _uids(response) if uid >= first_uid)
+
+    async def fetch_message(self, uid: int, max_bytes: int | None = None) -> bytes | None:
+        """The whole message as stored, or its first ``max_bytes``, unread flag left alone
+        (``BODY.PEEK``), e.g. to check its DKIM signature or read a bounce; None if it is gone."""
+        part = "BODY.PEEK[]" if max_bytes is None else f"BODY.PEEK[]<0.{max_bytes}>"
+        response = await self._exchange(self.protocol.fetch(str(uid), f"(UID {part})", by_uid=True))
         self._expect_ok(response, "UID FETCH")
         for line in response.lines:
             if isinstance(line, bytearray):

@@ -63,9 +63,14 @@ async def send_message(
     message: bytes,
     ctx: ProbeContext,
     login: BearerLogin | None = None,
+    *,
+    envelope_id: str | None = None,
 ) -> SmtpReceipt:
-    """Hand ``message`` over; ``login`` logs in with an OAuth2 token instead of the endpoint's
-    password (``auth = "xoauth2"`` or ``"oauthbearer"``)."""
+    """Hand ``message`` to the server; ``login`` logs in with an OAuth2 token instead of the
+    endpoint's password (``auth = "xoauth2"`` or ``"oauthbearer"``). When the server offers DSN
+    (RFC 3461) and an ``envelope_id`` is given, the envelope asks for a bounce with the headers
+    only (``RET=HDRS``), tagged with ``ENVID=<envelope_id>``, on failure alone
+    (``NOTIFY=FAILURE``): a bounce is then small and says which message it is about."""
     where = f"{endpoint.host}:{endpoint.effective_port}"
     client = aiosmtplib.SMTP(
         hostname=endpoint.host,
@@ -102,8 +107,10 @@ async def send_message(
                 await client.login(endpoint.username, endpoint.password.get_secret_value())
         ctx.stage = "smtp_envelope"
         with _translate(ctx, where, timeout_s):
-            await client.mail(mail_from)
-            await client.rcpt(rcpt_to)
+            dsn = envelope_id is not None and client.supports_extension("dsn")
+            mail_options = ["RET=HDRS", f"ENVID={_xtext(envelope_id or '')}"] if dsn else []
+            await client.mail(mail_from, options=mail_options)
+            await client.rcpt(rcpt_to, options=["NOTIFY=FAILURE"] if dsn else [])
         ctx.stage = "smtp_data"
         with _translate(ctx, where, timeout_s):
             response = await client.data(message)
@@ -189,6 +196,14 @@ def _translate(ctx: ProbeContext, where: str, timeout_s: float) -> Iterator[None
         if isinstance(exc, aiosmtplib.SMTPException):
             raise ProbeFailure(stage, f"{where}: {exc} during {stage}") from None
         raise
+
+
+def _xtext(text: str) -> str:
+    """RFC 3461 xtext: printable ASCII but ``+`` and ``=`` as is, everything else ``+XX``."""
+    return "".join(
+        ch if "!" <= ch <= "~" and ch not in "+=" else f"+{ord(ch):02X}"
+        for ch in text.encode("utf-8").decode("latin-1")
+    )
 
 
 def _reply(exc: aiosmtplib.SMTPResponseException) -> str:

@@ -64,3 +64,42 @@ def test_a_site_canary_carries_its_site_and_node_and_is_found_by_its_site() -> N
     assert check_search_key("main", "site") not in canary.header_value
     plain = Canary.new("main")
     assert check_search_key("main", "site-a") not in plain.header_value
+
+
+def test_body_says_what_the_canary_is_and_who_sends_it() -> None:
+    """A filter (or a person in a quarantine) sees a text saying what this mail is and who
+    runs the check, not an empty robot message."""
+    canary = Canary.new("check-1")
+    raw = canary.message("mw@example.test", "c@example.test", sent_by="IT operations, ext. 42")
+    msg = message_from_bytes(raw, policy=policy.default)
+    text = " ".join(msg.get_content().split())
+    assert "proves mail flows from mw@example.test to c@example.test" in text
+    assert "It is sent by IT operations, ext. 42" in text
+    assert "(check check-1)" in text
+    assert msg["MIME-Version"] == "1.0"
+    assert msg["Content-Type"].params["charset"] == "utf-8"
+    # Without sent_by, the sender's domain is named.
+    default = message_from_bytes(canary.message("mw@example.test", "c@example.test"))
+    assert b"the administrators of example.test" in b" ".join(default.as_bytes().split())
+
+
+def test_subject_variants_are_used_and_the_token_stays_in_our_header() -> None:
+    variants = ["Weekly figures", "Meeting notes", "Zahlen für März"]
+    seen: set[str] = set()
+    for _ in range(60):
+        canary = Canary.new("check-1")
+        raw = canary.message("mw@example.test", "c@example.test", subject_variants=variants)
+        assert raw.isascii()  # a non-ASCII subject is encoded (RFC 2047)
+        msg = message_from_bytes(raw, policy=policy.default)
+        assert msg["Subject"] in variants
+        assert parse_header(msg[HEADER]) == canary
+        assert msg["Message-ID"] == canary.message_id("mw@example.test")
+        seen.add(str(msg["Subject"]))
+    # Picked by the random id: 60 canaries miss one of three variants with odds below 1e-10.
+    assert seen == set(variants)
+
+
+def test_a_long_address_is_not_broken_in_the_body() -> None:
+    address = "a-rather-long-local-part-for-a-monitoring-mailbox@mail.subdomain.example.test"
+    raw = Canary.new("c").message(address, "c@example.test")
+    assert address.encode() in raw

@@ -7,11 +7,11 @@ key figures. The probe is ``mailwatch.probes.roundtrip``.
 from __future__ import annotations
 
 import enum
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import AfterValidator, Field, SecretStr, StringConstraints, model_validator
 
-from mailwatch.config.base import Secret
+from mailwatch.config.base import Secret, StrictModel
 from mailwatch.config.checks.base import CheckBase, CheckKind
 from mailwatch.config.dns import ResolverConfig
 from mailwatch.config.oauth2 import LoginMechanism, OAuth2Config
@@ -116,6 +116,48 @@ AuthMethod = Literal["spf", "dkim", "dmarc", "arc"]
 ``mailwatch_roundtrip_auth_pass`` metric's ``method`` label small."""
 
 
+def _one_line(text: str) -> str:
+    if "\r" in text or "\n" in text:
+        raise ValueError("must be one line (it goes into a mail header or a sentence)")
+    return text
+
+
+OneLine = Annotated[str, StringConstraints(min_length=1, max_length=200), AfterValidator(_one_line)]
+"""A subject, or a name in the canary's body: one line of text."""
+
+
+class CanaryContent(StrictModel):
+    """What the canary says (``[checks.roundtrip.canary]``): filters that quarantine empty or
+    robotic test messages should see mail like any other."""
+
+    subject_variants: list[OneLine] = Field(default_factory=list)
+    """Subjects used in turn, picked by each canary's id; empty: ``[mailwatch canary] NAME ID``."""
+    sent_by: OneLine | None = None
+    """Who runs the check, named in the body ("It is sent by ..."); default: the
+    administrators of the sender's domain."""
+
+
+class BounceMailbox(StrictModel):
+    """Where the delivery status notifications (bounces) for the canary arrive: the envelope
+    sender's (``mail_from``'s) mailbox, read during the wait (``[checks.roundtrip.bounces]``)."""
+
+    same_account: bool = False
+    """The check's own IMAP account receives ``mail_from``'s mail: read the bounces there."""
+    mailbox: str | None = None
+    """The folder bounces arrive in (default: the account's ``mailbox``)."""
+    imap: ImapEndpoint | None = None
+    """Another account: ``mail_from``'s mailbox (the same keys as ``[checks.roundtrip.imap]``)."""
+
+    @model_validator(mode="after")
+    def _one_account(self) -> BounceMailbox:
+        if self.same_account == (self.imap is not None):
+            raise ValueError(
+                "set either same_account = true or a [checks.roundtrip.bounces.imap] table "
+                "(the mailbox of mail_from), not both and not neither"
+            )
+        return self
+
+
 class RoundtripCheck(CheckBase):
     """Send a canary through SMTP and confirm it arrives over IMAP."""
 
@@ -148,6 +190,9 @@ class RoundtripCheck(CheckBase):
     # looking the key up through `resolver`.
     verify_dkim: bool = False
     resolver: ResolverConfig = Field(default_factory=ResolverConfig)
+    canary: CanaryContent = Field(default_factory=CanaryContent)
+    bounces: BounceMailbox | None = None
+    """Read mail_from's mailbox for bounces: a canary that bounces fails at once (``bounced``)."""
 
     @model_validator(mode="before")
     @classmethod
@@ -213,6 +258,8 @@ class RoundtripStage(enum.StrEnum):
     OAUTH_TOKEN = "oauth_token"
     """No OAuth2 access token: the token endpoint refused or failed, or token_command did."""
     NOT_DELIVERED = "not_delivered"
+    BOUNCED = "bounced"
+    """A delivery status notification said the canary could not be delivered."""
     SLOW = "slow"
     DELIVERED_TO_SPAM = "delivered_to_spam"
     CLEANUP = "cleanup"
@@ -232,6 +279,7 @@ KIND = CheckKind(
     probe="mailwatch.probes.roundtrip",
     severity=(
         SeverityRule((_S.NOT_DELIVERED,), CRITICAL_ONLY, 1, "canary not delivered"),
+        SeverityRule((_S.BOUNCED,), CRITICAL_ONLY, 1, "canary bounced"),
         SeverityRule(
             (
                 _S.SMTP_CONNECT,
@@ -278,6 +326,11 @@ KIND = CheckKind(
             "late_canaries_total",
             "Canaries that arrived after their run had given up on them",
             counter=True,
+        ),
+        Figure(
+            "bounced_s",
+            "bounced_seconds",
+            "How long after sending the last bounced canary's bounce was found",
         ),
         Figure(
             "hop_{hop}_delay_s",

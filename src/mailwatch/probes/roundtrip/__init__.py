@@ -21,6 +21,7 @@ earlier canary turns up meanwhile, the run waits the full learned deadline after
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import time
 from collections.abc import Sequence
@@ -33,6 +34,7 @@ from mailwatch.domain.errors import ProbeFailure
 from mailwatch.domain.probing import ProbeContext
 from mailwatch.domain.results import CheckResult, State
 from mailwatch.probes.roundtrip import authentication
+from mailwatch.probes.roundtrip.bounces import Bounce, BounceWatch, bounce_watch
 from mailwatch.probes.roundtrip.canary import HEADER, Canary, check_search_key, parse_header
 from mailwatch.probes.roundtrip.received import hops_from_headers
 from mailwatch.probes.roundtrip.tokens import bearer_login, forget_refused
@@ -190,21 +192,42 @@ async def _round_trip(
     # the sweep need not open it. Whatever lands there later is swept by a later run.
     empty_spam = {folder for folder, s in spam_status.items() if s is not None and s.messages == 0}
 
-    message = canary.message(check.mail_from, check.rcpt_to)
-    smtp_login = await bearer_login(check.smtp, ctx)
-    receipt = await send_message(
-        check.smtp, check.mail_from, check.rcpt_to, message, ctx, smtp_login
+    message = canary.message(
+        check.mail_from,
+        check.rcpt_to,
+        subject_variants=check.canary.subject_variants,
+        sent_by=check.canary.sent_by,
     )
-    try:
-        wait = _wait(check, ctx, earlier)
-        return await _confirm(
-            check, ctx, imap, canary, receipt, wait, spam_uidnext, missing_folders, empty_spam
+    smtp_login = await bearer_login(check.smtp, ctx)
+    async with bounce_watch(check, ctx, imap, canary) as bounces:
+        receipt = await send_message(
+            check.smtp,
+            check.mail_from,
+            check.rcpt_to,
+            message,
+            ctx,
+            smtp_login,
+            envelope_id=canary.id,
         )
-    except asyncio.CancelledError:
-        if not ctx.timed_out():
-            # The daemon is shutting down: fetch our canary back rather than leave it behind.
-            await asyncio.shield(_remove_after_shutdown(check, canary))
-        raise
+        try:
+            wait = _wait(check, ctx, earlier)
+            return await _confirm(
+                check,
+                ctx,
+                imap,
+                canary,
+                receipt,
+                wait,
+                spam_uidnext,
+                missing_folders,
+                empty_spam,
+                bounces,
+            )
+        except asyncio.CancelledError:
+            if not ctx.timed_out():
+                # The daemon is shutting down: fetch our canary back rather than leave it.
+                await asyncio.shield(_remove_after_shutdown(check, canary))
+            raise
 
 
 def _wait(check: RoundtripCheck, ctx: ProbeContext, earlier: Canary | None) -> Wait:
@@ -228,11 +251,12 @@ async def _confirm(
     spam_uidnext: dict[str, int | None],
     missing_folders: list[str],
     empty_spam: set[str],
+    bounces: BounceWatch | None = None,
 ) -> CheckResult:
     ctx.stage = RoundtripStage.NOT_DELIVERED
     use_idle = check.imap.use_idle and imap.has_idle
     arrival = await _wait_for(
-        check, imap, canary, receipt, wait, spam_uidnext, use_idle, empty_spam
+        check, imap, canary, receipt, wait, spam_uidnext, use_idle, empty_spam, bounces
     )
     deadline_s = wait.in_force_s
 
@@ -246,6 +270,12 @@ async def _confirm(
     if missing_folders:
         details["missing_spam_folders"] = missing_folders
         missing_note = _missing_spam_note(missing_folders, imap.where)
+    if bounces is not None and bounces.earlier:
+        details["earlier_bounces"] = bounces.earlier
+    if isinstance(arrival, Bounce):
+        return await _bounced(
+            check, ctx, imap, canary, receipt, arrival, empty_spam, metrics, details
+        )
     if arrival is None:
         # The canary may still arrive; the next run reports it as late and deletes it.
         pending = _pending(ctx)
@@ -267,7 +297,8 @@ async def _confirm(
         return ctx.result(
             State.CRITICAL,
             f"canary to {check.rcpt_to} not delivered within {deadline_s:.3g} s ({how}; "
-            f"accepted by {check.smtp.host}: {receipt.reply[:80]}){missing_note}",
+            f"accepted by {check.smtp.host}: {receipt.reply[:80]}){missing_note}"
+            f"{_earlier_bounces_note(details.get('earlier_bounces', []))}",
             stage=RoundtripStage.NOT_DELIVERED,
             metrics=metrics,
             details={**details, "late": sweep.late},
@@ -295,6 +326,12 @@ async def _confirm(
     try:
         await imap.delete([arrival.uid])
         sweep = await _sweep(check, ctx, imap, canary, empty_spam)
+        if bounces is not None:
+            # A canary that arrived at once was never waited for: bounces of earlier canaries
+            # that came meanwhile are looked for here.
+            await bounces.look()
+            if bounces.earlier:
+                details["earlier_bounces"] = bounces.earlier
     except ProbeFailure as failure:
         cleanup_error = failure.summary
         sweep = SweepReport()
@@ -307,6 +344,9 @@ async def _confirm(
     result = _verdict(check, ctx, latency_s, arrival, sweep, cleanup_error, metrics, details)
     if auth.note:
         result = _unauthenticated(ctx, result, auth.note, metrics, details)
+    if "earlier_bounces" in details:
+        note = _earlier_bounces_note(details["earlier_bounces"])
+        result = dataclasses.replace(result, summary=result.summary + note)
     if not missing_note:
         return result
     # Told in every result, a warning of its own when nothing worse happened: a canary filed
@@ -352,6 +392,48 @@ def _unauthenticated(
         metrics=metrics,
         details=details,
     )
+
+
+async def _bounced(
+    check: RoundtripCheck,
+    ctx: ProbeContext,
+    imap: ImapSession,
+    canary: Canary,
+    receipt: SmtpReceipt,
+    bounce: Bounce,
+    empty_spam: set[str],
+    metrics: dict[str, float],
+    details: dict[str, Any],
+) -> CheckResult:
+    """The canary bounced: critical at once, with the report's status and text. The sweep
+    still runs, so late canaries are reported as by any run."""
+    metrics["bounced_s"] = round(bounce.seen_at - receipt.accepted_at, 3)
+    summary = f"canary to {check.rcpt_to} bounced by {bounce.mta}: {bounce.reason}"
+    try:
+        sweep = await _sweep(check, ctx, imap, canary, empty_spam)
+    except ProbeFailure as failure:
+        sweep = SweepReport()
+        summary = f"{summary}; cleanup failed: {failure.summary}"
+    if bounce.cleanup_error is not None:
+        summary = f"{summary}; the bounce could not be deleted: {bounce.cleanup_error}"
+    metrics["late_canaries"] = len(sweep.late)
+    return ctx.result(
+        State.CRITICAL,
+        summary,
+        stage=RoundtripStage.BOUNCED,
+        metrics=metrics,
+        details={**details, "bounce": bounce.details(), "late": sweep.late},
+    )
+
+
+def _earlier_bounces_note(earlier: list[dict[str, Any]]) -> str:
+    """Told, not counted, like a late canary: the run that sent it already failed."""
+    if not earlier:
+        return ""
+    last = earlier[-1]
+    reason = " ".join(w for w in (last["status"], last["diagnostic"]) if w)[:120]
+    many = f"{len(earlier)} earlier canaries" if len(earlier) > 1 else "an earlier canary"
+    return f"; {many} bounced ({reason or last['action']})"
 
 
 def _missing_spam_note(folders: list[str], where: str) -> str:
@@ -419,10 +501,12 @@ async def _wait_for(
     spam_uidnext: dict[str, int | None],
     use_idle: bool,
     empty_spam: set[str],
-) -> Arrival | None:
-    """Wait until the canary shows up in the mailbox or a spam folder, or the wait in force
-    (``wait.in_force_s``) after DATA was accepted. A spam folder where something arrived is
-    taken out of ``empty_spam``; an earlier canary seen in the mailbox ends the shorter wait.
+    bounces: BounceWatch | None = None,
+) -> Arrival | Bounce | None:
+    """Wait until the canary shows up in the mailbox or a spam folder, its bounce comes
+    (``bounces``), or the wait in force (``wait.in_force_s``) after DATA was accepted. A spam
+    folder where something arrived is taken out of ``empty_spam``; an earlier canary seen in
+    the mailbox ends the shorter wait.
     """
     watched_spam = {folder: uid for folder, uid in spam_uidnext.items() if uid is not None}
     mailbox = check.imap.mailbox
@@ -436,6 +520,8 @@ async def _wait_for(
         # Wake up every poll interval even with IDLE: spam folders cannot be IDLEd alongside
         # the inbox, and an announcement that came while we were not idling is not repeated.
         wait_s = min(remaining, check.imap.poll_interval_s)
+        if bounces is not None:
+            wait_s = min(wait_s, bounces.poll_interval_s)
         if use_idle:
             announced = await imap.idle(wait_s)
         else:
@@ -445,6 +531,8 @@ async def _wait_for(
         uids = await imap.search_header(HEADER, canary.id)
         if uids:
             return Arrival(mailbox, uids[0], announced or time.monotonic())
+        if bounces is not None and (bounce := await bounces.look()) is not None:
+            return bounce
         for folder, before in watched_spam.items():
             now_uidnext = await imap.uidnext(folder)
             if now_uidnext is None or now_uidnext == before:

@@ -11,9 +11,12 @@ Mailboxes are searched for the id (our canary) or for ``=<name>;`` (our leftover
 from __future__ import annotations
 
 import re
+import textwrap
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from email.header import Header
 from email.utils import format_datetime
 
 HEADER = "X-Mailwatch-Canary"
@@ -46,27 +49,53 @@ class Canary:
         where += f"node={self.node}; " if self.node is not None else ""
         return f"check={self.check}; {where}id={self.id}; sent={sent}"
 
-    def message(self, mail_from: str, rcpt_to: str) -> bytes:
-        """The canary as it goes on the wire (CRLF line ends, 7-bit unless an address is not).
+    def message_id(self, mail_from: str) -> str:
+        """The canary's Message-ID, on the sender's domain: ``<mailwatch.<id>@<domain>>``."""
+        domain = mail_from.rpartition("@")[2] or "mailwatch.invalid"
+        return f"<mailwatch.{self.id}@{domain}>"
+
+    def message(
+        self,
+        mail_from: str,
+        rcpt_to: str,
+        *,
+        subject_variants: Sequence[str] = (),
+        sent_by: str | None = None,
+    ) -> bytes:
+        """The canary as it goes on the wire (CRLF line ends, 7-bit unless a text is not).
 
         Written out, not built with ``email.message.EmailMessage``: its header registry parsed
         every address again and was the costliest Python in a probe (docs/performance.md).
         Addresses are used as configured; a non-ASCII one goes out as UTF-8 (RFC 6532).
+        It looks like the mail people send (a Date, a Message-ID on the sender's domain, a
+        text body saying what it is and who sends it): quarantines catch empty test messages.
+        ``subject_variants``, when given, are used in turn (by the canary's id) instead of the
+        subject that names the check and the id; the id stays in our header either way.
         """
         # No reverse-DNS lookup here: this runs on the event loop.
         domain = mail_from.rpartition("@")[2] or "mailwatch.invalid"
-        body = [
-            "This is a mailwatch canary: a test message that proves mail flows from",
-            f"{mail_from} to {rcpt_to}. mailwatch deletes it as soon as it arrives.",
-            "",
-        ]
-        encoding = "7bit" if mail_from.isascii() and rcpt_to.isascii() else "8bit"
+        who = sent_by or f"the administrators of {domain}"
+        about = (
+            f"This is a mailwatch canary: a test message that proves mail flows from "
+            f"{mail_from} to {rcpt_to}. It is sent by {who} to watch that mail is delivered "
+            f"(check {self.check}), and mailwatch deletes it as soon as it arrives. "
+            "Please do not reply to it."
+        )
+        body = [*textwrap.wrap(about, width=76, break_long_words=False, break_on_hyphens=False), ""]
+        if subject_variants:
+            subject = subject_variants[int(self.id, 16) % len(subject_variants)]
+        else:
+            subject = f"[mailwatch canary] {self.check} {self.id}"
+        if not subject.isascii():
+            subject = Header(subject, "utf-8").encode(linesep="\r\n")
+        plain = mail_from.isascii() and rcpt_to.isascii() and who.isascii()
+        encoding = "7bit" if plain else "8bit"
         lines = [
             f"From: {mail_from}",
             f"To: {rcpt_to}",
-            f"Subject: [mailwatch canary] {self.check} {self.id}",
+            f"Subject: {subject}",
             f"Date: {format_datetime(self.sent_at)}",
-            f"Message-ID: <mailwatch.{self.id}@{domain}>",
+            f"Message-ID: {self.message_id(mail_from)}",
             f"{HEADER}: {self.header_value}",
             "Auto-Submitted: auto-generated",
             "MIME-Version: 1.0",
