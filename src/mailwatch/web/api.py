@@ -1,0 +1,279 @@
+"""The JSON API, ``/api/v1``: the status document, tickets and what people do to them,
+silences. Programs (a chat bot, a ticket system) call it with a bearer token from
+``[web.api_tokens]``; the token's name is the actor on the timeline. Each action goes through
+the same processor shell as the CLI, so the API answers as ``mailwatch ack --json`` does.
+
+The routes are the ones ``openapi.json`` (beside this module) describes; a test keeps the two
+the same.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from aiohttp import web
+
+from mailwatch.config.model import MailwatchConfig
+from mailwatch.domain.errors import (
+    AlreadyDoneError,
+    SilenceNotFoundError,
+    TicketActionError,
+    TicketNotFoundError,
+    UnknownCheckError,
+)
+from mailwatch.domain.quiet import SILENCE_AT_MOST
+from mailwatch.domain.tickets import format_number, parse_number
+from mailwatch.incidents.actions import (
+    acknowledge_ticket,
+    expire_silence,
+    mitigate_ticket,
+    resolve_ticket,
+    silence_check,
+    silenceable_checks,
+)
+from mailwatch.status.document import to_document
+from mailwatch.status.model import StatusSnapshot
+from mailwatch.status.ticket_json import silence_dict, ticket_dict, ticket_document
+from mailwatch.store.outbox import ticket_entries
+from mailwatch.store.silences import active_silences
+from mailwatch.store.store import Store
+from mailwatch.store.tickets import list_tickets, load_ticket, load_timeline
+from mailwatch.web.api_auth import SCHEME, ApiToken, bearer_token, token_name
+from mailwatch.web.api_body import Body
+from mailwatch.web.api_errors import ApiError, json_errors
+from mailwatch.web.openapi import openapi_document
+
+log = logging.getLogger("mailwatch.web.api")
+
+PREFIX = "/api/v1"
+MAX_BODY_BYTES = 64 * 1024
+"""A note is a few lines; anything near this is not a request the API means to take."""
+LARGEST_ID = 2**63 - 1
+"""Ticket and silence ids are 64-bit integers in the database: larger ones name nothing."""
+SILENCE_AT_MOST_S = int(SILENCE_AT_MOST.total_seconds())
+
+
+@dataclass(frozen=True)
+class ApiContext:
+    """What the API reads and writes: the daemon's store and current config, its status
+    snapshot, and the tokens it accepts (read per request, so a reload takes effect)."""
+
+    store: Store
+    config: Callable[[], MailwatchConfig]
+    snapshot: Callable[[], Awaitable[StatusSnapshot]]
+    tokens: Callable[[], list[ApiToken]]
+
+
+CONTEXT = web.AppKey("mailwatch_api", ApiContext)
+ACTOR = "mailwatch_api_actor"
+"""The request key holding the name of the token that let the request in."""
+
+ANONYMOUS = frozenset({f"{PREFIX}/openapi.json"})
+"""What the API answers without a token: its own description."""
+
+
+def api_app(context: ApiContext) -> web.Application:
+    """The API as an aiohttp application, to mount at ``/api/v1`` (``add_subapp``)."""
+    app = web.Application(middlewares=[json_errors, _bearer_auth], client_max_size=MAX_BODY_BYTES)
+    app[CONTEXT] = context
+    app.router.add_get("/openapi.json", _openapi, name="openapi")
+    app.router.add_get("/status", _status, name="status")
+    app.router.add_get("/tickets", _tickets, name="tickets")
+    app.router.add_get("/tickets/{id}", _ticket, name="ticket")
+    for verb in ("ack", "mitigate", "resolve"):
+        app.router.add_post(f"/tickets/{{id}}/{verb}", _ticket_action(verb), name=verb)
+    app.router.add_get("/silences", _silences, name="silences")
+    app.router.add_post("/silences", _create_silence, name="create_silence")
+    app.router.add_post("/silences/{id}/expire", _expire_silence, name="expire_silence")
+    return app
+
+
+@web.middleware
+async def _bearer_auth(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
+    if request.path in ANONYMOUS:
+        return await handler(request)
+    context = request.config_dict[CONTEXT]
+    presented = bearer_token(request.headers.get("Authorization"))
+    if presented is None:
+        raise ApiError(
+            401,
+            "this API needs a token: send the header Authorization: Bearer TOKEN "
+            "with a token of [web.api_tokens]",
+            {"WWW-Authenticate": f'{SCHEME} realm="mailwatch"'},
+        )
+    name = token_name(presented, context.tokens())
+    if name is None:
+        # The token itself is never logged: only that one was refused, and from where.
+        log.warning("api: refused a wrong token from %s for %s", request.remote, request.path)
+        raise ApiError(
+            401,
+            "the token is not one of [web.api_tokens]",
+            {"WWW-Authenticate": f'{SCHEME} realm="mailwatch", error="invalid_token"'},
+        )
+    request[ACTOR] = name
+    return await handler(request)
+
+
+async def _openapi(request: web.Request) -> web.Response:
+    config = request.config_dict[CONTEXT].config()
+    return web.json_response(openapi_document(silenceable_checks(config)))
+
+
+async def _status(request: web.Request) -> web.Response:
+    snapshot = await request.config_dict[CONTEXT].snapshot()
+    return web.json_response(to_document(snapshot))
+
+
+async def _tickets(request: web.Request) -> web.Response:
+    context = request.config_dict[CONTEXT]
+    include_resolved = _flag(request, "all")
+    async with context.store.read() as conn:
+        found = await list_tickets(conn, include_resolved=include_resolved)
+    prefix = context.config().incidents.ticket_prefix
+    return web.json_response([ticket_dict(t, prefix) for t in found])
+
+
+async def _ticket(request: web.Request) -> web.Response:
+    context = request.config_dict[CONTEXT]
+    prefix = context.config().incidents.ticket_prefix
+    number = _ticket_number(request, prefix)
+    async with context.store.read() as conn:
+        ticket = await load_ticket(conn, number)
+        timeline = await load_timeline(conn, number)
+        notices = await ticket_entries(conn, number)
+    if ticket is None:
+        raise ApiError(404, f"there is no ticket {format_number(number, prefix)}")
+    return web.json_response(ticket_document(ticket, timeline, notices, prefix))
+
+
+def _ticket_action(verb: str) -> Callable[[web.Request], Awaitable[web.Response]]:
+    done = {"ack": "acknowledged", "mitigate": "mitigated", "resolve": "resolved"}[verb]
+
+    async def handle(request: web.Request) -> web.Response:
+        context = request.config_dict[CONTEXT]
+        config = context.config()
+        prefix = config.incidents.ticket_prefix
+        number = _ticket_number(request, prefix)
+        body = await Body.read(request, required=verb != "ack")
+        note = body.text("note", required=verb != "ack")
+        actor = _actor(request, body)
+        body.done()
+        now = datetime.now(UTC)
+        changed = True
+        try:
+            if verb == "ack":
+                await acknowledge_ticket(context.store, config, number, actor, note, now)
+            elif verb == "mitigate":
+                await mitigate_ticket(context.store, config, number, actor, note or "", now)
+            else:
+                await resolve_ticket(context.store, config, number, actor, note or "", now)
+        except TicketNotFoundError as exc:
+            raise ApiError(404, str(exc)) from None
+        except AlreadyDoneError:
+            changed = False  # asking again for what is so changes nothing, as in the CLI
+        except TicketActionError as exc:
+            raise ApiError(409, str(exc)) from None
+        async with context.store.read() as conn:
+            ticket = await load_ticket(conn, number)
+        if ticket is None:  # deleted in between: only retention deletes tickets
+            raise ApiError(404, f"there is no ticket {format_number(number, prefix)}")
+        if changed:
+            log.info("api: %s %s by %s", format_number(number, prefix), done, actor)
+        return web.json_response({**ticket_dict(ticket, prefix), "changed": changed})
+
+    return handle
+
+
+async def _silences(request: web.Request) -> web.Response:
+    context = request.config_dict[CONTEXT]
+    async with context.store.read() as conn:
+        active = await active_silences(conn, datetime.now(UTC))
+    return web.json_response([silence_dict(s) for s in active])
+
+
+async def _create_silence(request: web.Request) -> web.Response:
+    context = request.config_dict[CONTEXT]
+    config = context.config()
+    body = await Body.read(request, required=True)
+    check = body.name("check")
+    duration = _duration(body.values.get("duration_s"))
+    body.taken.add("duration_s")
+    reason = body.text("reason", required=True) or ""
+    actor = _actor(request, body)
+    body.done()
+    try:
+        change = await silence_check(
+            context.store, config, check, duration, reason, actor, datetime.now(UTC)
+        )
+    except UnknownCheckError as exc:
+        raise ApiError(400, f"check: {exc}") from None
+    silence = change.silences[0]
+    log.info("api: silenced %s until %s by %s", silence.check, silence.until, actor)
+    tickets = [format_number(n, config.incidents.ticket_prefix) for n in change.tickets]
+    return web.json_response({**silence_dict(silence), "tickets": tickets}, status=201)
+
+
+async def _expire_silence(request: web.Request) -> web.Response:
+    context = request.config_dict[CONTEXT]
+    config = context.config()
+    silence_id = _silence_id(request)
+    body = await Body.read(request, required=False)
+    actor = _actor(request, body)
+    body.done()
+    try:
+        expiry = await expire_silence(context.store, config, silence_id, actor, datetime.now(UTC))
+    except SilenceNotFoundError as exc:
+        raise ApiError(404, str(exc)) from None
+    if expiry.ended_now:
+        log.info("api: ended silence %d by %s", silence_id, actor)
+    tickets = [format_number(n, config.incidents.ticket_prefix) for n in expiry.tickets]
+    return web.json_response(
+        {**silence_dict(expiry.silence), "changed": expiry.ended_now, "tickets": tickets}
+    )
+
+
+def _actor(request: web.Request, body: Body) -> str:
+    """Who acts: the token's name, or ``by`` (a person a bot acts for) with the token's name,
+    so the timeline says both who and through what."""
+    token: str = request[ACTOR]
+    by = body.optional_name("by")
+    return token if by is None or by == token else f"{by} via {token}"
+
+
+def _flag(request: web.Request, key: str) -> bool:
+    value = request.query.get(key, "false").lower()
+    if value not in ("true", "false"):
+        raise ApiError(400, f"query parameter {key} must be true or false, not {value!r}")
+    return value == "true"
+
+
+def _ticket_number(request: web.Request, prefix: str) -> int:
+    text = request.match_info["id"]
+    try:
+        number = parse_number(text, prefix)
+    except ValueError as exc:
+        raise ApiError(404, str(exc)) from None
+    if number > LARGEST_ID:
+        raise ApiError(404, f"there is no ticket {format_number(number, prefix)}")
+    return number
+
+
+def _silence_id(request: web.Request) -> int:
+    text = request.match_info["id"]
+    if not text.isascii() or not text.isdigit() or not 1 <= int(text) <= LARGEST_ID:
+        raise ApiError(404, f"there is no silence {json.dumps(text)} (ids are whole numbers)")
+    return int(text)
+
+
+def _duration(value: object) -> timedelta:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ApiError(400, "duration_s is required: a whole number of seconds")
+    if not 1 <= value <= SILENCE_AT_MOST_S:
+        raise ApiError(400, f"duration_s must be from 1 to {SILENCE_AT_MOST_S} (a year)")
+    return timedelta(seconds=value)
