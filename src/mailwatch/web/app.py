@@ -1,0 +1,40 @@
+"""The application factory: routes, middlewares and the state every handler reads."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from aiohttp import web
+
+from mailwatch.web.health import healthz
+from mailwatch.web.host import WebHost
+from mailwatch.web.keys import HOST
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+MAX_BODY_BYTES = 64 * 1024
+"""Forms carry a note at most; a larger body is refused (413) before it is read."""
+
+
+@web.middleware
+async def security_headers(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Headers every answer carries: no framing, no sniffing, no Referer (an ack link's token
+    is in its path), no caching of pages that show tickets."""
+    response = await handler(request)
+    response.headers.setdefault(
+        "Content-Security-Policy",
+        "default-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
+    )
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("X-Frame-Options", "DENY")
+    response.headers.setdefault("Referrer-Policy", "no-referrer")
+    response.headers.setdefault("Cache-Control", "no-store")
+    return response
+
+
+def build_app(host: WebHost) -> web.Application:
+    """The web application serving ``host``."""
+    app = web.Application(middlewares=[security_headers], client_max_size=MAX_BODY_BYTES)
+    app[HOST] = host
+    app.router.add_get("/healthz", healthz)
+    return app
