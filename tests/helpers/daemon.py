@@ -58,10 +58,11 @@ class DaemonProcess:
         }
         self.proc: subprocess.Popen[bytes] | None = None
 
-    def start(self) -> DaemonProcess:
+    def start(self, *options: str) -> DaemonProcess:
+        """Start ``mailwatch run`` with ``options`` (``-v``) after its config."""
         with self.stderr_path.open("ab") as stderr:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "mailwatch", "run", "-c", str(self.config)],
+                [sys.executable, "-m", "mailwatch", "run", "-c", str(self.config), *options],
                 env=self.env,
                 stdout=subprocess.DEVNULL,
                 stderr=stderr,

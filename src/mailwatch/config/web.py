@@ -15,6 +15,9 @@ from mailwatch.config.metrics import parse_listen
 from mailwatch.config.secrets import SecretReference
 
 UserName = str
+TokenName = str
+UNNAMED_TOKEN = "api"
+"""Who a token of a plain ``api_tokens`` list acts as on the timeline."""
 _USER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
 ARGON2_PREFIX = "$argon2"
 
@@ -68,8 +71,10 @@ class WebConfig(StrictModel):
     not the proxy. Unset: the peer's own address."""
     users: dict[UserName, WebUserConfig] = Field(default_factory=dict)
     """``[web.users.NAME]``: who may log in."""
-    api_tokens: list[Secret] = Field(default_factory=list)
-    """Bearer tokens for programs using the JSON API (``env:NAME``, ``file:/path``, ...)."""
+    api_tokens: dict[TokenName, Secret] | list[Secret] = Field(default_factory=list)
+    """Bearer tokens for programs using the JSON API (``env:NAME``, ``file:/path``, ...):
+    a table ``[web.api_tokens]`` of ``NAME = "env:..."``, whose NAME the timeline records as
+    who acted, or a list of tokens that act as ``api``."""
     link_key: Secret | None = None
     """The key that signs ack links (HMAC-SHA256), at least 32 characters, e.g.
     ``file:/etc/mailwatch/link.key`` holding ``openssl rand -base64 48``. Required with
@@ -106,6 +111,27 @@ class WebConfig(StrictModel):
                 f"{', '.join(bad)}"
             )
         return value
+
+    @field_validator("api_tokens")
+    @classmethod
+    def _token_names(
+        cls, value: dict[str, Secret] | list[Secret]
+    ) -> dict[str, Secret] | list[Secret]:
+        names = value if isinstance(value, dict) else {}
+        bad = sorted(name for name in names if not _USER_NAME.fullmatch(name))
+        if bad:
+            raise ValueError(
+                f"token names are letters, digits, '.', '_', '@' and '-' (up to 64): "
+                f"{', '.join(bad)}"
+            )
+        return value
+
+    @property
+    def named_api_tokens(self) -> list[tuple[str, Secret]]:
+        """Each API token with the name it acts as (``api`` for those of a plain list)."""
+        if isinstance(self.api_tokens, dict):
+            return list(self.api_tokens.items())
+        return [(UNNAMED_TOKEN, token) for token in self.api_tokens]
 
     @field_validator("trusted_proxies")
     @classmethod

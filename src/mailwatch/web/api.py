@@ -12,12 +12,10 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from aiohttp import web
 
-from mailwatch.config.model import MailwatchConfig
 from mailwatch.domain.errors import (
     AlreadyDoneError,
     SilenceNotFoundError,
@@ -36,15 +34,14 @@ from mailwatch.incidents.actions import (
     silenceable_checks,
 )
 from mailwatch.status.document import to_document
-from mailwatch.status.model import StatusSnapshot
 from mailwatch.status.ticket_json import silence_dict, ticket_dict, ticket_document
 from mailwatch.store.outbox import ticket_entries
 from mailwatch.store.silences import active_silences
-from mailwatch.store.store import Store
 from mailwatch.store.tickets import list_tickets, load_ticket, load_timeline
-from mailwatch.web.api_auth import SCHEME, ApiToken, bearer_token, token_name
+from mailwatch.web.api_auth import SCHEME, api_tokens, bearer_token, token_name
 from mailwatch.web.api_body import Body
 from mailwatch.web.api_errors import ApiError, json_errors
+from mailwatch.web.keys import HOST
 from mailwatch.web.openapi import openapi_document
 
 log = logging.getLogger("mailwatch.web.api")
@@ -57,18 +54,6 @@ LARGEST_ID = 2**63 - 1
 SILENCE_AT_MOST_S = int(SILENCE_AT_MOST.total_seconds())
 
 
-@dataclass(frozen=True)
-class ApiContext:
-    """What the API reads and writes: the daemon's store and current config, its status
-    snapshot, and the tokens it accepts (read per request, so a reload takes effect)."""
-
-    store: Store
-    config: Callable[[], MailwatchConfig]
-    snapshot: Callable[[], Awaitable[StatusSnapshot]]
-    tokens: Callable[[], list[ApiToken]]
-
-
-CONTEXT = web.AppKey("mailwatch_api", ApiContext)
 ACTOR = "mailwatch_api_actor"
 """The request key holding the name of the token that let the request in."""
 
@@ -76,10 +61,10 @@ ANONYMOUS = frozenset({f"{PREFIX}/openapi.json"})
 """What the API answers without a token: its own description."""
 
 
-def api_app(context: ApiContext) -> web.Application:
-    """The API as an aiohttp application, to mount at ``/api/v1`` (``add_subapp``)."""
+def api_app() -> web.Application:
+    """The API as an aiohttp application, to mount at ``/api/v1`` (``add_subapp``) in an
+    application holding the ``WebHost`` (``keys.HOST``)."""
     app = web.Application(middlewares=[json_errors, _bearer_auth], client_max_size=MAX_BODY_BYTES)
-    app[CONTEXT] = context
     app.router.add_get("/openapi.json", _openapi, name="openapi")
     app.router.add_get("/status", _status, name="status")
     app.router.add_get("/tickets", _tickets, name="tickets")
@@ -98,7 +83,7 @@ async def _bearer_auth(
 ) -> web.StreamResponse:
     if request.path in ANONYMOUS:
         return await handler(request)
-    context = request.config_dict[CONTEXT]
+    host = request.config_dict[HOST]
     presented = bearer_token(request.headers.get("Authorization"))
     if presented is None:
         raise ApiError(
@@ -107,7 +92,7 @@ async def _bearer_auth(
             "with a token of [web.api_tokens]",
             {"WWW-Authenticate": f'{SCHEME} realm="mailwatch"'},
         )
-    name = token_name(presented, context.tokens())
+    name = token_name(presented, api_tokens(host.config.web.named_api_tokens))
     if name is None:
         # The token itself is never logged: only that one was refused, and from where.
         log.warning("api: refused a wrong token from %s for %s", request.remote, request.path)
@@ -121,29 +106,29 @@ async def _bearer_auth(
 
 
 async def _openapi(request: web.Request) -> web.Response:
-    config = request.config_dict[CONTEXT].config()
+    config = request.config_dict[HOST].config
     return web.json_response(openapi_document(silenceable_checks(config)))
 
 
 async def _status(request: web.Request) -> web.Response:
-    snapshot = await request.config_dict[CONTEXT].snapshot()
+    snapshot = await request.config_dict[HOST].snapshot()
     return web.json_response(to_document(snapshot))
 
 
 async def _tickets(request: web.Request) -> web.Response:
-    context = request.config_dict[CONTEXT]
+    host = request.config_dict[HOST]
     include_resolved = _flag(request, "all")
-    async with context.store.read() as conn:
+    async with host.store.read() as conn:
         found = await list_tickets(conn, include_resolved=include_resolved)
-    prefix = context.config().incidents.ticket_prefix
+    prefix = host.config.incidents.ticket_prefix
     return web.json_response([ticket_dict(t, prefix) for t in found])
 
 
 async def _ticket(request: web.Request) -> web.Response:
-    context = request.config_dict[CONTEXT]
-    prefix = context.config().incidents.ticket_prefix
+    host = request.config_dict[HOST]
+    prefix = host.config.incidents.ticket_prefix
     number = _ticket_number(request, prefix)
-    async with context.store.read() as conn:
+    async with host.store.read() as conn:
         ticket = await load_ticket(conn, number)
         timeline = await load_timeline(conn, number)
         notices = await ticket_entries(conn, number)
@@ -156,8 +141,8 @@ def _ticket_action(verb: str) -> Callable[[web.Request], Awaitable[web.Response]
     done = {"ack": "acknowledged", "mitigate": "mitigated", "resolve": "resolved"}[verb]
 
     async def handle(request: web.Request) -> web.Response:
-        context = request.config_dict[CONTEXT]
-        config = context.config()
+        host = request.config_dict[HOST]
+        config = host.config
         prefix = config.incidents.ticket_prefix
         number = _ticket_number(request, prefix)
         body = await Body.read(request, required=verb != "ack")
@@ -168,38 +153,39 @@ def _ticket_action(verb: str) -> Callable[[web.Request], Awaitable[web.Response]
         changed = True
         try:
             if verb == "ack":
-                await acknowledge_ticket(context.store, config, number, actor, note, now)
+                await acknowledge_ticket(host.store, config, number, actor, note, now)
             elif verb == "mitigate":
-                await mitigate_ticket(context.store, config, number, actor, note or "", now)
+                await mitigate_ticket(host.store, config, number, actor, note or "", now)
             else:
-                await resolve_ticket(context.store, config, number, actor, note or "", now)
+                await resolve_ticket(host.store, config, number, actor, note or "", now)
         except TicketNotFoundError as exc:
             raise ApiError(404, str(exc)) from None
         except AlreadyDoneError:
             changed = False  # asking again for what is so changes nothing, as in the CLI
         except TicketActionError as exc:
             raise ApiError(409, str(exc)) from None
-        async with context.store.read() as conn:
+        async with host.store.read() as conn:
             ticket = await load_ticket(conn, number)
         if ticket is None:  # deleted in between: only retention deletes tickets
             raise ApiError(404, f"there is no ticket {format_number(number, prefix)}")
         if changed:
             log.info("api: %s %s by %s", format_number(number, prefix), done, actor)
+            host.changed()
         return web.json_response({**ticket_dict(ticket, prefix), "changed": changed})
 
     return handle
 
 
 async def _silences(request: web.Request) -> web.Response:
-    context = request.config_dict[CONTEXT]
-    async with context.store.read() as conn:
+    host = request.config_dict[HOST]
+    async with host.store.read() as conn:
         active = await active_silences(conn, datetime.now(UTC))
     return web.json_response([silence_dict(s) for s in active])
 
 
 async def _create_silence(request: web.Request) -> web.Response:
-    context = request.config_dict[CONTEXT]
-    config = context.config()
+    host = request.config_dict[HOST]
+    config = host.config
     body = await Body.read(request, required=True)
     check = body.name("check")
     duration = _duration(body.values.get("duration_s"))
@@ -209,29 +195,31 @@ async def _create_silence(request: web.Request) -> web.Response:
     body.done()
     try:
         change = await silence_check(
-            context.store, config, check, duration, reason, actor, datetime.now(UTC)
+            host.store, config, check, duration, reason, actor, datetime.now(UTC)
         )
     except UnknownCheckError as exc:
         raise ApiError(400, f"check: {exc}") from None
     silence = change.silences[0]
+    host.changed()
     log.info("api: silenced %s until %s by %s", silence.check, silence.until, actor)
     tickets = [format_number(n, config.incidents.ticket_prefix) for n in change.tickets]
     return web.json_response({**silence_dict(silence), "tickets": tickets}, status=201)
 
 
 async def _expire_silence(request: web.Request) -> web.Response:
-    context = request.config_dict[CONTEXT]
-    config = context.config()
+    host = request.config_dict[HOST]
+    config = host.config
     silence_id = _silence_id(request)
     body = await Body.read(request, required=False)
     actor = _actor(request, body)
     body.done()
     try:
-        expiry = await expire_silence(context.store, config, silence_id, actor, datetime.now(UTC))
+        expiry = await expire_silence(host.store, config, silence_id, actor, datetime.now(UTC))
     except SilenceNotFoundError as exc:
         raise ApiError(404, str(exc)) from None
     if expiry.ended_now:
         log.info("api: ended silence %d by %s", silence_id, actor)
+        host.changed()
     tickets = [format_number(n, config.incidents.ticket_prefix) for n in expiry.tickets]
     return web.json_response(
         {**silence_dict(expiry.silence), "changed": expiry.ended_now, "tickets": tickets}

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from pydantic import SecretStr
@@ -28,11 +28,11 @@ class ApiToken:
     digest: bytes
 
 
-def api_tokens(configured: Mapping[str, SecretStr]) -> list[ApiToken]:
+def api_tokens(configured: Iterable[tuple[str, SecretStr]]) -> list[ApiToken]:
     """The tokens to accept, by name; one whose secret cannot be read (an unset variable)
     or that is empty is left out: it can let nobody in."""
     tokens = []
-    for name, secret in configured.items():
+    for name, secret in configured:
         try:
             value = secret.get_secret_value()
         except SecretUnavailableError:

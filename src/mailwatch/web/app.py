@@ -6,6 +6,8 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
+from mailwatch.web.api import PREFIX as API_PREFIX
+from mailwatch.web.api import api_app
 from mailwatch.web.health import healthz
 from mailwatch.web.host import WebHost
 from mailwatch.web.keys import HOST
@@ -37,4 +39,5 @@ def build_app(host: WebHost) -> web.Application:
     app = web.Application(middlewares=[security_headers], client_max_size=MAX_BODY_BYTES)
     app[HOST] = host
     app.router.add_get("/healthz", healthz)
+    app.add_subapp(API_PREFIX, api_app())
     return app
