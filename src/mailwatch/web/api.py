@@ -57,6 +57,9 @@ SILENCE_AT_MOST_S = int(SILENCE_AT_MOST.total_seconds())
 ACTOR = "mailwatch_api_actor"
 """The request key holding the name of the token that let the request in."""
 
+QUERY = {"tickets": frozenset({"all"})}
+"""The query parameters each route takes (by route name); the others take none."""
+
 ANONYMOUS = frozenset({f"{PREFIX}/openapi.json"})
 """What the API answers without a token: its own description."""
 
@@ -102,7 +105,20 @@ async def _bearer_auth(
             {"WWW-Authenticate": f'{SCHEME} realm="mailwatch", error="invalid_token"'},
         )
     request[ACTOR] = name
+    _check_query(request)
     return await handler(request)
+
+
+def _check_query(request: web.Request) -> None:
+    """Refuse query parameters the route does not take, and any given twice."""
+    route = request.match_info.route.name or ""
+    unknown = sorted(set(request.query) - QUERY.get(route, frozenset()))
+    if unknown:
+        shown = ", ".join(json.dumps(key) for key in unknown)
+        raise ApiError(400, f"unknown query parameter(s): {shown}")
+    repeated = sorted(key for key in set(request.query) if len(request.query.getall(key)) > 1)
+    if repeated:
+        raise ApiError(400, f"query parameter(s) given more than once: {', '.join(repeated)}")
 
 
 async def _openapi(request: web.Request) -> web.Response:
@@ -260,6 +276,9 @@ def _silence_id(request: web.Request) -> int:
 
 
 def _duration(value: object) -> timedelta:
+    # JSON has numbers, not integers: 7200.0 is the whole number JSON Schema says it is.
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
     if isinstance(value, bool) or not isinstance(value, int):
         raise ApiError(400, "duration_s is required: a whole number of seconds")
     if not 1 <= value <= SILENCE_AT_MOST_S:

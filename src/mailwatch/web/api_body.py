@@ -59,6 +59,10 @@ class Body:
             raise ApiError(400, f"{key} is required")
         if not isinstance(value, str):
             raise ApiError(400, f"{key} must be a string")
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:  # a lone surrogate ("\\ud800" in JSON)
+            raise ApiError(400, f"{key} is not valid Unicode") from None
         limit = MAX_NAME if one_line else MAX_TEXT
         if len(value) > limit:
             raise ApiError(400, f"{key} is longer than {limit} characters")
