@@ -71,10 +71,10 @@ class WebConfig(StrictModel):
     not the proxy. Unset: the peer's own address."""
     users: dict[UserName, WebUserConfig] = Field(default_factory=dict)
     """``[web.users.NAME]``: who may log in."""
-    api_tokens: dict[TokenName, Secret] | list[Secret] = Field(default_factory=list)
+    api_tokens: dict[TokenName, Secret] = Field(default_factory=dict)
     """Bearer tokens for programs using the JSON API (``env:NAME``, ``file:/path``, ...):
     a table ``[web.api_tokens]`` of ``NAME = "env:..."``, whose NAME the timeline records as
-    who acted, or a list of tokens that act as ``api``."""
+    who acted, or a list of tokens, which act as ``api`` (the second as ``api-2``, ...)."""
     link_key: Secret | None = None
     """The key that signs ack links (HMAC-SHA256), at least 32 characters, e.g.
     ``file:/etc/mailwatch/link.key`` holding ``openssl rand -base64 48``. Required with
@@ -112,26 +112,25 @@ class WebConfig(StrictModel):
             )
         return value
 
-    @field_validator("api_tokens")
+    @field_validator("api_tokens", mode="before")
     @classmethod
-    def _token_names(
-        cls, value: dict[str, Secret] | list[Secret]
-    ) -> dict[str, Secret] | list[Secret]:
-        names = value if isinstance(value, dict) else {}
-        bad = sorted(name for name in names if not _USER_NAME.fullmatch(name))
+    def _token_table(cls, value: object) -> object:
+        if isinstance(value, list):  # unnamed tokens: api, api-2, api-3, ...
+            return {
+                UNNAMED_TOKEN if n == 1 else f"{UNNAMED_TOKEN}-{n}": token
+                for n, token in enumerate(value, start=1)
+            }
+        if not isinstance(value, dict):
+            raise ValueError(
+                'must be a table [web.api_tokens] of NAME = "env:..." or a list of tokens'
+            )
+        bad = sorted(str(name) for name in value if not _USER_NAME.fullmatch(str(name)))
         if bad:
             raise ValueError(
                 f"token names are letters, digits, '.', '_', '@' and '-' (up to 64): "
                 f"{', '.join(bad)}"
             )
         return value
-
-    @property
-    def named_api_tokens(self) -> list[tuple[str, Secret]]:
-        """Each API token with the name it acts as (``api`` for those of a plain list)."""
-        if isinstance(self.api_tokens, dict):
-            return list(self.api_tokens.items())
-        return [(UNNAMED_TOKEN, token) for token in self.api_tokens]
 
     @field_validator("trusted_proxies")
     @classmethod

@@ -95,7 +95,7 @@ async def _bearer_auth(
             "with a token of [web.api_tokens]",
             {"WWW-Authenticate": f'{SCHEME} realm="mailwatch"'},
         )
-    name = token_name(presented, api_tokens(host.config.web.named_api_tokens))
+    name = token_name(presented, api_tokens(host.config.web.api_tokens.items()))
     if name is None:
         # The token itself is never logged: only that one was refused, and from where.
         log.warning("api: refused a wrong token from %s for %s", request.remote, request.path)
