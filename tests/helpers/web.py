@@ -74,8 +74,30 @@ class PagesHost:
         await process_result(self._store, self._config, result, result.finished_at)
 
 
-def web_config(tmp_path: Path, **web: Any) -> MailwatchConfig:
-    """A config with one roundtrip check ``canary``, user ``alice`` and plain-HTTP cookies."""
+ROUND_THE_CLOCK: dict[str, Any] = {
+    "calendars": {
+        "always": {
+            "timezone": "UTC",
+            "days": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"],
+            "hours": "00:00-24:00",
+        }
+    },
+    "plans": {
+        "gold": {
+            "calendar": "always",
+            **{f"sev{n}": {"response": "4h", "resolution": "1d"} for n in (1, 2, 3, 4)},
+        }
+    },
+    "incidents": {"default_plan": "gold"},
+}
+"""An SLA plan on every ticket: response due in 4 h, resolution in a day."""
+
+
+def web_config(
+    tmp_path: Path, *, extra: dict[str, Any] | None = None, **web: Any
+) -> MailwatchConfig:
+    """A config with one roundtrip check ``canary`` (on plan ``gold``), user ``alice`` and
+    plain-HTTP cookies; ``extra`` adds sections."""
     section: dict[str, Any] = {
         "listen": "127.0.0.1:1",
         "cookie_secure": False,
@@ -102,6 +124,8 @@ def web_config(tmp_path: Path, **web: Any) -> MailwatchConfig:
                 ]
             },
             "web": section,
+            **ROUND_THE_CLOCK,
+            **(extra or {}),
         }
     )
 

@@ -39,7 +39,9 @@ async def _note(request: web.Request) -> str:
     return str(form.get("note", "")).strip()[:MAX_NOTE_CHARS]
 
 
-async def _refused(request: web.Request, number: int, error: str, status: int) -> web.Response:
+async def _refused(
+    request: web.Request, number: int, error: str | None, status: int, *, flash: str | None = None
+) -> web.Response:
     host = request.app[HOST]
     detail = await read_ticket_detail(host.store, number)
     session = session_of(request)
@@ -54,6 +56,7 @@ async def _refused(request: web.Request, number: int, error: str, status: int) -
             Viewer(session.user, session.csrf),
             datetime.now(UTC),
             error=error,
+            flash=flash,
         ),
         status=status,
         content_type="text/html",
@@ -83,7 +86,9 @@ async def ticket_action(request: web.Request) -> web.StreamResponse:
         else:
             return await _silence(request, number, note, now)
     except AlreadyDoneError as exc:
-        return await _refused(request, number, str(exc), 409)
+        # As `mailwatch ack` (exit 0): asking again for what is so changes nothing.
+        by = f" by {exc.by}" if exc.by else ""
+        return await _refused(request, number, None, 200, flash=f"Already {exc.done}{by}.")
     except TicketNotFoundError:
         raise web.HTTPNotFound(text="no such ticket") from None
     except TicketActionError as exc:
