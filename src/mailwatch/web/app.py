@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 
 from mailwatch.web.access import access_control, public
+from mailwatch.web.ack_links import ack_link_routes
 from mailwatch.web.assets import asset_routes
 from mailwatch.web.health import healthz
 from mailwatch.web.host import WebHost
@@ -58,4 +59,5 @@ def build_app(host: WebHost) -> web.Application:
     app.router.add_routes(login_routes())
     app.router.add_routes(ticket_routes())
     app.router.add_routes(asset_routes())
+    app.router.add_routes(ack_link_routes())
     return app
