@@ -127,7 +127,9 @@ def test_ticket_actions_refuse_what_the_cli_refuses(api: ApiDaemon) -> None:
     flag = api.call("GET", "/api/v1/tickets?all=yes")
     assert flag.status == 400 and "all must be true or false" in flag.body["error"]
     unknown = api.call("GET", "/api/v1/nothing-here")
-    assert (unknown.status, unknown.body) == (404, {"error": "not found"})
+    assert unknown.status == 404
+    assert unknown.body == {"error": "no such operation: GET /api/v1/nothing-here"}
+    assert api.call("GET", "/api/v1/nothing-here", token=None).status == 401
     # None of those changed the ticket.
     assert api.call("GET", "/api/v1/tickets/MW-000002").body["status"] == "triggered"
 

@@ -38,6 +38,7 @@ from mailwatch.status.ticket_json import silence_dict, ticket_dict, ticket_docum
 from mailwatch.store.outbox import ticket_entries
 from mailwatch.store.silences import active_silences
 from mailwatch.store.tickets import list_tickets, load_ticket, load_timeline
+from mailwatch.web.access import bearer
 from mailwatch.web.api_auth import SCHEME, api_tokens, bearer_token, token_name
 from mailwatch.web.api_body import Body
 from mailwatch.web.api_errors import ApiError, json_errors
@@ -68,15 +69,24 @@ def api_app() -> web.Application:
     """The API as an aiohttp application, to mount at ``/api/v1`` (``add_subapp``) in an
     application holding the ``WebHost`` (``keys.HOST``)."""
     app = web.Application(middlewares=[json_errors, _bearer_auth], client_max_size=MAX_BODY_BYTES)
-    app.router.add_get("/openapi.json", _openapi, name="openapi")
-    app.router.add_get("/status", _status, name="status")
-    app.router.add_get("/tickets", _tickets, name="tickets")
-    app.router.add_get("/tickets/{id}", _ticket, name="ticket")
-    for verb in ("ack", "mitigate", "resolve"):
-        app.router.add_post(f"/tickets/{{id}}/{verb}", _ticket_action(verb), name=verb)
-    app.router.add_get("/silences", _silences, name="silences")
-    app.router.add_post("/silences", _create_silence, name="create_silence")
-    app.router.add_post("/silences/{id}/expire", _expire_silence, name="expire_silence")
+    routes = [
+        ("GET", "/openapi.json", _openapi, "openapi"),
+        ("GET", "/status", _status, "status"),
+        ("GET", "/tickets", _tickets, "tickets"),
+        ("GET", "/tickets/{id}", _ticket, "ticket"),
+        *(
+            ("POST", f"/tickets/{{id}}/{verb}", _ticket_action(verb), verb)
+            for verb in ("ack", "mitigate", "resolve")
+        ),
+        ("GET", "/silences", _silences, "silences"),
+        ("POST", "/silences", _create_silence, "create_silence"),
+        ("POST", "/silences/{id}/expire", _expire_silence, "expire_silence"),
+    ]
+    for method, path, handler, name in routes:
+        # ``bearer``: the pages' login does not apply; _bearer_auth checks the token.
+        app.router.add_route(method, path, bearer(handler), name=name)
+    # Anything else under /api/v1 is a JSON 404 (after the token check), not the login page.
+    app.router.add_route("*", "/{anything:.*}", bearer(_no_such_operation))
     return app
 
 
@@ -119,6 +129,10 @@ def _check_query(request: web.Request) -> None:
     repeated = sorted(key for key in set(request.query) if len(request.query.getall(key)) > 1)
     if repeated:
         raise ApiError(400, f"query parameter(s) given more than once: {', '.join(repeated)}")
+
+
+async def _no_such_operation(request: web.Request) -> web.Response:
+    raise ApiError(404, f"no such operation: {request.method} {request.path}")
 
 
 async def _openapi(request: web.Request) -> web.Response:
