@@ -111,3 +111,23 @@ def test_schemathesis_finds_nothing_the_document_does_not_allow(api: ApiDaemon) 
                 case.call_and_validate(headers={"Authorization": f"Bearer {TOKEN}"})
 
             run()
+
+
+def test_schemathesis_stateful_sequences_follow_the_documents_links(api: ApiDaemon) -> None:
+    """Sequences that follow the document's links (list tickets, then act on the first; create
+    a silence, then expire it), each answer checked as above."""
+    schema = schemathesis.openapi.from_url(f"{api.base}/api/v1/openapi.json")
+
+    class Sequences(schema.as_state_machine()):  # type: ignore[misc]
+        def get_call_kwargs(self, case: Any) -> dict[str, Any]:
+            return {"headers": {"Authorization": f"Bearer {TOKEN}"}}
+
+    Sequences.run(
+        settings=settings(
+            max_examples=EXAMPLES,
+            stateful_step_count=6,
+            deadline=None,
+            database=None,
+            suppress_health_check=list(HealthCheck),
+        )
+    )

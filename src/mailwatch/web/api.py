@@ -34,10 +34,10 @@ from mailwatch.incidents.actions import (
     silenceable_checks,
 )
 from mailwatch.status.document import to_document
+from mailwatch.status.ticket import read_ticket_detail
 from mailwatch.status.ticket_json import silence_dict, ticket_dict, ticket_document
-from mailwatch.store.outbox import ticket_entries
 from mailwatch.store.silences import active_silences
-from mailwatch.store.tickets import list_tickets, load_ticket, load_timeline
+from mailwatch.store.tickets import list_tickets, load_ticket
 from mailwatch.web.access import bearer
 from mailwatch.web.api_auth import SCHEME, api_tokens, bearer_token, token_name
 from mailwatch.web.api_body import Body
@@ -158,13 +158,11 @@ async def _ticket(request: web.Request) -> web.Response:
     host = request.config_dict[HOST]
     prefix = host.config.incidents.ticket_prefix
     number = _ticket_number(request, prefix)
-    async with host.store.read() as conn:
-        ticket = await load_ticket(conn, number)
-        timeline = await load_timeline(conn, number)
-        notices = await ticket_entries(conn, number)
-    if ticket is None:
+    detail = await read_ticket_detail(host.store, number)
+    if detail is None:
         raise ApiError(404, f"there is no ticket {format_number(number, prefix)}")
-    return web.json_response(ticket_document(ticket, timeline, notices, prefix))
+    document = ticket_document(detail.ticket, detail.timeline, detail.notices, prefix)
+    return web.json_response(document)
 
 
 def _ticket_action(verb: str) -> Callable[[web.Request], Awaitable[web.Response]]:
