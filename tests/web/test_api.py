@@ -163,7 +163,7 @@ def test_silences_are_listed_created_and_expired(api: ApiDaemon) -> None:
     too_long = api.call(
         "POST", "/api/v1/silences", {"check": "all", "duration_s": 10**9, "reason": "x"}
     )
-    assert too_long.status == 400 and "duration_s must be from 1" in too_long.body["error"]
+    assert too_long.body == {"error": "duration_s must be from 1 to 31622400"}
 
     expired = api.call("POST", f"/api/v1/silences/{silence['id']}/expire", {"by": "erin"})
     assert expired.status == 200

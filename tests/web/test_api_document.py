@@ -16,6 +16,8 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 from schemathesis import GenerationMode
 
+from mailwatch.web.api import SILENCE_AT_MOST_S
+from mailwatch.web.api_body import MAX_NAME, MAX_TEXT, NAME, TEXT
 from mailwatch.web.app import build_app
 from mailwatch.web.host import WebHost
 from mailwatch.web.openapi import shipped_document
@@ -81,6 +83,14 @@ def test_the_status_document_is_the_status_files_schema() -> None:
     assert served == expected
     assert components["Instant"] == schema["$defs"]["instant"]
     assert components["State"] == schema["$defs"]["state"]
+
+
+def test_the_documents_limits_are_the_ones_the_api_checks() -> None:
+    schemas = shipped_document()["components"]["schemas"]
+    assert (schemas["Note"]["maxLength"], schemas["Note"]["pattern"]) == (MAX_TEXT, TEXT.pattern)
+    assert (schemas["By"]["maxLength"], schemas["By"]["pattern"]) == (MAX_NAME, NAME.pattern)
+    duration = schemas["SilenceRequest"]["properties"]["duration_s"]
+    assert (duration["minimum"], duration["maximum"]) == (1, SILENCE_AT_MOST_S)
 
 
 @pytest.fixture

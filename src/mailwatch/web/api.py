@@ -53,6 +53,7 @@ MAX_BODY_BYTES = 64 * 1024
 LARGEST_ID = 2**63 - 1
 """Ticket and silence ids are 64-bit integers in the database: larger ones name nothing."""
 SILENCE_AT_MOST_S = int(SILENCE_AT_MOST.total_seconds())
+"""A silence lasts at most a year: longer quiet belongs in a maintenance window."""
 
 
 ACTOR = "mailwatch_api_actor"
@@ -128,7 +129,8 @@ def _check_query(request: web.Request) -> None:
         raise ApiError(400, f"unknown query parameter(s): {shown}")
     repeated = sorted(key for key in set(request.query) if len(request.query.getall(key)) > 1)
     if repeated:
-        raise ApiError(400, f"query parameter(s) given more than once: {', '.join(repeated)}")
+        shown = ", ".join(json.dumps(key) for key in repeated)
+        raise ApiError(400, f"query parameter(s) given more than once: {shown}")
 
 
 async def _no_such_operation(request: web.Request) -> web.Response:
@@ -216,8 +218,7 @@ async def _create_silence(request: web.Request) -> web.Response:
     config = host.config
     body = await Body.read(request, required=True)
     check = body.name("check")
-    duration = _duration(body.values.get("duration_s"))
-    body.taken.add("duration_s")
+    duration = timedelta(seconds=body.whole_number("duration_s", 1, SILENCE_AT_MOST_S, "seconds"))
     reason = body.text("reason", required=True) or ""
     actor = _actor(request, body)
     body.done()
@@ -285,14 +286,3 @@ def _silence_id(request: web.Request) -> int:
     if not text.isascii() or not text.isdigit() or not 1 <= int(text) <= LARGEST_ID:
         raise ApiError(404, f"there is no silence {json.dumps(text)} (ids are whole numbers)")
     return int(text)
-
-
-def _duration(value: object) -> timedelta:
-    # JSON has numbers, not integers: 7200.0 is the whole number JSON Schema says it is.
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ApiError(400, "duration_s is required: a whole number of seconds")
-    if not 1 <= value <= SILENCE_AT_MOST_S:
-        raise ApiError(400, f"duration_s must be from 1 to {SILENCE_AT_MOST_S} (a year)")
-    return timedelta(seconds=value)

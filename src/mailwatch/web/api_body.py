@@ -72,6 +72,19 @@ class Body:
             raise ApiError(400, f"{key} must not be blank")
         return value.strip() or None
 
+    def whole_number(self, key: str, low: int, high: int, what: str) -> int:
+        """A required whole number from ``low`` to ``high``; ``what`` says what it counts."""
+        self.taken.add(key)
+        value = self.values.get(key)
+        # JSON has numbers, not integers: 7200.0 is the whole number JSON Schema says it is.
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ApiError(400, f"{key} is required: a whole number of {what}")
+        if not low <= value <= high:
+            raise ApiError(400, f"{key} must be from {low} to {high}")
+        return value
+
     def name(self, key: str) -> str:
         """A required one-line name (a check)."""
         value = self.text(key, required=True, one_line=True)
