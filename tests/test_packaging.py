@@ -21,6 +21,7 @@ ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE_CONFIG = ROOT / "config" / "mailwatch.example.toml"
 UNIT = ROOT / "systemd" / "mailwatch.service"
 MANPAGE = ROOT / "man" / "mailwatch.1"
+API_DOCUMENT = ROOT / "src" / "mailwatch" / "web" / "openapi.json"
 DIST = f"mailwatch_monitor-{__version__}"
 
 
@@ -60,6 +61,7 @@ def test_the_wheel_ships_licence_example_config_unit_and_man_page(wheel: Path) -
         assert read(f"{DIST}.data/data/share/man/man1/mailwatch.1") == MANPAGE.read_bytes()
         assert read(f"{DIST}.dist-info/licenses/LICENSE") == (ROOT / "LICENSE").read_bytes()
         assert "mailwatch/py.typed" in names
+        assert read("mailwatch/web/openapi.json") == API_DOCUMENT.read_bytes()
         metadata = email.parser.Parser().parsestr(read(f"{DIST}.dist-info/METADATA").decode())
         entry_points = read(f"{DIST}.dist-info/entry_points.txt").decode()
     assert metadata["Name"] == "mailwatch-monitor"

@@ -58,10 +58,11 @@ class DaemonProcess:
         }
         self.proc: subprocess.Popen[bytes] | None = None
 
-    def start(self) -> DaemonProcess:
+    def start(self, *extra_args: str) -> DaemonProcess:
+        """Start ``mailwatch run``; ``extra_args`` such as ``-v`` follow the config."""
         with self.stderr_path.open("ab") as stderr:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "mailwatch", "run", "-c", str(self.config)],
+                [sys.executable, "-m", "mailwatch", "run", "-c", str(self.config), *extra_args],
                 env=self.env,
                 stdout=subprocess.DEVNULL,
                 stderr=stderr,

@@ -47,7 +47,9 @@ async def attempt(config: MailwatchConfig, job: Job, now: datetime) -> DeliveryO
     fmt = job.route.config.format
     messages = [
         render(
-            notice_facts(ticket, NoticeKind(entry.kind), config, entry.payload),
+            notice_facts(
+                ticket, NoticeKind(entry.kind), config, entry.payload, route=entry.route, now=now
+            ),
             now=now,
             body_format=fmt,
             templates=config.alerts.templates,

@@ -82,6 +82,9 @@ class NoticeFacts:
     breach: str | None = None
     runbook: str | None = None
     tags: tuple[str, ...] = ()
+    ack_link: str | None = None
+    """A signed link that acknowledges the ticket on behalf of the notice's route (opened and
+    escalation notices with ``[web] public_url``; ``alerts.facts.ack_link``)."""
 
     @property
     def ack_command(self) -> str:
@@ -190,6 +193,7 @@ def placeholder_values(
         "resolution_left": _left(facts.resolution_due, now),
         "acknowledged_by": facts.acknowledged_by or "",
         "ack": facts.ack_command,
+        "ack_link": facts.ack_link or "",
         "runbook": facts.runbook or "",
         "tags": ", ".join(facts.tags),
         "now": local(now, zone),
@@ -266,6 +270,8 @@ def _lines(facts: NoticeFacts, v: Mapping[str, str]) -> list[_Line]:
         lines.append(("Response due", f"{v['response_due']} ({v['response_left']})", "plain"))
     if open_ticket and facts.resolution_due is not None:
         lines.append(("Resolution due", f"{v['resolution_due']} ({v['resolution_left']})", "plain"))
+    if open_ticket and not facts.acknowledged_by and facts.ack_link:
+        lines.append(("Acknowledge online", v["ack_link"], "link"))
     if open_ticket and not facts.acknowledged_by:
         lines.append(("Acknowledge", v["ack"], "code"))
     if facts.runbook:

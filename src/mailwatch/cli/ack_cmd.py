@@ -48,11 +48,11 @@ def run(args: argparse.Namespace) -> int:
         fail,
         with_store,
     )
-    from mailwatch.cli.ticket_format import ticket_dict
     from mailwatch.domain.errors import AlreadyDoneError, TicketActionError, TicketNotFoundError
     from mailwatch.domain.tickets import format_number, parse_number
     from mailwatch.domain.time import display_zone, local
     from mailwatch.incidents.actions import acknowledge_ticket, mitigate_ticket, resolve_ticket
+    from mailwatch.status.ticket_json import ticket_dict
     from mailwatch.store.tickets import load_ticket
 
     config = load_or_exit(args.config)

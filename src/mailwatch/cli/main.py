@@ -26,6 +26,7 @@ from mailwatch.cli import (
     status_cmd,
     tickets_cmd,
     validate_cmd,
+    web_cmd,
 )
 from mailwatch.cli.nagios import usage as nagios_usage
 
@@ -84,6 +85,7 @@ def build_parser() -> argparse.ArgumentParser:
     example_cmd.add_parser(commands, config_parent)
     completion_cmd.add_parser(commands, config_parent)
     schema_cmd.add_parser(commands, config_parent)
+    web_cmd.add_parser(commands, config_parent)
     parser.set_defaults(root_parser=parser)  # `completion` describes the whole parser
     return parser
 

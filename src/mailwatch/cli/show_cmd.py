@@ -29,9 +29,9 @@ def add_parser(commands: Any, config_parent: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from mailwatch.cli.loading import load_or_exit
     from mailwatch.cli.store_session import EXIT_BAD_INPUT, fail, with_store
-    from mailwatch.cli.ticket_format import event_dict, ticket_dict
     from mailwatch.domain.tickets import parse_number
     from mailwatch.domain.time import display_zone
+    from mailwatch.status.ticket_json import notices_by_event, ticket_document
     from mailwatch.store.outbox import ticket_entries
     from mailwatch.store.tickets import load_ticket, load_timeline
 
@@ -55,60 +55,13 @@ def run(args: argparse.Namespace) -> int:
     ticket, timeline, notices = with_store(config, work)
     if ticket is None:
         return fail(f"there is no ticket {format_number(number, prefix)}", EXIT_BAD_INPUT)
-    caused = _notices_by_event(timeline, notices)
     if args.json:
-        data = ticket_dict(ticket, prefix)
-        data["timeline"] = [
-            {**event_dict(item.id, item.event), "notices": _notices_json(caused(item))}
-            for item in timeline
-        ]
-        print(json.dumps(data, indent=2))
+        print(json.dumps(ticket_document(ticket, timeline, notices, prefix), indent=2))
         return 0
+    caused = notices_by_event(timeline, notices)
     zone = display_zone(config.incidents.timezone)
     print(_details(ticket, timeline, caused, prefix, datetime.now(UTC), zone))
     return 0
-
-
-def _notices_by_event(
-    timeline: list[StoredEvent], notices: list[OutboxEntry]
-) -> Callable[[StoredEvent], list[OutboxEntry] | None]:
-    """The outbox rows each event caused; None when they may have been pruned."""
-    from mailwatch.cli.ticket_format import DELIVERY_RECORDS
-
-    caused: dict[int | None, list[OutboxEntry]] = {}
-    for entry in notices:
-        caused.setdefault(entry.event_id, []).append(entry)
-    # An attempt on the timeline whose row is gone: rows of this ticket were deleted after
-    # their retention, so an event without rows may have had some.
-    kept = {entry.id for entry in notices}
-    pruned = any(
-        item.event.type in DELIVERY_RECORDS and item.event.payload.get("outbox_id") not in kept
-        for item in timeline
-    )
-
-    def rows(item: StoredEvent) -> list[OutboxEntry] | None:
-        found = caused.get(item.id, [])
-        return None if pruned and not found else found
-
-    return rows
-
-
-def _notices_json(rows: list[OutboxEntry] | None) -> list[dict[str, Any]] | None:
-    """``show --json``: what became of an event's notices (no error texts: the outbox's
-    errors stay in the log)."""
-    if rows is None:
-        return None
-    return [
-        {
-            "outbox_id": entry.id,
-            "route": entry.route,
-            "kind": entry.kind,
-            "status": entry.status,
-            "attempts": entry.attempts,
-            "delivered_at": entry.delivered_at.isoformat() if entry.delivered_at else None,
-        }
-        for entry in rows
-    ]
 
 
 def _details(

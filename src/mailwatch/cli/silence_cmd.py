@@ -99,6 +99,7 @@ def run_silence(args: argparse.Namespace) -> int:
     from mailwatch.domain.quiet import parse_silence_duration
     from mailwatch.domain.time import display_zone, local
     from mailwatch.incidents.actions import SilenceChange, silence_check
+    from mailwatch.status.ticket_json import silence_dict
 
     config = load_or_exit(args.config)
     try:
@@ -132,6 +133,7 @@ def run_list(args: argparse.Namespace) -> int:
     from mailwatch.cli.loading import load_or_exit
     from mailwatch.cli.store_session import with_store
     from mailwatch.domain.time import display_zone
+    from mailwatch.status.ticket_json import silence_dict
     from mailwatch.store.silences import active_silences
 
     config = load_or_exit(args.config)
@@ -157,6 +159,7 @@ def run_expire(args: argparse.Namespace) -> int:
     from mailwatch.domain.errors import SilenceNotFoundError
     from mailwatch.domain.time import display_zone, local
     from mailwatch.incidents.actions import SilenceExpiry, expire_silence
+    from mailwatch.status.ticket_json import silence_dict
 
     if args.silence_id is None:
         return fail("silence expire needs the silence's ID (silence list shows it)", EXIT_BAD_INPUT)
@@ -203,6 +206,7 @@ def run_unsilence(args: argparse.Namespace) -> int:
     from mailwatch.cli.store_session import EXIT_BAD_INPUT, default_actor, fail, with_store
     from mailwatch.domain.errors import UnknownCheckError
     from mailwatch.incidents.actions import SilenceChange, unsilence_check
+    from mailwatch.status.ticket_json import silence_dict
 
     config = load_or_exit(args.config)
     actor = args.by or default_actor()
@@ -228,22 +232,6 @@ def run_unsilence(args: argparse.Namespace) -> int:
     for silence in change.silences:
         print(f"ended silence {silence.id} of {silence.check} ({silence.reason})")
     return 0
-
-
-def silence_dict(silence: Silence) -> dict[str, Any]:
-    """The JSON form of a silence: instants as ISO 8601 in UTC."""
-    from mailwatch.domain.time import iso
-
-    return {
-        "id": silence.id,
-        "check": silence.check,
-        "starts_at": iso(silence.starts_at),
-        "until": iso(silence.until),
-        "reason": silence.reason,
-        "by": silence.created_by,
-        "ended_at": iso(silence.ended_at),
-        "ended_by": silence.ended_by,
-    }
 
 
 def _numbers(config: MailwatchConfig, numbers: list[int]) -> list[str]:

@@ -4,25 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime, tzinfo
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from mailwatch.domain.tickets import Ticket, format_number
-from mailwatch.domain.time import iso, local, parse_instant, span
-from mailwatch.domain.timeline import EventType, TicketEvent
+from mailwatch.domain.time import local, parse_instant, span
+from mailwatch.domain.timeline import TicketEvent
+from mailwatch.status.ticket_json import DELIVERY_RECORDS
 
 if TYPE_CHECKING:
     from mailwatch.store.outbox import OutboxEntry
-
-DELIVERY_RECORDS = frozenset(
-    {
-        EventType.NOTIFICATION_SENT,
-        EventType.NOTIFICATION_FAILED,
-        EventType.NOTIFICATION_FALLBACK,
-        EventType.NOTIFICATION_GIVEN_UP,
-        EventType.NOTIFICATION_UNCERTAIN,
-    }
-)
-"""The sender's record of an attempt: the notice itself, not news to notify about."""
 
 WAITING_STATUSES = frozenset({"pending", "sending", "failed"})
 """Outbox rows still on their way (``failed``: a retry is due)."""
@@ -36,48 +25,6 @@ def due(deadline: datetime | None, now: datetime, *, met: bool, breached: bool) 
         return "met late" if breached else "met"
     left = (deadline - now).total_seconds()
     return f"overdue by {span(left)}" if left <= 0 else f"in {span(left)}"
-
-
-def ticket_dict(ticket: Ticket, prefix: str) -> dict[str, Any]:
-    """The JSON form of a ticket: instants as ISO 8601 in UTC."""
-    return {
-        "ticket": format_number(ticket.number, prefix),
-        "number": ticket.number,
-        "check": ticket.check,
-        "target": ticket.target,
-        "severity": ticket.severity,
-        "status": ticket.status.value,
-        "opened_at": iso(ticket.opened_at),
-        "plan": ticket.plan,
-        "response_due": iso(ticket.response_due),
-        "resolution_due": iso(ticket.resolution_due),
-        "response_breached": ticket.response_breached,
-        "resolution_breached": ticket.resolution_breached,
-        "acknowledged_at": iso(ticket.acknowledged_at),
-        "acknowledged_by": ticket.acknowledged_by,
-        "mitigated_at": iso(ticket.mitigated_at),
-        "mitigated_by": ticket.mitigated_by,
-        "resolved_at": iso(ticket.resolved_at),
-        "resolved_by": ticket.resolved_by,
-        "resolution_note": ticket.resolution_note,
-        "previous_ticket": (
-            format_number(ticket.previous_ticket, prefix) if ticket.previous_ticket else None
-        ),
-        "last_stage": ticket.last_stage,
-        "last_summary": ticket.last_summary,
-    }
-
-
-def event_dict(event_id: int, event: TicketEvent) -> dict[str, Any]:
-    return {
-        "id": event_id,
-        "at": event.at.isoformat(),
-        "type": event.type.value,
-        "actor": event.actor,
-        "note": event.note,
-        "notify": event.notify,
-        "payload": dict(event.payload),
-    }
 
 
 def notified(event: TicketEvent, notices: Sequence[OutboxEntry] | None) -> str:

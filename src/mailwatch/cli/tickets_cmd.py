@@ -34,7 +34,7 @@ def run(args: argparse.Namespace) -> int:
     now = datetime.now(UTC)
     prefix = config.incidents.ticket_prefix
     if args.json:
-        from mailwatch.cli.ticket_format import ticket_dict
+        from mailwatch.status.ticket_json import ticket_dict
 
         print(json.dumps([ticket_dict(t, prefix) for t in found], indent=2))
         return 0

@@ -25,6 +25,7 @@ from mailwatch.config.node import NodeConfig
 from mailwatch.config.routes import AlertsConfig, RouteConfig, RouteName, check_route_references
 from mailwatch.config.sla import BusinessCalendarConfig, SlaPlanConfig, check_plan_references
 from mailwatch.config.store import StoreConfig
+from mailwatch.config.web import WebConfig
 
 
 class MailwatchConfig(StrictModel):
@@ -46,6 +47,7 @@ class MailwatchConfig(StrictModel):
     escalation: dict[PolicyName, EscalationPolicyConfig] = Field(default_factory=dict)
     reminders: RemindersConfig = Field(default_factory=RemindersConfig)
     outbox: OutboxConfig = Field(default_factory=OutboxConfig)
+    web: WebConfig = Field(default_factory=WebConfig)
 
     @model_validator(mode="after")
     def _references(self) -> MailwatchConfig:

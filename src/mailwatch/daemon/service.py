@@ -47,11 +47,12 @@ from mailwatch.probes import probe_for
 from mailwatch.status.build import count_site_votes, read_stored_facts
 from mailwatch.status.files import StatusWriteError, write_status
 from mailwatch.status.live import CheckStatus
-from mailwatch.status.model import DaemonInfo, assemble
+from mailwatch.status.model import DaemonInfo, StatusSnapshot, assemble
 from mailwatch.store.memory import load_memory
 from mailwatch.store.nodes import LeaseKey
 from mailwatch.store.outbox import outbox_backlog
 from mailwatch.store.store import Store
+from mailwatch.web.server import WebServer, web_url
 
 log = logging.getLogger("mailwatch.daemon")
 
@@ -78,11 +79,30 @@ class Daemon:
         self._node: ClusterNode | None = None
         self._stored_memory: dict[str, str] = {}
         """Per check, its memory as last read from or written to the store (JSON text)."""
+        self._web: WebServer | None = None
+        self._last_heartbeat: datetime | None = None
 
     @property
     def scheduler(self) -> CheckScheduler | None:
         """The running schedule (None before ``run`` has started it)."""
         return self._scheduler
+
+    @property
+    def store(self) -> Store:
+        """The open store (``run`` opens it before anything else uses it)."""
+        assert self._store is not None
+        return self._store
+
+    @property
+    def last_heartbeat(self) -> datetime | None:
+        """When the heartbeat last ticked the engine and wrote the status (None before)."""
+        return self._last_heartbeat
+
+    def changed(self) -> None:
+        """A person acted through the web pages: rewrite the status, wake the sender."""
+        self._status_dirty.set()
+        if self._sender is not None:
+            self._sender.wake()
 
     def stop(self) -> None:
         """Ask ``run`` to shut down, as SIGTERM does."""
@@ -139,6 +159,19 @@ class Daemon:
                     # Not 78: the port may be free again by the time systemd restarts us.
                     return 1
                 log.info("metrics on %s", metrics_url(*address))
+            if (address := self.config.web.address) is not None:
+                self._web = WebServer(self)
+                try:
+                    await self._web.start(*address)
+                except OSError as exc:
+                    log.error(
+                        "[web] listen = %r: cannot listen there: %s",
+                        self.config.web.listen,
+                        exc.strerror or exc,
+                    )
+                    self._web = None
+                    return 1
+                log.info("web pages on %s", web_url(*address))
             self._scheduler.start(self.config.enabled_checks())
             await self.write_status()
             self.notifier.notify("READY=1", f"STATUS={self._one_line()}")
@@ -200,6 +233,8 @@ class Daemon:
             log.info("mailwatch stopped")
             return 0
         finally:
+            if self._web is not None:
+                await self._web.stop()
             self.metrics.close()
             await self._store.close()
             self.notifier.close()
@@ -224,6 +259,8 @@ class Daemon:
             )
         if new.metrics != self.config.metrics:
             log.warning("reload: [metrics] listen takes effect on restart only")
+        if new.web.listen != self.config.web.listen:
+            log.warning("reload: [web] listen takes effect on restart only")
         self.notifier.notify("RELOADING=1")
         self.config = new
         self._sync_check_list(new.enabled_checks())
@@ -420,6 +457,7 @@ class Daemon:
             except Exception:
                 log.exception("heartbeat failed")
             else:
+                self._last_heartbeat = datetime.now(UTC)
                 # Only a loop that could do its work says it is alive.
                 self.notifier.notify("WATCHDOG=1", f"STATUS={self._one_line()}")
             await asyncio.sleep(interval)
@@ -444,14 +482,16 @@ class Daemon:
                 log.exception("writing the status file failed")
             await asyncio.sleep(MIN_STATUS_GAP_S)
 
-    async def write_status(self) -> None:
+    async def snapshot(self) -> StatusSnapshot:
+        """The status model now (the web pages' source, as the status file's)."""
+        snapshot, _ = await self._snapshot_and_backlog(datetime.now(UTC))
+        return snapshot
+
+    async def _snapshot_and_backlog(self, now: datetime) -> tuple[StatusSnapshot, int]:
         assert self._store is not None
-        now = datetime.now(UTC)
         async with self._store.read() as conn:
             stored = await read_stored_facts(conn, now)
             backlog = await outbox_backlog(conn)
-        self.metrics.set_tickets(stored.tickets)
-        self.metrics.outbox_backlog.set(backlog)
         votes = count_site_votes(self.config, stored.sites, now)
         self.metrics.set_votes(votes)
         snapshot = assemble(
@@ -464,6 +504,13 @@ class Daemon:
             ticket_prefix=self.config.incidents.ticket_prefix,
             votes=votes,
         )
+        self.metrics.set_tickets(stored.tickets)
+        return snapshot, backlog
+
+    async def write_status(self) -> None:
+        now = datetime.now(UTC)
+        snapshot, backlog = await self._snapshot_and_backlog(now)
+        self.metrics.outbox_backlog.set(backlog)
         try:
             await asyncio.to_thread(write_status, self.state_dir, snapshot, self.zone, now)
         except StatusWriteError as exc:

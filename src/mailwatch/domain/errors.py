@@ -7,6 +7,8 @@
     ├── SmtpUnreachable             one address held no SMTP greeting; the message says why
     ├── CertificateRejected         a verifying TLS handshake refused the peer's chain
     ├── LeaseLostError              another node took the check over: this node's result is not kept
+    ├── AckLinkRefusedError         an ack link this key did not sign (altered, cut short)
+    │   └── AckLinkExpiredError       a genuine ack link past its expiry
     ├── StoreError                  the database cannot be used (exit 74)
     │   ├── DatabaseMissingError      no database yet: the daemon has not run (exit 66)
     │   ├── NewerSchemaError          written by a newer mailwatch
@@ -57,6 +59,20 @@ class SecretUnavailableError(MailwatchError):
     """An ``env:``, ``file:`` or ``credential:`` secret, left unresolved at load time, cannot
     be resolved now it is needed; the message names the variable, file or credential, never
     a value."""
+
+
+class AckLinkRefusedError(MailwatchError):
+    """An ack link that ``[web] link_key`` did not sign: altered, cut short, or signed with a
+    key since changed. The message says which, never the key."""
+
+
+class AckLinkExpiredError(AckLinkRefusedError):
+    """A genuine ack link whose time has passed."""
+
+    def __init__(self, ticket: int, expires_at: datetime) -> None:
+        super().__init__(f"the link expired at {expires_at.isoformat()}")
+        self.ticket = ticket
+        self.expires_at = expires_at
 
 
 class ProbeFailure(MailwatchError):

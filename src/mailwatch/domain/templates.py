@@ -30,6 +30,8 @@ PLACEHOLDERS: Mapping[str, str] = {
     "resolution_left": "time left to the resolution deadline",
     "acknowledged_by": "who acknowledged the ticket (empty while unacknowledged)",
     "ack": "the command that acknowledges the ticket: mailwatch ack MW-000123",
+    "ack_link": "a signed link that acknowledges the ticket from a browser (opened and escalation "
+    "notices with [web] public_url; empty otherwise)",
     "runbook": "the check's runbook link or text (empty when it has none)",
     "tags": "the check's tags, comma-separated",
     "now": "when the message was rendered, in the alert time zone",

@@ -94,10 +94,17 @@ class SilenceChange:
     tickets: list[int]
 
 
-def _check_known(config: MailwatchConfig, check: str) -> None:
+def silenceable_checks(config: MailwatchConfig) -> list[str]:
+    """What a silence may name besides ``all``: the configured checks, then the route-test
+    checks of routes with ``test_every``."""
     tested = [route_test_check(n) for n, r in config.routes.items() if r.test_every is not None]
-    if check != ALL_CHECKS and check not in tested and all(c.name != check for c in config.checks):
-        names = ", ".join(sorted(c.name for c in config.checks) + tested) or "none configured"
+    return sorted(c.name for c in config.checks) + tested
+
+
+def _check_known(config: MailwatchConfig, check: str) -> None:
+    known = silenceable_checks(config)
+    if check != ALL_CHECKS and check not in known:
+        names = ", ".join(known) or "none configured"
         raise UnknownCheckError(f'unknown check {check!r}: use "all" or one of: {names}')
 
 

@@ -1,0 +1,66 @@
+"""The application factory: routes, middlewares and the state every handler reads."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from aiohttp import web
+
+from mailwatch.web.access import access_control, public
+from mailwatch.web.ack_links import ack_link_routes
+from mailwatch.web.api import PREFIX as API_PREFIX
+from mailwatch.web.api import api_app
+from mailwatch.web.assets import asset_routes
+from mailwatch.web.health import healthz
+from mailwatch.web.host import WebHost
+from mailwatch.web.keys import HOST, LOGIN_FAILURES, SESSIONS
+from mailwatch.web.login import login_routes
+from mailwatch.web.overview import overview
+from mailwatch.web.ratelimit import FailureLimiter
+from mailwatch.web.sessions import SessionStore
+from mailwatch.web.ticket_actions import ticket_routes
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+MAX_BODY_BYTES = 64 * 1024
+"""Forms carry a note at most; a larger body is refused (413) before it is read."""
+
+
+@web.middleware
+async def security_headers(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Headers every answer carries: no framing, no sniffing, no Referer (an ack link's token
+    is in its path), no caching of pages that show tickets."""
+    response = await handler(request)
+    response.headers.setdefault(
+        "Content-Security-Policy",
+        "default-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
+    )
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("X-Frame-Options", "DENY")
+    response.headers.setdefault("Referrer-Policy", "no-referrer")
+    response.headers.setdefault("Cache-Control", "no-store")
+    return response
+
+
+def build_app(host: WebHost) -> web.Application:
+    """The web application serving ``host``."""
+    app = web.Application(
+        middlewares=[security_headers, access_control], client_max_size=MAX_BODY_BYTES
+    )
+    app[HOST] = host
+    app[SESSIONS] = SessionStore(
+        idle_s=lambda: host.config.web.session_idle_s,
+        max_s=lambda: host.config.web.session_max_s,
+    )
+    app[LOGIN_FAILURES] = FailureLimiter(
+        attempts=lambda: host.config.web.login_attempts,
+        window_s=lambda: host.config.web.login_window_s,
+    )
+    app.router.add_get("/healthz", public(healthz))
+    app.router.add_get("/", overview)
+    app.router.add_routes(login_routes())
+    app.router.add_routes(ticket_routes())
+    app.router.add_routes(asset_routes())
+    app.router.add_routes(ack_link_routes())
+    app.add_subapp(API_PREFIX, api_app())
+    return app

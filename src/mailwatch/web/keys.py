@@ -1,0 +1,21 @@
+"""The application's typed state keys (aiohttp ``AppKey``, ``RequestKey``)."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from mailwatch.web.host import WebHost
+from mailwatch.web.ratelimit import FailureLimiter
+from mailwatch.web.sessions import Session, SessionStore
+
+HOST = web.AppKey("host", WebHost)
+"""The daemon serving the application."""
+SESSIONS = web.AppKey("sessions", SessionStore)
+LOGIN_FAILURES = web.AppKey("login_failures", FailureLimiter)
+SESSION = web.RequestKey("session", Session)
+"""The request's logged-in ``Session``, absent without one (set by ``access.access_control``)."""
+
+
+def session_of(request: web.Request) -> Session | None:
+    """The request's logged-in session, if any."""
+    return request.get(SESSION)
