@@ -330,11 +330,10 @@ class ImapSession:
             return None
         return FetchedHeaders(uid, internal_date, message_from_bytes(header_bytes, policy=compat32))
 
-    async def fetch_message(self, uid: int) -> bytes | None:
-        """The whole message as stored (``BODY.PEEK[]``: not marked seen), e.g. to check its
-        DKIM signature; None if the server sent no such message."""
+    async def fetch_message(self, uid: int, max_bytes: int) -> bytes | None:
+        """The first ``max_bytes`` of one message, unread flag left alone; None if it is gone."""
         response = await self._exchange(
-            self.protocol.fetch(str(uid), "(UID BODY.PEEK[])", by_uid=True)
+            self.protocol.fetch(str(uid), f"(UID BODY.PEEK[]<0.{max_bytes}>)", by_uid=True)
         )
         self._expect_ok(response, "UID FETCH")
         for line in response.lines:
