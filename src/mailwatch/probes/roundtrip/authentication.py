@@ -20,6 +20,10 @@ from mailwatch.probes.roundtrip.authresults import (
 from mailwatch.probes.roundtrip.dkimcheck import verify_dkim
 from mailwatch.protocols.imap import ImapSession
 
+MAX_CANARY_BYTES = 1_000_000
+"""Fetched at most for ``verify_dkim``: a canary is a few kilobytes; a message cut here would
+fail its body hash, which is the truth about a canary that grew this much on the way."""
+
 
 @dataclass
 class AuthOutcome:
@@ -61,7 +65,7 @@ async def judge(
 
 
 async def _own_dkim(check: RoundtripCheck, imap: ImapSession, uid: int) -> MethodResult:
-    raw = await imap.fetch_message(uid)
+    raw = await imap.fetch_message(uid, MAX_CANARY_BYTES)
     if raw is None:
         return MethodResult(
             "dkim", "temperror", f"the canary could not be fetched from {imap.where}"
