@@ -15,7 +15,10 @@ from mailwatch.protocols.sasl import BearerLogin, error_challenge
 
 # The challenge Google documents for a refused XOAUTH2 token (developers.google.com,
 # "OAuth 2.0 Mechanism"), base64 as Gmail sends it.
-GMAIL_CHALLENGE = "eyJzdGF0dXMiOiI0MDEiLCJzY2hlbWVzIjoiYmVhcmVyIG1hYyIsInNjb3BlIjoiaHR0cHM6Ly9tYWlsLmdvb2dsZS5jb20vIn0K"
+GMAIL_CHALLENGE = (
+    "eyJzdGF0dXMiOiI0MDEiLCJzY2hlbWVzIjoiYmVhcmVyIG1hYyIs"
+    "InNjb3BlIjoiaHR0cHM6Ly9tYWlsLmdvb2dsZS5jb20vIn0K"
+)
 
 
 def test_gmails_error_challenge_reads_as_status_and_scope() -> None:
