@@ -20,6 +20,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from mailwatch import __version__
+from mailwatch.domain.errors import StoreError
 from mailwatch.domain.nodes import OWNER_SITE, NodeIdentity
 from mailwatch.store.nodes import (
     LeaseKey,
@@ -45,6 +46,7 @@ NEXT_LOOK_MARGIN_S = 0.05
 """How long after another node's lease lapses this node looks again."""
 
 GainHandler = Callable[[set[LeaseKey]], None]
+JOIN_ATTEMPTS = 5
 
 
 def fair_share(wanted: int, live_nodes: int) -> int:
@@ -76,6 +78,7 @@ class ClusterNode:
         """Lease → ``loop.time()`` by which it surely still holds (it was renewed before)."""
         self._wake = asyncio.Event()
         self._stopping = False
+        self._ticks = 0
 
     @property
     def identity(self) -> NodeIdentity:
@@ -115,6 +118,20 @@ class ClusterNode:
             except TimeoutError:
                 pass
 
+    async def join(self) -> None:
+        """The first tick, before the first runs fall due; nodes starting together may collide
+        on PostgreSQL (a serialization failure), so it is tried again a few times, jittered.
+        Failing still, the node starts holding nothing and ``run`` keeps trying."""
+        for attempt in range(JOIN_ATTEMPTS):
+            try:
+                await self.tick()
+                return
+            except StoreError as exc:
+                if attempt == JOIN_ATTEMPTS - 1:
+                    log.error("node heartbeat and leases not written: %s", exc)
+                    return
+                await asyncio.sleep(random.uniform(0.05, 0.3) * (attempt + 1))
+
     async def tick(self) -> float | None:
         """One heartbeat and one pass over the leases; seconds until the first lease another
         node holds (of those this node could take) lapses, or None."""
@@ -129,7 +146,7 @@ class ClusterNode:
         shed: list[LeaseKey] = []
         next_lapse: datetime | None = None
         async with self._store.write() as conn:
-            await beat(conn, me, __version__, os.getpid(), self._started_at, now)
+            before = await beat(conn, me, __version__, os.getpid(), self._started_at, now)
             held = await renew(conn, me.name, wanted, until, now)
             rows = await all_leases(conn)
             unwanted = [
@@ -158,6 +175,16 @@ class ClusterNode:
             if len(held) < share:
                 lapses = [r.expires_at for k, r in taken.items() if k in wanted and k not in held]
                 next_lapse = min(lapses, default=None)
+        if before is not None and self._ticks > 0:
+            # After the first beat the row is ours: another process wrote it since.
+            log.error(
+                "another node named %s (pid %d, started %s) writes this database: give each "
+                "node its own [node] name",
+                me.name,
+                before.pid,
+                before.started_at.isoformat(timespec="seconds"),
+            )
+        self._ticks += 1
         lost = set(self._held) - held
         self._held = {key: started + lease_s for key in held}
         if gained:

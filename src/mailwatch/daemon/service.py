@@ -125,7 +125,7 @@ class Daemon:
                 load_memory=self._load_memory,
             )
             # The leases this node can take before the first runs fall due.
-            await self._node.tick()
+            await self._node.join()
             if (address := self.config.metrics.address) is not None:
                 try:
                     self.metrics.serve(*address)
