@@ -22,8 +22,8 @@ CONFIG = MailwatchConfig.model_validate(
 STATES = (State.OK, State.OK, State.WARNING, State.CRITICAL)
 
 
-async def main(path: str) -> None:
-    store = await Store.open(f"sqlite+aiosqlite:///{path}")
+async def main(url: str) -> None:
+    store = await Store.open(url)
     rnd = random.Random()
     while True:
         now = datetime.now(UTC)

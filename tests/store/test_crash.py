@@ -1,5 +1,6 @@
 """SIGKILL in the middle of writing leaves the database consistent: a real process is killed
-at random points, several times, and after each kill the stored data is checked."""
+at random points, several times, and after each kill the stored data is checked; on SQLite
+and on PostgreSQL."""
 
 from __future__ import annotations
 
@@ -20,11 +21,11 @@ KILLS = 6
 READ_TIMEOUT_S = 60.0
 
 
-def run_until(path: Path, commits: int) -> int:
+def run_until(url: str, commits: int) -> int:
     """Start the writer, let it commit ``commits`` times, SIGKILL it; the commits seen."""
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
     proc = subprocess.Popen(
-        [sys.executable, str(WRITER), str(path)],
+        [sys.executable, str(WRITER), url],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         env=env,
@@ -57,13 +58,12 @@ def run_until(path: Path, commits: int) -> int:
     return seen
 
 
-async def test_sigkill_leaves_the_database_consistent(tmp_path: Path) -> None:
-    path = tmp_path / "mailwatch.db"
+async def test_sigkill_leaves_the_database_consistent(store_url: str) -> None:
     rnd = random.Random(20261122)
     total = 0
     for _ in range(KILLS):
-        total += run_until(path, rnd.randrange(5, 60))
-        store = await Store.open(f"sqlite+aiosqlite:///{path}")
+        total += run_until(store_url, rnd.randrange(5, 60))
+        store = await Store.open(store_url)
         try:
             counts = await assert_consistent(store)
         finally:

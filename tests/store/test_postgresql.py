@@ -19,11 +19,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import func, inspect, select
+from sqlalchemy import func, inspect, select, text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from harness.postgres import HOST, PASSWORD, PostgresCluster
-from mailwatch.domain.errors import DatabaseMissingError, OlderSchemaError, StoreError
+from mailwatch.domain.errors import (
+    DatabaseMissingError,
+    NewerSchemaError,
+    NotMailwatchDatabaseError,
+    OlderSchemaError,
+    StoreError,
+)
 from mailwatch.store.migrations import LATEST_VERSION, migrate
 from mailwatch.store.schema import metadata, schema_version
 from mailwatch.store.store import Store
@@ -237,3 +243,36 @@ async def test_an_upgraded_database_has_the_shape_of_a_new_one(
     finally:
         for name in others:
             postgres_cluster.drop_database(name)
+
+
+@pytest.mark.parametrize("create", [True, False], ids=["daemon", "command"])
+async def test_another_programs_database_is_refused_and_left_alone(
+    postgres_url: str, create: bool
+) -> None:
+    engine = create_async_engine(postgres_url)
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(text("CREATE TABLE invoices (id integer)"))
+    finally:
+        await engine.dispose()
+    with pytest.raises(NotMailwatchDatabaseError) as caught:
+        await Store.open(postgres_url, create=create)
+    assert str(caught.value).startswith(
+        f"{HOST}:{PostgresCluster.port}/{dbname(postgres_url)} is not a mailwatch database: it "
+        "has tables (invoices) but no schema_version table"
+    )
+    assert await tables_of(postgres_url) == {"invoices"}
+
+
+@pytest.mark.parametrize("create", [True, False], ids=["daemon", "command"])
+async def test_a_newer_schema_is_refused_and_left_alone(postgres_url: str, create: bool) -> None:
+    await (await Store.open(postgres_url)).close()
+    engine = create_async_engine(postgres_url)
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(text("UPDATE schema_version SET version = 99"))
+    finally:
+        await engine.dispose()
+    with pytest.raises(NewerSchemaError, match="its schema version is 99"):
+        await Store.open(postgres_url, create=create)
+    assert await tables_of(postgres_url) >= {"tickets", "schema_version"}
