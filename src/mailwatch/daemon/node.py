@@ -24,6 +24,7 @@ from mailwatch.domain.errors import StoreError
 from mailwatch.domain.nodes import OWNER_SITE, NodeIdentity
 from mailwatch.store.nodes import (
     LeaseKey,
+    NodeRow,
     acquire,
     all_leases,
     beat,
@@ -32,6 +33,7 @@ from mailwatch.store.nodes import (
     release,
     renew,
 )
+from mailwatch.store.retry import retrying
 from mailwatch.store.store import Store
 
 if TYPE_CHECKING:
@@ -144,37 +146,50 @@ class ClusterNode:
         wanted = set(self._wanted())
         gained: set[LeaseKey] = set()
         shed: list[LeaseKey] = []
+        unwanted: list[LeaseKey] = []
         next_lapse: datetime | None = None
-        async with self._store.write() as conn:
-            before = await beat(conn, me, __version__, os.getpid(), self._started_at, now)
-            held = await renew(conn, me.name, wanted, until, now)
-            rows = await all_leases(conn)
-            unwanted = [
-                (r.check, r.site)
-                for r in rows
-                if r.owner == me.name and (r.check, r.site) not in wanted
-            ]
-            await release(conn, me.name, unwanted)
-            share = fair_share(len(wanted), await live_node_count(conn, now, lease_s))
-            if len(held) > share:
-                running = set(self._busy())
-                spare = sorted(key for key in held if key[0] not in running)
-                shed = spare[: len(held) - share]
-                await release(conn, me.name, shed)
-                held -= set(shed)
-            taken = {(r.check, r.site): r for r in rows if r.expires_at > now}
-            free = [key for key in wanted - held if key not in taken]
-            # In random order: nodes starting together do not all try the same ones first.
-            random.shuffle(free)
-            for key in free:
-                if len(held) >= share:
-                    break
-                if await acquire(conn, me.name, key, until, now):
-                    held.add(key)
-                    gained.add(key)
-            if len(held) < share:
-                lapses = [r.expires_at for k, r in taken.items() if k in wanted and k not in held]
-                next_lapse = min(lapses, default=None)
+        before: NodeRow | None = None
+
+        async def transaction() -> set[LeaseKey]:
+            nonlocal shed, unwanted, next_lapse, before
+            # Fresh each attempt: a transaction run again must not keep the last one's picks.
+            gained.clear()
+            shed, unwanted, next_lapse = [], [], None
+            async with self._store.write() as conn:
+                before = await beat(conn, me, __version__, os.getpid(), self._started_at, now)
+                held = await renew(conn, me.name, wanted, until, now)
+                rows = await all_leases(conn)
+                unwanted = [
+                    (r.check, r.site)
+                    for r in rows
+                    if r.owner == me.name and (r.check, r.site) not in wanted
+                ]
+                await release(conn, me.name, unwanted)
+                share = fair_share(len(wanted), await live_node_count(conn, now, lease_s))
+                if len(held) > share:
+                    running = set(self._busy())
+                    spare = sorted(key for key in held if key[0] not in running)
+                    shed = spare[: len(held) - share]
+                    await release(conn, me.name, shed)
+                    held -= set(shed)
+                taken = {(r.check, r.site): r for r in rows if r.expires_at > now}
+                free = [key for key in wanted - held if key not in taken]
+                # In random order: nodes starting together do not all try the same ones first.
+                random.shuffle(free)
+                for key in free:
+                    if len(held) >= share:
+                        break
+                    if await acquire(conn, me.name, key, until, now):
+                        held.add(key)
+                        gained.add(key)
+                if len(held) < share:
+                    lapses = [
+                        r.expires_at for k, r in taken.items() if k in wanted and k not in held
+                    ]
+                    next_lapse = min(lapses, default=None)
+            return held
+
+        held = await retrying(f"node {me.name}: heartbeat and leases", transaction)
         if before is not None and self._ticks > 0:
             # After the first beat the row is ours: another process wrote it since.
             log.error(
