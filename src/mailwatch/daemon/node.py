@@ -47,7 +47,9 @@ or briefly unreachable database) before it lapses."""
 NEXT_LOOK_MARGIN_S = 0.05
 """How long after another node's lease lapses this node looks again."""
 
-GainHandler = Callable[[set[LeaseKey]], None]
+GainHandler = Callable[[set[LeaseKey], set[LeaseKey]], None]
+"""Told of the leases newly taken, and which of them lapsed in another node's hands (that
+node died: the check is due now)."""
 JOIN_ATTEMPTS = 5
 
 
@@ -68,7 +70,7 @@ class ClusterNode:
         wanted: Callable[[], Iterable[LeaseKey]],
         *,
         busy: Callable[[], Iterable[str]] = lambda: (),
-        on_gained: GainHandler = lambda _keys: None,
+        on_gained: GainHandler = lambda _keys, _lapsed: None,
     ) -> None:
         self._store = store
         self._config = config
@@ -145,6 +147,7 @@ class ClusterNode:
         until = now + timedelta(seconds=lease_s)
         wanted = set(self._wanted())
         gained: set[LeaseKey] = set()
+        lapsed: set[LeaseKey] = set()
         shed: list[LeaseKey] = []
         unwanted: list[LeaseKey] = []
         next_lapse: datetime | None = None
@@ -154,6 +157,7 @@ class ClusterNode:
             nonlocal shed, unwanted, next_lapse, before
             # Fresh each attempt: a transaction run again must not keep the last one's picks.
             gained.clear()
+            lapsed.clear()
             shed, unwanted, next_lapse = [], [], None
             async with self._store.write() as conn:
                 before = await beat(conn, me, __version__, os.getpid(), self._started_at, now)
@@ -173,6 +177,9 @@ class ClusterNode:
                     await release(conn, me.name, shed)
                     held -= set(shed)
                 taken = {(r.check, r.site): r for r in rows if r.expires_at > now}
+                lapsed.update(
+                    (r.check, r.site) for r in rows if r.expires_at <= now and r.owner != me.name
+                )
                 free = [key for key in wanted - held if key not in taken]
                 # In random order: nodes starting together do not all try the same ones first.
                 random.shuffle(free)
@@ -204,7 +211,7 @@ class ClusterNode:
         self._held = {key: started + lease_s for key in held}
         if gained:
             log.info("node %s took over %s", me.name, _names(gained))
-            self._on_gained(gained)
+            self._on_gained(gained, gained & lapsed)
         if shed:
             log.info("node %s handed over %s to balance the load", me.name, _names(set(shed)))
         taken_away = lost - set(shed) - set(unwanted)
