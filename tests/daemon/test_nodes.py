@@ -397,6 +397,23 @@ def test_the_learned_deadline_carries_on_on_the_next_owner(
     assert "latency_s" in metrics
 
 
+def test_two_nodes_with_one_name_are_told_apart(tmp_path: Path, store_url: str) -> None:
+    body = service_check("smtp-in", free_port())
+    (tmp_path / "one").mkdir()
+    (tmp_path / "two").mkdir()
+    twins = [Node(tmp_path / where, "twin", store_url, body) for where in ("one", "two")]
+    try:
+        start_all(*twins)
+        wait_for(
+            "the name clash logged",
+            lambda: any("another node named twin" in twin.stderr for twin in twins),
+            WAIT_S,
+        )
+    finally:
+        for twin in twins:
+            twin.stop()
+
+
 @pytest.mark.parametrize(
     ("wanted", "live", "share"), [(3, 3, 1), (4, 3, 2), (1000, 3, 334), (5, 0, 5), (0, 2, 0)]
 )

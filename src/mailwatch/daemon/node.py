@@ -20,9 +20,11 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from mailwatch import __version__
+from mailwatch.domain.errors import StoreError
 from mailwatch.domain.nodes import OWNER_SITE, NodeIdentity
 from mailwatch.store.nodes import (
     LeaseKey,
+    NodeRow,
     acquire,
     all_leases,
     beat,
@@ -31,6 +33,7 @@ from mailwatch.store.nodes import (
     release,
     renew,
 )
+from mailwatch.store.retry import retrying
 from mailwatch.store.store import Store
 
 if TYPE_CHECKING:
@@ -44,7 +47,10 @@ or briefly unreachable database) before it lapses."""
 NEXT_LOOK_MARGIN_S = 0.05
 """How long after another node's lease lapses this node looks again."""
 
-GainHandler = Callable[[set[LeaseKey]], None]
+GainHandler = Callable[[set[LeaseKey], set[LeaseKey]], None]
+"""Told of the leases newly taken, and which of them lapsed in another node's hands (that
+node died: the check is due now)."""
+JOIN_ATTEMPTS = 5
 
 
 def fair_share(wanted: int, live_nodes: int) -> int:
@@ -64,7 +70,7 @@ class ClusterNode:
         wanted: Callable[[], Iterable[LeaseKey]],
         *,
         busy: Callable[[], Iterable[str]] = lambda: (),
-        on_gained: GainHandler = lambda _keys: None,
+        on_gained: GainHandler = lambda _keys, _lapsed: None,
     ) -> None:
         self._store = store
         self._config = config
@@ -76,6 +82,7 @@ class ClusterNode:
         """Lease → ``loop.time()`` by which it surely still holds (it was renewed before)."""
         self._wake = asyncio.Event()
         self._stopping = False
+        self._ticks = 0
 
     @property
     def identity(self) -> NodeIdentity:
@@ -115,6 +122,20 @@ class ClusterNode:
             except TimeoutError:
                 pass
 
+    async def join(self) -> None:
+        """The first tick, before the first runs fall due; nodes starting together may collide
+        on PostgreSQL (a serialization failure), so it is tried again a few times, jittered.
+        Failing still, the node starts holding nothing and ``run`` keeps trying."""
+        for attempt in range(JOIN_ATTEMPTS):
+            try:
+                await self.tick()
+                return
+            except StoreError as exc:
+                if attempt == JOIN_ATTEMPTS - 1:
+                    log.error("node heartbeat and leases not written: %s", exc)
+                    return
+                await asyncio.sleep(random.uniform(0.05, 0.3) * (attempt + 1))
+
     async def tick(self) -> float | None:
         """One heartbeat and one pass over the leases; seconds until the first lease another
         node holds (of those this node could take) lapses, or None."""
@@ -126,43 +147,71 @@ class ClusterNode:
         until = now + timedelta(seconds=lease_s)
         wanted = set(self._wanted())
         gained: set[LeaseKey] = set()
+        lapsed: set[LeaseKey] = set()
         shed: list[LeaseKey] = []
+        unwanted: list[LeaseKey] = []
         next_lapse: datetime | None = None
-        async with self._store.write() as conn:
-            await beat(conn, me, __version__, os.getpid(), self._started_at, now)
-            held = await renew(conn, me.name, wanted, until, now)
-            rows = await all_leases(conn)
-            unwanted = [
-                (r.check, r.site)
-                for r in rows
-                if r.owner == me.name and (r.check, r.site) not in wanted
-            ]
-            await release(conn, me.name, unwanted)
-            share = fair_share(len(wanted), await live_node_count(conn, now, lease_s))
-            if len(held) > share:
-                running = set(self._busy())
-                spare = sorted(key for key in held if key[0] not in running)
-                shed = spare[: len(held) - share]
-                await release(conn, me.name, shed)
-                held -= set(shed)
-            taken = {(r.check, r.site): r for r in rows if r.expires_at > now}
-            free = [key for key in wanted - held if key not in taken]
-            # In random order: nodes starting together do not all try the same ones first.
-            random.shuffle(free)
-            for key in free:
-                if len(held) >= share:
-                    break
-                if await acquire(conn, me.name, key, until, now):
-                    held.add(key)
-                    gained.add(key)
-            if len(held) < share:
-                lapses = [r.expires_at for k, r in taken.items() if k in wanted and k not in held]
-                next_lapse = min(lapses, default=None)
+        before: NodeRow | None = None
+
+        async def transaction() -> set[LeaseKey]:
+            nonlocal shed, unwanted, next_lapse, before
+            # Fresh each attempt: a transaction run again must not keep the last one's picks.
+            gained.clear()
+            lapsed.clear()
+            shed, unwanted, next_lapse = [], [], None
+            async with self._store.write() as conn:
+                before = await beat(conn, me, __version__, os.getpid(), self._started_at, now)
+                held = await renew(conn, me.name, wanted, until, now)
+                rows = await all_leases(conn)
+                unwanted = [
+                    (r.check, r.site)
+                    for r in rows
+                    if r.owner == me.name and (r.check, r.site) not in wanted
+                ]
+                await release(conn, me.name, unwanted)
+                share = fair_share(len(wanted), await live_node_count(conn, now, lease_s))
+                if len(held) > share:
+                    running = set(self._busy())
+                    spare = sorted(key for key in held if key[0] not in running)
+                    shed = spare[: len(held) - share]
+                    await release(conn, me.name, shed)
+                    held -= set(shed)
+                taken = {(r.check, r.site): r for r in rows if r.expires_at > now}
+                lapsed.update(
+                    (r.check, r.site) for r in rows if r.expires_at <= now and r.owner != me.name
+                )
+                free = [key for key in wanted - held if key not in taken]
+                # In random order: nodes starting together do not all try the same ones first.
+                random.shuffle(free)
+                for key in free:
+                    if len(held) >= share:
+                        break
+                    if await acquire(conn, me.name, key, until, now):
+                        held.add(key)
+                        gained.add(key)
+                if len(held) < share:
+                    lapses = [
+                        r.expires_at for k, r in taken.items() if k in wanted and k not in held
+                    ]
+                    next_lapse = min(lapses, default=None)
+            return held
+
+        held = await retrying(f"node {me.name}: heartbeat and leases", transaction)
+        if before is not None and self._ticks > 0:
+            # After the first beat the row is ours: another process wrote it since.
+            log.error(
+                "another node named %s (pid %d, started %s) writes this database: give each "
+                "node its own [node] name",
+                me.name,
+                before.pid,
+                before.started_at.isoformat(timespec="seconds"),
+            )
+        self._ticks += 1
         lost = set(self._held) - held
         self._held = {key: started + lease_s for key in held}
         if gained:
             log.info("node %s took over %s", me.name, _names(gained))
-            self._on_gained(gained)
+            self._on_gained(gained, gained & lapsed)
         if shed:
             log.info("node %s handed over %s to balance the load", me.name, _names(set(shed)))
         taken_away = lost - set(shed) - set(unwanted)

@@ -146,7 +146,7 @@ class Daemon:
                 node=self.config.node.identity,
             )
             # The leases this node can take before the first runs fall due.
-            await self._node.tick()
+            await self._node.join()
             if (address := self.config.metrics.address) is not None:
                 try:
                     self.metrics.serve(*address)
@@ -403,12 +403,15 @@ class Daemon:
 
         return mine
 
-    def _leases_gained(self, keys: set[LeaseKey]) -> None:
+    def _leases_gained(self, keys: set[LeaseKey], lapsed: set[LeaseKey]) -> None:
         # Another node may have run these since this one last did: read their memory again.
         for check, _site in keys:
             self._stored_memory.pop(check, None)
             if self._scheduler is not None:
                 self._scheduler.forget_memory(check)
+                if (check, _site) in lapsed:
+                    # Its last owner died a lease ago: the run it owes is due now.
+                    self._scheduler.run_soon(check)
         if self._route_tester is not None:
             self._route_tester.wake()
 

@@ -49,8 +49,21 @@ async def beat(
     pid: int,
     started_at: datetime,
     now: datetime,
-) -> None:
-    """Record that ``node`` is alive at ``now`` (its row is created on the first beat)."""
+) -> NodeRow | None:
+    """Record that ``node`` is alive at ``now`` (its row is created on the first beat); the
+    row as it was when another process (another pid or start) wrote it last, else None."""
+    found = (await conn.execute(select(nodes).where(nodes.c.name == node.name))).first()
+    before = None
+    if found is not None and (found.pid, found.started_at) != (pid, started_at):
+        before = NodeRow(
+            found.name,
+            found.site,
+            found.version,
+            found.pid,
+            found.started_at,
+            found.heartbeat_at,
+            found.stopped_at,
+        )
     values = {
         "site": node.site,
         "version": version,
@@ -64,6 +77,7 @@ async def beat(
         await conn.execute(
             _insert_ignoring_conflict(conn, nodes, ["name"], name=node.name, **values)
         )
+    return before
 
 
 async def mark_stopped(conn: AsyncConnection, name: str, now: datetime) -> None:
