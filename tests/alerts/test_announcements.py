@@ -7,7 +7,6 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -66,8 +65,8 @@ def make_config(
 
 
 @asynccontextmanager
-async def store_at(tmp_path: Path) -> AsyncIterator[Store]:
-    store = await Store.open(f"sqlite+aiosqlite:///{tmp_path / 'mailwatch.db'}")
+async def store_at(store_url: str) -> AsyncIterator[Store]:
+    store = await Store.open(store_url)
     try:
         yield store
     finally:
@@ -106,7 +105,7 @@ def test_each_phase_is_due_from_its_moment_until_the_next(
     assert all(d.route == "team" and d.occurrence.starts_at == START for d in found)
 
 
-async def test_a_window_announced_0m_ahead_is_told_at_start_and_end_only(tmp_path: Path) -> None:
+async def test_a_window_announced_0m_ahead_is_told_at_start_and_end_only(store_url: str) -> None:
     window = {
         "name": "upgrade",
         "start": START.isoformat(),
@@ -115,7 +114,7 @@ async def test_a_window_announced_0m_ahead_is_told_at_start_and_end_only(tmp_pat
     }
     with HttpReceiver() as receiver:
         config = make_config(receiver, window=window)
-        async with store_at(tmp_path) as store:
+        async with store_at(store_url) as store:
             sender = announcer(store, config)
             assert (await sender.run_once(START - timedelta(seconds=1))).queued == []
             assert len((await sender.run_once(START)).delivered) == 1
@@ -176,11 +175,11 @@ def test_routes_are_the_windows_own_or_those_whose_filters_take_the_checks() -> 
 
 
 async def test_announced_ahead_at_start_and_at_end_once_each_across_a_restart(
-    tmp_path: Path,
+    store_url: str,
 ) -> None:
     with HttpReceiver() as receiver:
         config = make_config(receiver)
-        async with store_at(tmp_path) as store:
+        async with store_at(store_url) as store:
             first = announcer(store, config)
             assert (await first.run_once(AHEAD - timedelta(minutes=1))).queued == []
             report = await first.run_once(AHEAD)
@@ -193,7 +192,7 @@ async def test_announced_ahead_at_start_and_at_end_once_each_across_a_restart(
             assert "Checks: smtp-in." in body
             assert (await first.run_once(AHEAD + timedelta(hours=1))).queued == []
         # A restart: a new store connection and a new announcer, the same database.
-        async with store_at(tmp_path) as store:
+        async with store_at(store_url) as store:
             again = announcer(store, config)
             assert (await again.run_once(AHEAD + timedelta(hours=2))).delivered == []
             assert len((await again.run_once(START)).delivered) == 1
@@ -207,10 +206,10 @@ async def test_announced_ahead_at_start_and_at_end_once_each_across_a_restart(
     ]
 
 
-async def test_a_failed_announcement_is_retried_after_the_outbox_backoff(tmp_path: Path) -> None:
+async def test_a_failed_announcement_is_retried_after_the_outbox_backoff(store_url: str) -> None:
     with HttpReceiver(statuses=[500]) as receiver:
         config = make_config(receiver)
-        async with store_at(tmp_path) as store:
+        async with store_at(store_url) as store:
             sender = announcer(store, config)
             report = await sender.run_once(AHEAD)
             assert (len(report.failed), report.delivered) == (1, [])
@@ -223,11 +222,11 @@ async def test_a_failed_announcement_is_retried_after_the_outbox_backoff(tmp_pat
 
 
 async def test_an_announcement_still_failing_when_the_window_starts_is_dropped(
-    tmp_path: Path,
+    store_url: str,
 ) -> None:
     with HttpReceiver(statuses=[500] * 100) as receiver:
         config = make_config(receiver, retry_max_s=3600)
-        async with store_at(tmp_path) as store:
+        async with store_at(store_url) as store:
             sender = announcer(store, config)
             assert len((await sender.run_once(AHEAD)).failed) == 1
             report = await sender.run_once(START)
@@ -237,10 +236,10 @@ async def test_an_announcement_still_failing_when_the_window_starts_is_dropped(
             assert [(r.json()["title"]) for r in receiver.requests][-1].endswith("started")
 
 
-async def test_an_attempt_interrupted_by_a_crash_is_made_again(tmp_path: Path) -> None:
+async def test_an_attempt_interrupted_by_a_crash_is_made_again(store_url: str) -> None:
     with HttpReceiver() as receiver:
         config = make_config(receiver)
-        async with store_at(tmp_path) as store:
+        async with store_at(store_url) as store:
             async with store.write() as conn:
                 # What a daemon killed during delivery leaves: a row claimed, never settled.
                 key = AnnouncementKey("upgrade", START, Phase.AHEAD, "team")

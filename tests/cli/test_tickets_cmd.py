@@ -1,5 +1,5 @@
 """The ticket commands as an operator runs them: subprocesses against a database the test
-fills through the processor, as the daemon would."""
+fills through the processor, as the daemon would; on SQLite and on PostgreSQL."""
 
 from __future__ import annotations
 
@@ -13,6 +13,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from helpers.builders import result
 from mailwatch.config.loader import load_config
@@ -28,12 +30,17 @@ def an_hour_ago() -> datetime:
 
 
 @pytest.fixture
-def config_file(tmp_path: Path) -> Path:
+def config_file(tmp_path: Path, store_url: str) -> Path:
+    """A config whose ``[store] url`` is a SQLite file or a PostgreSQL database
+    (``helpers.store_engines``): every test here runs on both."""
     path = tmp_path / "mailwatch.toml"
     path.write_text(
         f"""
 [daemon]
 state_dir = "{tmp_path / "state"}"
+
+[store]
+url = "{store_url}"
 
 [incidents]
 open_after = 1
@@ -229,22 +236,29 @@ def test_silence_bad_input(config_file: Path, args: list[str], message: str) -> 
     assert message in proc.stderr
 
 
-def test_database_from_a_newer_mailwatch_is_refused(config_file: Path, tmp_path: Path) -> None:
-    import sqlite3
-    from contextlib import closing
-
+def test_database_from_a_newer_mailwatch_is_refused(config_file: Path, store_url: str) -> None:
     populate(config_file, ("imap", State.OK))
-    with closing(sqlite3.connect(tmp_path / "state" / "mailwatch.db")) as db, db:
-        db.execute("UPDATE schema_version SET version = 99")
+
+    async def newer() -> None:
+        engine = create_async_engine(store_url)
+        try:
+            async with engine.begin() as conn:
+                await conn.execute(text("UPDATE schema_version SET version = 99"))
+        finally:
+            await engine.dispose()
+
+    asyncio.run(newer())
     proc = mailwatch(config_file, "tickets")
     assert proc.returncode == 74
     assert "written by a newer mailwatch: its schema version is 99" in proc.stderr
 
 
-def test_tickets_before_the_daemon_ever_ran(config_file: Path) -> None:
+def test_tickets_before_the_daemon_ever_ran(config_file: Path, store_engine: str) -> None:
     proc = mailwatch(config_file, "tickets")
     assert proc.returncode == 66  # EX_NOINPUT
-    assert "no database at" in proc.stderr
+    # No SQLite file yet; on PostgreSQL, a database without mailwatch's schema.
+    expected = "no database at" if store_engine == "sqlite" else "no mailwatch schema in"
+    assert expected in proc.stderr
 
 
 def test_resolved_tickets_say_how_their_response_deadline_ended(

@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -28,6 +29,7 @@ from mailwatch.alerts.backoff import draw_jitter
 from mailwatch.alerts.claiming import claim_due
 from mailwatch.alerts.settling import SendReport, Settler
 from mailwatch.store.outbox import Interrupted, mark_attempt_started, renew_claims
+from mailwatch.store.retry import retrying
 from mailwatch.store.store import Store
 
 if TYPE_CHECKING:
@@ -189,20 +191,31 @@ class OutboxSender:
 
     async def run_once(self, now: datetime) -> SendReport:
         """Claim every row due at ``now`` (up to ``max_parallel``), deliver, settle."""
-        settler = Settler(self.config(), self.jitter, SendReport())
-        async with self.store.write() as conn:
-            jobs = await claim_due(conn, settler, now)
+        config = self.config()
+
+        async def claim() -> tuple[Settler, list[Job]]:
+            # A fresh report per attempt: a claim run again must not count its rows twice.
+            settler = Settler(config, self.jitter, SendReport())
+            async with self.store.write() as conn:
+                return settler, await claim_due(conn, settler, now)
+
+        settler, jobs = await retrying("outbox: claiming due notices", claim)
         if jobs:
             await asyncio.gather(*(self._deliver_and_settle(settler, job, now) for job in jobs))
         return settler.report
 
     async def _deliver_and_settle(self, settler: Settler, job: Job, now: datetime) -> None:
+        what = f"outbox: route {job.route}"
         self._in_flight += 1
         try:
             ids = [entry.id for entry in job.entries]
-            async with self.store.write() as conn:
-                started = self.clock()
-                await mark_attempt_started(conn, ids, started)
+
+            async def mark_started() -> None:
+                async with self.store.write() as conn:
+                    started = self.clock()
+                    await mark_attempt_started(conn, ids, started)
+
+            await retrying(what, mark_started)
             renewal = asyncio.create_task(self._keep_claim(ids), name="outbox-claim")
             try:
                 outcome = await attempt(settler.config, job, now)
@@ -211,9 +224,16 @@ class OutboxSender:
                 await asyncio.gather(renewal, return_exceptions=True)
         finally:
             self._in_flight -= 1
-        async with self.store.write() as conn:
-            for entry, ticket in zip(job.entries, job.tickets, strict=True):
-                if outcome.ok:
-                    await settler.delivered(conn, entry, ticket, outcome, now, len(job.entries))
-                else:
-                    await settler.failed(conn, job.route, entry, ticket, outcome, now)
+
+        async def settle() -> SendReport:
+            # Recorded in a report of its own, added to the run's once the settling commits.
+            part = replace(settler, report=SendReport())
+            async with self.store.write() as conn:
+                for entry, ticket in zip(job.entries, job.tickets, strict=True):
+                    if outcome.ok:
+                        await part.delivered(conn, entry, ticket, outcome, now, len(job.entries))
+                    else:
+                        await part.failed(conn, job.route, entry, ticket, outcome, now)
+            return part.report
+
+        settler.report.add(await retrying(what, settle))

@@ -53,6 +53,11 @@ class SendReport:
     def handled(self) -> int:
         return len(self.delivered) + len(self.failed) + len(self.dead) + len(self.cancelled)
 
+    def add(self, other: SendReport) -> None:
+        """Count ``other``'s rows in this report too."""
+        for name in ("delivered", "failed", "dead", "cancelled", "deferred", "fallbacks"):
+            getattr(self, name).extend(getattr(other, name))
+
 
 @dataclass
 class Settler:

@@ -17,6 +17,7 @@ from mailwatch.store.outbox import (
     prune_finished,
     settle_interrupted,
 )
+from mailwatch.store.retry import retrying
 from mailwatch.store.store import Store
 from mailwatch.store.tickets import insert_events, load_ticket
 
@@ -31,50 +32,58 @@ async def recover(
     for an interruption fewer than ``max_resends`` times; ``uncertain`` after that, with a
     ``notification_uncertain`` event, and never sent again. A row marked ``delivered`` is
     never sent again either."""
-    async with store.write() as conn:
-        found = await settle_interrupted(conn, now, max_resends, node)
-        for row_id in [*found.resent, *found.uncertain]:
-            entry = await load_entry(conn, row_id)
-            ticket = await load_ticket(conn, entry.ticket) if entry and entry.ticket else None
-            if entry is None or ticket is None:
-                continue
-            # The attempt was counted when it was settled; the event names that attempt.
-            counted = replace(entry, attempts=entry.attempts - 1)
-            if row_id in found.uncertain:
-                log.warning(
-                    "%s: %s notice to route %s: delivery uncertain (attempt %d cut off, "
-                    "already sent again %d time(s) after an interruption); not sent again",
-                    format_number(ticket.number, prefix),
-                    entry.kind,
-                    entry.route,
-                    entry.attempts,
-                    entry.interrupted_resends,
-                )
-                event = attempt_event(
-                    EventType.NOTIFICATION_UNCERTAIN,
-                    ticket,
-                    counted,
-                    now,
-                    interrupted_resends=entry.interrupted_resends,
-                )
-            else:
-                event = attempt_event(
-                    EventType.NOTIFICATION_FAILED,
-                    ticket,
-                    counted,
-                    now,
-                    error=INTERRUPTED,
-                    interrupted_resends=entry.interrupted_resends,
-                )
-            await insert_events(conn, [event])
-        return found
+
+    async def transaction() -> Interrupted:
+        async with store.write() as conn:
+            found = await settle_interrupted(conn, now, max_resends, node)
+            for row_id in [*found.resent, *found.uncertain]:
+                entry = await load_entry(conn, row_id)
+                ticket = await load_ticket(conn, entry.ticket) if entry and entry.ticket else None
+                if entry is None or ticket is None:
+                    continue
+                # The attempt was counted when it was settled; the event names that attempt.
+                counted = replace(entry, attempts=entry.attempts - 1)
+                if row_id in found.uncertain:
+                    log.warning(
+                        "%s: %s notice to route %s: delivery uncertain (attempt %d cut off, "
+                        "already sent again %d time(s) after an interruption); not sent again",
+                        format_number(ticket.number, prefix),
+                        entry.kind,
+                        entry.route,
+                        entry.attempts,
+                        entry.interrupted_resends,
+                    )
+                    event = attempt_event(
+                        EventType.NOTIFICATION_UNCERTAIN,
+                        ticket,
+                        counted,
+                        now,
+                        interrupted_resends=entry.interrupted_resends,
+                    )
+                else:
+                    event = attempt_event(
+                        EventType.NOTIFICATION_FAILED,
+                        ticket,
+                        counted,
+                        now,
+                        error=INTERRUPTED,
+                        interrupted_resends=entry.interrupted_resends,
+                    )
+                await insert_events(conn, [event])
+            return found
+
+    return await retrying("outbox: recovering interrupted notices", transaction)
 
 
 async def prune(store: Store, now: datetime, retention_days: int) -> int:
     """Delete finished rows of tickets resolved more than ``retention_days`` ago
     (``prune_finished`` says which); how many went."""
-    async with store.write() as conn:
-        removed = await prune_finished(conn, now, timedelta(days=retention_days))
+
+    async def transaction() -> int:
+        async with store.write() as conn:
+            return await prune_finished(conn, now, timedelta(days=retention_days))
+
+    removed = await retrying("outbox: deleting finished notices", transaction)
     if removed:
         log.info(
             "outbox: deleted %d finished notification(s) of tickets resolved more than "

@@ -62,13 +62,15 @@ def _stored(config: MailwatchConfig, now: datetime) -> list[AnnouncementEntry]:
     import asyncio
 
     from mailwatch.alerts.announcements import ENDED_WANTED_FOR
-    from mailwatch.cli.store_session import EXIT_STORE, fail
+    from mailwatch.cli.store_session import EXIT_STORE, fail, store_url_or_exit
     from mailwatch.domain.errors import DatabaseMissingError, StoreError
     from mailwatch.store import Store
     from mailwatch.store.announcements import entries_since
 
+    url = store_url_or_exit(config)
+
     async def read() -> list[AnnouncementEntry]:
-        store = await Store.open(config.store.resolved_url(config.daemon.state_dir), create=False)
+        store = await Store.open(url, create=False)
         try:
             async with store.read() as conn:
                 return await entries_since(conn, now - ENDED_WANTED_FOR)

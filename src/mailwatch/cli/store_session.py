@@ -19,7 +19,7 @@ from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 from mailwatch.config.model import MailwatchConfig
-from mailwatch.domain.errors import DatabaseMissingError, StoreError
+from mailwatch.domain.errors import DatabaseMissingError, SecretUnavailableError, StoreError
 from mailwatch.store import Store
 
 EXIT_REFUSED = 1
@@ -28,6 +28,8 @@ EXIT_NO_DATABASE = 66
 """sysexits.h EX_NOINPUT: there is no database file yet."""
 EXIT_STORE = 74
 """sysexits.h EX_IOERR: the database could not be used."""
+EX_CONFIG = 78
+"""sysexits.h EX_CONFIG: ``[store] url`` names a secret that cannot be read here."""
 
 T = TypeVar("T")
 
@@ -49,6 +51,16 @@ def fail(message: str, code: int) -> int:
     return code
 
 
+def store_url_or_exit(config: MailwatchConfig) -> str:
+    """``[store] url`` (or the default file), reading its ``env:``/``file:``/``credential:``
+    reference now; one line naming the key, never the value, and exit 78 when it cannot be
+    read here."""
+    try:
+        return config.store.resolved_url(config.daemon.state_dir)
+    except SecretUnavailableError as exc:
+        raise SystemExit(fail(f"invalid config: store.url: {exc}", EX_CONFIG)) from None
+
+
 def with_store(
     config: MailwatchConfig,
     work: Callable[[Store], Awaitable[T]],
@@ -57,8 +69,9 @@ def with_store(
     it, close it; a ``StoreError`` becomes one line and exit code 66 or 74 (through
     ``SystemExit``)."""
 
+    url = store_url_or_exit(config)
+
     async def run() -> T:
-        url = config.store.resolved_url(config.daemon.state_dir)
         store = await Store.open(url, create=False)
         try:
             return await work(store)

@@ -27,6 +27,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
 from mailwatch.config.checks import CheckBase
+from mailwatch.domain.errors import StoreError
 from mailwatch.domain.nodes import NodeIdentity
 from mailwatch.domain.results import CheckResult
 from mailwatch.runner import run_check
@@ -210,6 +211,10 @@ class CheckScheduler:
             # Only shutdown cancels a run (a check's own timeout ends as a result); the job is
             # ours, so end it quietly instead of having APScheduler log a traceback.
             log.info("check %s cancelled at shutdown", name, extra={"check": name})
+        except StoreError as exc:
+            # The database's own words, which name it as host:port/dbname or a path, never
+            # the URL; no traceback (SQLAlchemy's chained error repeats the statement).
+            log.error("check %s: result not stored: %s", name, exc, extra={"check": name})
         except Exception:
             # The result handler failing (store locked, disk full) must not stop the schedule.
             log.exception("handling the result of check %s failed", name, extra={"check": name})

@@ -12,7 +12,8 @@
     │   ├── NewerSchemaError          written by a newer mailwatch
     │   ├── OlderSchemaError          not yet migrated, and the caller may not migrate it
     │   ├── NotMailwatchDatabaseError not a mailwatch database, or damaged
-    │   └── StoreBusyError            another process held it too long
+    │   ├── StoreBusyError            another process held it too long
+    │   └── StoreConflictError        a concurrent transaction won (PostgreSQL 40001, 40P01)
     └── TicketError                 a person's ticket command cannot be carried out
         ├── TicketNotFoundError       no ticket has this number (also a LookupError)
         ├── UnknownCheckError         a silence names a check that is not configured
@@ -120,6 +121,12 @@ class NotMailwatchDatabaseError(StoreError):
 
 class StoreBusyError(StoreError):
     """Another process held the database longer than the store's busy timeout."""
+
+
+class StoreConflictError(StoreError):
+    """A concurrent transaction made this one impossible (a serialization failure or a
+    deadlock): nothing was written, and running the transaction again may well succeed
+    (``mailwatch.store.retry``)."""
 
 
 class TicketError(MailwatchError):

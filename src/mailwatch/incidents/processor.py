@@ -33,6 +33,7 @@ from mailwatch.store.checks import insert_result, load_state, save_state
 from mailwatch.store.memory import save_memory
 from mailwatch.store.nodes import LeaseKey, holds
 from mailwatch.store.outbox import OutboxRow, cancel_entries, insert_outbox, ticket_entries
+from mailwatch.store.retry import retrying
 from mailwatch.store.silences import active_silences, add_silence, end_silences, load_silence
 from mailwatch.store.sites import load_sites, save_site
 from mailwatch.store.store import Store
@@ -104,31 +105,30 @@ async def process_result(
     policy = policy_for(config, result.check)
     site = vantage.site if vantage is not None else None
     node = run_by.node if run_by is not None else vantage.name if vantage is not None else None
-    async with store.write() as conn:
-        if run_by is not None:
-            if not await holds(conn, run_by.node, run_by.lease):
-                raise LeaseLostError(
-                    f"{result.check}: node {run_by.node} no longer holds its lease; "
-                    "the result of its run is not kept"
+
+    async def transaction() -> ProcessOutcome:
+        async with store.write() as conn:
+            if run_by is not None:
+                if not await holds(conn, run_by.node, run_by.lease):
+                    raise LeaseLostError(
+                        f"{result.check}: node {run_by.node} no longer holds its lease; "
+                        "the result of its run is not kept"
+                    )
+                if run_by.memory is not None:
+                    await save_memory(conn, run_by.lease, run_by.memory, run_by.node, now)
+            retention = config.incidents.result_retention
+            result_id = await insert_result(conn, result, key, now, retention, node, site)
+            state = await load_check_state(conn, key, result.check, result.target)
+            context = await load_context(conn, config, result.check, now)
+            check = config.check_named(result.check)
+            if check is not None and check.votes and vantage is not None:
+                return await _vote(
+                    conn, config, check, result, vantage, state, context, now, result_id
                 )
-            if run_by.memory is not None:
-                await save_memory(conn, run_by.lease, run_by.memory, run_by.node, now)
-        result_id = await insert_result(
-            conn,
-            result,
-            key,
-            now,
-            config.incidents.result_retention,
-            node,
-            site,
-        )
-        state = await load_check_state(conn, key, result.check, result.target)
-        context = await load_context(conn, config, result.check, now)
-        check = config.check_named(result.check)
-        if check is not None and check.votes and vantage is not None:
-            return await _vote(conn, config, check, result, vantage, state, context, now, result_id)
-        decision = evaluate(state, result, policy, now, context)
-        return await write_decision(conn, config, decision, now, result_id)
+            decision = evaluate(state, result, policy, now, context)
+            return await write_decision(conn, config, decision, now, result_id)
+
+    return await retrying(f"check {result.check}", transaction)
 
 
 async def _vote(
@@ -180,14 +180,23 @@ async def tick(
         ]
     outcomes = []
     for key, check, target in keys:
-        async with store.write() as conn:
-            state = await load_check_state(conn, key, check, target)
-            if state.ticket is None:
-                continue  # resolved since the list was read
-            context = await load_context(conn, config, check, now)
-            decision = on_tick(state, policy_for(config, check), now, context)
-            if decision.events or decision.state != state:
-                outcomes.append(await write_decision(conn, config, decision, now, None))
+
+        async def transaction(
+            key: str = key, check: str = check, target: str = target
+        ) -> ProcessOutcome | None:
+            async with store.write() as conn:
+                state = await load_check_state(conn, key, check, target)
+                if state.ticket is None:
+                    return None  # resolved since the list was read
+                context = await load_context(conn, config, check, now)
+                decision = on_tick(state, policy_for(config, check), now, context)
+                if decision.events or decision.state != state:
+                    return await write_decision(conn, config, decision, now, None)
+                return None
+
+        outcome = await retrying(f"check {check}: tick", transaction)
+        if outcome is not None:
+            outcomes.append(outcome)
     return outcomes
 
 
@@ -280,15 +289,19 @@ async def act_on_ticket(
 ) -> ProcessOutcome:
     """Load ticket ``number`` with its check's state, let ``action`` decide, and write the
     decision, in one transaction (nothing is written when ``action`` raises)."""
-    async with store.write() as conn:
-        ticket = await load_ticket(conn, number)
-        if ticket is None:
-            prefix = config.incidents.ticket_prefix
-            raise TicketNotFoundError(f"there is no ticket {format_number(number, prefix)}")
-        state = await load_check_state(conn, ticket.dedup_key, ticket.check, ticket.target)
-        context = await load_context(conn, config, ticket.check, now)
-        decision = action(state, ticket, policy_for(config, ticket.check), context)
-        return await write_decision(conn, config, decision, now, None)
+    prefix = config.incidents.ticket_prefix
+
+    async def transaction() -> ProcessOutcome:
+        async with store.write() as conn:
+            ticket = await load_ticket(conn, number)
+            if ticket is None:
+                raise TicketNotFoundError(f"there is no ticket {format_number(number, prefix)}")
+            state = await load_check_state(conn, ticket.dedup_key, ticket.check, ticket.target)
+            context = await load_context(conn, config, ticket.check, now)
+            decision = action(state, ticket, policy_for(config, ticket.check), context)
+            return await write_decision(conn, config, decision, now, None)
+
+    return await retrying(f"ticket {format_number(number, prefix)}", transaction)
 
 
 async def record_silence(
@@ -302,13 +315,17 @@ async def record_silence(
 ) -> tuple[Silence, list[int]]:
     """Store a silence of ``check`` (or ``all``) from ``now`` to ``until``, and a ``silenced``
     event on every open ticket it covers; the silence and those tickets' numbers."""
-    async with store.write() as conn:
-        silence = await add_silence(conn, check, now, until, reason, actor)
-        payload: dict[str, object] = {"silence": silence.id, "until": iso(silence.until)}
-        touched = await _annotate_open(
-            conn, config, check, now, EventType.SILENCED, actor, reason, payload
-        )
-    return silence, touched
+
+    async def transaction() -> tuple[Silence, list[int]]:
+        async with store.write() as conn:
+            silence = await add_silence(conn, check, now, until, reason, actor)
+            payload: dict[str, object] = {"silence": silence.id, "until": iso(silence.until)}
+            touched = await _annotate_open(
+                conn, config, check, now, EventType.SILENCED, actor, reason, payload
+            )
+        return silence, touched
+
+    return await retrying(f"silence of {check}", transaction)
 
 
 async def record_unsilence(
@@ -317,11 +334,15 @@ async def record_unsilence(
     """End the active silences of ``check`` (``all``: every active silence), with an
     ``unsilenced`` event on the open tickets each covered; the silences ended and the
     numbers of those tickets."""
-    async with store.write() as conn:
-        active = await active_silences(conn, now)
-        ending = [s for s in active if check == ALL_CHECKS or s.check == check]
-        touched = await _end_silences(conn, config, ending, now, actor)
-    return ending, touched
+
+    async def transaction() -> tuple[list[Silence], list[int]]:
+        async with store.write() as conn:
+            active = await active_silences(conn, now)
+            ending = [s for s in active if check == ALL_CHECKS or s.check == check]
+            touched = await _end_silences(conn, config, ending, now, actor)
+        return ending, touched
+
+    return await retrying(f"unsilencing {check}", transaction)
 
 
 async def record_expiry(
@@ -330,14 +351,18 @@ async def record_expiry(
     """End silence ``silence_id`` if it is active, as ``record_unsilence`` ends one: the
     silence as it is now, whether this ended it, and the tickets told so.
     ``SilenceNotFoundError`` when there is no such silence."""
-    async with store.write() as conn:
-        silence = await load_silence(conn, silence_id)
-        if silence is None:
-            raise SilenceNotFoundError(f"there is no silence {silence_id}")
-        if not silence.active_at(now):
-            return silence, False, []
-        touched = await _end_silences(conn, config, [silence], now, actor)
-    return replace(silence, ended_at=now, ended_by=actor), True, touched
+
+    async def transaction() -> tuple[Silence, bool, list[int]]:
+        async with store.write() as conn:
+            silence = await load_silence(conn, silence_id)
+            if silence is None:
+                raise SilenceNotFoundError(f"there is no silence {silence_id}")
+            if not silence.active_at(now):
+                return silence, False, []
+            touched = await _end_silences(conn, config, [silence], now, actor)
+        return replace(silence, ended_at=now, ended_by=actor), True, touched
+
+    return await retrying(f"silence {silence_id}", transaction)
 
 
 async def _end_silences(

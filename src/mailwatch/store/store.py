@@ -33,6 +33,7 @@ from mailwatch.domain.errors import (
     DatabaseMissingError,
     NotMailwatchDatabaseError,
     StoreBusyError,
+    StoreConflictError,
     StoreError,
 )
 from mailwatch.store.migrations import existing_version, installed_version, migrate, require_latest
@@ -344,6 +345,8 @@ def _unreachable(exc: OSError, location: str) -> StoreError:
 
 def _translate(exc: BaseException | None, location: str) -> StoreError:
     message = str(exc) if exc is not None else "unknown database error"
+    if getattr(exc, "sqlstate", None) in CONFLICT_SQLSTATES:
+        return StoreConflictError(f"{location}: {message}")
     if exc is not None and _is_login_refusal(exc):
         return StoreError(f"the database at {location} refused mailwatch: {message}")
     if "locked" in message or "busy" in message:
@@ -358,6 +361,10 @@ def _translate(exc: BaseException | None, location: str) -> StoreError:
         )
     return StoreError(f"{location}: {message}")
 
+
+CONFLICT_SQLSTATES = ("40001", "40P01")
+"""serialization_failure and deadlock_detected: the transaction lost to a concurrent one and
+left nothing behind; ``mailwatch.store.retry`` runs it again."""
 
 _LOGIN_REFUSALS = ("28P01", "28000", "3D000", "57P03", "53300")
 """SQLSTATEs of a server that answers but will not let mailwatch in: bad password, no such
