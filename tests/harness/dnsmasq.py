@@ -29,7 +29,6 @@ from __future__ import annotations
 import contextlib
 import ipaddress
 import os
-import shutil
 import socket
 import subprocess
 from pathlib import Path
@@ -39,7 +38,7 @@ import dns.message
 import dns.query
 
 from .dkim_keys import DkimKeys, make_keys
-from .processes import deadline_loop, lock_base_dir, pid_alive, tail, terminate
+from .processes import deadline_loop, installed_binary, lock_base_dir, pid_alive, tail, terminate
 
 HOST = "127.0.0.1"
 DEFAULT_BASE_DIR = Path("/tmp/mailwatch-dnsmasq")
@@ -198,7 +197,7 @@ class DnsServer:
     # --- lifecycle
 
     def start(self) -> DnsServer:
-        binary = self._ensure_binary()
+        binary = installed_binary("dnsmasq", "dnsmasq-base", HarnessError)
         self._acquire_lock()
         try:
             self._stop_leftovers()
@@ -302,22 +301,6 @@ class DnsServer:
             f"dnsmasq ({name}) did not answer on {HOST}:{port} within {self.start_timeout_s} s"
             f"\n{tail(self.base_dir / f'{name}.log', 20)}"
         )
-
-    def _ensure_binary(self) -> str:
-        path = "/usr/local/sbin:/usr/sbin:/sbin:" + os.environ.get("PATH", "")
-        found = shutil.which("dnsmasq", path=path)
-        if found:
-            return found
-        if os.geteuid() != 0:
-            raise HarnessError("dnsmasq is not installed (apt-get install dnsmasq-base)")
-        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-        install = ["apt-get", "install", "-y", "-q", "--no-install-recommends", "dnsmasq-base"]
-        for attempt in (install, ["apt-get", "update", "-q"], install):
-            subprocess.run(attempt, env=env, capture_output=True, timeout=600, check=False)
-            found = shutil.which("dnsmasq", path=path)
-            if found:
-                return found
-        raise HarnessError("could not install dnsmasq-base with apt-get")
 
     def _acquire_lock(self) -> None:
         if self._lock_fd is not None:

@@ -20,14 +20,13 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import socket
 import subprocess
 from pathlib import Path
 
 from .dkim_keys import DKIM_DOMAIN, GOOD_SELECTOR, STALE_SELECTOR, DkimKeys
 from .mailservers import DKIM_AUTHSERV_ID, DKIM_MILTER_PORT, HOST
-from .processes import deadline_loop, lock_base_dir, pid_alive, terminate
+from .processes import deadline_loop, installed_binary, lock_base_dir, pid_alive, terminate
 
 DEFAULT_BASE_DIR = Path("/tmp/mailwatch-opendkim")
 STALE_SENDER = f"stale@{DKIM_DOMAIN}"
@@ -61,7 +60,7 @@ class OpenDkim:
         self._lock_fd: int | None = None
 
     def start(self) -> OpenDkim:
-        binary = self._ensure_binary()
+        binary = installed_binary("opendkim", "opendkim", HarnessError)
         self._lock_fd = lock_base_dir(self.base_dir, 120.0)
         if self._lock_fd is None:
             raise HarnessError(f"{self.base_dir} is in use by another test run")
@@ -167,20 +166,3 @@ class OpenDkim:
             if pid_alive(pid) and exe == "opendkim" and terminate({pid}, 5.0):
                 raise HarnessError(f"leftover opendkim {pid} would not stop")
         self.pid_file.unlink(missing_ok=True)
-
-    @staticmethod
-    def _ensure_binary() -> str:
-        path = "/usr/local/sbin:/usr/sbin:/sbin:" + os.environ.get("PATH", "")
-        found = shutil.which("opendkim", path=path)
-        if found:
-            return found
-        if os.geteuid() != 0:
-            raise HarnessError("opendkim is not installed (apt-get install opendkim)")
-        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-        install = ["apt-get", "install", "-y", "-q", "--no-install-recommends", "opendkim"]
-        for attempt in (install, ["apt-get", "update", "-q"], install):
-            subprocess.run(attempt, env=env, capture_output=True, timeout=600, check=False)
-            found = shutil.which("opendkim", path=path)
-            if found:
-                return found
-        raise HarnessError("could not install opendkim with apt-get")

@@ -7,7 +7,9 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import shutil
 import signal
+import subprocess
 import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -75,3 +77,22 @@ def terminate(pids: Iterable[int], timeout_s: float) -> set[int]:
             if not alive:
                 return alive
     return alive
+
+
+def installed_binary(name: str, package: str, error: type[Exception]) -> str:
+    """The path of the program ``name``; as root, installed from Debian's ``package`` when
+    missing (apt-get install, then update and install again). ``error`` when it cannot be had."""
+    path = "/usr/local/sbin:/usr/sbin:/sbin:" + os.environ.get("PATH", "")
+    found = shutil.which(name, path=path)
+    if found:
+        return found
+    if os.geteuid() != 0:
+        raise error(f"{name} is not installed (apt-get install {package})")
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    install = ["apt-get", "install", "-y", "-q", "--no-install-recommends", package]
+    for attempt in (install, ["apt-get", "update", "-q"], install):
+        subprocess.run(attempt, env=env, capture_output=True, timeout=600, check=False)
+        found = shutil.which(name, path=path)
+        if found:
+            return found
+    raise error(f"could not install {package} with apt-get")

@@ -290,6 +290,8 @@ def test_default_zones_are_the_documented_ones() -> None:
         "plan",
         "tags",
         "runbook",
+        "run_from",
+        "quorum",
     }
     assert [key for key in sorted(keys) if f"`{key}`" not in doc] == []
 

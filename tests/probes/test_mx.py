@@ -398,6 +398,8 @@ def test_docs_mention_every_key() -> None:
         "plan",
         "tags",
         "runbook",
+        "run_from",
+        "quorum",
     }
     own = set(MxCheck.model_fields) - common
     missing = [key for key in sorted(own) if f"`{key}`" not in doc]
