@@ -127,6 +127,8 @@ async def test_without_retries_the_failure_waits_for_the_interval(tmp_path: Path
     async with running(cfg, tmp_path) as daemon:
         runs = schedule(daemon).runs
         await until("the first run", lambda: runs[CHECK] >= 1)
+        # Its task done, the moment a retry would be scheduled.
+        await until("the first run's end", lambda: not schedule(daemon).in_flight)
         assert daemon.checks[CHECK].state.label == "critical"
         assert next_run_in_s(daemon) > HOUR_S - 60
         assert schedule(daemon).retries[CHECK] == 0

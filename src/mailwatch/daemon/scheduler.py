@@ -256,6 +256,8 @@ class CheckScheduler:
         passed) unless its next run comes sooner; the interval then counts from the retry."""
         if self._checks.get(check.name) is not check or not self._scheduler.running:
             return  # changed or removed by a reload meanwhile, or shutting down
+        if check.confirm_interval_s >= check.interval_s:
+            return  # the regular run is the retry; its jitter must not count as one
         job = self._scheduler.get_job(check.name)
         if job is None:
             return
