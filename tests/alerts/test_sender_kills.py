@@ -33,7 +33,9 @@ NOTICES = 20
 """Notices of the one ticket, one per route (so none supersedes another), due GAP_S apart;
 20 is the longest ladder ``[escalation]`` allows."""
 GAP_S = 1
-KILLS = 30
+KILLS = int(os.environ.get("MAILWATCH_TEST_KILLS", "16"))
+"""Kills per test run; each run picks its moments afresh (the seed is printed), so CI covers
+more over time. ``MAILWATCH_TEST_KILLS=100`` for a long soak."""
 MAX_RESENDS = 1
 """``[outbox] max_interrupted_resends`` as shipped."""
 WAIT_S = 20.0

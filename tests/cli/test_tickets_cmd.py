@@ -1,5 +1,6 @@
 """The ticket commands as an operator runs them: subprocesses against a database the test
-fills through the processor, as the daemon would; on SQLite and on PostgreSQL."""
+fills through the processor, as the daemon would; on SQLite and on PostgreSQL (the tests of
+input handling alone on SQLite)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from helpers.builders import result
+from helpers.store_engines import sqlite_only
 from mailwatch.config.loader import load_config
 from mailwatch.domain.results import State
 from mailwatch.incidents.processor import process_result
@@ -125,6 +127,7 @@ def test_ack_shows_on_the_timeline_with_actor_and_note(config_file: Path) -> Non
     assert "EET" in text.stdout  # [incidents] timezone
 
 
+@sqlite_only
 def test_by_overrides_the_login_name(config_file: Path) -> None:
     populate(config_file, ("imap", State.CRITICAL))
     proc = mailwatch(config_file, "mitigate", "MW-000001", "--by", "dave", "--note", "backup MX")
@@ -133,6 +136,7 @@ def test_by_overrides_the_login_name(config_file: Path) -> None:
     assert (shown["status"], shown["mitigated_by"]) == ("mitigated", "dave")
 
 
+@sqlite_only
 def test_acknowledging_a_resolved_ticket_is_refused(config_file: Path) -> None:
     populate(config_file, ("imap", State.CRITICAL), ("imap", State.OK))
     proc = mailwatch(config_file, "ack", "MW-000001")
@@ -190,6 +194,7 @@ def test_acknowledging_twice_is_a_no_op_that_says_who_did(config_file: Path) -> 
     assert remitigate.stdout.startswith("MW-000001 already mitigated by carol at ")
 
 
+@sqlite_only
 @pytest.mark.parametrize("command", ["show", "ack"])
 def test_unknown_ticket_number_is_a_clear_error(config_file: Path, command: str) -> None:
     populate(config_file, ("imap", State.OK))
@@ -222,6 +227,7 @@ def test_silence_all_then_unsilence(config_file: Path) -> None:
     assert mailwatch(config_file, "unsilence", "all").stdout.strip() == "no active silence for all"
 
 
+@sqlite_only
 @pytest.mark.parametrize(
     ("args", "message"),
     [
@@ -338,6 +344,7 @@ def test_silence_list_and_expire_by_id(config_file: Path) -> None:
     assert re.fullmatch(r"silence 1 already ended at \S+ \d\d:\d\d EET by dave\n", text), text
 
 
+@sqlite_only
 @pytest.mark.parametrize(
     ("args", "message"),
     [
@@ -373,6 +380,7 @@ def test_expiring_a_silence_resumes_notices_of_the_open_ticket(config_file: Path
     ]
 
 
+@sqlite_only
 def test_a_check_named_list_can_still_be_silenced(config_file: Path) -> None:
     populate(config_file, ("list", State.OK))
     configure_check(config_file, "list")
@@ -383,6 +391,7 @@ def test_a_check_named_list_can_still_be_silenced(config_file: Path) -> None:
     assert [s["check"] for s in listed] == ["list"]
 
 
+@sqlite_only
 def test_a_route_test_can_be_silenced_by_its_check_name(config_file: Path) -> None:
     """``route-test:NAME`` is a check name for ``silence`` when the route has ``test_every``."""
     config_file.write_text(

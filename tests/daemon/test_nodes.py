@@ -1,7 +1,8 @@
-"""Several ``mailwatch run`` processes with one config on one database (SQLite file and
-PostgreSQL): each check runs on one node; a node killed hands its checks over within
-``lease_s`` + ``interval_s`` with one ticket and each notice delivered once; SIGTERM hands them
-over at once; a node starting while another is mid-send leaves that notice alone.
+"""Several ``mailwatch run`` processes with one config on one database (PostgreSQL, the
+engine of a cluster; the first test also on a SQLite file): each check runs on one node; a
+node killed hands its checks over within ``lease_s`` + ``interval_s`` with one ticket and each
+notice delivered once; SIGTERM hands them over at once; a node starting while another is
+mid-send leaves that notice alone.
 
 The checks are ``service`` checks of a port on loopback: nobody listening is a failure (the
 kernel refuses the connection), and a small SMTP greeter started on that port by the test is a
@@ -27,6 +28,7 @@ from harness.mailservers import MailServers
 from helpers.daemon import DaemonProcess, free_port, wait_for
 from helpers.http_receiver import HttpReceiver
 from helpers.roundtrip_config import roundtrip_toml
+from helpers.store_engines import postgresql_only
 from mailwatch.daemon.node import fair_share
 from mailwatch.store.store import Store
 
@@ -236,6 +238,7 @@ def test_three_nodes_one_config_each_check_runs_on_exactly_one_node(
         assert "Traceback" not in node.stderr
 
 
+@postgresql_only
 def test_sigkill_of_the_owner_of_a_failing_check_moves_it_with_one_ticket_and_one_notice_each(
     cluster: Callable[..., Node],
 ) -> None:
@@ -291,6 +294,7 @@ urls = ["{receiver.url("/ops")}"]
         assert new_owner in {node.name for node in others}
 
 
+@postgresql_only
 def test_sigterm_hands_the_checks_over_at_once(cluster: Callable[..., Node]) -> None:
     lease_s = 9.0
     body = service_check("smtp-in", free_port())
@@ -318,6 +322,7 @@ def test_sigterm_hands_the_checks_over_at_once(cluster: Callable[..., Node]) -> 
     assert states == {owner.name: "stopped", other.name: "live"}
 
 
+@postgresql_only
 def test_a_node_starting_while_another_is_mid_send_leaves_the_notice_alone(
     cluster: Callable[..., Node],
 ) -> None:
@@ -349,6 +354,7 @@ urls = ["{receiver.url("/ops")}?rto=30"]
         assert "interrupted" not in second.stderr
 
 
+@postgresql_only
 def test_the_learned_deadline_carries_on_on_the_next_owner(
     cluster: Callable[..., Node], mail_servers: MailServers
 ) -> None:
@@ -397,6 +403,7 @@ def test_the_learned_deadline_carries_on_on_the_next_owner(
     assert "latency_s" in metrics
 
 
+@postgresql_only
 def test_two_nodes_with_one_name_are_told_apart(tmp_path: Path, store_url: str) -> None:
     body = service_check("smtp-in", free_port())
     (tmp_path / "one").mkdir()

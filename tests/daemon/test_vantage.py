@@ -1,5 +1,5 @@
 """Vantage points that vote, end to end: three real ``mailwatch run`` processes, one per site,
-on one shared database (a SQLite file, and a throwaway PostgreSQL database), each running the
+on one shared database (a throwaway PostgreSQL database: the engine of a cluster), each running the
 same round trip through the harness's real Postfix and Dovecot, with alerts to a real HTTP
 receiver.
 
@@ -24,6 +24,9 @@ from harness.postgres import PASSWORD
 from helpers.daemon import DaemonProcess, free_port, wait_for
 from helpers.http_receiver import HttpReceiver
 from helpers.roundtrip_config import roundtrip_toml
+from helpers.store_engines import postgresql_only
+
+pytestmark = postgresql_only
 
 SITES = ("a", "b", "c")
 

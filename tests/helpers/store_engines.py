@@ -34,3 +34,14 @@ def store_url(store_engine: str, request: pytest.FixtureRequest, tmp_path: Path)
     if store_engine == "postgresql":
         return str(request.getfixturevalue("postgres_url"))
     return sqlite_url(tmp_path)
+
+
+postgresql_only = pytest.mark.parametrize("store_engine", ["postgresql"], ids=["engine=postgresql"])
+"""For tests of several daemons on one database: PostgreSQL is the engine a cluster runs on
+(SQLite serves nodes on one host only, and keeps one such test of its own), and each of these
+tests starts real processes, so running them twice would cost the suite most of a minute."""
+
+
+sqlite_only = pytest.mark.parametrize("store_engine", ["sqlite"], ids=["engine=sqlite"])
+"""For tests of a command's input handling (a bad argument, an unknown number) that never
+reach an engine-specific statement: once is enough."""
