@@ -17,6 +17,7 @@ import socket
 import threading
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -232,6 +233,26 @@ def test_three_nodes_one_config_each_check_runs_on_exactly_one_node(
     for check in checks:
         ran_on = {node for i, node, _ in results(nodes[0].url, check) if i > since[check]}
         assert ran_on == set(held[check]), (check, ran_on, held)
+
+    # Every node's status file describes every check, the ones the others run included: the
+    # owner's last stored result, named by its node (item 9 of issue 14).
+    def whole_cluster(node: Node) -> list[dict[str, Any]] | None:
+        document = node.status()
+        if document is None:
+            return None
+        shown = [c for c in document["checks"] if c["last_run_at"] is not None]
+        return shown if len(shown) == len(checks) else None
+
+    for node in nodes:
+        shown = wait_for(f"{node.name}'s status with every check run", partial(whole_cluster, node))
+        for entry in shown:
+            owner = held[entry["name"]][0]
+            assert (entry["node"], entry["site"]) == (owner, owner), (node.name, entry)
+            # Nobody listens on the checks' ports: the owner's failure, not "not run yet".
+            assert entry["state"] == "critical", (node.name, entry)
+            assert entry["stage"] is not None
+        text = (node.state_dir / "status.txt").read_text()
+        assert f"ran on {held['svc-1'][0]}" in text
     for node in nodes:
         assert "Traceback" not in node.stderr
 

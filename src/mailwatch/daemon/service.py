@@ -44,7 +44,7 @@ from mailwatch.domain.time import display_zone
 from mailwatch.incidents.processor import ProcessOutcome, RunBy, process_result, tick
 from mailwatch.logsetup import NOTICE
 from mailwatch.probes import probe_for
-from mailwatch.status.build import count_site_votes, read_stored_facts
+from mailwatch.status.build import catch_up, count_site_votes, read_stored_facts
 from mailwatch.status.files import StatusWriteError, write_status
 from mailwatch.status.live import CheckStatus
 from mailwatch.status.model import DaemonInfo, StatusSnapshot, assemble
@@ -308,7 +308,8 @@ class Daemon:
         if status is None:  # removed by a reload while it ran
             return False
         previous = status.state
-        changed = status.record(result)
+        identity = self.config.node.identity
+        changed = status.record(result, identity.name, identity.site)
         fields = {"check": check.name}
         if changed:
             log.log(
@@ -495,6 +496,7 @@ class Daemon:
         async with self._store.read() as conn:
             stored = await read_stored_facts(conn, now)
             backlog = await outbox_backlog(conn)
+        catch_up(self.checks, stored, self.flapping)
         votes = count_site_votes(self.config, stored.sites, now)
         self.metrics.set_votes(votes)
         snapshot = assemble(
@@ -508,6 +510,7 @@ class Daemon:
             votes=votes,
         )
         self.metrics.set_tickets(stored.tickets)
+        self.metrics.set_cluster_view(snapshot.checks)
         return snapshot, backlog
 
     async def write_status(self) -> None:
