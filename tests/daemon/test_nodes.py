@@ -25,6 +25,7 @@ import pytest
 from sqlalchemy import text
 
 from harness.mailservers import MailServers
+from harness.postgres import PASSWORD, PostgresCluster
 from helpers.daemon import DaemonProcess, free_port, wait_for
 from helpers.http_receiver import HttpReceiver
 from helpers.roundtrip_config import roundtrip_toml
@@ -206,7 +207,7 @@ def start_all(first: Node, *others: Node) -> None:
 
 
 def test_three_nodes_one_config_each_check_runs_on_exactly_one_node(
-    cluster: Callable[..., Node],
+    cluster: Callable[..., Node], store_engine: str, request: pytest.FixtureRequest
 ) -> None:
     checks = ["svc-1", "svc-2", "svc-3"]
     body = "".join(service_check(name, free_port()) for name in checks)
@@ -253,8 +254,42 @@ def test_three_nodes_one_config_each_check_runs_on_exactly_one_node(
             assert entry["stage"] is not None
         text = (node.state_dir / "status.txt").read_text()
         assert f"ran on {held['svc-1'][0]}" in text
+
+    if store_engine == "postgresql":
+        # The database server stops under the running nodes and starts again: each node
+        # says so once, keeps running, and stores results again once it is back.
+        server: PostgresCluster = request.getfixturevalue("postgres_cluster")
+        last = max(r[0] for check in checks for r in results(nodes[0].url, check))
+        server.pause()
+        try:
+            for node in nodes:
+                wait_for(f"{node.name} telling the outage", partial(_told_outage, node))
+        finally:
+            server.resume()
+        for node in nodes:
+            wait_for(f"{node.name} telling the database back", partial(_told_back, node))
+
+        def stored_again() -> bool:
+            return all(any(r[0] > last for r in results(nodes[0].url, check)) for check in checks)
+
+        wait_for("every check's results stored again", stored_again, WAIT_S)
+        for node in nodes:
+            assert node.proc is not None and node.proc.poll() is None, node.name
+            assert node.stderr.count(OUTAGE) == 1, node.stderr
+            assert PASSWORD not in node.stderr
     for node in nodes:
         assert "Traceback" not in node.stderr
+
+
+OUTAGE = "mailwatch keeps running and trying"
+
+
+def _told_outage(node: Node) -> bool:
+    return OUTAGE in node.stderr
+
+
+def _told_back(node: Node) -> bool:
+    return " is back after " in node.stderr
 
 
 def test_sigkill_of_the_owner_of_a_failing_check_moves_it_with_one_ticket_and_one_notice_each(

@@ -38,6 +38,7 @@ from mailwatch.store.announcements import (
     requeue_interrupted,
     stored_keys,
 )
+from mailwatch.store.outage import unavailable
 from mailwatch.store.retry import retrying
 from mailwatch.store.store import Store
 
@@ -87,16 +88,18 @@ class Announcer:
 
         try:
             interrupted = await retrying("maintenance: requeueing interrupted", requeue)
-        except Exception:
-            log.exception("maintenance: requeueing interrupted announcements failed")
+        except Exception as exc:
+            if not unavailable(exc):  # the store told the outage once
+                log.exception("maintenance: requeueing interrupted announcements failed")
             interrupted = 0
         if interrupted:
             log.warning("maintenance: %d announcement(s) interrupted: sending again", interrupted)
         while True:
             try:
                 await self.run_once(self.clock())
-            except Exception:
-                log.exception("maintenance: announcing failed")
+            except Exception as exc:
+                if not unavailable(exc):
+                    log.exception("maintenance: announcing failed")
             await asyncio.sleep(PASS_EVERY_S)
 
     async def run_once(self, now: datetime) -> AnnounceReport:

@@ -35,7 +35,7 @@ from mailwatch.daemon.node import ClusterNode
 from mailwatch.daemon.route_tests import RouteTester
 from mailwatch.daemon.scheduler import CheckScheduler
 from mailwatch.daemon.sdnotify import SystemdNotifier, watchdog_interval_s
-from mailwatch.domain.errors import ConfigError, LeaseLostError
+from mailwatch.domain.errors import ConfigError, LeaseLostError, StoreUnavailableError
 from mailwatch.domain.nodes import OWNER_SITE
 from mailwatch.domain.notices import route_test_check, tested_route
 from mailwatch.domain.results import CheckResult
@@ -50,6 +50,7 @@ from mailwatch.status.live import CheckStatus
 from mailwatch.status.model import DaemonInfo, StatusSnapshot, assemble
 from mailwatch.store.memory import load_memory
 from mailwatch.store.nodes import LeaseKey
+from mailwatch.store.outage import unavailable
 from mailwatch.store.outbox import outbox_backlog
 from mailwatch.store.store import Store
 from mailwatch.web.server import WebServer, web_url
@@ -229,7 +230,10 @@ class Daemon:
                 task.cancel()
             await asyncio.gather(*self._tasks, return_exceptions=True)
             await self._node.release()
-            await self.write_status()
+            try:
+                await self.write_status()
+            except StoreUnavailableError:
+                pass  # the database is away (told once): the last status file stays
             log.info("mailwatch stopped")
             return 0
         finally:
@@ -337,6 +341,10 @@ class Daemon:
             )
         except LeaseLostError as exc:
             log.warning("%s", exc, extra=fields)
+            return False
+        except StoreUnavailableError:
+            # Told once per outage by the store, with the count of results lost meanwhile.
+            self.store.outage.lost_result()
             return False
         changed |= self.flapping.get(check.name) != outcome.state.flapping
         self.flapping[check.name] = outcome.state.flapping
@@ -458,8 +466,9 @@ class Daemon:
                 assert self._store is not None
                 await tick(self._store, self.config, datetime.now(UTC), self._ticker())
                 await self.write_status()
-            except Exception:
-                log.exception("heartbeat failed")
+            except Exception as exc:
+                if not unavailable(exc):  # the store told the outage once
+                    log.exception("heartbeat failed")
             else:
                 self._last_heartbeat = datetime.now(UTC)
                 # Only a loop that could do its work says it is alive.
@@ -482,8 +491,9 @@ class Daemon:
             self._status_dirty.clear()
             try:
                 await self.write_status()
-            except Exception:
-                log.exception("writing the status file failed")
+            except Exception as exc:
+                if not unavailable(exc):
+                    log.exception("writing the status file failed")
             await asyncio.sleep(MIN_STATUS_GAP_S)
 
     async def snapshot(self) -> StatusSnapshot:
