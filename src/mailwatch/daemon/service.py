@@ -14,6 +14,7 @@ claiming notices, let running checks and deliveries in flight finish within
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import os
@@ -230,10 +231,9 @@ class Daemon:
                 task.cancel()
             await asyncio.gather(*self._tasks, return_exceptions=True)
             await self._node.release()
-            try:
+            # The database away (told once): the last status file stays.
+            with contextlib.suppress(StoreUnavailableError):
                 await self.write_status()
-            except StoreUnavailableError:
-                pass  # the database is away (told once): the last status file stays
             log.info("mailwatch stopped")
             return 0
         finally:
