@@ -344,9 +344,14 @@ def server_location(url: URL) -> str:
     ``host:port/dbname`` (never the user's password, nor the rest of the URL)."""
     if url.get_backend_name() == "sqlite":
         return str(Path(url.database or ""))
-    host = url.host or str(url.query.get("host") or "localhost")
     port = url.port or 5432
-    return f"{host}:{port}/{url.database or ''}"
+    if url.host:
+        return f"{url.host}:{port}/{url.database or ''}"
+    # libpq's multi-host form (``?host=db1:5432&host=db2:5432``) gives a tuple.
+    hosts = url.query.get("host") or "localhost"
+    listed = (hosts,) if isinstance(hosts, str) else tuple(hosts)
+    shown = ",".join(h if ":" in h else f"{h}:{port}" for h in listed)
+    return f"{shown}/{url.database or ''}"
 
 
 def _unreachable(exc: OSError, location: str) -> StoreUnavailableError:
