@@ -23,6 +23,8 @@ from mailwatch.domain.results import CheckResult, State
 from mailwatch.domain.sites import site_after
 from mailwatch.incidents.policy import IncidentPolicy
 from mailwatch.incidents.vote import count_votes
+from mailwatch.status.live import CheckStatus
+from mailwatch.status.model import DaemonInfo, StoredFacts, assemble
 
 NOW = datetime(2026, 12, 7, 10, 0, tzinfo=UTC)
 
@@ -316,3 +318,32 @@ def test_a_voting_check_exports_its_failing_sites_quorum_and_below_quorum_mark(
     assert value(metrics, 'mailwatch_check_sites_failing{check="q"}') is None
     metrics.set_votes({})
     assert value(metrics, 'mailwatch_check_below_quorum{check="rt"}') is None
+
+
+def test_a_check_another_node_ran_exports_its_state_figures_and_who_ran_it(
+    metrics: DaemonMetrics,
+) -> None:
+    """The status's view of the cluster (a check whose last result another node stored)
+    sets the state, the figures' gauges and ``mailwatch_check_ran_by``; this node's own
+    counters stay its own runs."""
+    metrics.record(result("q", "queue", metrics={"total_messages": 3}))  # this node's run
+    status = CheckStatus("q", "queue", "t")
+    status.record(
+        result("q", "queue", State.CRITICAL, {"total_messages": 900}, "growth"), "mon-b", "dc2"
+    )
+    view = assemble(
+        NOW,
+        DaemonInfo("0", 1, NOW),
+        [status],
+        StoredFacts((), (), {}),
+        {},
+        (),
+        ticket_prefix="MW-",
+    )
+    metrics.set_cluster_view(view.checks)
+    assert value(metrics, 'mailwatch_check_state{check="q",kind="queue"}') == 3
+    assert value(metrics, 'mailwatch_check_success{check="q",kind="queue"}') == 0
+    assert value(metrics, 'mailwatch_check_ran_by{check="q",node="mon-b",site="dc2"}') == 1
+    assert value(metrics, 'mailwatch_queue_messages{check="q"}') == 900
+    assert value(metrics, 'mailwatch_check_runs_total{check="q",state="ok"}') == 1
+    assert value(metrics, 'mailwatch_check_runs_total{check="q",state="critical"}') == 0

@@ -18,6 +18,7 @@ import socket
 import threading
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,7 @@ import pytest
 from sqlalchemy import text
 
 from harness.mailservers import MailServers
+from harness.postgres import PASSWORD, PostgresCluster
 from helpers.daemon import DaemonProcess, free_port, wait_for
 from helpers.http_receiver import HttpReceiver
 from helpers.roundtrip_config import roundtrip_toml
@@ -207,7 +209,7 @@ def start_all(first: Node, *others: Node) -> None:
 
 
 def test_three_nodes_one_config_each_check_runs_on_exactly_one_node(
-    cluster: Callable[..., Node],
+    cluster: Callable[..., Node], store_engine: str, request: pytest.FixtureRequest
 ) -> None:
     checks = ["svc-1", "svc-2", "svc-3"]
     body = "".join(service_check(name, free_port()) for name in checks)
@@ -234,8 +236,62 @@ def test_three_nodes_one_config_each_check_runs_on_exactly_one_node(
     for check in checks:
         ran_on = {node for i, node, _ in results(nodes[0].url, check) if i > since[check]}
         assert ran_on == set(held[check]), (check, ran_on, held)
+
+    # Every node's status file describes every check, the ones the others run included: the
+    # owner's last stored result, named by its node (item 9 of issue 14).
+    def whole_cluster(node: Node) -> list[dict[str, Any]] | None:
+        document = node.status()
+        if document is None:
+            return None
+        shown = [c for c in document["checks"] if c["last_run_at"] is not None]
+        return shown if len(shown) == len(checks) else None
+
+    for node in nodes:
+        shown = wait_for(f"{node.name}'s status with every check run", partial(whole_cluster, node))
+        for entry in shown:
+            owner = held[entry["name"]][0]
+            assert (entry["node"], entry["site"]) == (owner, owner), (node.name, entry)
+            # Nobody listens on the checks' ports: the owner's failure, not "not run yet".
+            assert entry["state"] == "critical", (node.name, entry)
+            assert entry["stage"] is not None
+        text = (node.state_dir / "status.txt").read_text()
+        assert f"ran on {held['svc-1'][0]}" in text
+
+    if store_engine == "postgresql":
+        # The database server stops under the running nodes and starts again: each node
+        # says so once, keeps running, and stores results again once it is back.
+        server: PostgresCluster = request.getfixturevalue("postgres_cluster")
+        last = max(r[0] for check in checks for r in results(nodes[0].url, check))
+        server.pause()
+        try:
+            for node in nodes:
+                wait_for(f"{node.name} telling the outage", partial(_told_outage, node))
+        finally:
+            server.resume()
+        for node in nodes:
+            wait_for(f"{node.name} telling the database back", partial(_told_back, node))
+
+        def stored_again() -> bool:
+            return all(any(r[0] > last for r in results(nodes[0].url, check)) for check in checks)
+
+        wait_for("every check's results stored again", stored_again, WAIT_S)
+        for node in nodes:
+            assert node.proc is not None and node.proc.poll() is None, node.name
+            assert node.stderr.count(OUTAGE) == 1, node.stderr
+            assert PASSWORD not in node.stderr
     for node in nodes:
         assert "Traceback" not in node.stderr
+
+
+OUTAGE = "mailwatch keeps running and trying"
+
+
+def _told_outage(node: Node) -> bool:
+    return OUTAGE in node.stderr
+
+
+def _told_back(node: Node) -> bool:
+    return " is back after " in node.stderr
 
 
 @postgresql_only

@@ -140,26 +140,7 @@ class PostgresCluster:
         try:
             self._stop_leftovers()
             self._initdb()
-            self._run_pg_ctl(
-                "start",
-                "-w",
-                "-t",
-                str(int(self.start_timeout_s)),
-                "-l",
-                str(self.log_path),
-                "-o",
-                f"-c listen_addresses={HOST} -c port={PORT} "
-                f"-c unix_socket_directories={self.socket_dir} "
-                "-c fsync=off -c synchronous_commit=off -c full_page_writes=off "
-                "-c max_connections=200",
-            )
-            self._started = True
-            for _ in deadline_loop(self.start_timeout_s):
-                with contextlib.suppress(PostgresError):
-                    self.admin_sql("SELECT 1")
-                    break
-            else:
-                raise PostgresError(f"server not answering\n{tail(self.log_path, 20)}")
+            self._start_server()
             self.admin_sql(f"CREATE ROLE \"{ROLE}\" LOGIN PASSWORD '{PASSWORD}'")
         except BaseException:
             self.stop()
@@ -176,6 +157,37 @@ class PostgresCluster:
             if self._lock_fd is not None:
                 os.close(self._lock_fd)
                 self._lock_fd = None
+
+    def _start_server(self) -> None:
+        self._run_pg_ctl(
+            "start",
+            "-w",
+            "-t",
+            str(int(self.start_timeout_s)),
+            "-l",
+            str(self.log_path),
+            "-o",
+            f"-c listen_addresses={HOST} -c port={PORT} "
+            f"-c unix_socket_directories={self.socket_dir} "
+            "-c fsync=off -c synchronous_commit=off -c full_page_writes=off "
+            "-c max_connections=200",
+        )
+        self._started = True
+        for _ in deadline_loop(self.start_timeout_s):
+            with contextlib.suppress(PostgresError):
+                self.admin_sql("SELECT 1")
+                break
+        else:
+            raise PostgresError(f"server not answering\n{tail(self.log_path, 20)}")
+
+    def pause(self) -> None:
+        """Stop the server (``pg_ctl stop -m fast``, as ``systemctl stop postgresql`` does),
+        keeping its data: a database outage under running clients, until ``resume``."""
+        self._run_pg_ctl("stop", "-m", "fast", "-w", "-t", "20")
+
+    def resume(self) -> None:
+        """Start the server ``pause`` stopped, with its data as it was."""
+        self._start_server()
 
     def __enter__(self) -> PostgresCluster:
         return self.start()

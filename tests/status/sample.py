@@ -62,7 +62,9 @@ def checks() -> list[CheckStatus]:
             NOW - timedelta(minutes=12, seconds=5),
             "smtp_connect",
             {"hosts": 2},
-        )
+        ),
+        "mon-b",  # run by another node of the cluster, at site dc2
+        "dc2",
     )
     disk = CheckStatus("disk", "resources", "/var")
     disk.record(result("disk", State.WARNING, "disk 91% full", NOW - timedelta(days=3)))

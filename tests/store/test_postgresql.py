@@ -276,3 +276,25 @@ async def test_a_newer_schema_is_refused_and_left_alone(postgres_url: str, creat
     with pytest.raises(NewerSchemaError, match="its schema version is 99"):
         await Store.open(postgres_url, create=create)
     assert await tables_of(postgres_url) >= {"tickets", "schema_version"}
+
+
+async def test_a_multi_host_url_reaches_the_writable_server_and_names_every_host(
+    postgres_url: str,
+) -> None:
+    """libpq's multi-host form, as docs/cluster.md gives it for a primary and its standby:
+    a host that refuses is skipped, ``target_session_attrs=read-write`` keeps the primary."""
+    port = unused_port()
+    credentials, database = postgres_url.rsplit("@", 1)[0], dbname(postgres_url)
+    url = (
+        f"{credentials}@/{database}?host={HOST}:{port}&host={HOST}:{PostgresCluster.port}"
+        "&target_session_attrs=read-write"
+    )
+    store = await Store.open(url)
+    try:
+        assert store.location == f"{HOST}:{port},{HOST}:{PostgresCluster.port}/{database}"
+        async with store.read() as conn:
+            served = (await conn.execute(text("SELECT inet_server_port()"))).scalar_one()
+        assert served == PostgresCluster.port
+    finally:
+        await store.close()
+    assert PASSWORD not in store.location

@@ -15,6 +15,7 @@ import logging
 import time
 from collections.abc import AsyncIterator, Awaitable
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 import asyncpg
@@ -25,14 +26,22 @@ from harness.postgres import HOST, PASSWORD, PORT
 from helpers.builders import T0, assert_consistent, config, minutes, result
 from helpers.http_receiver import HttpReceiver
 from helpers.outbox_support import alert_config, fail, open_store, rows, sender
+from mailwatch.alerts.announcements import due
+from mailwatch.alerts.announcer import Announcer
+from mailwatch.config.model import MailwatchConfig
 from mailwatch.domain.errors import StoreConflictError
 from mailwatch.domain.results import State
 from mailwatch.domain.tickets import dedup_key
 from mailwatch.incidents.processor import process_result
+from mailwatch.store.announcements import AnnouncementKey, AnnouncementRow, add_missing
 from mailwatch.store.retry import ATTEMPTS, backoff_s, retrying
-from mailwatch.store.schema import check_results, check_states
+from mailwatch.store.schema import announcements, check_results, check_states
 
 T = TypeVar("T")
+# tests/alerts/test_announcements.py's window: announced 3 days ahead of START.
+START = datetime(2026, 12, 10, 22, 0, tzinfo=UTC)
+END = START + timedelta(hours=2)
+AHEAD = START - timedelta(days=3)
 WAIT_S = 30.0
 RETRIED = "a concurrent transaction conflicted (attempt 1 of"
 
@@ -166,4 +175,55 @@ async def test_when_retries_run_out_the_log_names_the_work_and_the_error_not_the
         "check canary: not stored: 1 attempt(s), each lost to a concurrent transaction: "
         f"{HOST}:{PORT}/{database}: could not serialize access due to concurrent update"
     ]
+    assert PASSWORD not in caplog.text
+
+
+async def test_a_maintenance_announcement_claim_that_loses_a_conflict_is_delivered_once(
+    postgres_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Another node's announcer writes the announcement row while this one claims it."""
+    with HttpReceiver() as receiver:
+        cfg = MailwatchConfig.model_validate(
+            {
+                "checks": {"service": [{"name": "smtp-in", "protocol": "smtp", "host": "::1"}]},
+                "routes": {"team": {"urls": [receiver.url("/team")]}},
+                "maintenance": [
+                    {
+                        "name": "upgrade",
+                        "checks": ["smtp-in"],
+                        "start": START.isoformat(),
+                        "end": END.isoformat(),
+                        "announce_before": "3d",
+                    }
+                ],
+            }
+        )
+        async with open_store(postgres_url) as store:
+            async with store.write() as conn:
+                wanted = [
+                    AnnouncementRow(
+                        AnnouncementKey(d.occurrence.window, START, d.phase, d.route),
+                        END,
+                        d.occurrence.payload(d.phase),
+                    )
+                    for d in due(cfg, AHEAD)
+                ]
+                [row_id] = await add_missing(conn, wanted, AHEAD)
+            out = Announcer(store, lambda: cfg, jitter=lambda: 1.0)
+            async with other_node(
+                postgres_url, "UPDATE announcements SET last_error = NULL WHERE id = $1", row_id
+            ):
+                task = await blocked_on_us(postgres_url, out.run_once(AHEAD))
+            report = await asyncio.wait_for(task, WAIT_S)
+            async with store.read() as conn:
+                stored = (
+                    await conn.execute(select(announcements.c.status, announcements.c.attempts))
+                ).all()
+        assert report.delivered == [row_id]
+        assert [tuple(row) for row in stored] == [("delivered", 1)]
+        assert len(receiver.requests) == 1
+    assert any(
+        r.getMessage().startswith(f"maintenance: claiming due announcements: {RETRIED}")
+        for r in caplog.records
+    )
     assert PASSWORD not in caplog.text

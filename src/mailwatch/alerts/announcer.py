@@ -38,6 +38,8 @@ from mailwatch.store.announcements import (
     requeue_interrupted,
     stored_keys,
 )
+from mailwatch.store.outage import unavailable
+from mailwatch.store.retry import retrying
 from mailwatch.store.store import Store
 
 if TYPE_CHECKING:
@@ -79,15 +81,25 @@ class Announcer:
 
     async def run(self) -> None:
         """The daemon's loop: requeue interrupted rows once, then a pass every few seconds."""
-        async with self.store.write() as conn:
-            interrupted = await requeue_interrupted(conn, self.clock())
+
+        async def requeue() -> int:
+            async with self.store.write() as conn:
+                return await requeue_interrupted(conn, self.clock())
+
+        try:
+            interrupted = await retrying("maintenance: requeueing interrupted", requeue)
+        except Exception as exc:
+            if not unavailable(exc):  # the store told the outage once
+                log.exception("maintenance: requeueing interrupted announcements failed")
+            interrupted = 0
         if interrupted:
             log.warning("maintenance: %d announcement(s) interrupted: sending again", interrupted)
         while True:
             try:
                 await self.run_once(self.clock())
-            except Exception:
-                log.exception("maintenance: announcing failed")
+            except Exception as exc:
+                if not unavailable(exc):
+                    log.exception("maintenance: announcing failed")
             await asyncio.sleep(PASS_EVERY_S)
 
     async def run_once(self, now: datetime) -> AnnounceReport:
@@ -104,37 +116,56 @@ class Announcer:
         ]
         routes = build_routes(config)
         windows = {w.name for w in config.maintenance if w.announce_before is not None}
-        jobs: list[tuple[AnnouncementEntry, Route]] = []
         async with self.store.read() as conn:
             # Most passes find nothing to do: they need not wait for the one writer.
             stored = await stored_keys(conn, [row.key for row in wanted])
             idle = all(row.key in stored for row in wanted) and not await due_entries(conn, now, 1)
         if idle:
             return report
-        async with self.store.write() as conn:
-            report.queued = await add_missing(conn, wanted, now)
-            for entry in await due_entries(conn, now, config.outbox.max_parallel):
-                if not await change_status(conn, entry.id, entry.status, OutboxStatus.SENDING):
-                    continue  # another process took it
-                reason = _unwanted(entry, routes, windows, now)
-                if reason is not None:
-                    await change_status(
-                        conn,
-                        entry.id,
-                        OutboxStatus.SENDING,
-                        OutboxStatus.CANCELLED,
-                        last_error=reason,
-                    )
-                    report.cancelled.append(entry.id)
-                    continue
-                jobs.append((entry, routes[entry.key.route]))
+
+        async def claim() -> tuple[AnnounceReport, list[tuple[AnnouncementEntry, Route]]]:
+            # The whole transaction, run again from fresh reads if a concurrent one (another
+            # node's announcer) made it fail: what it found goes in new lists each attempt.
+            claimed = AnnounceReport()
+            jobs: list[tuple[AnnouncementEntry, Route]] = []
+            async with self.store.write() as conn:
+                claimed.queued = await add_missing(conn, wanted, now)
+                for entry in await due_entries(conn, now, config.outbox.max_parallel):
+                    if not await change_status(conn, entry.id, entry.status, OutboxStatus.SENDING):
+                        continue  # another process took it
+                    reason = _unwanted(entry, routes, windows, now)
+                    if reason is not None:
+                        await change_status(
+                            conn,
+                            entry.id,
+                            OutboxStatus.SENDING,
+                            OutboxStatus.CANCELLED,
+                            last_error=reason,
+                        )
+                        claimed.cancelled.append(entry.id)
+                        continue
+                    jobs.append((entry, routes[entry.key.route]))
+            return claimed, jobs
+
+        report, jobs = await retrying("maintenance: claiming due announcements", claim)
         if jobs:
             outcomes = await asyncio.gather(
                 *(self._deliver(config, entry, route) for entry, route in jobs)
             )
-            async with self.store.write() as conn:
-                for (entry, _), outcome in zip(jobs, outcomes, strict=True):
-                    await self._settle(conn, config, entry, outcome, now, report)
+
+            async def settle() -> AnnounceReport:
+                settled = AnnounceReport()
+                async with self.store.write() as conn:
+                    for (entry, _), outcome in zip(jobs, outcomes, strict=True):
+                        await self._settle(conn, config, entry, outcome, now, settled)
+                return settled
+
+            settled = await retrying("maintenance: settling announcements", settle)
+            report.delivered, report.failed, report.dead = (
+                settled.delivered,
+                settled.failed,
+                settled.dead,
+            )
         return report
 
     async def _deliver(

@@ -28,6 +28,7 @@ from mailwatch.alerts.attempt import Job, attempt
 from mailwatch.alerts.backoff import draw_jitter
 from mailwatch.alerts.claiming import claim_due
 from mailwatch.alerts.settling import SendReport, Settler
+from mailwatch.store.outage import unavailable
 from mailwatch.store.outbox import Interrupted, mark_attempt_started, renew_claims
 from mailwatch.store.retry import retrying
 from mailwatch.store.store import Store
@@ -101,19 +102,22 @@ class OutboxSender:
             busy = False
             try:
                 await self.prune(self.clock())
-            except Exception:
-                log.exception("outbox: deleting finished notifications failed")
+            except Exception as exc:
+                if not unavailable(exc):  # the store told the outage once
+                    log.exception("outbox: deleting finished notifications failed")
             try:
                 await self._recover_lapsed(self.clock())
-            except Exception:
-                log.exception("outbox: settling notifications of a stopped node failed")
+            except Exception as exc:
+                if not unavailable(exc):
+                    log.exception("outbox: settling notifications of a stopped node failed")
             if self._stopping:
                 break
             try:
                 report = await self.run_once(self.clock())
                 busy = report.handled + len(report.deferred) >= self.config().outbox.max_parallel
-            except Exception:
-                log.exception("outbox: sending failed")
+            except Exception as exc:
+                if not unavailable(exc):
+                    log.exception("outbox: sending failed")
             if busy or self._stopping:
                 continue
             try:

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from mailwatch.store.outbox import oldest_backlog_at
+from mailwatch.store.retry import retrying
 from mailwatch.store.store import Store
 
 log = logging.getLogger(__name__)
@@ -32,9 +33,15 @@ class Health:
 
 async def assess(store: Store, now: datetime, stuck_after_s: float) -> Health:
     """Can mailwatch do its job: write to its store, and get its alerts out?"""
-    try:
+
+    async def probe() -> datetime | None:
         async with store.write() as conn:
-            oldest = await oldest_backlog_at(conn)
+            return await oldest_backlog_at(conn)
+
+    try:
+        # A write that lost to another node's concurrent transaction is no sign of trouble:
+        # run again (store/retry.py) before calling the store "not writable".
+        oldest = await retrying("dead man's switch: store check", probe)
     except Exception as exc:
         return Health(False, f"store not writable: {exc}")
     if oldest is not None and now - oldest > timedelta(seconds=stuck_after_s):

@@ -28,6 +28,7 @@ from mailwatch.domain.kinds import Figure
 from mailwatch.domain.results import CheckResult, State
 from mailwatch.domain.tickets import Ticket
 from mailwatch.incidents.vote import Vote
+from mailwatch.status.model import CheckView
 
 log = logging.getLogger("mailwatch.daemon.metrics")
 
@@ -79,6 +80,8 @@ class _CheckSeries:
     counters: dict[str, dict[LabelValues, float]] = field(default_factory=dict)
     vote: Vote | None = None
     """The sites' last count, for a check with ``run_from``."""
+    ran_by: tuple[str, str] | None = None
+    """The node and site that ran the check's last result, of the whole cluster."""
 
 
 class _ChecksCollector(Collector):
@@ -104,14 +107,20 @@ class _ChecksCollector(Collector):
 def _check_families(checks: list[tuple[str, _CheckSeries]]) -> Iterator[Metric]:
     state = GaugeMetricFamily(
         "mailwatch_check_state",
-        "State of each check's last run, ranked worst highest: "
+        "State of each check as the cluster decided it (its last result, whichever node ran "
+        "it; the sites' vote for a check with run_from), ranked worst highest: "
         "0 ok, 1 warning, 2 unknown, 3 critical",
         labels=["check", "kind"],
     )
     success = GaugeMetricFamily(
         "mailwatch_check_success",
-        "1 when the check's last run was ok, else 0",
+        "1 when the check's state (as mailwatch_check_state) is ok, else 0",
         labels=["check", "kind"],
+    )
+    ran_by = GaugeMetricFamily(
+        "mailwatch_check_ran_by",
+        "Always 1; the labels name the node and site that ran the check's last result",
+        labels=["check", "node", "site"],
     )
     duration = GaugeMetricFamily(
         "mailwatch_check_duration_seconds",
@@ -142,6 +151,8 @@ def _check_families(checks: list[tuple[str, _CheckSeries]]) -> Iterator[Metric]:
         if series.state is not None:
             state.add_metric([name, series.kind], series.state.badness)
             success.add_metric([name, series.kind], int(series.state is State.OK))
+        if series.ran_by is not None:
+            ran_by.add_metric([name, *series.ran_by], 1)
         if series.duration_s is not None:
             duration.add_metric([name, series.kind], series.duration_s)
         if series.last_success_s is not None:
@@ -151,7 +162,7 @@ def _check_families(checks: list[tuple[str, _CheckSeries]]) -> Iterator[Metric]:
         for stage, count in sorted(series.failures.items()):
             failures.add_metric([name, stage], count)
         missed.add_metric([name], series.missed)
-    yield from (state, success, duration, last_success, runs, failures, missed)
+    yield from (state, success, ran_by, duration, last_success, runs, failures, missed)
     yield from _vote_families(checks)
 
 
@@ -330,6 +341,34 @@ class DaemonMetrics:
         with self.lock:
             for name, series in self.checks.items():
                 series.vote = votes.get(name)
+
+    def set_cluster_view(self, checks: Iterable[CheckView]) -> None:
+        """The checks as the status shows them, whichever node ran them: their decided state,
+        last ok, key figures and who ran the last result. The counters (runs, failures,
+        missed runs, latencies) and the duration stay this node's own runs."""
+        with self.lock:
+            for view in checks:
+                series = self.checks.get(view.name)
+                if series is None or series.kind != view.kind or view.last_run_at is None:
+                    continue
+                series.state = view.state
+                if view.last_ok_at is not None:
+                    series.last_success_s = max(
+                        series.last_success_s or 0.0, view.last_ok_at.timestamp()
+                    )
+                if view.node is not None:
+                    series.ran_by = (view.node, view.site or "")
+                gauges: dict[str, dict[LabelValues, float]] = {}
+                for key, value in view.metrics.items():
+                    for metric in self._by_kind.get(view.kind, ()):
+                        found = metric.figure.match(key)
+                        if found is None:
+                            continue
+                        if not metric.figure.counter:
+                            labels = tuple(found[label] for label in metric.figure.labels)
+                            gauges.setdefault(metric.name, {})[labels] = value
+                        break
+                series.gauges = gauges
 
     def missed_run(self, check: str) -> None:
         with self.lock:

@@ -33,6 +33,7 @@ from mailwatch.store.nodes import (
     release,
     renew,
 )
+from mailwatch.store.outage import unavailable
 from mailwatch.store.retry import retrying
 from mailwatch.store.store import Store
 
@@ -111,8 +112,10 @@ class ClusterNode:
                 next_lapse_s = await self.tick()
             except Exception as exc:
                 # The database is away: keep the leases until they run out by our clock,
-                # then stop running those checks; another node may have them by then.
-                log.error("node heartbeat and leases not written: %s", exc)
+                # then stop running those checks; another node may have them by then. The
+                # store tells an outage once; anything else is told here.
+                if not unavailable(exc):
+                    log.error("node heartbeat and leases not written: %s", exc)
             else:
                 if next_lapse_s is not None:
                     delay_s = min(delay_s, max(0.0, next_lapse_s) + NEXT_LOOK_MARGIN_S)

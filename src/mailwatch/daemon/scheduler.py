@@ -31,6 +31,7 @@ from mailwatch.domain.errors import StoreError
 from mailwatch.domain.nodes import NodeIdentity
 from mailwatch.domain.results import CheckResult
 from mailwatch.runner import run_check
+from mailwatch.store.outage import unavailable
 
 log = logging.getLogger(__name__)
 
@@ -214,7 +215,8 @@ class CheckScheduler:
         except StoreError as exc:
             # The database's own words, which name it as host:port/dbname or a path, never
             # the URL; no traceback (SQLAlchemy's chained error repeats the statement).
-            log.error("check %s: result not stored: %s", name, exc, extra={"check": name})
+            level = logging.DEBUG if unavailable(exc) else logging.ERROR  # told once
+            log.log(level, "check %s: result not stored: %s", name, exc, extra={"check": name})
         except Exception:
             # The result handler failing (store locked, disk full) must not stop the schedule.
             log.exception("handling the result of check %s failed", name, extra={"check": name})

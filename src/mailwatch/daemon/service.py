@@ -14,6 +14,7 @@ claiming notices, let running checks and deliveries in flight finish within
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import os
@@ -35,7 +36,7 @@ from mailwatch.daemon.node import ClusterNode
 from mailwatch.daemon.route_tests import RouteTester
 from mailwatch.daemon.scheduler import CheckScheduler
 from mailwatch.daemon.sdnotify import SystemdNotifier, watchdog_interval_s
-from mailwatch.domain.errors import ConfigError, LeaseLostError
+from mailwatch.domain.errors import ConfigError, LeaseLostError, StoreUnavailableError
 from mailwatch.domain.nodes import OWNER_SITE
 from mailwatch.domain.notices import route_test_check, tested_route
 from mailwatch.domain.results import CheckResult
@@ -44,12 +45,13 @@ from mailwatch.domain.time import display_zone
 from mailwatch.incidents.processor import ProcessOutcome, RunBy, process_result, tick
 from mailwatch.logsetup import NOTICE
 from mailwatch.probes import probe_for
-from mailwatch.status.build import count_site_votes, read_stored_facts
+from mailwatch.status.build import catch_up, count_site_votes, read_stored_facts
 from mailwatch.status.files import StatusWriteError, write_status
 from mailwatch.status.live import CheckStatus
 from mailwatch.status.model import DaemonInfo, StatusSnapshot, assemble
 from mailwatch.store.memory import load_memory
 from mailwatch.store.nodes import LeaseKey
+from mailwatch.store.outage import unavailable
 from mailwatch.store.outbox import outbox_backlog
 from mailwatch.store.store import Store
 from mailwatch.web.server import WebServer, web_url
@@ -229,7 +231,9 @@ class Daemon:
                 task.cancel()
             await asyncio.gather(*self._tasks, return_exceptions=True)
             await self._node.release()
-            await self.write_status()
+            # The database away (told once): the last status file stays.
+            with contextlib.suppress(StoreUnavailableError):
+                await self.write_status()
             log.info("mailwatch stopped")
             return 0
         finally:
@@ -308,7 +312,8 @@ class Daemon:
         if status is None:  # removed by a reload while it ran
             return False
         previous = status.state
-        changed = status.record(result)
+        identity = self.config.node.identity
+        changed = status.record(result, identity.name, identity.site)
         fields = {"check": check.name}
         if changed:
             log.log(
@@ -336,6 +341,10 @@ class Daemon:
             )
         except LeaseLostError as exc:
             log.warning("%s", exc, extra=fields)
+            return False
+        except StoreUnavailableError:
+            # Told once per outage by the store, with the count of results lost meanwhile.
+            self.store.outage.lost_result()
             return False
         changed |= self.flapping.get(check.name) != outcome.state.flapping
         self.flapping[check.name] = outcome.state.flapping
@@ -457,8 +466,9 @@ class Daemon:
                 assert self._store is not None
                 await tick(self._store, self.config, datetime.now(UTC), self._ticker())
                 await self.write_status()
-            except Exception:
-                log.exception("heartbeat failed")
+            except Exception as exc:
+                if not unavailable(exc):  # the store told the outage once
+                    log.exception("heartbeat failed")
             else:
                 self._last_heartbeat = datetime.now(UTC)
                 # Only a loop that could do its work says it is alive.
@@ -481,8 +491,9 @@ class Daemon:
             self._status_dirty.clear()
             try:
                 await self.write_status()
-            except Exception:
-                log.exception("writing the status file failed")
+            except Exception as exc:
+                if not unavailable(exc):
+                    log.exception("writing the status file failed")
             await asyncio.sleep(MIN_STATUS_GAP_S)
 
     async def snapshot(self) -> StatusSnapshot:
@@ -495,6 +506,7 @@ class Daemon:
         async with self._store.read() as conn:
             stored = await read_stored_facts(conn, now)
             backlog = await outbox_backlog(conn)
+        catch_up(self.checks, stored, self.flapping)
         votes = count_site_votes(self.config, stored.sites, now)
         self.metrics.set_votes(votes)
         snapshot = assemble(
@@ -508,6 +520,7 @@ class Daemon:
             votes=votes,
         )
         self.metrics.set_tickets(stored.tickets)
+        self.metrics.set_cluster_view(snapshot.checks)
         return snapshot, backlog
 
     async def write_status(self) -> None:

@@ -139,6 +139,11 @@ class StoreBusyError(StoreError):
     """Another process held the database longer than the store's busy timeout."""
 
 
+class StoreUnavailableError(StoreError):
+    """The database server cannot be reached, or dropped the connection (stopped, restarting,
+    network down): nothing was written, and the same work may succeed once it is back."""
+
+
 class StoreConflictError(StoreError):
     """A concurrent transaction made this one impossible (a serialization failure or a
     deadlock): nothing was written, and running the transaction again may well succeed

@@ -1,6 +1,7 @@
 """What a status snapshot needs from the store: open tickets, active silences, escalation
-steps and the sites' states of checks several sites run, read in the caller's transaction so
-that they agree with each other; and the sites' votes counted from them.
+steps, the sites' states of checks several sites run and every check's last result, read in
+the caller's transaction so that they agree with each other; the sites' votes counted from
+them; and the live records brought up to the cluster's last results.
 """
 
 from __future__ import annotations
@@ -14,7 +15,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from mailwatch.domain.sites import SiteState
 from mailwatch.incidents.policy import policy_for
 from mailwatch.incidents.vote import Vote, count_votes, window_s
+from mailwatch.status.live import CheckStatus
 from mailwatch.status.model import StoredFacts
+from mailwatch.store.checks import latest_results
 from mailwatch.store.outbox import escalation_steps
 from mailwatch.store.silences import active_silences
 from mailwatch.store.sites import sites_by_check
@@ -31,7 +34,22 @@ async def read_stored_facts(conn: AsyncConnection, now: datetime) -> StoredFacts
         silences=await active_silences(conn, now),
         escalation_steps=await escalation_steps(conn),
         sites=await sites_by_check(conn),
+        latest=await latest_results(conn),
     )
+
+
+def catch_up(
+    checks: Mapping[str, CheckStatus], stored: StoredFacts, flapping: dict[str, bool]
+) -> None:
+    """Bring each check's live record up to its last stored result, whichever node ran it,
+    so every node's status describes the whole cluster; ``flapping`` takes the engine's
+    stored flag of each check."""
+    for name, status in checks.items():
+        latest = stored.latest.get((name, status.target))
+        if latest is None or latest.result.kind != status.kind:
+            continue
+        status.catch_up(latest)
+        flapping[name] = latest.flapping
 
 
 def count_site_votes(

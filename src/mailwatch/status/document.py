@@ -54,6 +54,8 @@ def to_document(snapshot: StatusSnapshot) -> dict[str, Any]:
                 "silenced_until": iso(c.silenced_until),
                 "below_quorum": c.below_quorum,
                 "vote": _vote_document(c.vote),
+                "node": c.node,
+                "site": c.site,
             }
             for c in snapshot.checks
         ],
@@ -153,6 +155,9 @@ def _check(c: _Fields) -> CheckView:
         flapping=c.boolean("flapping"),
         silenced_until=c.instant_or_none("silenced_until"),
         vote=_vote(c.object("vote")) if c.values.get("vote") is not None else None,
+        # Absent from documents written before the cluster's views.
+        node=c.string_or_none("node") if "node" in c.values else None,
+        site=c.string_or_none("site") if "site" in c.values else None,
     )
 
 

@@ -15,6 +15,7 @@ from mailwatch.domain.sites import SiteState
 from mailwatch.domain.tickets import Ticket, TicketStatus, format_number
 from mailwatch.incidents.vote import Vote
 from mailwatch.status.live import CheckStatus
+from mailwatch.store.checks import LatestResult
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +70,10 @@ class CheckView:
     """The end of the silence or maintenance window covering the check, if any."""
     vote: VoteView | None = None
     """For a check with ``run_from``: the sites' vote, which also gives its state."""
+    node: str | None = None
+    """The node that ran the last result (of several nodes, any one may have)."""
+    site: str | None = None
+    """That node's site."""
 
     @property
     def below_quorum(self) -> bool:
@@ -120,6 +125,8 @@ class StoredFacts:
     escalation_steps: Mapping[int, int]
     sites: Mapping[str, Sequence[SiteState]] = field(default_factory=dict)
     """Each site's state of the checks several sites run, by check name."""
+    latest: Mapping[tuple[str, str], LatestResult] = field(default_factory=dict)
+    """Each check's last stored result, whichever node ran it, by (check, target)."""
 
 
 def assemble(
@@ -185,7 +192,8 @@ def _voted(check: CheckStatus, vote: Vote, sites: Sequence[SiteState]) -> CheckS
     if vote.silent:
         summary += f"; no current result from {', '.join(vote.silent)}"
     state = vote.state
-    latest = max((s.result_at for s in sites), default=None)
+    newest = max(sites, key=lambda s: s.result_at, default=None)
+    latest = newest.result_at if newest is not None else None
     return CheckStatus(
         name=check.name,
         kind=check.kind,
@@ -197,6 +205,8 @@ def _voted(check: CheckStatus, vote: Vote, sites: Sequence[SiteState]) -> CheckS
         last_run_at=max((t for t in (latest, check.last_run_at) if t), default=None),
         last_ok_at=check.last_ok_at,
         metrics=check.metrics,
+        node=newest.node if newest is not None else check.node,
+        site=newest.site if newest is not None else check.site,
     )
 
 
@@ -234,6 +244,8 @@ def _check_view(
         flapping=flapping,
         silenced_until=_second(silenced_until),
         vote=vote,
+        node=check.node,
+        site=check.site,
     )
 
 

@@ -62,7 +62,7 @@ def _check_lines(c: CheckView, zone: tzinfo | None, now: datetime) -> list[str]:
     last_ok = _when(c.last_ok_at, zone, now) if c.last_ok_at else "never"
     lines = [
         f"  {c.state.label.upper():<8}  {c.name}{extra}: {c.summary}",
-        f"            {c.state.label} since {since}; last ok {last_ok}",
+        f"            {c.state.label} since {since}; last ok {last_ok}{_ran_by(c)}",
     ]
     for site in c.vote.sites if c.vote is not None else ():
         node = f" ({site.node})" if site.node else ""
@@ -72,6 +72,13 @@ def _check_lines(c: CheckView, zone: tzinfo | None, now: datetime) -> list[str]:
             f"{_when(site.at, zone, now)}{stale}: {site.summary}"
         )
     return lines
+
+
+def _ran_by(check: CheckView) -> str:
+    if check.node is None or check.vote is not None:
+        return ""  # a voting check names each site's node on its own line
+    site = f" ({check.site})" if check.site and check.site != check.node else ""
+    return f"; ran on {check.node}{site}"
 
 
 def _when(instant: datetime | None, zone: tzinfo | None, now: datetime) -> str:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -9,8 +11,9 @@ from sqlalchemy import Integer, bindparam, delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from mailwatch.domain.checkstate import CheckState
-from mailwatch.domain.results import CheckResult
+from mailwatch.domain.results import CheckResult, State
 from mailwatch.domain.tickets import Ticket
+from mailwatch.domain.time import parse_instant
 from mailwatch.store.schema import check_results, check_states
 
 _INSERT_RESULT = insert(check_results).returning(check_results.c.id)
@@ -111,3 +114,60 @@ async def save_state(
         if result_id is not None:
             values["last_result_id"] = result_id
         await conn.execute(insert(check_states).values(dedup_key=state.dedup_key, **values))
+
+
+@dataclass(frozen=True, slots=True)
+class LatestResult:
+    """A check's last result as the cluster stored it, with the node and site that ran it,
+    and what the engine's state says of it (flapping, failing since)."""
+
+    result: CheckResult
+    result_id: int
+    node: str | None
+    site: str | None
+    flapping: bool
+    failing_since: datetime | None
+
+
+_LATEST = select(
+    check_results.c.id,
+    check_results.c.check_name,
+    check_results.c.target,
+    check_results.c.kind,
+    check_results.c.state,
+    check_results.c.stage,
+    check_results.c.summary,
+    check_results.c.metrics,
+    check_results.c.started_at,
+    check_results.c.finished_at,
+    check_results.c.node,
+    check_results.c.site,
+    check_states.c.state.label("engine"),
+).join(check_results, check_results.c.id == check_states.c.last_result_id)
+
+
+async def latest_results(conn: AsyncConnection) -> dict[tuple[str, str], LatestResult]:
+    """Every check's last result the engine counted, by (check, target): one query, an
+    indexed join of the state rows to their last result, whichever node ran it."""
+    found = {}
+    for row in await conn.execute(_LATEST):
+        engine = json.loads(row.engine)
+        found[(row.check_name, row.target)] = LatestResult(
+            result=CheckResult(
+                check=row.check_name,
+                kind=row.kind,
+                target=row.target,
+                state=State(row.state),
+                summary=row.summary,
+                started_at=row.started_at,
+                finished_at=row.finished_at,
+                stage=row.stage,
+                metrics=row.metrics,
+            ),
+            result_id=row.id,
+            node=row.node,
+            site=row.site,
+            flapping=bool(engine.get("flapping", False)),
+            failing_since=parse_instant(engine.get("failing_since")),
+        )
+    return found

@@ -35,8 +35,10 @@ from mailwatch.domain.errors import (
     StoreBusyError,
     StoreConflictError,
     StoreError,
+    StoreUnavailableError,
 )
 from mailwatch.store.migrations import existing_version, installed_version, migrate, require_latest
+from mailwatch.store.outage import Outage
 
 BUSY_TIMEOUT_MS = 10_000
 """How long a writer waits for another (the daemon's transactions take milliseconds)."""
@@ -71,6 +73,7 @@ class Store:
         # (with 1,000 routes, waiting writers overflowed the pool and each overflow opened a
         # new connection and thread). Other processes (the CLI) still meet busy_timeout.
         self._write_lock = asyncio.Lock()
+        self.outage = Outage(location)
 
     @classmethod
     async def open(cls, url: str, *, create: bool = True) -> Store:
@@ -119,6 +122,7 @@ class Store:
         except BaseException:
             await engine.dispose()
             raise
+        store.outage.active = True
         return store
 
     async def _migrate(self, sqlite: bool, *, schema_may_be_new: bool) -> None:
@@ -201,9 +205,21 @@ class Store:
         except IntegrityError:
             raise
         except DBAPIError as exc:
-            raise _translate(exc.orig, self.location) from exc
+            raise self._failed(_translate(exc.orig, self.location)) from exc
         except sqlite3.Error as exc:
             raise _translate(exc, self.location) from exc
+        except OSError as exc:
+            if self.engine.dialect.name == "sqlite":
+                raise
+            # The server refused or dropped the connection (stopped, restarting, unreachable).
+            raise self._failed(_unreachable(exc, self.location)) from exc
+        if self.outage.down:
+            self.outage.succeeded()
+
+    def _failed(self, error: StoreError) -> StoreError:
+        if isinstance(error, StoreUnavailableError):
+            self.outage.failed(error)
+        return error
 
     async def close(self) -> None:
         await self.engine.dispose()
@@ -328,27 +344,37 @@ def server_location(url: URL) -> str:
     ``host:port/dbname`` (never the user's password, nor the rest of the URL)."""
     if url.get_backend_name() == "sqlite":
         return str(Path(url.database or ""))
-    host = url.host or str(url.query.get("host") or "localhost")
     port = url.port or 5432
-    return f"{host}:{port}/{url.database or ''}"
+    if url.host:
+        return f"{url.host}:{port}/{url.database or ''}"
+    # libpq's multi-host form (``?host=db1:5432&host=db2:5432``) gives a tuple.
+    hosts = url.query.get("host") or "localhost"
+    listed = (hosts,) if isinstance(hosts, str) else tuple(hosts)
+    shown = ",".join(h if ":" in h else f"{h}:{port}" for h in listed)
+    return f"{shown}/{url.database or ''}"
 
 
-def _unreachable(exc: OSError, location: str) -> StoreError:
+def _unreachable(exc: OSError, location: str) -> StoreUnavailableError:
     """A connection that could not be made (refused, no route, unknown host, timed out)."""
     reason = exc.strerror or str(exc) or type(exc).__name__
     if isinstance(exc, ConnectionError) and exc.errno:
         reason = os.strerror(exc.errno)  # not asyncio's "Connect call failed (addr)"
     if isinstance(exc, TimeoutError):
         reason = f"no answer within {CONNECT_TIMEOUT_S:g} s"
-    return StoreError(f"cannot connect to the database at {location}: {reason.lower()}")
+    return StoreUnavailableError(f"cannot connect to the database at {location}: {reason.lower()}")
 
 
 def _translate(exc: BaseException | None, location: str) -> StoreError:
     message = str(exc) if exc is not None else "unknown database error"
     if getattr(exc, "sqlstate", None) in CONFLICT_SQLSTATES:
         return StoreConflictError(f"{location}: {message}")
+    if _is_disconnect(exc):
+        return StoreUnavailableError(f"lost the database at {location}: {message}")
     if exc is not None and _is_login_refusal(exc):
-        return StoreError(f"the database at {location} refused mailwatch: {message}")
+        refused = f"the database at {location} refused mailwatch: {message}"
+        if getattr(exc, "sqlstate", None) == "57P03":  # starting up or shutting down
+            return StoreUnavailableError(refused)
+        return StoreError(refused)
     if "locked" in message or "busy" in message:
         return StoreBusyError(
             f"{location} stayed locked by another mailwatch process for more than "
@@ -370,6 +396,25 @@ _LOGIN_REFUSALS = ("28P01", "28000", "3D000", "57P03", "53300")
 """SQLSTATEs of a server that answers but will not let mailwatch in: bad password, no such
 role or no pg_hba.conf entry, no such database, starting up or shutting down, too many
 connections."""
+
+
+_DISCONNECTS = ("57P01", "57P02")
+"""SQLSTATEs of a server going away under a session: admin_shutdown, crash_shutdown. Class 08
+(connection exceptions) counts too."""
+
+
+def _is_disconnect(exc: BaseException | None) -> bool:
+    """The connection to a server was lost or refused mid-way (not a login refusal)."""
+    if exc is None:
+        return False
+    sqlstate = str(getattr(exc, "sqlstate", None) or "")
+    if sqlstate in _DISCONNECTS or sqlstate.startswith("08"):
+        return True
+    if isinstance(exc, OSError):
+        return True
+    # asyncpg's ConnectionDoesNotExistError / "connection is closed" (an InterfaceError).
+    name = type(exc).__name__
+    return "ConnectionDoesNotExist" in name or "connection is closed" in str(exc)
 
 
 def _is_login_refusal(exc: BaseException) -> bool:

@@ -19,6 +19,7 @@ from mailwatch.web.overview import overview
 from mailwatch.web.ratelimit import FailureLimiter
 from mailwatch.web.sessions import SessionStore
 from mailwatch.web.ticket_actions import ticket_routes
+from mailwatch.web.unavailable import database_away
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -45,7 +46,8 @@ async def security_headers(request: web.Request, handler: Handler) -> web.Stream
 def build_app(host: WebHost) -> web.Application:
     """The web application serving ``host``."""
     app = web.Application(
-        middlewares=[security_headers, access_control], client_max_size=MAX_BODY_BYTES
+        middlewares=[security_headers, database_away, access_control],
+        client_max_size=MAX_BODY_BYTES,
     )
     app[HOST] = host
     app[SESSIONS] = SessionStore(

@@ -54,6 +54,10 @@ def _check_card(check: CheckView, now: datetime, zone: tzinfo | None) -> str:
     what = f'<span class="meta">{esc(check.kind)} · {esc(check.target)}</span>'
     since = when(check.since, now, zone)
     last = when(check.last_run_at, now, zone)
+    if check.node is not None:
+        last += f" on {esc(check.node)}" + (
+            f" ({esc(check.site)})" if check.site and check.site != check.node else ""
+        )
     return f"""<div class="card check">
 <p>{state_badge(check.state.label)} <strong>{esc(check.name)}</strong> {what}{tags}</p>
 <p>{stage}{esc(check.summary or "no result yet")}</p>
