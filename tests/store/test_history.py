@@ -25,7 +25,8 @@ from mailwatch.store.history import (
     check_figures,
     check_sites,
     figure_series,
-    prune_history,
+    history_checks,
+    prune_check_history,
     record_result,
 )
 from mailwatch.store.retry import retrying
@@ -130,14 +131,12 @@ async def test_pruning_keeps_hours_for_history_days_and_five_minutes_for_35_days
     for days in (0, 30, 40, 100):
         at = T0 + timedelta(days=days)
         await add(store, "", result(State.CRITICAL, at, "canary", metrics={"queue": 3}), False)
+    await add(store, "", result(State.OK, T0, "other", metrics={"queue": 1}), False)
     now = T0 + timedelta(days=101)
-    removed = 0
-    while True:
-        async with store.write() as conn:
-            gone = await prune_history(conn, now, history_days=70)
-        if not gone:
-            break
-        removed += gone
+    async with store.read() as conn:
+        assert await history_checks(conn) == ["canary", "other"]
+    async with store.write() as conn:
+        removed = await prune_check_history(conn, "canary", now, history_days=70)
     async with store.read() as conn:
         fine = await figure_series(conn, "canary", "queue", T0, now, 300)
         hourly = await figure_series(conn, "canary", "queue", T0, now, 3600)
@@ -148,3 +147,5 @@ async def test_pruning_keeps_hours_for_history_days_and_five_minutes_for_35_days
     assert [b.start for b in availability] == [T0 + timedelta(days=d) for d in (40, 100)]
     # Per result two figures (queue, duration_s) at two widths, and availability at two.
     assert removed == 3 * (2 + 1) + 2 * (2 + 1)  # 5-minute rows of 3 results, hourly of 2
+    async with store.read() as conn:  # another check's history is its own
+        assert len(await availability_series(conn, "other", T0, now, 300)) == 1

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from mailwatch.alerts.attempt import attempt_event
 from mailwatch.domain.tickets import format_number
 from mailwatch.domain.timeline import EventType
-from mailwatch.store.history import prune_history as prune_history_slice
+from mailwatch.store.history import history_checks, prune_check_history
 from mailwatch.store.outbox import (
     INTERRUPTED,
     Interrupted,
@@ -98,16 +98,18 @@ async def prune(store: Store, now: datetime, retention_days: int) -> int:
 
 async def prune_history(store: Store, now: datetime, history_days: int) -> int:
     """Delete history buckets older than their keeping (``[store] history_days`` for hourly
-    ones, 35 days for 5-minute ones), an hour of bucket starts per transaction so the
-    processor never waits long for the write lock; how many rows went."""
-
-    async def transaction() -> int:
-        async with store.write() as conn:
-            return await prune_history_slice(conn, now, history_days)
-
+    ones, 35 days for 5-minute ones), one check per transaction so the processor never waits
+    long for the write lock; how many rows went."""
+    async with store.read() as conn:
+        checks = await history_checks(conn)
     removed = 0
-    while gone := await retrying("history: deleting old buckets", transaction):
-        removed += gone
+    for check in checks:
+
+        async def transaction(check: str = check) -> int:
+            async with store.write() as conn:
+                return await prune_check_history(conn, check, now, history_days)
+
+        removed += await retrying(f"history of {check}: deleting old buckets", transaction)
     if removed:
         log.info("history: deleted %d bucket(s) past their keeping", removed)
     return removed
