@@ -131,10 +131,14 @@ async def test_pruning_keeps_hours_for_history_days_and_five_minutes_for_35_days
     for days in (0, 30, 40, 100):
         at = T0 + timedelta(days=days)
         await add(store, "", result(State.CRITICAL, at, "canary", metrics={"queue": 3}), False)
-    await add(store, "", result(State.OK, T0, "other", metrics={"queue": 1}), False)
+    # A figure named past the column's length, and one not a number, are left out: the
+    # result itself must still be stored (on PostgreSQL a too long name would fail it).
+    odd = {"queue": 1, "disk_" + "d" * 300 + "_free_bytes": 2.0, "ratio": float("nan")}
+    await add(store, "", result(State.OK, T0, "other", metrics=odd), False)
     now = T0 + timedelta(days=101)
     async with store.read() as conn:
         assert await history_checks(conn) == ["canary", "other"]
+        assert await check_figures(conn, "other") == ["duration_s", "queue"]
     async with store.write() as conn:
         removed = await prune_check_history(conn, "canary", now, history_days=70)
     async with store.read() as conn:

@@ -310,7 +310,7 @@ history_figures = Table(
     "history_figures",
     metadata,
     Column("check_name", String(200), primary_key=True),
-    Column("figure", String(100), primary_key=True),
+    Column("figure", String(255), primary_key=True),
     Column("width_s", Integer, primary_key=True),
     Column("start_s", BigInteger, primary_key=True),
     Column("site", String(64), primary_key=True),
