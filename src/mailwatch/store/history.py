@@ -270,7 +270,7 @@ async def figure_series(
     )
     sums: dict[int, _FigureSum] = {}
     loads = json.loads
-    for start_s, row_site, count, failures, total, low, high, sketch in rows.tuples():
+    for start_s, row_site, count, failures, total, low, high, sketch in rows:
         key = start_s - start_s % width_s
         found = sums.get(key)
         if found is None:
@@ -342,7 +342,7 @@ async def availability_series(
         statement, {"check": check, "width": stored, "first": first, "last": last}
     )
     sums: dict[int, tuple[list[int], dict[str, int], list[str | None]]] = {}
-    for start_s, row_site, *counts, stages in rows.tuples():
+    for start_s, row_site, *counts, stages in rows:
         key = start_s - start_s % width_s
         found = sums.get(key)
         if found is None:
