@@ -12,6 +12,7 @@ from datetime import timedelta
 import pytest
 
 from helpers.builders import T0, result
+from mailwatch.alerts import upkeep
 from mailwatch.domain.history import (
     FigureBucket,
     availability_bucket,
@@ -26,7 +27,6 @@ from mailwatch.store.history import (
     check_sites,
     figure_series,
     history_checks,
-    prune_check_history,
     record_result,
 )
 from mailwatch.store.retry import retrying
@@ -139,8 +139,8 @@ async def test_pruning_keeps_hours_for_history_days_and_five_minutes_for_35_days
     async with store.read() as conn:
         assert await history_checks(conn) == ["canary", "other"]
         assert await check_figures(conn, "other") == ["duration_s", "queue"]
-    async with store.write() as conn:
-        removed = await prune_check_history(conn, "canary", now, history_days=70)
+    # The daemon's hourly pass (the outbox sender's): every check, one transaction each.
+    removed = await upkeep.prune_history(store, now, history_days=70)
     async with store.read() as conn:
         fine = await figure_series(conn, "canary", "queue", T0, now, 300)
         hourly = await figure_series(conn, "canary", "queue", T0, now, 3600)
@@ -150,6 +150,8 @@ async def test_pruning_keeps_hours_for_history_days_and_five_minutes_for_35_days
     assert [b.start for b in hourly] == [T0 + timedelta(days=d) for d in (40, 100)]
     assert [b.start for b in availability] == [T0 + timedelta(days=d) for d in (40, 100)]
     # Per result two figures (queue, duration_s) at two widths, and availability at two.
-    assert removed == 3 * (2 + 1) + 2 * (2 + 1)  # 5-minute rows of 3 results, hourly of 2
-    async with store.read() as conn:  # another check's history is its own
-        assert len(await availability_series(conn, "other", T0, now, 300)) == 1
+    # 5-minute rows of canary's 3 old results, hourly of 2; both of other's (2 figures).
+    assert removed == 3 * (2 + 1) + 2 * (2 + 1) + 2 * (2 + 1)
+    async with store.read() as conn:
+        assert await availability_series(conn, "other", T0, now, 300) == []
+        assert await history_checks(conn) == ["canary"]
