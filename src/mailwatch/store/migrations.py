@@ -327,6 +327,29 @@ def _results_by_site(conn: Connection) -> None:
     table.create(conn)
 
 
+# --------------------------------------------------------------------------------------------
+# Version 8, frozen: the evidence recorded when a ticket opens, for its root-cause pack.
+# --------------------------------------------------------------------------------------------
+
+
+def _create_ticket_evidence(conn: Connection) -> None:
+    meta = MetaData()
+    # The tickets table exists already; this stub only lets the foreign key name it.
+    Table("tickets", meta, Column("number", Integer, primary_key=True))
+    table = Table(
+        "ticket_evidence",
+        meta,
+        Column("id", Integer, primary_key=True, autoincrement=True),
+        Column("ticket", Integer, ForeignKey("tickets.number"), nullable=False),
+        Column("recorded_at", DateTime(timezone=True), nullable=False),
+        Column("kind", String(32), nullable=False),
+        Column("check_name", String(64), nullable=False),
+        Column("data", JSON, nullable=False),
+        Index("ticket_evidence_by_ticket", "ticket", "id"),
+    )
+    table.create(conn)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         1,
@@ -348,6 +371,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         6, "results carry their site; each site's latest state of a voting check", _results_by_site
     ),
+    Migration(8, "evidence recorded when a ticket opens", _create_ticket_evidence),
 )
 LATEST_VERSION = MIGRATIONS[-1].version
 

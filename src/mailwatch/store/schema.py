@@ -303,3 +303,19 @@ check_memory = Table(
 """What a check remembers between runs (``ProbeContext.memory``: the learned deadline's recent
 latencies, canaries still missing, the queue's growth samples), written with each result, so
 the node that takes a check over continues where the last one stopped."""
+
+ticket_evidence = Table(
+    "ticket_evidence",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("ticket", Integer, ForeignKey("tickets.number"), nullable=False),
+    Column("recorded_at", UtcDateTime, nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("check_name", String(64), nullable=False),
+    Column("data", JSON, nullable=False),
+    Index("ticket_evidence_by_ticket", "ticket", "id"),
+)
+"""What was known when a ticket opened, for its root-cause pack (``domain.evidence``): the
+result that opened it and the first failing one, and the latest result of each related check
+(``depends_on`` either way, the same host), queue checks' among them. Written in the opening
+transaction, bounded in size, kept as long as the ticket; results themselves are pruned."""
