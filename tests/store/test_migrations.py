@@ -176,7 +176,7 @@ async def test_a_version_1_database_keeps_its_rows_and_gets_the_outbox_ticket_in
     # of the attempt in flight (none) of version 3; version 4 adds an empty table; version 5
     # adds the node of each result and the sender node and claim lease (none), and three
     # empty tables; version 6 gives results their site (none known) and adds the sites'
-    # states (none).
+    # states (none); version 8 adds the evidence kept with tickets (none).
     assert rows_of(path) == before | {
         "check_results": [(*row, None, None) for row in before["check_results"]],
         "outbox": [(*row, 0, None, None, None) for row in before["outbox"]],
@@ -185,6 +185,7 @@ async def test_a_version_1_database_keeps_its_rows_and_gets_the_outbox_ticket_in
         "leases": [],
         "check_memory": [],
         "site_states": [],
+        "ticket_evidence": [],
     }
     assert [(e.id, e.route, e.status, e.attempts, e.last_error) for e in entries] == [
         (2, "team", "failed", 2, "HTTP 500"),
