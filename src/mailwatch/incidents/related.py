@@ -9,6 +9,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from pydantic import BaseModel as PydanticModel
 from pydantic import SecretStr
 
 from mailwatch.config.node import host_name
@@ -93,7 +94,7 @@ def _collect(value: object, found: list[str], depth: int) -> None:
     elif isinstance(value, dict):
         for item in value.values():
             _collect(item, found, depth + 1)
-    elif hasattr(value, "model_fields") and not isinstance(value, type):
+    elif isinstance(value, PydanticModel):
         for field in type(value).model_fields:
             _collect(getattr(value, field, None), found, depth + 1)
 

@@ -107,7 +107,11 @@ def _related(view: RelatedView, zone: tzinfo | None) -> str:
 
 
 def _figures(values: Mapping[str, Any]) -> str:
-    return ", ".join(f"{key}={value}" for key, value in values.items())
+    return ", ".join(f"{key}={_number(value)}" for key, value in values.items())
+
+
+def _number(value: Any) -> str:
+    return f"{value:g}" if isinstance(value, float) else str(value)
 
 
 def _hops(hops: list[Any]) -> str:
