@@ -40,6 +40,8 @@ class Opened:
     config: MailwatchConfig
     env: dict[str, str]
     opened_at: datetime
+    parked: str
+    """The queue id of the message held in Postfix's queue while the checks ran."""
 
 
 def write_config(tmp: Path, servers: MailServers) -> Path:
@@ -129,12 +131,18 @@ async def _run_and_process(config: MailwatchConfig) -> datetime:
 def opened(mail_servers: MailServers, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Opened]:
     tmp = tmp_path_factory.mktemp("rca")
     env = {**os.environ, PASSWORD_ENV: mail_servers.password}
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv(PASSWORD_ENV, mail_servers.password)
-        config_file = write_config(tmp, mail_servers)
-        config = load_config(config_file)
-        opened_at = asyncio.run(_run_and_process(config))
-        yield Opened(config_file, config, env, opened_at)
+    mail_servers.clear_queue()
+    mail_servers.park_a_message()  # the queue check has something to show
+    try:
+        [parked] = mail_servers.queue_ids("hold")
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setenv(PASSWORD_ENV, mail_servers.password)
+            config_file = write_config(tmp, mail_servers)
+            config = load_config(config_file)
+            opened_at = asyncio.run(_run_and_process(config))
+    finally:
+        mail_servers.clear_queue()
+    yield Opened(config_file, config, env, opened_at, parked)
 
 
 async def _read(config: MailwatchConfig) -> RootCause:
@@ -164,7 +172,8 @@ def test_the_pack_names_the_stage_the_reply_and_the_checks_on_the_same_host(
     assert smtp is not None and smtp["state"] == "ok"
     assert [r.state for r in related["smtp"].window] == [State.OK]
     queue = related["queue"].at_opening
-    assert queue is not None and "total_messages" in queue["figures"]
+    assert queue is not None and queue["figures"]["hold_messages"] == 1
+    assert queue["details"]["oldest_queue_ids"] == [opened.parked]
     assert (rca.sla.response, rca.sla.response_text) == (
         "met",
         "met: responded 5 min after opening",
@@ -209,8 +218,9 @@ def test_show_rca_prints_the_pack(opened: Opened) -> None:
     assert "  smtp (depends_on, service):" in lines
     assert "  queue (same host localhost, queue):" in lines
     assert any(
-        line.startswith("    queue snapshot:") and "total_messages=0" in line for line in lines
+        line.startswith("    queue snapshot:") and "hold_messages=1" in line for line in lines
     )
+    assert f"    oldest queued:    {opened.parked}" in lines
     assert "  response:        met: responded 5 min after opening" in lines
     assert any("ticket_opened" in line for line in lines)
     document = json.loads(mailwatch(opened, "show", "MW-000001", "--rca", "--json"))
@@ -239,4 +249,5 @@ async def test_the_ticket_page_shows_the_root_cause_section(opened: Opened) -> N
     assert "<dt>server reply</dt><dd><code>550 " in section
     assert "<strong>queue</strong> (same host localhost, queue)" in section
     assert "queue snapshot: " in section
+    assert f"oldest queued: {opened.parked}" in section
     assert "met: responded 5 min after opening" in section

@@ -99,6 +99,9 @@ def _related(view: RelatedView, zone: tzinfo | None) -> list[str]:
         lines.append(f"    {label + ':':<17} {data.get('state')} {stage}{data.get('summary', '')}")
         if view.kind == "queue" and data.get("figures"):
             lines.append(f"    {'queue snapshot:':<17} {_figures(data['figures'])}")
+        oldest = (data.get("details") or {}).get("oldest_queue_ids")
+        if isinstance(oldest, list) and oldest:
+            lines.append(f"    {'oldest queued:':<17} {', '.join(map(str, oldest))}")
     else:
         lines.append("    at opening:       no result recorded")
     if not view.window:

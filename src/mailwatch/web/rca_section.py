@@ -92,6 +92,9 @@ def _related(view: RelatedView, zone: tzinfo | None) -> str:
         parts.append(f"at opening: {esc(data.get('state'))} {stage}{esc(data.get('summary', ''))}")
         if view.kind == "queue" and data.get("figures"):
             parts.append(f"queue snapshot: {esc(_figures(data['figures']))}")
+        oldest = (data.get("details") or {}).get("oldest_queue_ids")
+        if isinstance(oldest, list) and oldest:
+            parts.append(f"oldest queued: {esc(', '.join(map(str, oldest)))}")
     if view.window:
         parts.append(f"in the window: {len(view.window)} result(s), {view.failures} failing")
         failing = [r for r in view.window if r.state.label != "ok"][:MAX_FAILING]
