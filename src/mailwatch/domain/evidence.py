@@ -30,7 +30,9 @@ _SECRET_KEY = re.compile(
     r"(?i)pass(word|wd|phrase)?|secret|token|authori[sz]ation|cookie|session|api_?key|"
     r"credential|private"
 )
-_URL_PASSWORD = re.compile(r"(?P<head>[A-Za-z][A-Za-z0-9+.-]*://[^\s:/@]*:)[^\s@/]+@")
+# The scheme's length is bounded so a long string costs linear time (an unbounded one made a
+# 100,000-character detail take seconds).
+_URL_PASSWORD = re.compile(r"(?P<head>[A-Za-z][A-Za-z0-9+.-]{0,30}://[^\s:/@]*:)[^\s@/]+@")
 _QUEUE_ID = re.compile(r"queued as (?P<id>[A-Za-z0-9]+)")
 
 
