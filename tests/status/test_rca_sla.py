@@ -56,6 +56,19 @@ RESOLVED = {"status": TicketStatus.RESOLVED, "resolved_at": T0 + minutes(90)}
             "met: resolved 1 h 30 min after opening",
         ),
         (
+            # Late, though no tick set the flag before the acknowledgement came.
+            {"acknowledged_at": T0 + minutes(65)},
+            T0 + minutes(65),
+            "breached: responded 1 h 5 min after opening, 5 min late",
+            "running: due in 2 h 55 min",
+        ),
+        (
+            {"resolved_at": T0 + minutes(30), "status": TicketStatus.RESOLVED},
+            T0 + minutes(600),
+            "not acknowledged: resolved without an acknowledgement",
+            "met: resolved 30 min after opening",
+        ),
+        (
             {"response_due": None, "resolution_due": None, "plan": None},
             T0,
             "no response target",

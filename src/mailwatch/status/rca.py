@@ -162,15 +162,16 @@ def sla_outcome(t: Ticket, now: datetime) -> SlaOutcome:
     if t.response_due is None:
         response, response_text = "no target", "no response target"
     elif responded is not None:
+        # The flag is set by a tick; a response after the deadline is late even before one ran.
+        late = t.response_breached or responded > t.response_due
         after = f"responded {span((responded - t.opened_at).total_seconds())} after opening"
-        response = "breached" if t.response_breached else "met"
+        response = "breached" if late else "met"
         response_text = f"{response}: {after}" + (
-            f", {span((responded - t.response_due).total_seconds())} late"
-            if t.response_breached
-            else ""
+            f", {span((responded - t.response_due).total_seconds())} late" if late else ""
         )
     elif not t.is_open:
-        response = "breached" if t.response_breached else "not acknowledged"
+        late = t.response_breached or (t.resolved_at is not None and t.resolved_at > t.response_due)
+        response = "breached" if late else "not acknowledged"
         response_text = f"{response}: resolved without an acknowledgement"
     elif now >= t.response_due or t.response_breached:
         response = "breached"
@@ -184,7 +185,8 @@ def sla_outcome(t: Ticket, now: datetime) -> SlaOutcome:
     elif ended is not None:
         how = "mitigated" if t.mitigated_at is not None else "resolved"
         after = f"{how} {span((ended - t.opened_at).total_seconds())} after opening"
-        resolution = "breached" if t.resolution_breached else "met"
+        late = t.resolution_breached or ended > t.resolution_due
+        resolution = "breached" if late else "met"
         resolution_text = f"{resolution}: {after}"
     elif now >= t.resolution_due or t.resolution_breached:
         resolution = "breached"
