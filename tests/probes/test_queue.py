@@ -134,6 +134,8 @@ async def test_held_messages_are_counted(held_queue: MailServers) -> None:
     assert result.metrics["hold_messages"] == 3
     assert result.metrics["deferred_messages"] == 0
     assert 0 <= result.metrics["oldest_age_s"] < 30
+    # Where to start looking: the oldest messages' queue ids, for a ticket's evidence.
+    assert sorted(result.details["oldest_queue_ids"]) == sorted(held_queue.queue_ids("hold"))
 
 
 async def test_total_over_its_critical_level(held_queue: MailServers) -> None:
@@ -416,6 +418,7 @@ def test_postqueue_json_counts_every_queue() -> None:
         total=5,
         parts={"active": 1, "incoming": 2, "deferred": 1, "hold": 1},
         oldest_age_s=900,
+        oldest_ids=("D1", "H1", "M1", "I1", "A1"),
     )
 
 

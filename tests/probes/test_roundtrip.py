@@ -191,6 +191,8 @@ async def test_recipient_rejected_by_postfix(servers: MailServers) -> None:
     result = await run_check(route(servers, rcpt_to="nobody@example.test"))
     assert (result.state, result.stage) == (State.CRITICAL, "smtp_rejected")
     assert "refused nobody@example.test: 550" in result.summary
+    # The server's own words, apart, for the evidence a ticket keeps.
+    assert result.details["server_reply"].startswith("550 ")
 
 
 async def test_smtp_port_closed(servers: MailServers) -> None:
@@ -243,6 +245,8 @@ async def test_held_mail_is_not_delivered_then_reported_late_once(servers: MailS
     assert late["canary"] == held.details["canary"]
     # INTERNALDATE has whole seconds, so the measured delay may fall up to 1 s short.
     assert late["delay_s"] >= 1
+    # Where it waited: its Received hops, Postfix's last.
+    assert late["hops"] and late["hops"][-1]["by"] == "mail.example.test"
 
     again = await run_check(check)
     assert again.state is State.OK, again.summary

@@ -185,7 +185,8 @@ async def test_a_version_1_database_keeps_its_rows_and_gets_the_outbox_ticket_in
     # of the attempt in flight (none) of version 3; version 4 adds an empty table; version 5
     # adds the node of each result and the sender node and claim lease (none), and three
     # empty tables; version 6 gives results their site (none known) and adds the sites'
-    # states (none); version 7 adds the history's two empty tables.
+    # states (none); version 7 adds the history's two empty tables; version 8 the evidence
+    # kept with tickets (none).
     assert rows_of(path) == before | {
         "check_results": [(*row, None, None) for row in before["check_results"]],
         "outbox": [(*row, 0, None, None, None) for row in before["outbox"]],
@@ -196,6 +197,7 @@ async def test_a_version_1_database_keeps_its_rows_and_gets_the_outbox_ticket_in
         "site_states": [],
         "history_figures": [],
         "history_availability": [],
+        "ticket_evidence": [],
     }
     assert [(e.id, e.route, e.status, e.attempts, e.last_error) for e in entries] == [
         (2, "team", "failed", 2, "HTTP 500"),

@@ -13,6 +13,8 @@ from mailwatch.domain.tickets import Ticket, format_number
 if TYPE_CHECKING:
     # Annotations only: the store pulls in SQLAlchemy, which every other command (a
     # `mailwatch check` started per Nagios probe above all) would pay for at start-up.
+    from mailwatch.config.model import MailwatchConfig
+    from mailwatch.status.rca import RootCause
     from mailwatch.store.outbox import OutboxEntry
     from mailwatch.store.tickets import StoredEvent
 
@@ -23,6 +25,12 @@ def add_parser(commands: Any, config_parent: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("ticket", metavar="TICKET", help="ticket number, e.g. MW-000123")
     parser.add_argument("--json", action="store_true", help="print JSON")
+    parser.add_argument(
+        "--rca",
+        action="store_true",
+        help="print the root-cause pack: the first failure, related checks around the opening, "
+        "the evidence recorded then, the timeline and how the SLA ended",
+    )
     parser.set_defaults(handler=run)
 
 
@@ -41,6 +49,8 @@ def run(args: argparse.Namespace) -> int:
         number = parse_number(args.ticket, prefix)
     except ValueError as exc:
         return fail(str(exc), EXIT_BAD_INPUT)
+    if args.rca:
+        return _root_cause(config, number, args.json)
 
     async def work(
         store: Any,
@@ -123,3 +133,25 @@ def _details(
     lines.append("timeline:")
     lines += [event_line(item.event, zone, rows(item)) for item in timeline]
     return "\n".join(lines)
+
+
+def _root_cause(config: MailwatchConfig, number: int, as_json: bool) -> int:
+    from mailwatch.cli.rca_format import rca_text
+    from mailwatch.cli.store_session import EXIT_BAD_INPUT, fail, with_store
+    from mailwatch.domain.time import display_zone
+    from mailwatch.status.rca import rca_document, read_root_cause
+
+    prefix = config.incidents.ticket_prefix
+    now = datetime.now(UTC)
+
+    async def work(store: Any) -> RootCause | None:
+        return await read_root_cause(store, config, number, now)
+
+    rca = with_store(config, work)
+    if rca is None:
+        return fail(f"there is no ticket {format_number(number, prefix)}", EXIT_BAD_INPUT)
+    if as_json:
+        print(json.dumps(rca_document(rca, prefix), indent=2))
+    else:
+        print(rca_text(rca, prefix, display_zone(config.incidents.timezone)))
+    return 0

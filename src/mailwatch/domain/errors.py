@@ -87,12 +87,15 @@ class ProbeFailure(MailwatchError):
         summary: str,
         state: State = State.CRITICAL,
         metrics: Mapping[str, float] | None = None,
+        reply: str | None = None,
     ) -> None:
         super().__init__(summary)
         self.stage = stage
         self.summary = summary
         self.state = state
         self.metrics = dict(metrics or {})
+        self.reply = reply
+        """The server's own reply that ended the run (``550 5.1.1 …``), when one did."""
 
 
 class SmtpUnreachable(MailwatchError):

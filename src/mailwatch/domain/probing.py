@@ -98,6 +98,8 @@ class ProbeContext:
         )
 
     def failed(self, failure: ProbeFailure, **details: Any) -> CheckResult:
+        if failure.reply is not None:
+            details = {**details, "server_reply": failure.reply}
         return self.result(
             failure.state,
             failure.summary,

@@ -28,6 +28,7 @@ from mailwatch.domain.tickets import Ticket, dedup_key, format_number
 from mailwatch.domain.time import iso
 from mailwatch.domain.timeline import EventType
 from mailwatch.incidents.engine import Decision, EngineContext, annotate, evaluate, on_tick
+from mailwatch.incidents.evidence import record_opening
 from mailwatch.incidents.policy import IncidentPolicy, policy_for
 from mailwatch.incidents.vote import Vote, count_votes, voted_policy, voted_result, window_s
 from mailwatch.store.checks import insert_result, load_state, save_state
@@ -140,7 +141,7 @@ async def process_result(
                     conn, config, check, result, vantage, state, context, now, result_id
                 )
             decision = evaluate(state, result, policy, now, context)
-            return await write_decision(conn, config, decision, now, result_id)
+            return await write_decision(conn, config, decision, now, result_id, result)
 
     return await retrying(f"check {result.check}", transaction)
 
@@ -171,7 +172,7 @@ async def _vote(
         outcome = ProcessOutcome(state, result_id=result_id)
     else:
         decision = evaluate(state, told, voted_policy(policy), now, context)
-        outcome = await write_decision(conn, config, decision, now, result_id)
+        outcome = await write_decision(conn, config, decision, now, result_id, result)
     held = outcome.state.ticket is not None or outcome.state.reported_to_parent is not None
     return replace(outcome, vote=vote, site_awaits=mine.failing and not held)
 
@@ -249,9 +250,11 @@ async def write_decision(
     decision: Decision,
     now: datetime,
     result_id: int | None,
+    result: CheckResult | None = None,
 ) -> ProcessOutcome:
     """Write a decision inside the caller's transaction: tickets before the events that point
-    at them, then the state, the events and the outbox rows the planner asks for."""
+    at them, then the state, the events and the outbox rows the planner asks for, and, when
+    ``result`` opened a ticket, the evidence of its root-cause pack."""
     opened = decision.opened
     if opened is not None:
         await take_number(conn, opened.number)
@@ -259,6 +262,8 @@ async def write_decision(
         await save_ticket(conn, changed, now)
     await save_state(conn, decision.state, now, result_id)
     stored = await insert_events(conn, decision.events, result_id)
+    if opened is not None and result is not None:
+        await record_opening(conn, config, opened.number, result, now)
     rows: list[OutboxRow] = []
     own = {ticket.number: ticket for ticket in decision.tickets}
     by_ticket: dict[int | None, list[StoredEvent]] = {}

@@ -156,6 +156,7 @@ async def _bearer_auth(
             "smtp_auth",
             f"{where} refused the {mechanism} login of {login.username}: {reply}"
             + (f" ({challenge})" if challenge else ""),
+            reply=reply,
         )
 
 
@@ -168,22 +169,30 @@ def _translate(ctx: ProbeContext, where: str, timeout_s: float) -> Iterator[None
     except ProbeFailure:
         raise
     except aiosmtplib.SMTPAuthenticationError as exc:
-        raise ProbeFailure("smtp_auth", f"{where} refused the login: {_reply(exc)}") from None
+        raise ProbeFailure(
+            "smtp_auth", f"{where} refused the login: {_reply(exc)}", reply=_reply(exc)
+        ) from None
     except (aiosmtplib.SMTPSenderRefused, aiosmtplib.SMTPRecipientRefused) as exc:
         who = exc.sender if isinstance(exc, aiosmtplib.SMTPSenderRefused) else exc.recipient
-        raise ProbeFailure("smtp_rejected", f"{where} refused {who}: {_reply(exc)}") from None
+        raise ProbeFailure(
+            "smtp_rejected", f"{where} refused {who}: {_reply(exc)}", reply=_reply(exc)
+        ) from None
     except aiosmtplib.SMTPDataError as exc:
-        raise ProbeFailure("smtp_rejected", f"{where} refused the message: {_reply(exc)}") from None
+        raise ProbeFailure(
+            "smtp_rejected", f"{where} refused the message: {_reply(exc)}", reply=_reply(exc)
+        ) from None
     except aiosmtplib.SMTPServerDisconnected as exc:
         raise ProbeFailure(stage, f"{where} closed the connection during {stage}: {exc}") from None
     except aiosmtplib.SMTPTimeoutError:
         raise ProbeFailure(stage, no_answer(where, timeout_s, stage)) from None
     except aiosmtplib.SMTPConnectResponseError as exc:
         raise ProbeFailure(
-            "smtp_connect", f"{where} greeted with an error: {_reply(exc)}"
+            "smtp_connect", f"{where} greeted with an error: {_reply(exc)}", reply=_reply(exc)
         ) from None
     except aiosmtplib.SMTPResponseException as exc:
-        raise ProbeFailure(stage, f"{where} answered {_reply(exc)} during {stage}") from None
+        raise ProbeFailure(
+            stage, f"{where} answered {_reply(exc)} during {stage}", reply=_reply(exc)
+        ) from None
     except Exception as exc:
         if is_tls_error(exc):
             raise ProbeFailure("smtp_tls", describe_tls_error(exc, where)) from None

@@ -374,6 +374,29 @@ def _create_history(conn: Connection) -> None:
     meta.create_all(conn, checkfirst=False)
 
 
+# --------------------------------------------------------------------------------------------
+# Version 8, frozen: the evidence recorded when a ticket opens, for its root-cause pack.
+# --------------------------------------------------------------------------------------------
+
+
+def _create_ticket_evidence(conn: Connection) -> None:
+    meta = MetaData()
+    # The tickets table exists already; this stub only lets the foreign key name it.
+    Table("tickets", meta, Column("number", Integer, primary_key=True))
+    table = Table(
+        "ticket_evidence",
+        meta,
+        Column("id", Integer, primary_key=True, autoincrement=True),
+        Column("ticket", Integer, ForeignKey("tickets.number"), nullable=False),
+        Column("recorded_at", DateTime(timezone=True), nullable=False),
+        Column("kind", String(32), nullable=False),
+        Column("check_name", String(64), nullable=False),
+        Column("data", JSON, nullable=False),
+        Index("ticket_evidence_by_ticket", "ticket", "id"),
+    )
+    table.create(conn)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         1,
@@ -398,6 +421,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         7, "history: 5-minute and 1-hour buckets per check, figure and site", _create_history
     ),
+    Migration(8, "evidence recorded when a ticket opens", _create_ticket_evidence),
 )
 LATEST_VERSION = MIGRATIONS[-1].version
 

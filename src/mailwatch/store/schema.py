@@ -349,3 +349,19 @@ history_availability = Table(
 )
 """One check's results over one bucket by state, in quiet periods by state, and failed ones by
 stage (compact JSON, stage to count): ``domain.history.AvailabilityBucket``."""
+
+ticket_evidence = Table(
+    "ticket_evidence",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("ticket", Integer, ForeignKey("tickets.number"), nullable=False),
+    Column("recorded_at", UtcDateTime, nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("check_name", String(64), nullable=False),
+    Column("data", JSON, nullable=False),
+    Index("ticket_evidence_by_ticket", "ticket", "id"),
+)
+"""What was known when a ticket opened, for its root-cause pack (``domain.evidence``): the
+result that opened it and the first failing one, and the latest result of each related check
+(``depends_on`` either way, the same host), queue checks' among them. Written in the opening
+transaction, bounded in size, kept as long as the ticket; results themselves are pruned."""

@@ -13,6 +13,7 @@ from mailwatch.status.ticket import TicketDetail, read_ticket_detail
 from mailwatch.web.clocks import countdown, when
 from mailwatch.web.html import Viewer, esc, hidden_csrf, page
 from mailwatch.web.keys import HOST, session_of
+from mailwatch.web.rca_section import rca_section
 
 FLASH = {
     "acknowledged": "Acknowledged.",
@@ -185,6 +186,7 @@ def render_ticket(
     *,
     flash: str | None = None,
     error: str | None = None,
+    sections: str = "",
 ) -> str:
     t = detail.ticket
     number = format_number(t.number, prefix)
@@ -201,7 +203,8 @@ def render_ticket(
 <h2>Timeline</h2>
 {_timeline(detail, zone)}
 <h2>Notices</h2>
-{_notices(detail, now, zone)}"""
+{_notices(detail, now, zone)}
+{sections}"""
     return page(number, body, viewer)
 
 
@@ -213,14 +216,16 @@ async def ticket_page(request: web.Request) -> web.Response:
         raise web.HTTPNotFound(text="no such ticket")
     session = session_of(request)
     assert session is not None  # login-only page
+    zone = display_zone(host.config.incidents.timezone)
     return web.Response(
         text=render_ticket(
             detail,
             host.config.incidents.ticket_prefix,
-            display_zone(host.config.incidents.timezone),
+            zone,
             Viewer(session.user, session.csrf),
             datetime.now(UTC),
             flash=FLASH.get(request.query.get("done", "")),
+            sections=await rca_section(host, number, datetime.now(UTC), zone),
         ),
         content_type="text/html",
     )

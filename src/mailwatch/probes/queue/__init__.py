@@ -88,6 +88,8 @@ async def probe(check: QueueCheckBase, ctx: ProbeContext) -> CheckResult:
     if growth is not None:
         metrics["growth_per_min"] = growth
     details: dict[str, Any] = {"findings": [f.stage for f in findings]}
+    if snapshot.oldest_ids:
+        details["oldest_queue_ids"] = list(snapshot.oldest_ids)
     if snapshot.bad_lines:
         details["unreadable_lines"] = [line.number for line in snapshot.bad_lines[:20]]
     return ctx.result(

@@ -6,6 +6,7 @@ output and the time in; tests feed it captured output.
 
 from __future__ import annotations
 
+import heapq
 import json
 import re
 from collections.abc import Mapping, Sequence
@@ -61,6 +62,12 @@ class QueueSnapshot:
     parts: Mapping[str, int] = field(default_factory=dict)
     oldest_age_s: float | None = None
     bad_lines: tuple[BadLine, ...] = ()
+    oldest_ids: tuple[str, ...] = ()
+    """The queue ids of the oldest messages, oldest first (at most ``OLDEST_IDS``; Postfix)."""
+
+
+OLDEST_IDS = 5
+"""How many of the oldest messages' queue ids a snapshot names: where to start looking."""
 
 
 def parse_postqueue_json(text: str, now: float) -> QueueSnapshot:
@@ -75,6 +82,7 @@ def parse_postqueue_json(text: str, now: float) -> QueueSnapshot:
     counts = dict.fromkeys(POSTFIX_QUEUES, 0)
     oldest: float | None = None
     bad: list[BadLine] = []
+    aged: list[tuple[float, str]] = []
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
@@ -94,6 +102,8 @@ def parse_postqueue_json(text: str, now: float) -> QueueSnapshot:
         counts[message["queue_name"]] += 1
         arrival = float(message["arrival_time"])
         oldest = arrival if oldest is None else min(oldest, arrival)
+        if isinstance(queue_id := message.get("queue_id"), str):
+            aged.append((arrival, queue_id))
     parts = {
         "active": counts["active"],
         "incoming": counts["incoming"] + counts["maildrop"],
@@ -105,6 +115,7 @@ def parse_postqueue_json(text: str, now: float) -> QueueSnapshot:
         parts=parts,
         oldest_age_s=None if oldest is None else max(0.0, now - oldest),
         bad_lines=tuple(bad),
+        oldest_ids=tuple(queue_id for _, queue_id in heapq.nsmallest(OLDEST_IDS, aged)),
     )
 
 

@@ -597,7 +597,8 @@ async def _sweep_folder(
             continue
         if site is not None and found.site != site:
             continue
-        if _sweeps(check, ctx, found, folder, fetched.internal_date, now, report):
+        received = [str(value) for value in fetched.headers.get_all("Received") or []]
+        if _sweeps(check, ctx, found, folder, fetched.internal_date, now, report, received):
             doomed.append(uid)
     return doomed
 
@@ -610,9 +611,11 @@ def _sweeps(
     arrived: datetime | None,
     now: datetime,
     report: SweepReport,
+    received: list[str],
 ) -> bool:
     """Whether one earlier canary of this check goes: a late one (its run gave up on it, or
-    it took longer than ``deadline_s``) is reported and learned from, a stale one counted."""
+    it took longer than ``deadline_s``) is reported, with its Received hops, and learned
+    from; a stale one counted."""
     delay_s = (arrived - found.sent_at).total_seconds() if arrived else None
     pending = _pending(ctx)
     # INTERNALDATE has whole seconds: the arrival lies within [date, date + 1 s).
@@ -621,7 +624,7 @@ def _sweeps(
             pending.remove(found.id)
         if folder == check.imap.mailbox and delay_s is not None:
             _learn_from_late(ctx.memory, check, delay_s)
-        report.late.append(_late_entry(found, folder, arrived, delay_s))
+        report.late.append(_late_entry(found, folder, arrived, delay_s, received))
         return True
     if (now - found.sent_at).total_seconds() > check.sweep_after_s:
         report.removed_orphans += 1
@@ -630,14 +633,21 @@ def _sweeps(
 
 
 def _late_entry(
-    found: Canary, folder: str, arrived: datetime | None, delay_s: float | None
+    found: Canary,
+    folder: str,
+    arrived: datetime | None,
+    delay_s: float | None,
+    received: list[str],
 ) -> dict[str, Any]:
+    # The hops say where a late canary waited; a ticket's evidence keeps them.
+    hops = hops_from_headers(received, found.sent_at)
     return {
         "canary": found.id,
         "folder": folder,
         "sent_at": found.sent_at.isoformat(timespec="seconds"),
         "arrived_at": arrived.isoformat() if arrived else None,
         "delay_s": None if delay_s is None else round(delay_s, 1),
+        "hops": [hop.to_dict() for hop in hops],
     }
 
 
