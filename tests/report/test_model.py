@@ -15,7 +15,7 @@ from mailwatch.report.model import (
     Outcome,
     Percentiles,
     Sample,
-    StateCounts,
+    BucketCounts,
     Window,
     build_report,
     layout_for,
@@ -35,7 +35,7 @@ def windows() -> list[Window]:
     return [Window("sunday", lo, hi) for lo, hi in SUNDAYS.occurrences(YEAR, END)]
 
 
-def hourly_year() -> list[StateCounts]:
+def hourly_year() -> list[BucketCounts]:
     """60 results an hour; critical all through every Sunday window (left out), a 3-hour
     outage on 10 March, half an hour on 1 July, an hour of warnings on 5 May, and 6 hours of
     no results on 1 September."""
@@ -51,13 +51,13 @@ def hourly_year() -> list[StateCounts]:
         if gap_start <= at < gap_start + 6 * HOUR:
             pass
         elif at in maintenance or at in outage:
-            buckets.append(StateCounts(at, 3600, critical=60, stages={"smtp_connect": 60}))
+            buckets.append(BucketCounts(at, 3600, critical=60, stages={"smtp_connect": 60}))
         elif at == half:
-            buckets.append(StateCounts(at, 3600, ok=30, critical=30, stages={"mx_lookup": 30}))
+            buckets.append(BucketCounts(at, 3600, ok=30, critical=30, stages={"mx_lookup": 30}))
         elif at == warned:
-            buckets.append(StateCounts(at, 3600, warning=60))
+            buckets.append(BucketCounts(at, 3600, warning=60))
         else:
-            buckets.append(StateCounts(at, 3600, ok=59, unknown=1))
+            buckets.append(BucketCounts(at, 3600, ok=59, unknown=1))
         at += HOUR
     return buckets
 

@@ -44,7 +44,7 @@ def layout_for(start: datetime, end: datetime) -> Layout:
 
 
 @dataclass(frozen=True, slots=True)
-class StateCounts:
+class BucketCounts:
     """One rollup bucket of a check's results: how many ended in each state, and the failed
     ones by stage."""
 
@@ -99,11 +99,14 @@ class CheckHistory:
     name: str
     kind: str
     target: str
-    states: Sequence[StateCounts] = ()
+    states: Sequence[BucketCounts] = ()
     latency_figure: str | None = None
     latency: Sequence[Percentiles] = ()
     maintenance: Sequence[Window] = ()
     tickets: Sequence[Ticket] = ()
+    interval_s: float = 0.0
+    """How often the check runs: a bucket with results stands for this long (at least its
+    width), as the check said nothing more until its next run."""
     days_left: Sequence[Sample] = ()
     """tls checks: the certificate's days left, one reading per bucket (its minimum)."""
     listings: Sequence[Sample] = ()
@@ -298,22 +301,27 @@ def _overlap(spans: list[tuple[float, float]], starts: list[float], lo: float, h
 
 
 def _availability(
-    states: Sequence[StateCounts],
+    states: Sequence[BucketCounts],
     spans: list[tuple[float, float]],
     lo: datetime,
     hi: datetime,
+    interval_s: float = 0.0,
 ) -> Availability:
     """Availability of ``[lo, hi)`` from the buckets starting in it. A bucket's time outside
     maintenance is split between down, degraded and up in the ratio of its results (unknown
-    results left out: they could not tell)."""
+    results left out: they could not tell). ``states``: sorted by start."""
     starts = [s for s, _ in spans]
     lo_t, hi_t = lo.timestamp(), hi.timestamp()
     measured = down = degraded = 0.0
-    for bucket in states:
+    for i, bucket in enumerate(states):
         b_lo = bucket.start.timestamp()
         if not lo_t <= b_lo < hi_t or bucket.known == 0:
             continue
-        b_hi = min(b_lo + bucket.width_s, hi_t)
+        # A check run less often than the buckets are wide speaks for its whole interval, up
+        # to the next bucket with results.
+        following = states[i + 1].start.timestamp() if i + 1 < len(states) else hi_t
+        reach = b_lo + max(bucket.width_s, min(interval_s, following - b_lo))
+        b_hi = min(reach, hi_t)
         kept = (b_hi - b_lo) - _overlap(spans, starts, b_lo, b_hi)
         if kept <= 0:
             continue
@@ -335,7 +343,11 @@ def _periods(
     found = []
     for lo, hi, label in periods:
         inside = states[bisect.bisect_left(keys, lo) : bisect.bisect_left(keys, hi)]
-        found.append(PeriodAvailability(lo, hi, label, _availability(inside, spans, lo, hi)))
+        found.append(
+            PeriodAvailability(
+                lo, hi, label, _availability(inside, spans, lo, hi, history.interval_s)
+            )
+        )
     return found
 
 
