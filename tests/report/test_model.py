@@ -10,12 +10,12 @@ import pytest
 from mailwatch.config.maintenance import MaintenanceWindowConfig
 from mailwatch.domain.tickets import Ticket, TicketStatus
 from mailwatch.report.model import (
+    BucketCounts,
     CheckHistory,
     Layout,
     Outcome,
     Percentiles,
     Sample,
-    BucketCounts,
     Window,
     build_report,
     layout_for,
