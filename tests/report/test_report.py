@@ -128,7 +128,7 @@ def test_markdown_and_html_say_the_figures(config_file: Path, tmp_path: Path) ->
     assert "# Health report 2025-01-01 to 2025-12-31" in md.stdout
     assert f"| mx-main | mx | {ratio} |" in md.stdout
     assert "| MW-000002 | 2 | 2025-05-05 12:30 UTC | gold | breached | breached |" in md.stdout
-    assert "| 2025-06-15 00:00 UTC | -1.2 | 259.0 |" in md.stdout
+    assert "| 2025-06-15 00:00 UTC | -1.8 | 259.0 |" in md.stdout
     out = tmp_path / "year.html"
     html = mailwatch(config_file, "report", "--from", "2025-01-01", "--to", "2025-12-31",
                      "--check", "mx-main", "--output", str(out))  # fmt: skip
