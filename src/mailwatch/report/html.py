@@ -21,9 +21,8 @@ def _table(table: Table) -> str:
     body = "".join(
         "<tr>" + "".join(f"<td>{escape(c)}</td>" for c in row) + "</tr>" for row in table.rows
     )
-    return (
-        f'<table class="report-table"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
-    )
+    css = "report-table report-grid" if table.compact else "report-table"
+    return f'<table class="{css}"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
 
 
 def _section(section: Section) -> str:

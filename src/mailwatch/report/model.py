@@ -11,7 +11,7 @@ import bisect
 import enum
 import itertools
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta, tzinfo
 
@@ -211,6 +211,10 @@ class CheckReport:
     expires_at: datetime | None
     """The certificate's end as last read (reading time + days left)."""
     blocklisted: Sequence[Episode]
+    days_left: Sequence[Sample] = ()
+    """The certificate's days left, one reading a day (the day's lowest), for its chart."""
+    listings: Sequence[Sample] = ()
+    """Blocklist listings, one reading a day (the day's highest), for its chart."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -484,4 +488,16 @@ def _check_report(
         expiries=_episodes(days_left, 0.0, above=False),
         expires_at=expires_at,
         blocklisted=_episodes(history.listings, 0.0, above=True),
+        days_left=_daily(days_left, min),
+        listings=_daily(history.listings, max),
     )
+
+
+def _daily(samples: Sequence[Sample], pick: Callable[[float, float], float]) -> list[Sample]:
+    """One reading per UTC day (a year's chart needs no more), ``pick`` choosing which."""
+    days: dict[date, Sample] = {}
+    for sample in samples:
+        day = sample.at.astimezone(UTC).date()
+        found = days.get(day)
+        days[day] = sample if found is None else Sample(found.at, pick(found.value, sample.value))
+    return [days[day] for day in sorted(days)]

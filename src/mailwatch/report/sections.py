@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, tzinfo
+from datetime import date, datetime, timedelta, tzinfo
 
+from mailwatch.charts import Chart, Point, Series, Shade, ShadeKind, render_svg
 from mailwatch.domain.tickets import format_number
 from mailwatch.domain.time import SpanStyle, span
-from mailwatch.report.charts import bar_chart, line_chart
 from mailwatch.report.model import (
     Availability,
     CheckReport,
@@ -17,6 +17,8 @@ from mailwatch.report.model import (
     Layout,
     Outcome,
     PeriodAvailability,
+    Sample,
+    Window,
 )
 
 
@@ -24,6 +26,8 @@ from mailwatch.report.model import (
 class Table:
     headers: tuple[str, ...]
     rows: Sequence[tuple[str, ...]]
+    compact: bool = False
+    """Many narrow columns (checks × months): HTML sets it small to fit a page."""
 
 
 @dataclass(slots=True)
@@ -123,28 +127,87 @@ def summary(report: HealthReport) -> list[Section]:
                     (c.name, *(percent(p.availability.ratio) for p in c.months))
                     for c in report.checks
                 ],
+                compact=True,
             )
         )
         found.append(grid)
     return found
 
 
-def _bars_chart(check: CheckReport, bars: Sequence[PeriodAvailability]) -> str:
-    ratios = [p.availability.ratio for p in bars]
-    present = [r for r in ratios if r is not None]
-    lowest = min(present, default=1.0)
-    # Start the axis where the worst bar still shows: 99 % .. 100 % for a good year.
-    lo = 0.99 if lowest >= 0.99 else 0.9 if lowest >= 0.9 else 0.0
-    labels = [p.label[5:] if len(p.label) > 7 else p.label for p in bars]
-    return bar_chart(
-        labels,
-        [None if r is None else r * 100 for r in ratios],
-        lo=lo * 100,
-        hi=100.0,
-        fmt="{:.2f} %" if lo else "{:.0f} %",
-        title=f"{check.name}: availability per {'day' if len(labels[0]) == 5 else 'month'}"
-        if labels
-        else check.name,
+def _step_s(periods: Sequence[PeriodAvailability]) -> float:
+    return max(((p.end - p.start).total_seconds() for p in periods), default=86400.0)
+
+
+def _downtime_chart(check: CheckReport, report: HealthReport) -> str:
+    """Down time per day (monthly layout) or month (yearly), tickets and maintenance shaded."""
+    bars = check.bars
+    per = "day" if report.layout is Layout.MONTHLY else "month"
+    shades = [Shade(ShadeKind.MAINTENANCE, w.start, w.end, w.name) for w in check.maintenance]
+    shades += [
+        Shade(ShadeKind.TICKET, t.ticket.opened_at, t.ticket.resolved_at, "ticket")
+        for t in check.tickets
+    ]
+    return render_svg(
+        Chart(
+            title=f"{check.name}: down time per {per}",
+            unit="s",
+            start=report.start,
+            end=report.end,
+            series=[
+                Series(
+                    "down",
+                    [
+                        Point(p.start, p.availability.down_s if p.availability.measured_s else None)
+                        for p in bars
+                    ],
+                    _step_s(bars),
+                )
+            ],
+            shades=shades,
+            zone=report.zone,
+            ident=f"down-{check.name}",
+        )
+    )
+
+
+def _latency_chart(check: CheckReport, report: HealthReport) -> str:
+    starts = [_month_start(p.month, report) for p in check.latency]
+    points = {
+        "p50": [Point(at, p.p50) for at, p in zip(starts, check.latency, strict=True)],
+        "p95": [Point(at, p.p95) for at, p in zip(starts, check.latency, strict=True)],
+        "p99": [Point(at, p.p99) for at, p in zip(starts, check.latency, strict=True)],
+    }
+    return render_svg(
+        Chart(
+            title=f"{check.name}: {check.latency_figure} by month",
+            unit="s",
+            start=report.start,
+            end=report.end,
+            series=[Series(name, found, 32 * 86400) for name, found in points.items()],
+            zone=report.zone,
+            ident=f"latency-{check.name}",
+        )
+    )
+
+
+def _month_start(month: date, report: HealthReport) -> datetime:
+    at = datetime(month.year, month.month, 1, tzinfo=report.zone)
+    return max(at, report.start)
+
+
+def _figure_chart(
+    check: CheckReport, report: HealthReport, label: str, unit: str, samples: Sequence[Sample]
+) -> str:
+    return render_svg(
+        Chart(
+            title=f"{check.name}: {label}",
+            unit=unit,
+            start=report.start,
+            end=report.end,
+            series=[Series(label, [Point(s.at, s.value) for s in samples], 3600 * 24)],
+            zone=report.zone,
+            ident=f"{unit}-{check.name}",
+        )
     )
 
 
@@ -154,7 +217,7 @@ def check_sections(check: CheckReport, report: HealthReport) -> list[Section]:
     head.lines.append(f"Kind {check.kind}, target {check.target}.")
     head.lines.append(_availability_words(check.availability))
     if check.bars:
-        head.charts.append(_bars_chart(check, check.bars))
+        head.charts.append(_downtime_chart(check, report))
     head.tables.append(
         Table(
             ("period", "availability", "down", "degraded", "maintenance", "not measured"),
@@ -197,19 +260,7 @@ def check_sections(check: CheckReport, report: HealthReport) -> list[Section]:
                 )
             )
             if len(check.latency) > 1:
-                labels = [p.month.strftime("%Y-%m") for p in check.latency]
-                latency.charts.append(
-                    line_chart(
-                        labels,
-                        [
-                            ("p50", [p.p50 for p in check.latency]),
-                            ("p95", [p.p95 for p in check.latency]),
-                            ("p99", [p.p99 for p in check.latency]),
-                        ],
-                        fmt="{:.2f} s",
-                        title=f"{check.name}: {check.latency_figure} percentiles by month",
-                    )
-                )
+                latency.charts.append(_latency_chart(check, report))
         else:
             latency.lines.append("No results in the period.")
         found.append(latency)
@@ -266,23 +317,24 @@ def check_sections(check: CheckReport, report: HealthReport) -> list[Section]:
     if check.maintenance:
         windows = Section(f"Maintenance windows ({len(check.maintenance)})", level=3)
         windows.lines.append("Left out of availability.")
-        shown = check.maintenance[:50]
+        by_name: dict[str, list[Window]] = {}
+        for window in check.maintenance:
+            by_name.setdefault(window.name, []).append(window)
         windows.tables.append(
             Table(
-                ("window", "start", "end", "length"),
+                ("window", "times", "in all", "first", "last"),
                 [
                     (
-                        w.name,
-                        when(w.start, zone),
-                        when(w.end, zone),
-                        duration((w.end - w.start).total_seconds()),
+                        name,
+                        str(len(times)),
+                        duration(sum((w.end - w.start).total_seconds() for w in times)),
+                        when(times[0].start, zone),
+                        when(times[-1].start, zone),
                     )
-                    for w in shown
+                    for name, times in by_name.items()
                 ],
             )
         )
-        if len(check.maintenance) > len(shown):
-            windows.lines.append(f"… and {len(check.maintenance) - len(shown)} more.")
         found.append(windows)
 
     if check.kind == "tls":
@@ -291,6 +343,8 @@ def check_sections(check: CheckReport, report: HealthReport) -> list[Section]:
             f"Expires {when(check.expires_at, zone)} as last read; "
             f"{len(check.renewals)} renewal(s), {len(check.expiries)} time(s) expired."
         )
+        if check.days_left:
+            cert.charts.append(_figure_chart(check, report, "days left", "days", check.days_left))
         if check.renewals:
             cert.tables.append(
                 Table(
@@ -315,6 +369,10 @@ def check_sections(check: CheckReport, report: HealthReport) -> list[Section]:
 
     if check.kind == "dnsbl":
         listed = Section(f"Blocklist episodes ({len(check.blocklisted)})", level=3)
+        if check.listings:
+            listed.charts.append(
+                _figure_chart(check, report, "listings", "listings", check.listings)
+            )
         if check.blocklisted:
             listed.tables.append(
                 Table(
