@@ -231,9 +231,12 @@ def check_sections(check: CheckReport, report: HealthReport) -> list[Section]:
                     duration(p.availability.unmeasured_s),
                 )
                 for p in check.bars
+                # A month's days: those with anything to say.
                 if report.layout is Layout.YEARLY
                 or p.availability.down_s
+                or p.availability.degraded_s
                 or p.availability.maintenance_s
+                or p.availability.unmeasured_s
             ],
         )
     )
