@@ -10,9 +10,9 @@ from datetime import UTC, date, datetime, tzinfo
 
 from mailwatch.config.checks.base import CheckBase
 from mailwatch.config.model import MailwatchConfig
-from mailwatch.domain.history import DURATION_FIGURE, HOUR_WIDTH_S, FigureBucket, Sketch
+from mailwatch.domain.history import DURATION_FIGURE, HOUR_WIDTH_S, Sketch
 from mailwatch.report.model import BucketCounts, CheckHistory, Percentiles, Sample, Window
-from mailwatch.store.history import availability_series, figure_series
+from mailwatch.store.history_rows import HourFigure, hourly_figure, hourly_states
 from mailwatch.store.store import Store
 from mailwatch.store.tickets import tickets_opened_between
 
@@ -44,20 +44,21 @@ def month_starts(start: datetime, end: datetime, zone: tzinfo) -> list[datetime]
 
 
 def monthly_percentiles(
-    buckets: Sequence[FigureBucket], starts: Sequence[datetime], zone: tzinfo
+    hours: Sequence[HourFigure], starts: Sequence[datetime], zone: tzinfo
 ) -> list[Percentiles]:
-    """The buckets' sketches added up per month (``starts`` from ``month_starts``), and each
+    """The hours' sketches added up per month (``starts`` from ``month_starts``), and each
     month's p50, p95 and p99 read from its sum: within the sketch's relative error
     (``domain.history.RELATIVE_ERROR``) of the true percentiles of the month's values."""
+    starts_s = [at.timestamp() for at in starts]
     months: dict[int, tuple[dict[str, int], int, float, float]] = {}
-    for bucket in buckets:
-        index = bisect.bisect_right(starts, bucket.start) - 1
-        if index < 0:
+    for hour in hours:
+        index = bisect.bisect_right(starts_s, hour.start_s) - 1
+        if index < 0 or hour.bins is None:
             continue
         bins, count, total, peak = months.get(index, ({}, 0, 0.0, float("-inf")))
-        for key, n in bucket.sketch.bins.items():
+        for key, n in hour.bins.items():
             bins[key] = bins.get(key, 0) + n
-        months[index] = (bins, count + bucket.count, total + bucket.total, max(peak, bucket.max))
+        months[index] = (bins, count + hour.count, total + hour.total, max(peak, hour.max))
     found = []
     for index in sorted(months):
         bins, count, total, peak = months[index]
@@ -77,6 +78,10 @@ def monthly_percentiles(
             )
         )
     return found
+
+
+def _at(start_s: int) -> datetime:
+    return datetime.fromtimestamp(start_s, UTC)
 
 
 def _windows(config: MailwatchConfig, check: str, start: datetime, end: datetime) -> list[Window]:
@@ -108,26 +113,26 @@ async def load_histories(
         for check in checks:
             states = [
                 BucketCounts(
-                    b.start,
-                    b.width_s,
-                    b.states.ok,
-                    b.states.warning,
-                    b.states.critical,
-                    b.states.unknown,
-                    b.stages,
+                    _at(h.start_s),
+                    HOUR_WIDTH_S,
+                    h.ok,
+                    h.warning,
+                    h.critical,
+                    h.unknown,
+                    h.stages,
                 )
-                for b in await availability_series(conn, check.name, start, end, HOUR_WIDTH_S)
+                for h in await hourly_states(conn, check.name, start, end)
             ]
             figure = latency_figure(check)
-            latency = await figure_series(conn, check.name, figure, start, end, HOUR_WIDTH_S)
+            latency = await hourly_figure(conn, check.name, figure, start, end, sketch=True)
             days_left: list[Sample] = []
             listings: list[Sample] = []
             if check.kind == "tls":
-                series = await figure_series(conn, check.name, DAYS_LEFT, start, end, HOUR_WIDTH_S)
-                days_left = [Sample(b.start, b.min) for b in series]
+                hours = await hourly_figure(conn, check.name, DAYS_LEFT, start, end, sketch=False)
+                days_left = [Sample(_at(h.start_s), h.min) for h in hours]
             if check.kind == "dnsbl":
-                series = await figure_series(conn, check.name, LISTINGS, start, end, HOUR_WIDTH_S)
-                listings = [Sample(b.start, b.max) for b in series]
+                hours = await hourly_figure(conn, check.name, LISTINGS, start, end, sketch=False)
+                listings = [Sample(_at(h.start_s), h.max) for h in hours]
             found.append(
                 CheckHistory(
                     name=check.name,
