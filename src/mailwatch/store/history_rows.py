@@ -75,7 +75,7 @@ async def hourly_states(
     first, last = _span(start, end)
     rows = await conn.execute(_STATES, {"check": check, "first": first, "last": last})
     found: list[HourStates] = []
-    for start_s, ok, warning, critical, unknown, stages_json in rows.tuples():
+    for start_s, ok, warning, critical, unknown, stages_json in rows:
         stages = json.loads(stages_json) if stages_json != "{}" else {}
         if found and found[-1].start_s == start_s:
             before = found.pop()
@@ -129,7 +129,7 @@ async def hourly_figure(
     statement = _WITH_SKETCH if sketch else _WITHOUT_SKETCH
     params = {"check": check, "figure": figure, "first": first, "last": last}
     found: list[HourFigure] = []
-    for row in (await conn.execute(statement, params)).tuples():
+    for row in await conn.execute(statement, params):
         start_s, count, total, low, high = row[:5]
         bins: dict[str, int] | None = json.loads(row[5]) if sketch else None
         if found and found[-1].start_s == start_s:
