@@ -43,8 +43,24 @@ def imported_distributions(files: list[Path]) -> set[str]:
 def test_runtime_imports_are_runtime_dependencies() -> None:
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     runtime = declared(project["dependencies"])
-    files = [p for p in SRC.rglob("*.py") if "demo" not in p.relative_to(SRC).parts]
+    files = [
+        p
+        for p in SRC.rglob("*.py")
+        if "demo" not in p.relative_to(SRC).parts and p not in REPORT_EXTRA_MODULES
+    ]
     assert imported_distributions(files) - runtime == set()
+
+
+REPORT_EXTRA_MODULES = [SRC / "report" / "pdf.py"]
+"""Modules that import the report extra's libraries (WeasyPrint), only when a PDF is asked for."""
+
+
+def test_pdf_imports_are_in_the_report_extra() -> None:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    allowed = declared(project["dependencies"]) | declared(
+        project["optional-dependencies"]["report"]
+    )
+    assert imported_distributions(REPORT_EXTRA_MODULES) - allowed == set()
 
 
 def test_demo_imports_are_in_the_demo_extra() -> None:

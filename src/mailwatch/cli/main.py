@@ -18,6 +18,7 @@ from mailwatch.cli import (
     maintenance_cmd,
     nodes_cmd,
     notify_test_cmd,
+    report_cmd,
     run_cmd,
     schema_cmd,
     show_cmd,
@@ -86,6 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
     completion_cmd.add_parser(commands, config_parent)
     schema_cmd.add_parser(commands, config_parent)
     web_cmd.add_parser(commands, config_parent)
+    report_cmd.add_parser(commands, config_parent)
     parser.set_defaults(root_parser=parser)  # `completion` describes the whole parser
     return parser
 

@@ -147,3 +147,18 @@ async def load_timeline(conn: AsyncConnection, number: int) -> list[StoredEvent]
         select(ticket_events).where(ticket_events.c.ticket == number).order_by(ticket_events.c.id)
     )
     return [_event(row) for row in rows.all()]
+
+
+async def tickets_opened_between(
+    conn: AsyncConnection, start: datetime, end: datetime, checks: Iterable[str] | None = None
+) -> list[Ticket]:
+    """Tickets opened in [start, end), oldest first; only those of ``checks`` when given (the
+    health report's)."""
+    query = (
+        select(tickets)
+        .where(tickets.c.opened_at >= start, tickets.c.opened_at < end)
+        .order_by(tickets.c.opened_at, tickets.c.number)
+    )
+    if checks is not None:
+        query = query.where(tickets.c.check_name.in_(list(checks)))
+    return [_ticket(row) for row in (await conn.execute(query)).all()]

@@ -17,6 +17,7 @@ from mailwatch.web.keys import HOST, LOGIN_FAILURES, SESSIONS
 from mailwatch.web.login import login_routes
 from mailwatch.web.overview import overview
 from mailwatch.web.ratelimit import FailureLimiter
+from mailwatch.web.report_page import report_routes
 from mailwatch.web.sessions import SessionStore
 from mailwatch.web.ticket_actions import ticket_routes
 from mailwatch.web.unavailable import database_away
@@ -64,5 +65,6 @@ def build_app(host: WebHost) -> web.Application:
     app.router.add_routes(ticket_routes())
     app.router.add_routes(asset_routes())
     app.router.add_routes(ack_link_routes())
+    app.router.add_routes(report_routes())
     app.add_subapp(API_PREFIX, api_app())
     return app

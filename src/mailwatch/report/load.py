@@ -1,0 +1,151 @@
+"""Reading a period's history for the health report: each check's 1-hour rollups (states,
+latency, certificate and blocklist figures), its tickets, and the occurrences of the
+``[[maintenance]]`` windows covering it, in one read transaction."""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Sequence
+from datetime import UTC, date, datetime, tzinfo
+
+from mailwatch.config.checks.base import CheckBase
+from mailwatch.config.model import MailwatchConfig
+from mailwatch.domain.history import DURATION_FIGURE, HOUR_WIDTH_S, Sketch
+from mailwatch.report.model import BucketCounts, CheckHistory, Percentiles, Sample, Window
+from mailwatch.store.history_rows import HourFigure, hourly_figure, hourly_states
+from mailwatch.store.store import Store
+from mailwatch.store.tickets import tickets_opened_between
+
+LATENCY_FIGURES = {
+    "roundtrip": "latency_s",
+    "mx": "connect_s",
+    "dnsbl": "lookup_s",
+    "tls": "handshake_s",
+    "service": "connect_s",
+}
+"""The figure whose percentiles the report shows per kind; other kinds show how long their
+runs took (``duration_s``)."""
+
+DAYS_LEFT = "days_left"
+LISTINGS = "listings"
+
+
+def month_starts(start: datetime, end: datetime, zone: tzinfo) -> list[datetime]:
+    """The first instants of the months of ``zone`` that [start, end) touches (the first
+    clipped to ``start``), in UTC."""
+    local = start.astimezone(zone).date().replace(day=1)
+    found = [start]
+    while True:
+        local = date(local.year + local.month // 12, local.month % 12 + 1, 1)
+        at = datetime(local.year, local.month, 1, tzinfo=zone).astimezone(UTC)
+        if at >= end:
+            return found
+        found.append(at)
+
+
+def monthly_percentiles(
+    hours: Sequence[HourFigure], starts: Sequence[datetime], zone: tzinfo
+) -> list[Percentiles]:
+    """The hours' sketches added up per month (``starts`` from ``month_starts``), and each
+    month's p50, p95 and p99 read from its sum: within the sketch's relative error
+    (``domain.history.RELATIVE_ERROR``) of the true percentiles of the month's values."""
+    starts_s = [at.timestamp() for at in starts]
+    months: dict[int, tuple[dict[str, int], int, float, float]] = {}
+    for hour in hours:
+        index = bisect.bisect_right(starts_s, hour.start_s) - 1
+        if index < 0 or hour.bins is None:
+            continue
+        bins, count, total, peak = months.get(index, ({}, 0, 0.0, float("-inf")))
+        for key, n in hour.bins.items():
+            bins[key] = bins.get(key, 0) + n
+        months[index] = (bins, count + hour.count, total + hour.total, max(peak, hour.max))
+    found = []
+    for index in sorted(months):
+        bins, count, total, peak = months[index]
+        sketch = Sketch(bins)
+        p50, p95, p99 = (sketch.quantile(q) for q in (0.5, 0.95, 0.99))
+        assert p50 is not None and p95 is not None and p99 is not None
+        first = starts[index].astimezone(zone).date()
+        found.append(
+            Percentiles(
+                date(first.year, first.month, 1),
+                count,
+                min(p50, peak),
+                min(p95, peak),
+                min(p99, peak),
+                total / count,
+                peak,
+            )
+        )
+    return found
+
+
+def _at(start_s: int) -> datetime:
+    return datetime.fromtimestamp(start_s, UTC)
+
+
+def _windows(config: MailwatchConfig, check: str, start: datetime, end: datetime) -> list[Window]:
+    return [
+        Window(window.name, lo, hi)
+        for window in config.maintenance
+        if window.covers(check)
+        for lo, hi in window.occurrences(start, end)
+    ]
+
+
+def latency_figure(check: CheckBase) -> str:
+    return LATENCY_FIGURES.get(check.kind, DURATION_FIGURE)
+
+
+async def load_histories(
+    store: Store,
+    config: MailwatchConfig,
+    checks: Sequence[CheckBase],
+    start: datetime,
+    end: datetime,
+    zone: tzinfo,
+) -> list[CheckHistory]:
+    """What ``report.model.build_report`` needs of ``checks`` over [start, end)."""
+    starts = month_starts(start, end, zone)
+    found = []
+    async with store.read() as conn:
+        tickets = await tickets_opened_between(conn, start, end, [c.name for c in checks])
+        for check in checks:
+            states = [
+                BucketCounts(
+                    _at(h.start_s),
+                    HOUR_WIDTH_S,
+                    h.ok,
+                    h.warning,
+                    h.critical,
+                    h.unknown,
+                    h.stages,
+                )
+                for h in await hourly_states(conn, check.name, start, end)
+            ]
+            figure = latency_figure(check)
+            latency = await hourly_figure(conn, check.name, figure, start, end, sketch=True)
+            days_left: list[Sample] = []
+            listings: list[Sample] = []
+            if check.kind == "tls":
+                hours = await hourly_figure(conn, check.name, DAYS_LEFT, start, end, sketch=False)
+                days_left = [Sample(_at(h.start_s), h.min) for h in hours]
+            if check.kind == "dnsbl":
+                hours = await hourly_figure(conn, check.name, LISTINGS, start, end, sketch=False)
+                listings = [Sample(_at(h.start_s), h.max) for h in hours]
+            found.append(
+                CheckHistory(
+                    name=check.name,
+                    kind=check.kind,
+                    target=check.target,
+                    states=states,
+                    latency_figure=figure,
+                    latency=monthly_percentiles(latency, starts, zone),
+                    maintenance=_windows(config, check.name, start, end),
+                    tickets=[t for t in tickets if t.check == check.name],
+                    interval_s=check.interval_s,
+                    days_left=days_left,
+                    listings=listings,
+                )
+            )
+    return found
