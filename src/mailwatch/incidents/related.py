@@ -5,6 +5,7 @@ when the ticket opens (to record evidence) and when it is shown (to read their r
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -13,6 +14,7 @@ from pydantic import BaseModel as PydanticModel
 from pydantic import SecretStr
 
 from mailwatch.config.node import host_name
+from mailwatch.domain.errors import SecretUnavailableError
 
 if TYPE_CHECKING:
     from pydantic import BaseModel
@@ -87,7 +89,10 @@ def _collect(value: object, found: list[str], depth: int) -> None:
     if depth > 6:
         return
     if isinstance(value, SecretStr):
-        found.append(value.get_secret_value())
+        # A secret that cannot be read was never sent, so no reply holds it; and the ticket
+        # must open all the same.
+        with contextlib.suppress(SecretUnavailableError):
+            found.append(value.get_secret_value())
     elif isinstance(value, list | tuple):
         for item in value:
             _collect(item, found, depth + 1)
