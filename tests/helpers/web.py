@@ -16,9 +16,11 @@ import aiohttp
 
 from helpers.daemon import free_port
 from mailwatch.config.model import MailwatchConfig
+from mailwatch.domain.nodes import NodeIdentity
 from mailwatch.domain.results import CheckResult
 from mailwatch.incidents.processor import process_result
-from mailwatch.status.build import read_stored_facts
+from mailwatch.status.build import count_site_votes, read_stored_facts
+from mailwatch.status.changes import StatusVersion
 from mailwatch.status.live import CheckStatus
 from mailwatch.status.model import DaemonInfo, StatusSnapshot, assemble
 from mailwatch.store.store import Store
@@ -40,6 +42,7 @@ class PagesHost:
         self.checks: dict[str, CheckStatus] = {}
         self.changes = 0
         self.last_heartbeat: datetime | None = datetime.now(UTC)
+        self.status_version = StatusVersion()
 
     @property
     def config(self) -> MailwatchConfig:
@@ -53,7 +56,7 @@ class PagesHost:
         now = datetime.now(UTC)
         async with self._store.read() as conn:
             stored = await read_stored_facts(conn, now)
-        return assemble(
+        snapshot = assemble(
             now,
             DaemonInfo("test", 1, now),
             self.checks.values(),
@@ -61,17 +64,21 @@ class PagesHost:
             {},
             self._config.maintenance,
             ticket_prefix=self._config.incidents.ticket_prefix,
+            votes=count_site_votes(self._config, stored.sites, now),
         )
+        self.status_version.observe(snapshot)
+        return snapshot
 
     def changed(self) -> None:
         self.changes += 1
 
-    async def record(self, result: CheckResult) -> None:
+    async def record(self, result: CheckResult, vantage: NodeIdentity | None = None) -> None:
+        """``result`` as the daemon takes it; ``vantage``: the node and site that ran it."""
         status = self.checks.setdefault(
             result.check, CheckStatus(result.check, result.kind, result.target)
         )
         status.record(result)
-        await process_result(self._store, self._config, result, result.finished_at)
+        await process_result(self._store, self._config, result, result.finished_at, vantage=vantage)
 
 
 ROUND_THE_CLOCK: dict[str, Any] = {

@@ -87,6 +87,56 @@ async def insert_result(
     return result_id
 
 
+@dataclass(frozen=True, slots=True)
+class RecentResult:
+    """A stored result as a check's page lists it."""
+
+    state: State
+    stage: str | None
+    summary: str
+    metrics: dict[str, float]
+    finished_at: datetime
+    node: str | None
+    site: str | None
+
+
+_RECENT = (
+    select(
+        check_results.c.state,
+        check_results.c.stage,
+        check_results.c.summary,
+        check_results.c.metrics,
+        check_results.c.finished_at,
+        check_results.c.node,
+        check_results.c.site,
+    )
+    .where(check_results.c.dedup_key == bindparam("key"))
+    .order_by(check_results.c.id.desc())
+    .limit(bindparam("limit"))
+)
+
+
+async def recent_results(conn: AsyncConnection, key: str, limit: int) -> list[RecentResult]:
+    """The newest ``limit`` results of ``key``, newest first (one indexed range read)."""
+    rows = await conn.execute(_RECENT, {"key": key, "limit": limit})
+    return [
+        RecentResult(
+            state=State(row.state),
+            stage=row.stage,
+            summary=row.summary,
+            metrics={
+                str(k): float(v)
+                for k, v in (row.metrics or {}).items()
+                if isinstance(v, int | float)
+            },
+            finished_at=row.finished_at,
+            node=row.node,
+            site=row.site,
+        )
+        for row in rows
+    ]
+
+
 async def load_state(
     conn: AsyncConnection, key: str, check: str, target: str, ticket: Ticket | None
 ) -> CheckState | None:
