@@ -18,6 +18,7 @@ Fixtures (registered in tests/conftest.py):
 
 from __future__ import annotations
 
+import glob
 import json
 import os
 import re
@@ -108,7 +109,10 @@ class Screenshots:
 def screenshots(request: pytest.FixtureRequest) -> Screenshots:
     module = request.node.module.__name__.rpartition(".")[2]
     name = re.sub(r"[^A-Za-z0-9_.-]+", "_", request.node.name)
-    return Screenshots(f"{module}.{name}")
+    shots = Screenshots(f"{module}.{name}")
+    for stale in shots.directory.glob(f"{glob.escape(shots.prefix)}.*.png"):
+        stale.unlink()  # an earlier run's, maybe with a "failed" one this run will not take
+    return shots
 
 
 @pytest.hookimpl(wrapper=True)
