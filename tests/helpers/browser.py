@@ -7,13 +7,15 @@ Fixtures (registered in tests/conftest.py):
 
 - ``chromium``: the session's browser; skipped without ``/usr/bin/chromium``, failed under
   ``CI=true``.
-- ``browser_page``: a fresh context (own cookies) and page per test, 1280 × 900.
+- ``browser_page``: a fresh context (own cookies) and page per test, 1280 × 900;
+  ``phone_page`` the same as a 390 px wide phone (``sideways_overflow`` says what sticks out).
 - ``screenshots``: ``screenshots.take(page, "step")`` writes a PNG into the artifacts directory
   (``$MAILWATCH_TEST_ARTIFACTS``, default ``artifacts/screenshots/`` in the checkout); a failed
   test's last page is kept there too.
 - ``web_daemon``: one daemon per test module with the greeter-backed service checks
-  ``canary`` and ``relay`` (``web_daemon.services["canary"].down()`` breaks it). A module that
-  needs other checks or config calls ``running_web_daemon`` in its own module fixture.
+  ``canary``, ``relay`` and ``gateway`` (``web_daemon.services["canary"].down()`` breaks
+  one). A module that needs other checks or config calls ``running_web_daemon`` in its own
+  module fixture (``before_start`` may fill the store first).
 """
 
 from __future__ import annotations
@@ -141,6 +143,52 @@ def browser_page(
         context.close()
 
 
+PHONE = {"width": 390, "height": 844}
+"""A phone's viewport in CSS pixels (an iPhone 12 to 15)."""
+
+
+@pytest.fixture
+def phone_page(
+    chromium: Browser, screenshots: Screenshots, request: pytest.FixtureRequest
+) -> Iterator[Page]:
+    """A page as a phone shows it: 390 px wide, touch, the page's own viewport meta obeyed."""
+    context = chromium.new_context(
+        viewport=PHONE, device_scale_factor=2, is_mobile=True, has_touch=True
+    )
+    page = context.new_page()
+    try:
+        yield page
+        if request.node.stash.get(_FAILED, False):
+            screenshots.take(page, "failed")
+    finally:
+        context.close()
+
+
+_OVERFLOW = """() => {
+    const root = document.documentElement;
+    if (root.scrollWidth <= root.clientWidth) return [];
+    return [...document.querySelectorAll("body *")]
+        .filter((e) => e.getBoundingClientRect().right > root.clientWidth + 0.5)
+        .slice(0, 5)
+        .map((e) => `${e.tagName.toLowerCase()}.${[...e.classList].join(".")}: ` +
+                    `${Math.round(e.getBoundingClientRect().right)} px: ` +
+                    (e.textContent || "").trim().slice(0, 60));
+}"""
+
+
+def sideways_overflow(page: Page) -> list[str]:
+    """Why the page scrolls sideways (``scrollWidth > clientWidth``): the elements reaching past
+    the viewport's right edge, with where they end; empty when it fits."""
+    found: list[str] = page.evaluate(_OVERFLOW)
+    width: dict[str, int] = page.evaluate(
+        "({scroll: document.documentElement.scrollWidth,"
+        " client: document.documentElement.clientWidth})"
+    )
+    if width["scroll"] > width["client"] and not found:
+        found = [f"scrollWidth {width['scroll']} > clientWidth {width['client']}"]
+    return found
+
+
 def log_in(page: Page, base: str, user: str = USER, password: str = PASSWORD) -> None:
     """Log in through the form, as a person does; ends on the overview."""
     page.goto(f"{base}/login")
@@ -265,7 +313,7 @@ def _healthy(url: str) -> bool:
 @contextmanager
 def running_web_daemon(
     tmp: Path,
-    checks: Sequence[str] = ("canary", "relay"),
+    checks: Sequence[str] = ("canary", "relay", "gateway"),
     *,
     extra_config: str = "",
     before_start: Callable[[DaemonProcess], None] | None = None,
@@ -299,6 +347,7 @@ def running_web_daemon(
 
 @pytest.fixture(scope="module")
 def web_daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebDaemon]:
-    """One daemon for the module: checks ``canary`` and ``relay``, both up at the start."""
+    """One daemon for the module: checks ``canary``, ``relay`` and ``gateway``, up at the start
+    (a test breaks one of its own, so that the module's tests do not depend on their order)."""
     with running_web_daemon(tmp_path_factory.mktemp("web-daemon")) as daemon:
         yield daemon

@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 
 from playwright.sync_api import Page, expect
 
-from helpers.browser import Screenshots, WebDaemon, log_in
+from helpers.browser import Screenshots, WebDaemon, log_in, sideways_overflow
 from helpers.web import LINK_KEY
 from mailwatch.domain.acklinks import AckLink, link_url, sign
 
@@ -119,3 +119,29 @@ def test_an_ack_link_confirms_on_get_and_acknowledges_on_post(
         assert (acked["status"], acked["acknowledged_by"]) == ("acknowledged", "oncall (ack link)")
     finally:
         web_daemon.services["relay"].up()
+
+
+def test_the_pages_fit_a_phone_without_scrolling_sideways(
+    web_daemon: WebDaemon, phone_page: Page, screenshots: Screenshots
+) -> None:
+    page = phone_page
+    base = web_daemon.base
+    page.goto(f"{base}/")
+    expect(page.locator("#user")).to_be_visible()
+    assert sideways_overflow(page) == [], "the login page"
+    screenshots.take(page, "phone-login")
+    log_in(page, base)
+    web_daemon.services["gateway"].down()
+    try:
+        ticket = web_daemon.wait_open_ticket("gateway")["ticket"]
+        pages = {
+            "overview": ("/", f"a[href='/tickets/{ticket}']"),
+            "ticket": (f"/tickets/{ticket}", "form[action$='/ack']"),
+        }
+        for name, (path, shown) in pages.items():
+            page.goto(f"{base}{path}")
+            expect(page.locator(shown)).to_be_visible()
+            assert sideways_overflow(page) == [], f"the {name} page"
+            screenshots.take(page, f"phone-{name}")
+    finally:
+        web_daemon.services["gateway"].up()
