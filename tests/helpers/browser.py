@@ -1,7 +1,13 @@
-"""A real browser and a real daemon for browser tests: Debian's Chromium driven by Playwright
-(never a downloaded browser), one per test session; and ``mailwatch run`` with its web pages on
-a loopback port, a user with a known password, checks the test breaks and repairs, ack links
-delivered to a webhook, and an API token to read tickets with.
+"""A real browser and a real daemon for browser tests: Debian's Chromium driven by Playwright's
+async API (never a downloaded browser), one per test session, on the session's event loop; and
+``mailwatch run`` with its web pages on a loopback port, a user with a known password, checks
+the test breaks and repairs, ack links delivered to a webhook, and an API token to read
+tickets with.
+
+Browser tests run on the session's loop, where the browser lives: a module says
+``pytestmark = pytest.mark.asyncio(loop_scope="session")``. (Playwright's sync API would keep
+its loop marked running in the main thread for as long as the browser lives, and every
+pytest-asyncio test after it would fail.)
 
 Fixtures (registered in tests/conftest.py):
 
@@ -20,19 +26,21 @@ Fixtures (registered in tests/conftest.py):
 
 from __future__ import annotations
 
+import asyncio
 import glob
 import json
 import os
 import re
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
+import pytest_asyncio
 
 from helpers.daemon import DaemonProcess, free_port, wait_for
 from helpers.greeter import SmtpGreeter
@@ -40,7 +48,7 @@ from helpers.http_receiver import HttpReceiver
 from helpers.web import HASH, LINK_KEY, PASSWORD
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Browser, Page
+    from playwright.async_api import Browser, Page
 
 CHROMIUM = Path("/usr/bin/chromium")
 """Debian's package ``chromium``; Playwright's own browser download is never used."""
@@ -66,30 +74,34 @@ def _unavailable(why: str) -> None:
     pytest.skip(f"no browser: {why}")
 
 
-@pytest.fixture(scope="session")
-def chromium() -> Iterator[Browser]:
-    """Chromium for the whole session (one process; each test gets its own context)."""
+def _require_chromium() -> None:
     if not CHROMIUM.exists():
         _unavailable(f"{CHROMIUM} is missing (apt-get install chromium; scripts/bootstrap)")
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def chromium() -> AsyncIterator[Browser]:
+    """Chromium for the whole session (one process; each test gets its own context)."""
+    _require_chromium()
     try:
-        from playwright.sync_api import Error, sync_playwright
+        from playwright.async_api import Error, async_playwright
     except ImportError:
         _unavailable("the playwright package is missing (pip install -e '.[test]')")
         raise  # unreachable: _unavailable skips or fails
-    manager = sync_playwright().start()
+    manager = await async_playwright().start()
     try:
         try:
             # --no-sandbox: the tests run as root, where Chromium's sandbox refuses to start.
-            browser = manager.chromium.launch(
+            browser = await manager.chromium.launch(
                 executable_path=str(CHROMIUM), headless=True, args=["--no-sandbox"]
             )
         except Error as exc:
             _unavailable(f"{CHROMIUM} did not start: {str(exc).splitlines()[0]}")
             raise
         yield browser
-        browser.close()
+        await browser.close()
     finally:
-        manager.stop()
+        await manager.stop()
 
 
 @dataclass
@@ -100,9 +112,9 @@ class Screenshots:
     directory: Path = field(default_factory=artifacts_dir)
     taken: list[Path] = field(default_factory=list)
 
-    def take(self, page: Page, step: str, *, full_page: bool = True) -> Path:
+    async def take(self, page: Page, step: str, *, full_page: bool = True) -> Path:
         path = self.directory / f"{self.prefix}.{len(self.taken) + 1:02d}-{step}.png"
-        page.screenshot(path=str(path), full_page=full_page)
+        await page.screenshot(path=str(path), full_page=full_page)
         self.taken.append(path)
         return path
 
@@ -128,40 +140,40 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 _FAILED = pytest.StashKey[bool]()
 
 
-@pytest.fixture
-def browser_page(
+@pytest_asyncio.fixture(loop_scope="session")
+async def browser_page(
     chromium: Browser, screenshots: Screenshots, request: pytest.FixtureRequest
-) -> Iterator[Page]:
+) -> AsyncIterator[Page]:
     """A page in a context of its own (no cookies shared with other tests)."""
-    context = chromium.new_context(viewport={"width": 1280, "height": 900})
-    page = context.new_page()
+    context = await chromium.new_context(viewport={"width": 1280, "height": 900})
+    page = await context.new_page()
     try:
         yield page
         if request.node.stash.get(_FAILED, False):
-            screenshots.take(page, "failed")
+            await screenshots.take(page, "failed")
     finally:
-        context.close()
+        await context.close()
 
 
 PHONE = {"width": 390, "height": 844}
 """A phone's viewport in CSS pixels (an iPhone 12 to 15)."""
 
 
-@pytest.fixture
-def phone_page(
+@pytest_asyncio.fixture(loop_scope="session")
+async def phone_page(
     chromium: Browser, screenshots: Screenshots, request: pytest.FixtureRequest
-) -> Iterator[Page]:
+) -> AsyncIterator[Page]:
     """A page as a phone shows it: 390 px wide, touch, the page's own viewport meta obeyed."""
-    context = chromium.new_context(
+    context = await chromium.new_context(
         viewport=PHONE, device_scale_factor=2, is_mobile=True, has_touch=True
     )
-    page = context.new_page()
+    page = await context.new_page()
     try:
         yield page
         if request.node.stash.get(_FAILED, False):
-            screenshots.take(page, "failed")
+            await screenshots.take(page, "failed")
     finally:
-        context.close()
+        await context.close()
 
 
 _OVERFLOW = """() => {
@@ -176,11 +188,11 @@ _OVERFLOW = """() => {
 }"""
 
 
-def sideways_overflow(page: Page) -> list[str]:
+async def sideways_overflow(page: Page) -> list[str]:
     """Why the page scrolls sideways (``scrollWidth > clientWidth``): the elements reaching past
     the viewport's right edge, with where they end; empty when it fits."""
-    found: list[str] = page.evaluate(_OVERFLOW)
-    width: dict[str, int] = page.evaluate(
+    found: list[str] = await page.evaluate(_OVERFLOW)
+    width: dict[str, int] = await page.evaluate(
         "({scroll: document.documentElement.scrollWidth,"
         " client: document.documentElement.clientWidth})"
     )
@@ -189,13 +201,13 @@ def sideways_overflow(page: Page) -> list[str]:
     return found
 
 
-def log_in(page: Page, base: str, user: str = USER, password: str = PASSWORD) -> None:
+async def log_in(page: Page, base: str, user: str = USER, password: str = PASSWORD) -> None:
     """Log in through the form, as a person does; ends on the overview."""
-    page.goto(f"{base}/login")
-    page.fill("#user", user)
-    page.fill("#password", password)
-    page.click("button:has-text('Log in')")
-    page.wait_for_url(f"{base}/")
+    await page.goto(f"{base}/login")
+    await page.fill("#user", user)
+    await page.fill("#password", password)
+    await page.click("button:has-text('Log in')")
+    await page.wait_for_url(f"{base}/")
 
 
 def _config_text(
@@ -287,6 +299,18 @@ class WebDaemon:
 
     def wait_open_ticket(self, check: str, timeout_s: float = 20.0) -> dict[str, Any]:
         return wait_for(f"a ticket for {check}", lambda: self.open_ticket(check), timeout_s)
+
+    async def open_ticket_now(self, check: str) -> dict[str, Any] | None:
+        """``open_ticket`` off the event loop (the browser's messages keep flowing)."""
+        return await asyncio.to_thread(self.open_ticket, check)
+
+    async def ticket_opened(self, check: str, timeout_s: float = 20.0) -> dict[str, Any]:
+        """``wait_open_ticket`` off the event loop."""
+        return await asyncio.to_thread(self.wait_open_ticket, check, timeout_s)
+
+    async def link_sent(self, ticket_id: str, timeout_s: float = 20.0) -> str:
+        """``ack_link`` off the event loop."""
+        return await asyncio.to_thread(self.ack_link, ticket_id, timeout_s)
 
     def ack_link(self, ticket_id: str, timeout_s: float = 20.0) -> str:
         """The ack link of the opened notice about ``ticket_id``, as the webhook received it."""
