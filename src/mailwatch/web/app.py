@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
@@ -14,7 +15,8 @@ from mailwatch.web.assets import asset_routes
 from mailwatch.web.check_page import check_routes
 from mailwatch.web.health import healthz
 from mailwatch.web.host import WebHost
-from mailwatch.web.keys import HOST, LOGIN_FAILURES, SESSIONS
+from mailwatch.web.keys import HOST, LIVE_CLOSING, LOGIN_FAILURES, SESSIONS
+from mailwatch.web.live import close_streams, live_routes
 from mailwatch.web.login import login_routes
 from mailwatch.web.overview import overview
 from mailwatch.web.ratelimit import FailureLimiter
@@ -62,6 +64,9 @@ def build_app(host: WebHost) -> web.Application:
     app.router.add_routes(login_routes())
     app.router.add_routes(ticket_routes())
     app.router.add_routes(check_routes())
+    app[LIVE_CLOSING] = asyncio.Event()
+    app.router.add_routes(live_routes())
+    app.on_shutdown.append(close_streams)
     app.router.add_routes(asset_routes())
     app.router.add_routes(ack_link_routes())
     app.add_subapp(API_PREFIX, api_app())
