@@ -75,6 +75,7 @@ def measure(args: argparse.Namespace, servers: MailServers, work: Path) -> dict[
     servers.add_users(users)
     env = client_env(servers, trust_bundle(servers, work / "ca-bundle.pem"))
     env[HASH_ENV] = hash_password(PASSWORD)
+    env["PYTHONPATH"] = str(ROOT / "src")  # the daemon runs this checkout's code
     port = free_port()
     toml = "".join(roundtrip_toml(servers, name, name, args.window_s) for name in users)
     daemon = DaemonProcess(work / "daemon", toml + web_toml(port), env, args.window_s)
