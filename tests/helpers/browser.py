@@ -45,7 +45,6 @@ import pytest_asyncio
 from helpers.daemon import DaemonProcess, free_port, wait_for
 from helpers.greeter import SmtpGreeter
 from helpers.http_receiver import HttpReceiver
-from helpers.web import HASH, LINK_KEY, PASSWORD
 
 if TYPE_CHECKING:
     from playwright.async_api import Browser, Page
@@ -201,8 +200,11 @@ async def sideways_overflow(page: Page) -> list[str]:
     return found
 
 
-async def log_in(page: Page, base: str, user: str = USER, password: str = PASSWORD) -> None:
-    """Log in through the form, as a person does; ends on the overview."""
+async def log_in(page: Page, base: str, user: str = USER, password: str | None = None) -> None:
+    """Log in through the form, as a person does (``helpers.web.PASSWORD`` unless told);
+    ends on the overview."""
+    if password is None:
+        from helpers.web import PASSWORD as password
     await page.goto(f"{base}/login")
     await page.fill("#user", user)
     await page.fill("#password", password)
@@ -350,6 +352,10 @@ def running_web_daemon(
         services = {name: stack.enter_context(SmtpGreeter()) for name in checks}
         port = free_port()
         text = _config_text(tmp / "state", port, receiver.url("/hook"), services, extra_config)
+        # Imported here: helpers.web hashes its password with argon2 when imported, which every
+        # test session would pay for, this module being a plugin.
+        from helpers.web import HASH, LINK_KEY
+
         env = {"MW_LINK_KEY": LINK_KEY, "MW_USER_HASH": HASH, "MW_API_TOKEN": API_TOKEN}
         process = DaemonProcess(tmp, text, env)
         if before_start is not None:
