@@ -7,18 +7,24 @@ connects and reads it, as it would a real daemon's)."""
 from __future__ import annotations
 
 import asyncio
+import re
 import socketserver
 import threading
 import urllib.error
 import urllib.request
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
 
 import aiohttp
 import pytest
 
+from helpers.builders import result
 from helpers.daemon import DaemonProcess, free_port, wait_for
-from helpers.web import HASH, browser, log_in
+from helpers.web import HASH, PagesHost, browser, log_in, serving, web_config
+from mailwatch.domain.results import State
+from mailwatch.store.store import Store
 
 LIVE_BOUND_S = 2.0
 """Issue 15: the overview updates within 2 s of a change."""
@@ -250,3 +256,45 @@ async def test_pages_carry_the_script_and_keep_a_refresh_for_browsers_without_it
     for region in ("now", "ticket", "recent"):
         assert f'<section id="{region}" class="check-section" data-live-region>' in page
     assert '<script src="/static/live.js" defer></script>' in page
+
+
+async def test_streams_end_when_the_server_stops(tmp_path: Path) -> None:
+    """In-process (``PagesHost`` over a real store): stopping the server ends an open stream,
+    cleanly and with nothing more sent, so a watching browser never holds up a shutdown."""
+    store = await Store.open(f"sqlite+aiosqlite:///{tmp_path / 'state' / 'mailwatch.db'}")
+    host = PagesHost(web_config(tmp_path, public_status=True), store)
+    try:
+        async with browser() as client:
+            async with serving(host) as base:
+                stream = Stream(await client.get(f"{base}/live"))
+                first = await stream.next(5)
+                assert (first.name, first.data) == ("version", "0")
+            async with asyncio.timeout(5):
+                rest = await stream.answer.content.read()
+            assert rest == b""  # ended, with nothing more said
+    finally:
+        await store.close()
+
+
+async def test_a_tickets_page_is_live_but_never_reloads_its_forms(tmp_path: Path) -> None:
+    """In-process: the clocks, timeline and notices are live regions; the forms are not, and
+    there is no meta refresh even without JavaScript (a note being typed would be lost)."""
+    store = await Store.open(f"sqlite+aiosqlite:///{tmp_path / 'state' / 'mailwatch.db'}")
+    host = PagesHost(web_config(tmp_path), store)
+    try:
+        now = datetime.now(UTC)
+        for _ in range(2):
+            await host.record(result(State.CRITICAL, now))
+        async with serving(host) as base, browser() as client:
+            await log_in(client, base)
+            async with client.get(f"{base}/tickets/MW-000001") as answer:
+                text = await answer.text()
+    finally:
+        await store.close()
+    assert '<script src="/static/live.js" defer></script>' in text
+    assert 'data-live-refresh-s="30"' in text
+    for region in ("clocks", "timeline", "notices"):
+        assert re.search(rf'id="{region}"[^>]*data-live-region', text), region
+    assert 'http-equiv="refresh"' not in text
+    forms = text[text.index("<h2>Act</h2>") : text.index("<h2>Timeline</h2>")]
+    assert "<form" in forms and "data-live-region" not in forms

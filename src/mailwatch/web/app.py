@@ -15,7 +15,7 @@ from mailwatch.web.assets import asset_routes
 from mailwatch.web.check_page import check_routes
 from mailwatch.web.health import healthz
 from mailwatch.web.host import WebHost
-from mailwatch.web.keys import HOST, LIVE_CLOSING, LOGIN_FAILURES, SESSIONS
+from mailwatch.web.keys import HOST, LIVE_CLOSING, LOGIN_FAILURES, SESSIONS, TOKEN_FAILURES
 from mailwatch.web.live import close_streams, live_routes
 from mailwatch.web.login import login_routes
 from mailwatch.web.overview import overview
@@ -56,6 +56,11 @@ def build_app(host: WebHost) -> web.Application:
         max_s=lambda: host.config.web.session_max_s,
     )
     app[LOGIN_FAILURES] = FailureLimiter(
+        attempts=lambda: host.config.web.login_attempts,
+        window_s=lambda: host.config.web.login_window_s,
+    )
+    # Wrong API tokens are counted apart from failed logins, under the same limit.
+    app[TOKEN_FAILURES] = FailureLimiter(
         attempts=lambda: host.config.web.login_attempts,
         window_s=lambda: host.config.web.login_window_s,
     )

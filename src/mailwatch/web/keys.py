@@ -14,6 +14,8 @@ HOST = web.AppKey("host", WebHost)
 """The daemon serving the application."""
 SESSIONS = web.AppKey("sessions", SessionStore)
 LOGIN_FAILURES = web.AppKey("login_failures", FailureLimiter)
+TOKEN_FAILURES = web.AppKey("token_failures", FailureLimiter)
+"""Wrong API bearer tokens, per client address (``api.py``)."""
 LIVE_CLOSING = web.AppKey("live_closing", asyncio.Event)
 """Set at shutdown: every live stream (``/live``) ends."""
 SESSION = web.RequestKey("session", Session)
