@@ -59,7 +59,9 @@ def shape(path: Path) -> dict[str, Any]:
             for _seq, index, unique, origin, partial in db.execute(f"PRAGMA index_list({table})"):
                 columns = [column for _n, _cid, column in db.execute(f"PRAGMA index_info({index})")]
                 query = "SELECT sql FROM sqlite_master WHERE name = ?"
-                (sql,) = db.execute(query, (index,)).fetchone()
+                # A WITHOUT ROWID table's primary key is the table itself: no row of its own.
+                found = db.execute(query, (index,)).fetchone()
+                sql = found[0] if found is not None else None
                 condition = " ".join(sql.split()).partition(" WHERE ")[2] if sql else ""
                 indexes[index] = (bool(unique), origin, bool(partial), columns, condition)
             tables[table] = {
@@ -144,13 +146,20 @@ V1_ROWS = [
 
 def rows_of(path: Path) -> dict[str, list[tuple[Any, ...]]]:
     with closing(sqlite3.connect(path)) as db:
-        tables = [
-            name
-            for (name,) in db.execute(
-                "SELECT name FROM sqlite_master WHERE type = 'table' AND name != 'schema_version'"
+        tables = {
+            name: sql
+            for name, sql in db.execute(
+                "SELECT name, sql FROM sqlite_master WHERE type = 'table' "
+                "AND name != 'schema_version'"
             )
-        ]
-        return {t: db.execute(f"SELECT * FROM {t} ORDER BY rowid").fetchall() for t in tables}
+        }
+        # A WITHOUT ROWID table (the history's) is ordered by its primary key, the first columns.
+        return {
+            t: db.execute(
+                f"SELECT * FROM {t} ORDER BY {'1, 2, 3, 4' if 'WITHOUT ROWID' in sql else 'rowid'}"
+            ).fetchall()
+            for t, sql in tables.items()
+        }
 
 
 async def test_a_version_1_database_keeps_its_rows_and_gets_the_outbox_ticket_index(
@@ -176,7 +185,7 @@ async def test_a_version_1_database_keeps_its_rows_and_gets_the_outbox_ticket_in
     # of the attempt in flight (none) of version 3; version 4 adds an empty table; version 5
     # adds the node of each result and the sender node and claim lease (none), and three
     # empty tables; version 6 gives results their site (none known) and adds the sites'
-    # states (none).
+    # states (none); version 7 adds the history's two empty tables.
     assert rows_of(path) == before | {
         "check_results": [(*row, None, None) for row in before["check_results"]],
         "outbox": [(*row, 0, None, None, None) for row in before["outbox"]],
@@ -185,6 +194,8 @@ async def test_a_version_1_database_keeps_its_rows_and_gets_the_outbox_ticket_in
         "leases": [],
         "check_memory": [],
         "site_states": [],
+        "history_figures": [],
+        "history_availability": [],
     }
     assert [(e.id, e.route, e.status, e.attempts, e.last_error) for e in entries] == [
         (2, "team", "failed", 2, "HTTP 500"),

@@ -1,8 +1,9 @@
 """The transaction shell: loads from the store, asks the pure engine and the pure notice
 planner, and writes their decisions, one transaction per processed result, tick or action.
 
-Each transaction writes the result row, the check's new state, the ticket rows, the timeline
-events and the outbox rows together, so a crash leaves either all of them or none. This is
+Each transaction writes the result row, the result's share of the check's history (its
+buckets, ``store.history``), the check's new state, the ticket rows, the timeline events and
+the outbox rows together, so a crash leaves either all of them or none. This is
 the one module of ``mailwatch.incidents`` that talks to the store.
 """
 
@@ -19,7 +20,7 @@ from mailwatch.alerts.planner import PlannerSettings, plan_outbox
 from mailwatch.alerts.routes import build_routes
 from mailwatch.domain.checkstate import CheckState
 from mailwatch.domain.errors import LeaseLostError, SilenceNotFoundError, TicketNotFoundError
-from mailwatch.domain.nodes import NodeIdentity
+from mailwatch.domain.nodes import OWNER_SITE, NodeIdentity
 from mailwatch.domain.quiet import ALL_CHECKS, Silence, quiet_for
 from mailwatch.domain.results import CheckResult
 from mailwatch.domain.sites import site_after
@@ -30,6 +31,7 @@ from mailwatch.incidents.engine import Decision, EngineContext, annotate, evalua
 from mailwatch.incidents.policy import IncidentPolicy, policy_for
 from mailwatch.incidents.vote import Vote, count_votes, voted_policy, voted_result, window_s
 from mailwatch.store.checks import insert_result, load_state, save_state
+from mailwatch.store.history import record_result as record_history
 from mailwatch.store.memory import save_memory
 from mailwatch.store.nodes import LeaseKey, holds
 from mailwatch.store.outbox import OutboxRow, cancel_entries, insert_outbox, ticket_entries
@@ -128,6 +130,11 @@ async def process_result(
             state = await load_check_state(conn, key, result.check, result.target)
             context = await load_context(conn, config, result.check, now)
             check = config.check_named(result.check)
+            # A voting check's history is kept per site; any other check's under one site
+            # whichever node ran it, so a failover does not split its graphs.
+            voting = check is not None and check.votes and vantage is not None
+            history_site = vantage.site if voting and vantage is not None else OWNER_SITE
+            await record_history(conn, result, history_site, context.quiet is not None)
             if check is not None and check.votes and vantage is not None:
                 return await _vote(
                     conn, config, check, result, vantage, state, context, now, result_id

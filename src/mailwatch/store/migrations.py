@@ -14,10 +14,12 @@ from datetime import datetime
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     Column,
     Connection,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -327,6 +329,53 @@ def _results_by_site(conn: Connection) -> None:
     table.create(conn)
 
 
+# --------------------------------------------------------------------------------------------
+# Version 7, frozen: history. Every result adds to its check's 5-minute and 1-hour buckets, per
+# figure and for availability, kept ``[store] history_days`` (``store/history.py``).
+# --------------------------------------------------------------------------------------------
+
+
+def _create_history(conn: Connection) -> None:
+    meta = MetaData()
+    Table(
+        "history_figures",
+        meta,
+        Column("check_name", String(200), primary_key=True),
+        Column("figure", String(100), primary_key=True),
+        Column("width_s", Integer, primary_key=True),
+        Column("start_s", BigInteger, primary_key=True),
+        Column("site", String(64), primary_key=True),
+        Column("value_count", Integer, nullable=False),
+        Column("failures", Integer, nullable=False),
+        Column("total", Float, nullable=False),
+        Column("min_value", Float, nullable=False),
+        Column("max_value", Float, nullable=False),
+        Column("sketch", Text, nullable=False),
+        Index("history_figures_by_age", "width_s", "start_s"),
+        sqlite_with_rowid=False,
+    )
+    Table(
+        "history_availability",
+        meta,
+        Column("check_name", String(200), primary_key=True),
+        Column("width_s", Integer, primary_key=True),
+        Column("start_s", BigInteger, primary_key=True),
+        Column("site", String(64), primary_key=True),
+        Column("ok", Integer, nullable=False),
+        Column("warning", Integer, nullable=False),
+        Column("critical", Integer, nullable=False),
+        Column("unknown", Integer, nullable=False),
+        Column("quiet_ok", Integer, nullable=False),
+        Column("quiet_warning", Integer, nullable=False),
+        Column("quiet_critical", Integer, nullable=False),
+        Column("quiet_unknown", Integer, nullable=False),
+        Column("stages", Text, nullable=False),
+        Index("history_availability_by_age", "width_s", "start_s"),
+        sqlite_with_rowid=False,
+    )
+    meta.create_all(conn, checkfirst=False)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         1,
@@ -347,6 +396,9 @@ MIGRATIONS: tuple[Migration, ...] = (
     ),
     Migration(
         6, "results carry their site; each site's latest state of a voting check", _results_by_site
+    ),
+    Migration(
+        7, "history: 5-minute and 1-hour buckets per check, figure and site", _create_history
     ),
 )
 LATEST_VERSION = MIGRATIONS[-1].version

@@ -12,10 +12,12 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     Column,
     DateTime,
     Dialect,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -303,3 +305,48 @@ check_memory = Table(
 """What a check remembers between runs (``ProbeContext.memory``: the learned deadline's recent
 latencies, canaries still missing, the queue's growth samples), written with each result, so
 the node that takes a check over continues where the last one stopped."""
+
+history_figures = Table(
+    "history_figures",
+    metadata,
+    Column("check_name", String(200), primary_key=True),
+    Column("figure", String(100), primary_key=True),
+    Column("width_s", Integer, primary_key=True),
+    Column("start_s", BigInteger, primary_key=True),
+    Column("site", String(64), primary_key=True),
+    Column("value_count", Integer, nullable=False),
+    Column("failures", Integer, nullable=False),
+    Column("total", Float, nullable=False),
+    Column("min_value", Float, nullable=False),
+    Column("max_value", Float, nullable=False),
+    Column("sketch", Text, nullable=False),
+    Index("history_figures_by_age", "width_s", "start_s"),
+    sqlite_with_rowid=False,
+)
+"""One figure of one check over one bucket (``domain.history.FigureBucket``): ``width_s`` 300
+or 3600, ``start_s`` its start in Unix seconds (an integer: a tenth of the bytes of a stored
+instant, and alignment is arithmetic), ``site`` the site of a check run from several sites,
+``""`` otherwise. ``sketch`` is compact JSON, bin to count (``domain.history.Sketch``). Rows
+are added to by an upsert (``store.history``); pruned by age (``history_figures_by_age``)."""
+
+history_availability = Table(
+    "history_availability",
+    metadata,
+    Column("check_name", String(200), primary_key=True),
+    Column("width_s", Integer, primary_key=True),
+    Column("start_s", BigInteger, primary_key=True),
+    Column("site", String(64), primary_key=True),
+    Column("ok", Integer, nullable=False),
+    Column("warning", Integer, nullable=False),
+    Column("critical", Integer, nullable=False),
+    Column("unknown", Integer, nullable=False),
+    Column("quiet_ok", Integer, nullable=False),
+    Column("quiet_warning", Integer, nullable=False),
+    Column("quiet_critical", Integer, nullable=False),
+    Column("quiet_unknown", Integer, nullable=False),
+    Column("stages", Text, nullable=False),
+    Index("history_availability_by_age", "width_s", "start_s"),
+    sqlite_with_rowid=False,
+)
+"""One check's results over one bucket by state, in quiet periods by state, and failed ones by
+stage (compact JSON, stage to count): ``domain.history.AvailabilityBucket``."""
