@@ -16,9 +16,10 @@ import aiohttp
 
 from helpers.daemon import free_port
 from mailwatch.config.model import MailwatchConfig
+from mailwatch.domain.nodes import NodeIdentity
 from mailwatch.domain.results import CheckResult
 from mailwatch.incidents.processor import process_result
-from mailwatch.status.build import read_stored_facts
+from mailwatch.status.build import count_site_votes, read_stored_facts
 from mailwatch.status.live import CheckStatus
 from mailwatch.status.model import DaemonInfo, StatusSnapshot, assemble
 from mailwatch.store.store import Store
@@ -61,17 +62,19 @@ class PagesHost:
             {},
             self._config.maintenance,
             ticket_prefix=self._config.incidents.ticket_prefix,
+            votes=count_site_votes(self._config, stored.sites, now),
         )
 
     def changed(self) -> None:
         self.changes += 1
 
-    async def record(self, result: CheckResult) -> None:
+    async def record(self, result: CheckResult, vantage: NodeIdentity | None = None) -> None:
+        """``result`` as the daemon takes it; ``vantage``: the node and site that ran it."""
         status = self.checks.setdefault(
             result.check, CheckStatus(result.check, result.kind, result.target)
         )
         status.record(result)
-        await process_result(self._store, self._config, result, result.finished_at)
+        await process_result(self._store, self._config, result, result.finished_at, vantage=vantage)
 
 
 ROUND_THE_CLOCK: dict[str, Any] = {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -9,7 +10,7 @@ from sqlalchemy import Integer, bindparam, delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from mailwatch.domain.checkstate import CheckState
-from mailwatch.domain.results import CheckResult
+from mailwatch.domain.results import CheckResult, State
 from mailwatch.domain.tickets import Ticket
 from mailwatch.store.schema import check_results, check_states
 
@@ -82,6 +83,56 @@ async def insert_result(
     result_id = int(row.scalar_one())
     await conn.execute(_PRUNE_RESULTS, {"key": key, "retention": retention})
     return result_id
+
+
+@dataclass(frozen=True, slots=True)
+class RecentResult:
+    """A stored result as a check's page lists it."""
+
+    state: State
+    stage: str | None
+    summary: str
+    metrics: dict[str, float]
+    finished_at: datetime
+    node: str | None
+    site: str | None
+
+
+_RECENT = (
+    select(
+        check_results.c.state,
+        check_results.c.stage,
+        check_results.c.summary,
+        check_results.c.metrics,
+        check_results.c.finished_at,
+        check_results.c.node,
+        check_results.c.site,
+    )
+    .where(check_results.c.dedup_key == bindparam("key"))
+    .order_by(check_results.c.id.desc())
+    .limit(bindparam("limit"))
+)
+
+
+async def recent_results(conn: AsyncConnection, key: str, limit: int) -> list[RecentResult]:
+    """The newest ``limit`` results of ``key``, newest first (one indexed range read)."""
+    rows = await conn.execute(_RECENT, {"key": key, "limit": limit})
+    return [
+        RecentResult(
+            state=State(row.state),
+            stage=row.stage,
+            summary=row.summary,
+            metrics={
+                str(k): float(v)
+                for k, v in (row.metrics or {}).items()
+                if isinstance(v, int | float)
+            },
+            finished_at=row.finished_at,
+            node=row.node,
+            site=row.site,
+        )
+        for row in rows
+    ]
 
 
 async def load_state(

@@ -15,6 +15,11 @@ def esc(value: object) -> str:
     return html.escape(str(value), quote=True)
 
 
+def state_badge(label: str) -> str:
+    """A check state (``ok``, ``critical``...) as a coloured badge."""
+    return f'<span class="state {esc(label)}">{esc(label)}</span>'
+
+
 @dataclass(frozen=True, slots=True)
 class Viewer:
     """Who is looking: a logged-in user (with the session's CSRF token) or an anonymous

@@ -11,7 +11,7 @@ from mailwatch.domain.time import display_zone
 from mailwatch.status.model import CheckView, StatusSnapshot, TicketView
 from mailwatch.web.access import public_status
 from mailwatch.web.clocks import countdown, when
-from mailwatch.web.html import Viewer, esc, page
+from mailwatch.web.html import Viewer, esc, page, state_badge
 from mailwatch.web.keys import HOST, session_of
 
 REFRESH_S = 30
@@ -35,7 +35,8 @@ def _ticket_card(ticket: TicketView, now: datetime, zone: tzinfo | None, link: b
     resolution = countdown(
         ticket.resolution_due, now, met=ticket.state.value == "mitigated", breached=False, zone=zone
     )
-    return f"""<div class="card ticket">
+    marks = f'data-ticket="{esc(ticket.id)}" data-ticket-state="{esc(ticket.state.value)}"'
+    return f"""<div class="card ticket" {marks}>
 <p><strong>{name}</strong> <span class="tag">severity {ticket.severity}</span>
 <span class="tag">{esc(ticket.state.value)}</span></p>
 <p>{esc(ticket.check)} <span class="meta">({esc(ticket.target)})</span>: {esc(ticket.summary)}</p>
@@ -44,25 +45,30 @@ def _ticket_card(ticket: TicketView, now: datetime, zone: tzinfo | None, link: b
 </div>"""
 
 
-def _check_card(check: CheckView, now: datetime, zone: tzinfo | None) -> str:
+def _check_card(check: CheckView, now: datetime, zone: tzinfo | None, link: bool) -> str:
     tags = ""
     if check.flapping:
-        tags += '<span class="tag">flapping</span>'
+        tags += '<span class="tag" data-mark="flapping">flapping</span>'
     if check.silenced_until is not None:
-        tags += f'<span class="tag">quiet until {when(check.silenced_until, now, zone)}</span>'
+        tags += (
+            f'<span class="tag" data-mark="quiet">quiet until '
+            f"{when(check.silenced_until, now, zone)}</span>"
+        )
+    if check.below_quorum:
+        tags += '<span class="tag" data-mark="below-quorum">below quorum</span>'
     stage = f"[{esc(check.stage)}] " if check.stage else ""
     what = f'<span class="meta">{esc(check.kind)} · {esc(check.target)}</span>'
     since = when(check.since, now, zone)
     last = when(check.last_run_at, now, zone)
-    return f"""<div class="card check">
-<p>{state_badge(check.state.label)} <strong>{esc(check.name)}</strong> {what}{tags}</p>
+    name = esc(check.name)
+    if link:
+        name = f'<a href="/checks/{name}">{name}</a>'
+    marks = f'data-check="{esc(check.name)}" data-state="{esc(check.state.label)}"'
+    return f"""<div class="card check" {marks}>
+<p>{state_badge(check.state.label)} <strong>{name}</strong> {what}{tags}</p>
 <p>{stage}{esc(check.summary or "no result yet")}</p>
 <p class="meta">since {since}; last run {last}</p>
 </div>"""
-
-
-def state_badge(label: str) -> str:
-    return f'<span class="state {esc(label)}">{esc(label)}</span>'
 
 
 def render_overview(
@@ -70,7 +76,7 @@ def render_overview(
 ) -> str:
     logged_in = viewer.user is not None
     tickets = "".join(_ticket_card(t, now, zone, logged_in) for t in snapshot.tickets)
-    checks = "".join(_check_card(c, now, zone) for c in snapshot.checks)
+    checks = "".join(_check_card(c, now, zone, logged_in) for c in snapshot.checks)
     body = f"""<h1>Overall: {state_badge(snapshot.overall.label)}</h1>
 <h2>Open tickets ({len(snapshot.tickets)})</h2>
 {tickets or '<p class="meta">No open tickets.</p>'}
