@@ -3,4 +3,5 @@ pytest_plugins = [
     "harness.dns_fixtures",
     "harness.postgres_fixtures",
     "helpers.store_engines",
+    "helpers.browser",
 ]

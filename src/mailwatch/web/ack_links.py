@@ -26,7 +26,7 @@ from mailwatch.domain.time import display_zone, local
 from mailwatch.incidents.actions import acknowledge_ticket
 from mailwatch.status.ticket import read_ticket_detail
 from mailwatch.web.access import public
-from mailwatch.web.forms import new_nonce, nonce_matches, set_nonce_cookie
+from mailwatch.web.forms import form_nonce, nonce_matches, set_nonce_cookie
 from mailwatch.web.html import esc, page
 from mailwatch.web.keys import HOST
 
@@ -99,7 +99,7 @@ async def confirm_page(request: web.Request) -> web.StreamResponse:
         by = ticket.acknowledged_by or ticket.resolved_by or "someone"
         done = "resolved" if not ticket.is_open else "acknowledged"
         return _answer(f"{number} is already {done}", f"{about}<p>By {esc(by)}.</p>")
-    nonce = new_nonce()
+    nonce = form_nonce(request)
     body = f"""{about}
 <form class="card action" method="post" action="{esc(request.path)}">
 <input type="hidden" name="nonce" value="{esc(nonce)}">

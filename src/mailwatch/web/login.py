@@ -10,7 +10,7 @@ from aiohttp import web
 
 from mailwatch.web.access import SESSION_COOKIE, public
 from mailwatch.web.clients import client_address
-from mailwatch.web.forms import new_nonce, nonce_matches, set_nonce_cookie
+from mailwatch.web.forms import form_nonce, nonce_matches, set_nonce_cookie
 from mailwatch.web.html import esc, page
 from mailwatch.web.keys import HOST, LOGIN_FAILURES, SESSIONS, session_of
 from mailwatch.web.passwords import verify_password
@@ -30,7 +30,7 @@ def safe_next(target: str | None) -> str:
 def _login_page(
     request: web.Request, *, error: str | None = None, status: int = 200, user: str = ""
 ) -> web.Response:
-    nonce = new_nonce()
+    nonce = form_nonce(request)
     target = safe_next(request.query.get("next"))
     problem = f'<p class="error" role="alert">{esc(error)}</p>' if error else ""
     body = f"""<h1>Log in</h1>
