@@ -4,7 +4,8 @@ maintenance windows, a legend, and a ``<title>``/``<desc>`` a screen reader read
 
 Presentation attributes only (no ``<style>``, no ``style=``): the pages' Content-Security-Policy
 forbids inline styles, and the report's HTML and PDF carry the SVG without the site's CSS. A
-fixed ``viewBox`` scales the drawing to the width it is given, a 390 px phone included.
+fixed ``viewBox`` (400 wide) scales the drawing to the width it is given, a 390 px phone
+included.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from mailwatch.charts.scales import (
     value_ticks,
 )
 
-WIDTH = 440
+WIDTH = 400
 PLOT_HEIGHT = 150
 LEFT = 58
 RIGHT = 12
@@ -257,7 +258,9 @@ def _thresholds(chart: Chart, frame: _Frame) -> list[str]:
             f'<g class="threshold {threshold.level.value}" data-value="{value!r}">'
             f'<line x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y}" y2="{y}" stroke="{colour}" '
             f'stroke-width="1.5" stroke-dasharray="6 4"/>'
-            f'<text x="{WIDTH - RIGHT - 2}" y="{y}" dy="-3" text-anchor="end" fill="{colour}">'
+            f'<text x="{WIDTH - RIGHT - 2}" y="{y}" dy="-3" text-anchor="end" fill="{colour}" '
+            # A white halo keeps the label legible where the data crosses it.
+            'stroke="#ffffff" stroke-width="3" paint-order="stroke">'
             f"{_text(label)}</text></g>"
         )
     return parts

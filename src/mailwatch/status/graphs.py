@@ -98,6 +98,7 @@ async def read_graphs(
                         spec.stat,
                         band=len(wanted) == 1,
                         step_s=step_s,
+                        end=end,
                     )
                     for s in wanted
                 ]
@@ -124,12 +125,19 @@ async def read_graphs(
     ]
 
 
-def _mid(start: datetime, width_s: int) -> datetime:
-    return start + timedelta(seconds=width_s / 2)
+def _mid(start: datetime, width_s: int, end: datetime) -> datetime:
+    """Where a bucket is drawn: its middle, or ``end`` (now) for the bucket still filling."""
+    return min(start + timedelta(seconds=width_s / 2), end)
 
 
 def _series(
-    buckets: Sequence[FigureBucket], label: str, stat: Stat, *, band: bool, step_s: float
+    buckets: Sequence[FigureBucket],
+    label: str,
+    stat: Stat,
+    *,
+    band: bool,
+    step_s: float,
+    end: datetime,
 ) -> Series:
     points = []
     for bucket in buckets:
@@ -137,7 +145,7 @@ def _series(
         with_band = band and stat is Stat.MEAN
         points.append(
             Point(
-                _mid(bucket.start, bucket.width_s),
+                _mid(bucket.start, bucket.width_s, end),
                 value,
                 bucket.min if with_band else None,
                 bucket.max if with_band else None,
@@ -151,7 +159,9 @@ async def _availability(
 ) -> Series:
     buckets = await availability_series(conn, check, start, end, width_s)
     points = [
-        Point(_mid(b.start, b.width_s), 100.0 * b.states.ok / b.count) for b in buckets if b.count
+        Point(_mid(b.start, b.width_s, end), 100.0 * b.states.ok / b.count)
+        for b in buckets
+        if b.count
     ]
     return Series(AVAILABILITY.plots[0].label, points, step_s)
 

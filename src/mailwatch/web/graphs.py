@@ -45,7 +45,8 @@ async def graphs_section(facts: CheckFacts) -> str:
         f'<p class="meta"><a href="/checks/{esc(check.name)}/graphs.json?range={chosen.key}">'
         "The data as JSON</a></p>"
     )
-    inner = _links(check.name, chosen.key) + "".join(_figure(g) for g in graphs) + json_link
+    drawn = "".join(_figure(g) for g in graphs)
+    inner = f'{_links(check.name, chosen.key)}<div class="graphs">{drawn}</div>{json_link}'
     return section("graphs", f"Graphs, last {chosen.label}", inner, live=False)
 
 
