@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 import signal
+import sqlite3
 import subprocess
 import urllib.request
 from collections.abc import Callable, Iterator
+from contextlib import closing
 from pathlib import Path
 
 import jsonschema
@@ -73,6 +75,17 @@ def daemon_factory(mail_servers: MailServers, tmp_path: Path) -> Iterator[Callab
         path.unlink(missing_ok=True)
 
 
+def history_widths(database: Path, check: str) -> list[tuple[int, int]] | None:
+    """The widths of ``check``'s latency buckets and their counts, read-only; None before any."""
+    with closing(sqlite3.connect(f"file:{database}?mode=ro", uri=True)) as db:
+        rows = db.execute(
+            "SELECT width_s, value_count FROM history_figures WHERE check_name = ? "
+            "AND figure = 'latency_s' ORDER BY width_s",
+            (check,),
+        ).fetchall()
+    return [(int(w), int(n)) for w, n in rows] or None
+
+
 def test_status_file_heartbeat_and_systemd_notifications(
     daemon_factory: Callable[..., Daemon],
 ) -> None:
@@ -87,6 +100,14 @@ def test_status_file_heartbeat_and_systemd_notifications(
     )
     assert route["state"] == "ok", route
     assert route["metrics"]["latency_s"] > 0
+    # The result went into the check's history too: its latency in a 5-minute and an hourly
+    # bucket (docs/history.md).
+    database = daemon.state_dir / "mailwatch.db"
+    widths = wait_for(
+        "the round trip in the history", lambda: history_widths(database, "route-second")
+    )
+    assert [width for width, _ in widths] == [300, 3600]
+    assert all(count >= 1 for _, count in widths)
     later = wait_for(
         "the heartbeat to advance",
         lambda: (

@@ -10,7 +10,8 @@ died is sent again at start-up, at most ``[outbox] max_interrupted_resends`` tim
 ``uncertain`` (``recover``); a row marked ``delivered`` never is. On a stop the loop claims
 nothing more and gets ``[daemon] shutdown_grace_s`` to settle what it is sending
 (``shutdown``). Once an hour the loop deletes finished rows of tickets resolved more than
-``[outbox] retention_days`` ago (``prune``). See docs/alerts.md and docs/reliability.md.
+``[outbox] retention_days`` ago (``prune``), and history buckets past ``[store]
+history_days`` (docs/history.md). See docs/alerts.md and docs/reliability.md.
 """
 
 from __future__ import annotations
@@ -170,11 +171,18 @@ class OutboxSender:
 
     async def prune(self, now: datetime) -> int:
         """Delete finished rows past ``[outbox] retention_days`` (``prune_finished`` says
-        which), unless the last prune was less than ``PRUNE_EVERY`` ago; how many went."""
+        which), and history past ``[store] history_days`` (``upkeep.prune_history``), unless
+        the last prune was less than ``PRUNE_EVERY`` ago; how many outbox rows went."""
         if self._pruned_at is not None and self._pruned_at <= now < self._pruned_at + PRUNE_EVERY:
             return 0
         self._pruned_at = now
-        return await upkeep.prune(self.store, now, self.config().outbox.retention_days)
+        config = self.config()
+        removed = await upkeep.prune(self.store, now, config.outbox.retention_days)
+        try:
+            await upkeep.prune_history(self.store, now, config.store.history_days)
+        except Exception:
+            log.exception("history: deleting old buckets failed")
+        return removed
 
     async def _keep_claim(self, ids: list[int]) -> None:
         """While an attempt runs (a slow receiver), renew this node's claim on its rows every

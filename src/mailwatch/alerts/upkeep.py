@@ -1,5 +1,6 @@
 """Outbox upkeep: rows a dead process left in ``sending`` are sent again, a bounded number of
-times (``recover``), and finished rows of tickets resolved long ago are deleted (``prune``)."""
+times (``recover``), and finished rows of tickets resolved long ago are deleted (``prune``);
+beside them, on the same hourly pass, history older than its keeping (``prune_history``)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from datetime import datetime, timedelta
 from mailwatch.alerts.attempt import attempt_event
 from mailwatch.domain.tickets import format_number
 from mailwatch.domain.timeline import EventType
+from mailwatch.store.history import history_checks, prune_check_history
 from mailwatch.store.outbox import (
     INTERRUPTED,
     Interrupted,
@@ -91,4 +93,23 @@ async def prune(store: Store, now: datetime, retention_days: int) -> int:
             removed,
             retention_days,
         )
+    return removed
+
+
+async def prune_history(store: Store, now: datetime, history_days: int) -> int:
+    """Delete history buckets older than their keeping (``[store] history_days`` for hourly
+    ones, 35 days for 5-minute ones), one check per transaction so the processor never waits
+    long for the write lock; how many rows went."""
+    async with store.read() as conn:
+        checks = await history_checks(conn)
+    removed = 0
+    for check in checks:
+
+        async def transaction(check: str = check) -> int:
+            async with store.write() as conn:
+                return await prune_check_history(conn, check, now, history_days)
+
+        removed += await retrying(f"history of {check}: deleting old buckets", transaction)
+    if removed:
+        log.info("history: deleted %d bucket(s) past their keeping", removed)
     return removed

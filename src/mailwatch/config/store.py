@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator
 
 from mailwatch.config.base import Secret, StrictModel
 from mailwatch.config.secrets import SecretReference
@@ -26,9 +26,13 @@ SCHEME_PROBLEM = (
 
 
 class StoreConfig(StrictModel):
-    """``url`` is an SQLAlchemy URL; unset, it is ``mailwatch.db`` in ``[daemon] state_dir``."""
+    """``url`` is an SQLAlchemy URL; unset, it is ``mailwatch.db`` in ``[daemon] state_dir``.
+    ``history_days``: how long the hourly history buckets are kept (docs/history.md)."""
 
     url: Secret | None = None
+    history_days: int = Field(default=400, ge=1, le=3650)
+    """Days the history (the hourly buckets of every check's figures and availability, which
+    the graphs and the report read) is kept; 5-minute buckets are kept 35 days at most."""
 
     @field_validator("url")
     @classmethod

@@ -261,13 +261,18 @@ class AvailabilityBucket:
         )
 
 
+FIGURE_NAME_MAX = 255
+"""Longer metric names (a mount path in ``disk_{mount}_free_bytes``) are left out of the
+history rather than fail the transaction that stores the result."""
+
+
 def result_figures(result: CheckResult) -> dict[str, float]:
-    """The figures a result adds to its check's history: its finite metrics and
-    ``duration_s``."""
+    """The figures a result adds to its check's history: its finite metrics (named in at
+    most ``FIGURE_NAME_MAX`` characters) and ``duration_s``."""
     figures = {
         key: float(value)
         for key, value in result.metrics.items()
-        if isinstance(value, int | float) and math.isfinite(value)
+        if isinstance(value, int | float) and math.isfinite(value) and len(key) <= FIGURE_NAME_MAX
     }
     figures[DURATION_FIGURE] = result.duration_s
     return figures

@@ -1,6 +1,7 @@
 """History in the database: each result added to its check's 5-minute and 1-hour buckets
 (``record_result``, inside the processor's transaction), the series the graphs and the report
-read (``figure_series``, ``availability_series``, ``check_figures``), and pruning by age.
+read (``figure_series``, ``availability_series``, ``check_figures``), and pruning by age, one
+check at a time (``history_checks``, ``prune_check_history``).
 
 Adding to a bucket is one upsert per table (``INSERT … ON CONFLICT DO UPDATE``, SQLite's and
 PostgreSQL's own spelling of it through their SQLAlchemy dialects) whose update adds the
@@ -13,11 +14,20 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Table, and_, bindparam, case, delete, func, literal_column, select
+from sqlalchemy import (
+    ColumnElement,
+    Dialect,
+    Table,
+    bindparam,
+    case,
+    delete,
+    func,
+    literal_column,
+    select,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.dml import Insert
@@ -32,8 +42,6 @@ from mailwatch.domain.history import (
     Sketch,
     StateCounts,
     bin_key,
-    merge_availability_buckets,
-    merge_figure_buckets,
     result_at,
     result_figures,
 )
@@ -112,6 +120,36 @@ def _epoch_s(at: datetime) -> int:
     return math.floor(at.timestamp())
 
 
+_FIGURE_COLUMNS = tuple(column.name for column in history_figures.columns)
+_AVAILABILITY_COLUMNS = tuple(column.name for column in history_availability.columns)
+_DRIVER_SQL: dict[tuple[str, str], tuple[str, tuple[str, ...] | None]] = {}
+
+
+def _driver_sql(dialect: Dialect, table: Table) -> tuple[str, tuple[str, ...] | None]:
+    """The upsert as the driver's own SQL, with the order of its positional parameters (None
+    for a driver taking names). Compiled once: SQLAlchemy's per-execution work for ~20 rows
+    was half of what history cost a result (docs/performance.md)."""
+    found = _DRIVER_SQL.get((dialect.name, table.name))
+    if found is None:
+        compiled = _upsert(dialect.name, table).compile(dialect=dialect)
+        order = tuple(compiled.positiontup) if compiled.positiontup is not None else None
+        found = _DRIVER_SQL[(dialect.name, table.name)] = (compiled.string, order)
+    return found
+
+
+async def _execute_many(
+    conn: AsyncConnection, table: Table, columns: tuple[str, ...], rows: list[tuple[Any, ...]]
+) -> None:
+    sql, order = _driver_sql(conn.dialect, table)
+    if order is None:
+        await conn.exec_driver_sql(sql, [dict(zip(columns, row, strict=True)) for row in rows])
+        return
+    if order != columns:
+        position = [columns.index(name) for name in order]
+        rows = [tuple(row[i] for i in position) for row in rows]
+    await conn.exec_driver_sql(sql, rows)
+
+
 async def record_result(conn: AsyncConnection, result: CheckResult, site: str, quiet: bool) -> None:
     """Add ``result`` to its check's 5-minute and 1-hour buckets: each figure
     (``domain.history.result_figures``) and the availability. ``site`` is the site that ran
@@ -119,50 +157,42 @@ async def record_result(conn: AsyncConnection, result: CheckResult, site: str, q
     covered the check when it was recorded."""
     at_s = _epoch_s(result_at(result))
     failed = 0 if result.state is State.OK else 1
-    figures = result_figures(result)
-    rows: list[dict[str, Any]] = []
+    # The bin keys are digits, "-", "n" and "z": no JSON escaping needed.
+    figures = [
+        (figure, value, f'{{"{bin_key(value)}":1}}')
+        for figure, value in result_figures(result).items()
+    ]
     states = StateCounts.of(result.state)
     quieted = states if quiet else StateCounts()
     stages = _json({} if result.state is State.OK else {result.stage or "": 1})
-    availability: list[dict[str, Any]] = []
+    check = result.check
+    rows: list[tuple[Any, ...]] = []
+    availability: list[tuple[Any, ...]] = []
     for width_s in STORED_WIDTHS_S:
         start_s = at_s - at_s % width_s
-        for figure, value in figures.items():
-            rows.append(
-                {
-                    "check_name": result.check,
-                    "figure": figure,
-                    "width_s": width_s,
-                    "start_s": start_s,
-                    "site": site,
-                    "value_count": 1,
-                    "failures": failed,
-                    "total": value,
-                    "min_value": value,
-                    "max_value": value,
-                    "sketch": _json({bin_key(value): 1}),
-                }
-            )
+        rows += [
+            (check, figure, width_s, start_s, site, 1, failed, value, value, value, sketch)
+            for figure, value, sketch in figures
+        ]
         availability.append(
-            {
-                "check_name": result.check,
-                "width_s": width_s,
-                "start_s": start_s,
-                "site": site,
-                "ok": states.ok,
-                "warning": states.warning,
-                "critical": states.critical,
-                "unknown": states.unknown,
-                "quiet_ok": quieted.ok,
-                "quiet_warning": quieted.warning,
-                "quiet_critical": quieted.critical,
-                "quiet_unknown": quieted.unknown,
-                "stages": stages,
-            }
+            (
+                check,
+                width_s,
+                start_s,
+                site,
+                states.ok,
+                states.warning,
+                states.critical,
+                states.unknown,
+                quieted.ok,
+                quieted.warning,
+                quieted.critical,
+                quieted.unknown,
+                stages,
+            )
         )
-    dialect = conn.dialect.name
-    await conn.execute(_upsert(dialect, history_figures), rows)
-    await conn.execute(_upsert(dialect, history_availability), availability)
+    await _execute_many(conn, history_figures, _FIGURE_COLUMNS, rows)
+    await _execute_many(conn, history_availability, _AVAILABILITY_COLUMNS, availability)
 
 
 def stored_width(width_s: int) -> int:
@@ -182,13 +212,38 @@ def _span_s(start: datetime, end: datetime, width_s: int) -> tuple[int, int]:
     return first - first % width_s, last + (-last) % width_s
 
 
-_FIGURE_ROWS = select(history_figures).where(
+_FIGURE_ROWS = select(
+    history_figures.c.start_s,
+    history_figures.c.site,
+    history_figures.c.value_count,
+    history_figures.c.failures,
+    history_figures.c.total,
+    history_figures.c.min_value,
+    history_figures.c.max_value,
+    history_figures.c.sketch,
+).where(
     history_figures.c.check_name == bindparam("check"),
     history_figures.c.figure == bindparam("figure"),
     history_figures.c.width_s == bindparam("width"),
     history_figures.c.start_s >= bindparam("first"),
     history_figures.c.start_s < bindparam("last"),
 )
+
+
+class _FigureSum:
+    """One bucket being merged from stored rows, added to in place: building a bucket per
+    stored row and merging those cost ten times more for a year's graph."""
+
+    __slots__ = ("bins", "count", "failures", "high", "low", "site", "total")
+
+    def __init__(self, site: str) -> None:
+        self.count = 0
+        self.failures = 0
+        self.total = 0.0
+        self.low = math.inf
+        self.high = -math.inf
+        self.bins: dict[str, int] = {}
+        self.site: str | None = site
 
 
 async def figure_series(
@@ -213,26 +268,54 @@ async def figure_series(
         statement,
         {"check": check, "figure": figure, "width": stored, "first": first, "last": last},
     )
-    buckets = [
+    sums: dict[int, _FigureSum] = {}
+    loads = json.loads
+    for start_s, row_site, count, failures, total, low, high, sketch in rows:
+        key = start_s - start_s % width_s
+        found = sums.get(key)
+        if found is None:
+            found = sums[key] = _FigureSum(row_site)
+        elif found.site != row_site:
+            found.site = None
+        found.count += count
+        found.failures += failures
+        found.total += total
+        found.low = min(found.low, low)
+        found.high = max(found.high, high)
+        bins = found.bins
+        for bin_, n in loads(sketch).items():
+            bins[bin_] = bins.get(bin_, 0) + n
+    return [
         FigureBucket(
-            check=row.check_name,
-            figure=row.figure,
-            start=datetime.fromtimestamp(row.start_s, UTC),
-            width_s=stored,
-            count=row.value_count,
-            failures=row.failures,
-            total=row.total,
-            min=row.min_value,
-            max=row.max_value,
-            sketch=Sketch(json.loads(row.sketch)),
-            site=row.site,
+            check,
+            figure,
+            datetime.fromtimestamp(key, UTC),
+            width_s,
+            found.count,
+            found.failures,
+            found.total,
+            found.low,
+            found.high,
+            Sketch(found.bins),
+            found.site,
         )
-        for row in rows
+        for key, found in sorted(sums.items())
     ]
-    return merge_figure_buckets(buckets, width_s)
 
 
-_AVAILABILITY_ROWS = select(history_availability).where(
+_AVAILABILITY_ROWS = select(
+    history_availability.c.start_s,
+    history_availability.c.site,
+    history_availability.c.ok,
+    history_availability.c.warning,
+    history_availability.c.critical,
+    history_availability.c.unknown,
+    history_availability.c.quiet_ok,
+    history_availability.c.quiet_warning,
+    history_availability.c.quiet_critical,
+    history_availability.c.quiet_unknown,
+    history_availability.c.stages,
+).where(
     history_availability.c.check_name == bindparam("check"),
     history_availability.c.width_s == bindparam("width"),
     history_availability.c.start_s >= bindparam("first"),
@@ -258,35 +341,36 @@ async def availability_series(
     rows = await conn.execute(
         statement, {"check": check, "width": stored, "first": first, "last": last}
     )
-    buckets = [
+    sums: dict[int, tuple[list[int], dict[str, int], list[str | None]]] = {}
+    for start_s, row_site, *counts, stages in rows:
+        key = start_s - start_s % width_s
+        found = sums.get(key)
+        if found is None:
+            found = sums[key] = ([0] * 8, {}, [row_site])
+        elif found[2][0] != row_site:
+            found[2][0] = None
+        added, by_stage, _ = found
+        for i, n in enumerate(counts):
+            added[i] += n
+        for stage, n in json.loads(stages).items():
+            by_stage[stage] = by_stage.get(stage, 0) + n
+    return [
         AvailabilityBucket(
-            check=row.check_name,
-            start=datetime.fromtimestamp(row.start_s, UTC),
-            width_s=stored,
-            states=StateCounts(row.ok, row.warning, row.critical, row.unknown),
-            quiet=StateCounts(
-                row.quiet_ok, row.quiet_warning, row.quiet_critical, row.quiet_unknown
-            ),
-            stages=json.loads(row.stages),
-            site=row.site,
+            check,
+            datetime.fromtimestamp(key, UTC),
+            width_s,
+            StateCounts(*added[:4]),
+            StateCounts(*added[4:]),
+            by_stage,
+            found_site[0],
         )
-        for row in rows
+        for key, (added, by_stage, found_site) in sorted(sums.items())
     ]
-    return merge_availability_buckets(buckets, width_s)
 
 
 async def check_figures(conn: AsyncConnection, check: str) -> list[str]:
     """The figures ``check`` has history of, in order of name. One index seek per figure."""
-    figures: list[str] = []
-    table = history_figures
-    while True:
-        where = [table.c.check_name == check]
-        if figures:
-            where.append(table.c.figure > figures[-1])
-        found = (await conn.execute(select(func.min(table.c.figure)).where(*where))).scalar()
-        if found is None:
-            return figures
-        figures.append(str(found))
+    return await _distinct(conn, history_figures.c.figure, history_figures.c.check_name == check)
 
 
 async def check_sites(conn: AsyncConnection, check: str) -> list[str]:
@@ -306,32 +390,54 @@ def keeping_days(width_s: int, history_days: int) -> int:
     return history_days if width_s == HOUR_WIDTH_S else min(FINE_DAYS, history_days)
 
 
-async def prune_history(
-    conn: AsyncConnection, now: datetime, history_days: int, at_most_s: int = HOUR_WIDTH_S
+async def history_checks(conn: AsyncConnection) -> list[str]:
+    """Every check with history, in order of name: one index seek per check."""
+    return await _distinct(conn, history_availability.c.check_name)
+
+
+async def prune_check_history(
+    conn: AsyncConnection, check: str, now: datetime, history_days: int
 ) -> int:
-    """Delete buckets older than their keeping (``keeping_days``), those starting in the
-    oldest ``at_most_s`` of each table and width only, so one transaction stays short; how
-    many rows went. Call again, in a new transaction, until it returns 0."""
+    """Delete ``check``'s buckets older than their keeping (``keeping_days``); how many rows
+    went. Each delete is a range of the primary key (check, figure, width, start)."""
     now_s = _epoch_s(now)
     deleted = 0
-    tables: Sequence[Table] = (history_figures, history_availability)
-    for table in tables:
-        for width_s in STORED_WIDTHS_S:
-            cutoff_s = now_s - keeping_days(width_s, history_days) * _DAY_S
-            oldest = (
-                await conn.execute(
-                    select(func.min(table.c.start_s)).where(table.c.width_s == width_s)
-                )
-            ).scalar()
-            if oldest is None or oldest >= cutoff_s:
-                continue
+    figures = await check_figures(conn, check)
+    for width_s in STORED_WIDTHS_S:
+        cutoff_s = now_s - keeping_days(width_s, history_days) * _DAY_S
+        for figure in figures:
             gone = await conn.execute(
-                delete(table).where(
-                    and_(
-                        table.c.width_s == width_s,
-                        table.c.start_s < min(cutoff_s, int(oldest) + at_most_s),
-                    )
-                )
+                _PRUNE_FIGURE,
+                {"check": check, "figure": figure, "width": width_s, "cutoff": cutoff_s},
             )
             deleted += int(gone.rowcount)
+        gone = await conn.execute(
+            _PRUNE_AVAILABILITY, {"check": check, "width": width_s, "cutoff": cutoff_s}
+        )
+        deleted += int(gone.rowcount)
     return deleted
+
+
+_PRUNE_FIGURE = delete(history_figures).where(
+    history_figures.c.check_name == bindparam("check"),
+    history_figures.c.figure == bindparam("figure"),
+    history_figures.c.width_s == bindparam("width"),
+    history_figures.c.start_s < bindparam("cutoff"),
+)
+_PRUNE_AVAILABILITY = delete(history_availability).where(
+    history_availability.c.check_name == bindparam("check"),
+    history_availability.c.width_s == bindparam("width"),
+    history_availability.c.start_s < bindparam("cutoff"),
+)
+
+
+async def _distinct(conn: AsyncConnection, column: ColumnElement[str], *where: Any) -> list[str]:
+    """The distinct values of an indexed ``column`` (the first of the primary key after the
+    columns ``where`` fixes), found by one seek each instead of a scan of every row."""
+    found: list[str] = []
+    while True:
+        after = [column > found[-1]] if found else []
+        value = (await conn.execute(select(func.min(column)).where(*where, *after))).scalar()
+        if value is None:
+            return found
+        found.append(str(value))

@@ -341,7 +341,7 @@ def _create_history(conn: Connection) -> None:
         "history_figures",
         meta,
         Column("check_name", String(200), primary_key=True),
-        Column("figure", String(100), primary_key=True),
+        Column("figure", String(255), primary_key=True),
         Column("width_s", Integer, primary_key=True),
         Column("start_s", BigInteger, primary_key=True),
         Column("site", String(64), primary_key=True),
@@ -351,7 +351,6 @@ def _create_history(conn: Connection) -> None:
         Column("min_value", Float, nullable=False),
         Column("max_value", Float, nullable=False),
         Column("sketch", Text, nullable=False),
-        Index("history_figures_by_age", "width_s", "start_s"),
         sqlite_with_rowid=False,
     )
     Table(
@@ -370,7 +369,6 @@ def _create_history(conn: Connection) -> None:
         Column("quiet_critical", Integer, nullable=False),
         Column("quiet_unknown", Integer, nullable=False),
         Column("stages", Text, nullable=False),
-        Index("history_availability_by_age", "width_s", "start_s"),
         sqlite_with_rowid=False,
     )
     meta.create_all(conn, checkfirst=False)
