@@ -20,6 +20,7 @@ from mailwatch.domain.nodes import NodeIdentity
 from mailwatch.domain.results import CheckResult
 from mailwatch.incidents.processor import process_result
 from mailwatch.status.build import count_site_votes, read_stored_facts
+from mailwatch.status.changes import StatusVersion
 from mailwatch.status.live import CheckStatus
 from mailwatch.status.model import DaemonInfo, StatusSnapshot, assemble
 from mailwatch.store.store import Store
@@ -41,6 +42,7 @@ class PagesHost:
         self.checks: dict[str, CheckStatus] = {}
         self.changes = 0
         self.last_heartbeat: datetime | None = datetime.now(UTC)
+        self.status_version = StatusVersion()
 
     @property
     def config(self) -> MailwatchConfig:
@@ -54,7 +56,7 @@ class PagesHost:
         now = datetime.now(UTC)
         async with self._store.read() as conn:
             stored = await read_stored_facts(conn, now)
-        return assemble(
+        snapshot = assemble(
             now,
             DaemonInfo("test", 1, now),
             self.checks.values(),
@@ -64,6 +66,8 @@ class PagesHost:
             ticket_prefix=self._config.incidents.ticket_prefix,
             votes=count_site_votes(self._config, stored.sites, now),
         )
+        self.status_version.observe(snapshot)
+        return snapshot
 
     def changed(self) -> None:
         self.changes += 1

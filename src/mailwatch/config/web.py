@@ -63,7 +63,8 @@ class WebConfig(StrictModel):
     """A session older than this is logged out, used or not."""
     login_attempts: int = Field(default=5, ge=1)
     """Failed logins allowed per user and per client address within ``login_window_s``; more
-    are answered 429 with Retry-After until the window has passed."""
+    are answered 429 with Retry-After until the window has passed. Wrong API bearer tokens
+    are counted the same way per client address, apart from logins."""
     login_window_s: float = Field(default=900.0, gt=0)
     trusted_proxies: list[str] = Field(default_factory=list)
     """Addresses or networks of reverse proxies (``["127.0.0.1", "::1"]``) whose

@@ -45,6 +45,7 @@ from mailwatch.incidents.processor import ProcessOutcome, RunBy, process_result,
 from mailwatch.logsetup import NOTICE
 from mailwatch.probes import probe_for
 from mailwatch.status.build import count_site_votes, read_stored_facts
+from mailwatch.status.changes import StatusVersion
 from mailwatch.status.files import StatusWriteError, write_status
 from mailwatch.status.live import CheckStatus
 from mailwatch.status.model import DaemonInfo, StatusSnapshot, assemble
@@ -81,6 +82,7 @@ class Daemon:
         """Per check, its memory as last read from or written to the store (JSON text)."""
         self._web: WebServer | None = None
         self._last_heartbeat: datetime | None = None
+        self._status_version = StatusVersion()
 
     @property
     def scheduler(self) -> CheckScheduler | None:
@@ -97,6 +99,12 @@ class Daemon:
     def last_heartbeat(self) -> datetime | None:
         """When the heartbeat last ticked the engine and wrote the status (None before)."""
         return self._last_heartbeat
+
+    @property
+    def status_version(self) -> StatusVersion:
+        """Moved by every snapshot (status write, page) that differs in what people act on:
+        the web pages' live updates wait on it."""
+        return self._status_version
 
     def changed(self) -> None:
         """A person acted through the web pages: rewrite the status, wake the sender."""
@@ -507,6 +515,7 @@ class Daemon:
             ticket_prefix=self.config.incidents.ticket_prefix,
             votes=votes,
         )
+        self._status_version.observe(snapshot)
         self.metrics.set_tickets(stored.tickets)
         return snapshot, backlog
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
@@ -42,7 +43,8 @@ from mailwatch.web.access import bearer
 from mailwatch.web.api_auth import SCHEME, api_tokens, bearer_token, token_name
 from mailwatch.web.api_body import Body
 from mailwatch.web.api_errors import ApiError, json_errors
-from mailwatch.web.keys import HOST
+from mailwatch.web.clients import client_address
+from mailwatch.web.keys import HOST, TOKEN_FAILURES
 from mailwatch.web.openapi import openapi_document
 
 log = logging.getLogger("mailwatch.web.api")
@@ -56,7 +58,7 @@ SILENCE_AT_MOST_S = int(SILENCE_AT_MOST.total_seconds())
 """A silence lasts at most a year: longer quiet belongs in a maintenance window."""
 
 
-ACTOR = "mailwatch_api_actor"
+ACTOR = web.RequestKey("mailwatch_api_actor", str)
 """The request key holding the name of the token that let the request in."""
 
 QUERY = {"tickets": frozenset({"all"})}
@@ -106,10 +108,28 @@ async def _bearer_auth(
             "with a token of [web.api_tokens]",
             {"WWW-Authenticate": f'{SCHEME} realm="mailwatch"'},
         )
+    address = client_address(request, host.config.web.trusted_proxies)
+    limiter = request.config_dict[TOKEN_FAILURES]
+    wait_s = limiter.retry_after_s((address,))
+    if wait_s is not None:
+        # Refused before the token is compared, right or wrong: a guesser learns nothing.
+        retry = max(1, math.ceil(wait_s))
+        log.warning(
+            "api: refused %s %s from %s: too many wrong tokens",
+            request.method,
+            request.path,
+            address,
+        )
+        raise ApiError(
+            429,
+            f"too many wrong tokens from {address}; try again in {retry} s",
+            {"Retry-After": str(retry)},
+        )
     name = token_name(presented, api_tokens(host.config.web.api_tokens.items()))
     if name is None:
+        limiter.failed((address,))
         # The token itself is never logged: only that one was refused, and from where.
-        log.warning("api: refused a wrong token from %s for %s", request.remote, request.path)
+        log.warning("api: refused a wrong token from %s for %s", address, request.path)
         raise ApiError(
             401,
             "the token is not one of [web.api_tokens]",

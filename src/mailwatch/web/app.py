@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
@@ -15,7 +16,8 @@ from mailwatch.web.check_page import check_routes
 from mailwatch.web.graphs import graph_routes
 from mailwatch.web.health import healthz
 from mailwatch.web.host import WebHost
-from mailwatch.web.keys import HOST, LOGIN_FAILURES, SESSIONS
+from mailwatch.web.keys import HOST, LIVE_CLOSING, LOGIN_FAILURES, SESSIONS, TOKEN_FAILURES
+from mailwatch.web.live import close_streams, live_routes
 from mailwatch.web.login import login_routes
 from mailwatch.web.overview import overview
 from mailwatch.web.ratelimit import FailureLimiter
@@ -58,12 +60,20 @@ def build_app(host: WebHost) -> web.Application:
         attempts=lambda: host.config.web.login_attempts,
         window_s=lambda: host.config.web.login_window_s,
     )
+    # Wrong API tokens are counted apart from failed logins, under the same limit.
+    app[TOKEN_FAILURES] = FailureLimiter(
+        attempts=lambda: host.config.web.login_attempts,
+        window_s=lambda: host.config.web.login_window_s,
+    )
     app.router.add_get("/healthz", public(healthz))
     app.router.add_get("/", overview)
     app.router.add_routes(login_routes())
     app.router.add_routes(ticket_routes())
     app.router.add_routes(check_routes())
     app.router.add_routes(graph_routes())
+    app[LIVE_CLOSING] = asyncio.Event()
+    app.router.add_routes(live_routes())
+    app.on_shutdown.append(close_streams)
     app.router.add_routes(asset_routes())
     app.router.add_routes(ack_link_routes())
     app.add_subapp(API_PREFIX, api_app())

@@ -49,7 +49,7 @@ Section = Callable[[CheckFacts], Awaitable[str]]
 def section(ident: str, title: str, inner: str, *, live: bool = True) -> str:
     """A section of the page: ``<section id=...>`` with its heading. ``live`` sections are
     swapped for fresh ones by the page's live updates (``static/live.js``)."""
-    mark = " data-live" if live else ""
+    mark = " data-live-region" if live else ""
     return (
         f'<section id="{esc(ident)}" class="check-section"{mark}>'
         f"<h2>{esc(title)}</h2>\n{inner}\n</section>"

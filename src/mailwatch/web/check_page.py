@@ -41,10 +41,22 @@ def check_url(name: str) -> str:
     return f"/checks/{esc(name)}"
 
 
-async def render_check(facts: CheckFacts) -> str:
+REFRESH_S = 30
+"""With JavaScript, the live sections are fetched again this often (for the clocks and the
+recent results), and at once when the status version moves."""
+
+
+async def render_check(facts: CheckFacts, version: int | None = None) -> str:
     parts = [await make(facts) for make in SECTIONS]
     body = f"<h1>{esc(facts.name)}</h1>\n" + "\n".join(p for p in parts if p)
-    return page(facts.name, body, facts.viewer)
+    return page(
+        facts.name,
+        body,
+        facts.viewer,
+        refresh_s=REFRESH_S,
+        live_version=version,
+        live_refresh_s=REFRESH_S,
+    )
 
 
 async def check_facts(request: web.Request, name: str) -> CheckFacts:
@@ -77,7 +89,8 @@ async def check_facts(request: web.Request, name: str) -> CheckFacts:
 
 async def check_page(request: web.Request) -> web.Response:
     facts = await check_facts(request, request.match_info["name"])
-    return web.Response(text=await render_check(facts), content_type="text/html")
+    version = request.app[HOST].status_version.number
+    return web.Response(text=await render_check(facts, version), content_type="text/html")
 
 
 def check_routes() -> list[web.RouteDef]:

@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Protocol
 
 from mailwatch.config import MailwatchConfig
+from mailwatch.status.changes import StatusVersion
 from mailwatch.status.model import StatusSnapshot
 from mailwatch.store.store import Store
 
@@ -28,7 +29,13 @@ class WebHost(Protocol):
         ...
 
     async def snapshot(self) -> StatusSnapshot:
-        """The status model now: live checks, stored tickets and silences."""
+        """The status model now: live checks, stored tickets and silences. Each snapshot
+        taken is shown to ``status_version``."""
+        ...
+
+    @property
+    def status_version(self) -> StatusVersion:
+        """Moves when a snapshot differs in what people act on (the pages' live updates)."""
         ...
 
     def changed(self) -> None:

@@ -34,9 +34,20 @@ def hidden_csrf(token: str) -> str:
 
 
 def page(
-    title: str, body: str, viewer: Viewer | None = None, *, refresh_s: int | None = None
+    title: str,
+    body: str,
+    viewer: Viewer | None = None,
+    *,
+    refresh_s: int | None = None,
+    live_version: int | None = None,
+    live_refresh_s: int = 60,
 ) -> str:
-    """A whole page: ``body`` is HTML already escaped by its maker."""
+    """A whole page: ``body`` is HTML already escaped by its maker.
+
+    With ``live_version`` (the status version it was rendered at) the page updates itself
+    (``static/live.js``): it fetches itself again when ``/live`` says the version moved,
+    and every ``live_refresh_s`` anyway, and swaps each element marked ``data-live-region`` for
+    its fresh copy. Without JavaScript, ``refresh_s`` is a meta refresh instead."""
     who = ""
     if viewer is not None and viewer.user is not None and viewer.csrf is not None:
         who = (
@@ -46,6 +57,13 @@ def page(
     elif viewer is not None:
         who = '<a class="who" href="/login">Log in</a>'
     refresh = f'<meta http-equiv="refresh" content="{refresh_s}">' if refresh_s else ""
+    body_attrs = ""
+    if live_version is not None:
+        refresh = (f"<noscript>{refresh}</noscript>" if refresh else "") + (
+            '<script src="/static/live.js" defer></script>\n'
+        )
+        body_attrs = f' data-live-version="{live_version}" data-live-refresh-s="{live_refresh_s}"'
+
     return f"""<!doctype html>
 <html lang="en">
 <head>
@@ -55,7 +73,7 @@ def page(
 {refresh}<title>{esc(title)} · mailwatch</title>
 <link rel="stylesheet" href="/static/mailwatch.css">
 </head>
-<body>
+<body{body_attrs}>
 <header><a class="home" href="/">mailwatch</a>{who}</header>
 <main>
 {body}

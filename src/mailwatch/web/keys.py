@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from aiohttp import web
 
 from mailwatch.web.host import WebHost
@@ -12,6 +14,10 @@ HOST = web.AppKey("host", WebHost)
 """The daemon serving the application."""
 SESSIONS = web.AppKey("sessions", SessionStore)
 LOGIN_FAILURES = web.AppKey("login_failures", FailureLimiter)
+TOKEN_FAILURES = web.AppKey("token_failures", FailureLimiter)
+"""Wrong API bearer tokens, per client address (``api.py``)."""
+LIVE_CLOSING = web.AppKey("live_closing", asyncio.Event)
+"""Set at shutdown: every live stream (``/live``) ends."""
 SESSION = web.RequestKey("session", Session)
 """The request's logged-in ``Session``, absent without one (set by ``access.access_control``)."""
 

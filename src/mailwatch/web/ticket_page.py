@@ -22,6 +22,12 @@ FLASH = {
 }
 
 
+CLOCKS_REFRESH_S = 30
+"""With JavaScript, the clocks, timeline and notices are fetched again this often (and at
+once when the status version moves); the forms are left alone, so a note being typed stays.
+Without JavaScript the page does not reload itself, for the same reason."""
+
+
 def ticket_number(request: web.Request) -> int:
     """The ticket the URL names; 404 for a malformed number."""
     prefix = request.app[HOST].config.incidents.ticket_prefix
@@ -71,7 +77,7 @@ def _clocks(t: Ticket, now: datetime, zone: tzinfo | None) -> str:
     if t.resolution_note:
         rows.append(("resolution note", esc(t.resolution_note)))
     items = "".join(f"<dt>{name}</dt><dd>{value}</dd>" for name, value in rows)
-    return f'<dl class="clocks card">{items}</dl>'
+    return f'<dl id="clocks" class="clocks card" data-live-region>{items}</dl>'
 
 
 def _timeline(detail: TicketDetail, zone: tzinfo | None) -> str:
@@ -92,12 +98,12 @@ def _timeline(detail: TicketDetail, zone: tzinfo | None) -> str:
             f"<strong>{esc(event.type.value.replace('_', ' '))}</strong>"
             f"{': ' + text if text else ''}</li>"
         )
-    return f'<ol class="timeline">{"".join(items)}</ol>'
+    return f'<ol id="timeline" class="timeline" data-live-region>{"".join(items)}</ol>'
 
 
 def _notices(detail: TicketDetail, now: datetime, zone: tzinfo | None) -> str:
     if not detail.notices:
-        return '<p class="meta">None kept.</p>'
+        return '<p id="notices" class="meta" data-live-region>None kept.</p>'
     items = [
         f"<li>{esc(n.kind)} to <strong>{esc(n.route)}</strong>: {esc(n.status.value)}"
         + (f", delivered {when(n.delivered_at, now, zone)}" if n.delivered_at else "")
@@ -105,7 +111,7 @@ def _notices(detail: TicketDetail, now: datetime, zone: tzinfo | None) -> str:
         + "</li>"
         for n in detail.notices
     ]
-    return f'<ul class="card">{"".join(items)}</ul>'
+    return f'<ul id="notices" class="card" data-live-region>{"".join(items)}</ul>'
 
 
 def _form(
@@ -185,6 +191,7 @@ def render_ticket(
     *,
     flash: str | None = None,
     error: str | None = None,
+    version: int | None = None,
 ) -> str:
     t = detail.ticket
     number = format_number(t.number, prefix)
@@ -202,7 +209,7 @@ def render_ticket(
 {_timeline(detail, zone)}
 <h2>Notices</h2>
 {_notices(detail, now, zone)}"""
-    return page(number, body, viewer)
+    return page(number, body, viewer, live_version=version, live_refresh_s=CLOCKS_REFRESH_S)
 
 
 async def ticket_page(request: web.Request) -> web.Response:
@@ -221,6 +228,7 @@ async def ticket_page(request: web.Request) -> web.Response:
             Viewer(session.user, session.csrf),
             datetime.now(UTC),
             flash=FLASH.get(request.query.get("done", "")),
+            version=host.status_version.number,
         ),
         content_type="text/html",
     )
