@@ -155,7 +155,7 @@ async def test_a_month_of_latency_with_levels_tickets_and_maintenance(fed: Fed) 
     assert '<a href="/checks/canary?range=24h#graphs" aria-current="page">24h</a>' in day_page
 
 
-async def test_graphs_need_a_login_and_a_known_check(fed: Fed) -> None:
+async def test_graphs_need_a_login_a_known_check_and_no_live_refetch(fed: Fed) -> None:
     async with serving(fed.host) as base, browser() as client:
         async with client.get(
             f"{base}/checks/canary/graphs.json", allow_redirects=False
@@ -165,3 +165,10 @@ async def test_graphs_need_a_login_and_a_known_check(fed: Fed) -> None:
         await log_in(client, base)
         async with client.get(f"{base}/checks/nosuch/graphs.json") as missing:
             assert missing.status == 404
+        # The page's live script fetching it again gets the live regions, not the graphs.
+        headers = {"Sec-Fetch-Mode": "cors"}
+        async with client.get(f"{base}/checks/canary?range=30d", headers=headers) as refetch:
+            again = await refetch.text()
+    assert refetch.status == 200
+    assert 'id="graphs"' in again and "<svg" not in again
+    assert 'data-check="canary"' in again

@@ -40,6 +40,9 @@ class CheckFacts:
     viewer: Viewer
     query: Mapping[str, str] = field(default_factory=dict)
     """The page's query string (``?range=30d`` for the graphs)."""
+    refetch: bool = False
+    """The page's own script fetching it again for its live regions (``Sec-Fetch-Mode`` other
+    than ``navigate``): a section that is not live may skip its work (the graphs do)."""
 
 
 Section = Callable[[CheckFacts], Awaitable[str]]

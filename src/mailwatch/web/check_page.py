@@ -84,6 +84,7 @@ async def check_facts(request: web.Request, name: str) -> CheckFacts:
         zone=display_zone(config.incidents.timezone),
         viewer=Viewer(session.user, session.csrf) if session else Viewer(None, None),
         query=dict(request.query),
+        refetch=request.headers.get("Sec-Fetch-Mode", "navigate") != "navigate",
     )
 
 

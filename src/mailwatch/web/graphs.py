@@ -40,6 +40,10 @@ async def graphs_section(facts: CheckFacts) -> str:
     if check is None:
         return ""
     chosen = range_named(facts.query.get("range"))
+    if facts.refetch:
+        # live.js swaps only live regions: reading and drawing the graphs again for it (on
+        # every status change) would be work thrown away.
+        return section("graphs", f"Graphs, last {chosen.label}", "", live=False)
     graphs = await read_graphs(facts.store, facts.config, check, chosen, facts.now, facts.zone)
     json_link = (
         f'<p class="meta"><a href="/checks/{esc(check.name)}/graphs.json?range={chosen.key}">'
