@@ -41,6 +41,25 @@ async def test_the_right_password_opens_the_overview(tmp_path: Path, store: Stor
         assert "alice" in text
 
 
+async def test_a_second_login_page_does_not_void_the_form_already_shown(
+    tmp_path: Path, store: Store
+) -> None:
+    """A browser fetches /favicon.ico after the login page and is sent to the login page for
+    it too; that page must not make the form on screen "expired"."""
+    host = PagesHost(web_config(tmp_path), store)
+    async with serving(host) as base, browser() as client:
+        async with client.get(f"{base}/login?next=/") as shown:
+            nonce = hidden(await shown.text(), "nonce")
+        async with client.get(f"{base}/favicon.ico") as favicon:  # lands on the login page
+            assert favicon.url.path == "/login"
+        async with client.post(
+            f"{base}/login?next=/",
+            data={"nonce": nonce, "user": "alice", "password": PASSWORD},
+            allow_redirects=False,
+        ) as answer:
+            assert answer.status == 303 and answer.headers["Location"] == "/"
+
+
 async def test_a_wrong_password_is_refused_without_a_session(tmp_path: Path, store: Store) -> None:
     host = PagesHost(web_config(tmp_path), store)
     async with serving(host) as base, browser() as client:
