@@ -11,9 +11,9 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.async_api import Page, expect
 
-from helpers.browser import Screenshots, WebDaemon, log_in, running_web_daemon
+from helpers.browser import Screenshots, WebDaemon, log_in, running_web_daemon, sideways_overflow
 from helpers.builders import result
 from helpers.daemon import DaemonProcess
 from mailwatch.config.loader import load_config
@@ -21,6 +21,8 @@ from mailwatch.config.secrets import SecretMode
 from mailwatch.domain.results import State
 from mailwatch.incidents.processor import process_result
 from mailwatch.store.store import Store
+
+pytestmark = pytest.mark.asyncio(loop_scope="session")  # the browser's loop
 
 QUEUE_CHECK = """
 [[checks.queue]]
@@ -54,7 +56,7 @@ async def _month_of_history(process: DaemonProcess) -> None:
 
 
 def _seed(process: DaemonProcess) -> None:
-    # Playwright's sync API keeps an event loop running in this thread: seed in another.
+    # Seeded on a loop of its own, in a thread: the session's loop may be running here.
     with ThreadPoolExecutor(1) as pool:
         pool.submit(asyncio.run, _month_of_history(process)).result(timeout=120)
 
@@ -70,42 +72,39 @@ def graph_daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebDaemon
         yield daemon
 
 
-def test_a_30_day_graph_draws_with_its_threshold_lines(
-    graph_daemon: WebDaemon, browser_page: Page, screenshots: Screenshots
-) -> None:
-    page = browser_page
-    log_in(page, graph_daemon.base)
-    page.goto(f"{graph_daemon.base}/checks/backlog?range=30d")
-    expect(page.locator("#graphs h2")).to_have_text("Graphs, last 30 days")
+async def _graph_draws_with_its_lines(page: Page) -> None:
     graph = page.locator('figure[data-graph="size"] svg')
-    expect(graph).to_be_visible()
-    frame = graph.bounding_box()
+    await expect(graph).to_be_visible()
+    frame = await graph.bounding_box()
     assert frame is not None and frame["width"] > 300
-
     lines = {}
-    for level in ("warning", "critical"):
+    for level, label in (
+        ("warning", "warning 100 messages"),
+        ("critical", "critical 500 messages"),
+    ):
         threshold = graph.locator(f"g.threshold.{level}")
-        expect(threshold).to_be_visible()
-        expect(threshold.locator("text")).to_have_text(
-            {"warning": "warning 100 messages", "critical": "critical 500 messages"}[level]
-        )
-        box = threshold.locator("line").bounding_box()
+        await expect(threshold).to_be_visible()
+        await expect(threshold.locator("text")).to_have_text(label)
+        box = await threshold.locator("line").bounding_box()
         assert box is not None
         assert box["width"] > frame["width"] * 0.7, f"the {level} line spans the plot"
         assert frame["y"] < box["y"] < frame["y"] + frame["height"]
         lines[level] = box["y"]
     assert lines["critical"] < lines["warning"], "500 is drawn above 100"
-    expect(graph.locator("path.line").first).to_be_visible()
-    expect(graph.locator("rect.shade.ticket")).to_have_count(1)
-    screenshots.take(page, "30-day-graphs")
+    await expect(graph.locator("path.line").first).to_be_visible()
+    await expect(graph.locator("rect.shade.ticket")).to_have_count(1)
 
-    page.set_viewport_size({"width": 390, "height": 844})
-    page.reload()
-    expect(graph.locator("g.threshold.critical")).to_be_visible()
-    widths = page.evaluate(
-        "[document.documentElement.scrollWidth, document.documentElement.clientWidth]"
-    )
-    assert widths[0] <= widths[1], f"horizontal scrolling at 390 px: {widths}"
-    phone = graph.bounding_box()
+
+async def test_a_30_day_graph_draws_with_its_threshold_lines(
+    graph_daemon: WebDaemon, browser_page: Page, phone_page: Page, screenshots: Screenshots
+) -> None:
+    url = f"{graph_daemon.base}/checks/backlog?range=30d"
+    for page, name in ((browser_page, "30-day-graphs"), (phone_page, "30-day-graphs-phone")):
+        await log_in(page, graph_daemon.base)
+        await page.goto(url)
+        await expect(page.locator("#graphs h2")).to_have_text("Graphs, last 30 days")
+        await _graph_draws_with_its_lines(page)
+        await screenshots.take(page, name)
+    assert await sideways_overflow(phone_page) == []
+    phone = await phone_page.locator('figure[data-graph="size"] svg').bounding_box()
     assert phone is not None and phone["width"] <= 390
-    screenshots.take(page, "30-day-graphs-phone")
