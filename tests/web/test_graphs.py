@@ -10,14 +10,16 @@ import xml.etree.ElementTree as ET
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
+import pytest_asyncio
 
 from helpers.builders import result
 from helpers.web import PagesHost, browser, log_in, serving, web_config
 from mailwatch.domain.results import State
 from mailwatch.store.store import Store
+
+pytestmark = pytest.mark.asyncio(loop_scope="module")  # the store's loop, as the fixture's
 
 SVG = "{http://www.w3.org/2000/svg}"
 NOW = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(minutes=30)
@@ -35,11 +37,12 @@ class Fed:
     host: PagesHost
 
 
-@pytest.fixture
-async def fed(tmp_path: Path) -> AsyncIterator[Fed]:
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def fed(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Fed]:
     """A month of canary results, one every 3 hours as configured (latency and two Received
     hops), an outage, a maintenance window in the config; through the processor, as the daemon
-    records them."""
+    records them. Once for the module: the tests only read."""
+    tmp_path = tmp_path_factory.mktemp("graphs")
     canary = {
         "name": "canary",
         "interval_s": 3 * 3600,  # it runs every 3 hours: the hours between are no gap
