@@ -74,7 +74,8 @@ def value_ticks(low: float, high: float, unit: str, count: int = 5) -> list[floa
     low, high = clamp(low), clamp(high)
     if not high > low:
         pad = abs(high) * 0.1 or 1.0
-        low, high = low - pad, high + pad
+        # All zero (a queue that never grew): 0 to 1, not -1 to 1.
+        low, high = (low, high + pad) if low == 0 else (low - pad, high + pad)
     raw = (high - low) / max(1, count - 1)
     step = _nice_step(raw)
     if unit == "s" and raw > 60:

@@ -4,7 +4,8 @@ maintenance windows, a legend, and a ``<title>``/``<desc>`` a screen reader read
 
 Presentation attributes only (no ``<style>``, no ``style=``): the pages' Content-Security-Policy
 forbids inline styles, and the report's HTML and PDF carry the SVG without the site's CSS. A
-fixed ``viewBox`` scales the drawing to the width it is given, a 390 px phone included.
+fixed ``viewBox`` (400 wide) scales the drawing to the width it is given, a 390 px phone
+included.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from mailwatch.charts.model import Chart, Level, Point, Series, ShadeKind
+from mailwatch.charts.model import Chart, Level, Series, ShadeKind
 from mailwatch.charts.scales import (
     aware,
     clamp,
@@ -26,7 +27,7 @@ from mailwatch.charts.scales import (
     value_ticks,
 )
 
-WIDTH = 440
+WIDTH = 400
 PLOT_HEIGHT = 150
 LEFT = 58
 RIGHT = 12
@@ -78,7 +79,10 @@ class _Frame:
     height: float
 
     def x(self, instant: datetime) -> float:
-        fraction = (aware(instant).timestamp() - self.start_s) / (self.end_s - self.start_s)
+        return self.x_s(aware(instant).timestamp())
+
+    def x_s(self, at_s: float) -> float:
+        fraction = (at_s - self.start_s) / (self.end_s - self.start_s)
         return LEFT + min(1.0, max(0.0, fraction)) * (WIDTH - LEFT - RIGHT)
 
     def y(self, value: float) -> float:
@@ -86,7 +90,17 @@ class _Frame:
         return self.top + (1.0 - min(1.0, max(0.0, fraction))) * self.height
 
 
-def _visible(series: Series, start_s: float, end_s: float) -> list[Point]:
+@dataclass(frozen=True, slots=True)
+class _Sample:
+    """A point as the drawing needs it: Unix seconds and finite (clamped) values or None."""
+
+    at_s: float
+    value: float | None
+    low: float | None
+    high: float | None
+
+
+def _visible(series: Series, start_s: float, end_s: float) -> list[_Sample]:
     kept = []
     for point in series.points:
         try:
@@ -94,26 +108,27 @@ def _visible(series: Series, start_s: float, end_s: float) -> list[Point]:
         except (OverflowError, ValueError, OSError):
             continue
         if start_s <= at <= end_s:
-            kept.append(point)
-    kept.sort(key=lambda p: aware(p.at).timestamp())
+            kept.append(_Sample(at, _finite(point.value), _finite(point.low), _finite(point.high)))
+    kept.sort(key=lambda p: p.at_s)
     return kept
 
 
-def _runs(points: Sequence[Point], step_s: float | None) -> list[list[Point]]:
+def _runs(points: Sequence[_Sample], step_s: float | None) -> list[list[_Sample]]:
     """Stretches of points to join with a line: broken at gaps and at missing buckets."""
-    runs: list[list[Point]] = []
-    current: list[Point] = []
+    runs: list[list[_Sample]] = []
+    current: list[_Sample] = []
     previous_s: float | None = None
     for point in points:
-        at_s = aware(point.at).timestamp()
-        missing = step_s is not None and previous_s is not None and at_s - previous_s > 1.5 * step_s
-        if _finite(point.value) is None or missing:
+        missing = (
+            step_s is not None and previous_s is not None and point.at_s - previous_s > 1.5 * step_s
+        )
+        if point.value is None or missing:
             if current:
                 runs.append(current)
             current = []
-        if _finite(point.value) is not None:
+        if point.value is not None:
             current.append(point)
-        previous_s = at_s
+        previous_s = point.at_s
     if current:
         runs.append(current)
     return runs
@@ -129,14 +144,13 @@ def _span_s(chart: Chart) -> tuple[float, float]:
     return start_s, end_s
 
 
-def _value_range(chart: Chart, visible: Iterable[list[Point]]) -> tuple[float, float]:
+def _value_range(chart: Chart, visible: Iterable[list[_Sample]]) -> tuple[float, float]:
     values: list[float] = []
     for points in visible:
         for point in points:
             for value in (point.value, point.low, point.high):
-                finite = _finite(value)
-                if finite is not None:
-                    values.append(finite)
+                if value is not None:
+                    values.append(value)
     values.extend(v for t in chart.thresholds if (v := _finite(t.value)) is not None)
     if not values:
         return 0.0, 1.0
@@ -173,7 +187,7 @@ def render_svg(chart: Chart) -> str:
     parts.extend(_thresholds(chart, frame))
     for index, (series, points) in enumerate(zip(chart.series, visible, strict=True)):
         parts.extend(_series(series, points, PALETTE[index % len(PALETTE)], frame))
-    if not any(_finite(p.value) is not None for points in visible for p in points):
+    if not any(p.value is not None for points in visible for p in points):
         parts.append(
             f'<text class="no-data" x="{_n(LEFT + (WIDTH - LEFT - RIGHT) / 2)}" '
             f'y="{_n(TOP + PLOT_HEIGHT / 2)}" text-anchor="middle" fill="{MUTED}">'
@@ -257,21 +271,22 @@ def _thresholds(chart: Chart, frame: _Frame) -> list[str]:
             f'<g class="threshold {threshold.level.value}" data-value="{value!r}">'
             f'<line x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y}" y2="{y}" stroke="{colour}" '
             f'stroke-width="1.5" stroke-dasharray="6 4"/>'
-            f'<text x="{WIDTH - RIGHT - 2}" y="{y}" dy="-3" text-anchor="end" fill="{colour}">'
+            f'<text x="{WIDTH - RIGHT - 2}" y="{y}" dy="-3" text-anchor="end" fill="{colour}" '
+            # A white halo keeps the label legible where the data crosses it.
+            'stroke="#ffffff" stroke-width="3" paint-order="stroke">'
             f"{_text(label)}</text></g>"
         )
     return parts
 
 
-def _series(series: Series, points: list[Point], colour: str, frame: _Frame) -> list[str]:
+def _series(series: Series, points: list[_Sample], colour: str, frame: _Frame) -> list[str]:
     runs = _runs(points, series.step_s)
     parts = [f'<g class="series" data-label="{_text(series.label)}">']
     for run in runs:
-        band = [(p, _finite(p.low), _finite(p.high)) for p in run]
-        if len(run) > 1 and all(lo is not None and hi is not None for _, lo, hi in band):
-            upper = " L".join(f"{_n(frame.x(p.at))} {_n(frame.y(hi or 0))}" for p, _, hi in band)
+        if len(run) > 1 and all(p.low is not None and p.high is not None for p in run):
+            upper = " L".join(f"{_n(frame.x_s(p.at_s))} {_n(frame.y(p.high or 0.0))}" for p in run)
             lower = " L".join(
-                f"{_n(frame.x(p.at))} {_n(frame.y(lo or 0))}" for p, lo, _ in reversed(band)
+                f"{_n(frame.x_s(p.at_s))} {_n(frame.y(p.low or 0.0))}" for p in reversed(run)
             )
             parts.append(
                 f'<path class="band" d="M{upper} L{lower} Z" fill="{colour}" fill-opacity="0.15"/>'
@@ -280,11 +295,11 @@ def _series(series: Series, points: list[Point], colour: str, frame: _Frame) -> 
         if len(run) == 1:
             point = run[0]
             parts.append(
-                f'<circle class="dot" cx="{_n(frame.x(point.at))}" '
-                f'cy="{_n(frame.y(_finite(point.value) or 0.0))}" r="2.5" fill="{colour}"/>'
+                f'<circle class="dot" cx="{_n(frame.x_s(point.at_s))}" '
+                f'cy="{_n(frame.y(point.value or 0.0))}" r="2.5" fill="{colour}"/>'
             )
             continue
-        path = " L".join(f"{_n(frame.x(p.at))} {_n(frame.y(_finite(p.value) or 0.0))}" for p in run)
+        path = " L".join(f"{_n(frame.x_s(p.at_s))} {_n(frame.y(p.value or 0.0))}" for p in run)
         parts.append(
             f'<path class="line" d="M{path}" fill="none" stroke="{colour}" stroke-width="1.6" '
             'stroke-linejoin="round"/>'
@@ -347,7 +362,7 @@ def _legend(rows: list[list[tuple[float, str, str, str]]], top: float) -> list[s
     return parts
 
 
-def _describe(chart: Chart, visible: list[list[Point]]) -> str:
+def _describe(chart: Chart, visible: list[list[_Sample]]) -> str:
     """The chart in words, for a screen reader and for anyone without the picture."""
     unit = chart.unit
 
@@ -359,7 +374,7 @@ def _describe(chart: Chart, visible: list[list[Point]]) -> str:
 
     sentences = [f"{chart.title} from {when(chart.start)} to {when(chart.end)}."]
     for series, points in zip(chart.series, visible, strict=True):
-        values = [v for p in points if (v := _finite(p.value)) is not None]
+        values = [p.value for p in points if p.value is not None]
         name = series.label or chart.title
         if not values:
             sentences.append(f"{name}: no data.")

@@ -7,7 +7,7 @@ from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, bindparam, insert, select, update
+from sqlalchemy import Row, bindparam, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from mailwatch.domain.tickets import Ticket, TicketStatus
@@ -87,6 +87,23 @@ async def list_tickets(
         query = query.where(tickets.c.status != "resolved")
     if limit is not None:
         query = query.limit(limit)
+    return [_ticket(row) for row in (await conn.execute(query)).all()]
+
+
+async def tickets_overlapping(
+    conn: AsyncConnection, check: str, start: datetime, end: datetime
+) -> list[Ticket]:
+    """The tickets of ``check`` open at some moment of [start, end), oldest first: opened
+    before ``end`` and not resolved before ``start`` (a check's graphs shade them)."""
+    query = (
+        select(tickets)
+        .where(
+            tickets.c.check_name == check,
+            tickets.c.opened_at < end,
+            or_(tickets.c.resolved_at.is_(None), tickets.c.resolved_at >= start),
+        )
+        .order_by(tickets.c.opened_at, tickets.c.number)
+    )
     return [_ticket(row) for row in (await conn.execute(query)).all()]
 
 

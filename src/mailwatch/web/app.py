@@ -13,6 +13,7 @@ from mailwatch.web.api import PREFIX as API_PREFIX
 from mailwatch.web.api import api_app
 from mailwatch.web.assets import asset_routes
 from mailwatch.web.check_page import check_routes
+from mailwatch.web.graphs import graph_routes
 from mailwatch.web.health import healthz
 from mailwatch.web.host import WebHost
 from mailwatch.web.keys import HOST, LIVE_CLOSING, LOGIN_FAILURES, SESSIONS, TOKEN_FAILURES
@@ -72,6 +73,7 @@ def build_app(host: WebHost) -> web.Application:
     app.router.add_routes(login_routes())
     app.router.add_routes(ticket_routes())
     app.router.add_routes(check_routes())
+    app.router.add_routes(graph_routes())
     app[LIVE_CLOSING] = asyncio.Event()
     app.router.add_routes(live_routes())
     app.on_shutdown.append(close_streams)

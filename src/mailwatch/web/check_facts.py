@@ -7,8 +7,8 @@ new section is one function plus one line there.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 
 from mailwatch.config import MailwatchConfig
@@ -38,6 +38,11 @@ class CheckFacts:
     now: datetime
     zone: tzinfo | None
     viewer: Viewer
+    query: Mapping[str, str] = field(default_factory=dict)
+    """The page's query string (``?range=30d`` for the graphs)."""
+    refetch: bool = False
+    """The page's own script fetching it again for its live regions (``Sec-Fetch-Mode`` other
+    than ``navigate``): a section that is not live may skip its work (the graphs do)."""
 
 
 Section = Callable[[CheckFacts], Awaitable[str]]

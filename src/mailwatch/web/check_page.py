@@ -21,6 +21,7 @@ from mailwatch.web.check_sections import (
     sites_section,
     ticket_section,
 )
+from mailwatch.web.graphs import graphs_section
 from mailwatch.web.html import Viewer, esc, page
 from mailwatch.web.keys import HOST, session_of
 
@@ -28,6 +29,7 @@ SECTIONS: list[Section] = [
     now_section,
     ticket_section,
     sites_section,
+    graphs_section,
     recent_section,
     config_section,
 ]
@@ -81,6 +83,8 @@ async def check_facts(request: web.Request, name: str) -> CheckFacts:
         now=now,
         zone=display_zone(config.incidents.timezone),
         viewer=Viewer(session.user, session.csrf) if session else Viewer(None, None),
+        query=dict(request.query),
+        refetch=request.headers.get("Sec-Fetch-Mode", "navigate") != "navigate",
     )
 
 
