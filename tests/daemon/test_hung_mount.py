@@ -6,6 +6,7 @@ and shutdown waited for them for ever."""
 
 from __future__ import annotations
 
+import os
 import re
 import signal
 from collections.abc import Iterator
@@ -17,6 +18,9 @@ import pytest
 from helpers.daemon import DaemonProcess, wait_for
 from helpers.hung_mount import hung_mount_or_skip
 from helpers.resources import LEVELS_OFF_TOML
+
+SHARED_POOL_THREADS = min(32, (os.cpu_count() or 1) + 4)
+"""asyncio's default executor's size (ThreadPoolExecutor's default)."""
 
 
 @pytest.fixture
@@ -54,11 +58,13 @@ def test_a_hung_mount_neither_stalls_the_status_file_nor_shutdown(
 ) -> None:
     daemon = DaemonProcess(tmp_path, config(tmp_path / "state", hung), {}).start()
     try:
-        # Runs every second, each reporting the mount: more than the shared pool's threads.
+        # Runs every second, each reporting the mount: more runs than the shared pool
+        # (asyncio's default executor) has threads, which would all hang if each run took one.
+        runs = SHARED_POOL_THREADS + 2
         wait_for(
-            "15 s of runs reporting the stuck mount",
-            lambda: (s := _stuck_for_s(daemon)) is not None and s >= 15,
-            timeout_s=40,
+            f"{runs} s of runs reporting the stuck mount",
+            lambda: (s := _stuck_for_s(daemon)) is not None and s >= runs,
+            timeout_s=runs + 25,
         )
         check = daemon.check_status("host")
         assert check is not None
