@@ -146,7 +146,7 @@ def test_break_opens_one_sev1_ticket_alerts_and_repair_resolves_it(
 
 SLOW_LADDER = (
     '{ after = "0m", routes = ["team"] }, '
-    '{ after = "6s", routes = ["oncall"], repeat_every = "6s", repeat = 2 }'
+    '{ after = "4s", routes = ["oncall"], repeat_every = "4s", repeat = 2 }'
 )
 
 
