@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import bisect
 from collections.abc import Sequence
-from datetime import UTC, date, datetime, tzinfo
+from datetime import UTC, date, datetime, timedelta, tzinfo
 
 from mailwatch.config.checks.base import CheckBase
 from mailwatch.config.model import MailwatchConfig
 from mailwatch.domain.history import DURATION_FIGURE, HOUR_WIDTH_S, Sketch
 from mailwatch.report.model import BucketCounts, CheckHistory, Percentiles, Sample, Window
-from mailwatch.store.history_rows import HourFigure, hourly_figure, hourly_states
+from mailwatch.store.history_rows import HourFigure, HourStates, hourly_figure, hourly_states
 from mailwatch.store.store import Store
 from mailwatch.store.tickets import tickets_opened_between
 
@@ -80,6 +80,73 @@ def monthly_percentiles(
     return found
 
 
+def day_starts(start: datetime, end: datetime, zone: tzinfo) -> list[float]:
+    """The first instants of the days of ``zone`` that [start, end) touches (the first
+    clipped to ``start``), as POSIX seconds."""
+    day = start.astimezone(zone).date()
+    found = [start.timestamp()]
+    while True:
+        day += timedelta(days=1)
+        at = datetime(day.year, day.month, day.day, tzinfo=zone).timestamp()
+        if at >= end.timestamp():
+            return found
+        found.append(at)
+
+
+def compact_states(
+    hours: Sequence[HourStates], days_s: Sequence[float], interval_s: float
+) -> list[BucketCounts]:
+    """The hours as the report's buckets, each run of consecutive hours with ok results only
+    (no warning, critical or failure stage) inside one day of ``days_s`` (``day_starts``)
+    becoming one bucket as wide as the run. The report's figures stay the same: such an hour
+    is measured time minus maintenance, none of it down or degraded, whether alone or in a
+    run, and a run never crosses a day or month; a year of a healthy check is then about 400
+    buckets instead of 8,760. A check run less often than hourly is left as it is: its last
+    bucket before a gap speaks for its whole interval."""
+    if interval_s > HOUR_WIDTH_S:
+        return [_bucket(h, HOUR_WIDTH_S) for h in hours]
+    found: list[BucketCounts] = []
+    run: list[HourStates] = []
+    run_day = -1
+    for hour in hours:
+        clean = hour.ok > 0 and not (hour.warning or hour.critical or hour.stages)
+        day = bisect.bisect_right(days_s, hour.start_s) - 1
+        if run and not (
+            clean and day == run_day and hour.start_s == run[-1].start_s + HOUR_WIDTH_S
+        ):
+            found.append(_run_bucket(run))
+            run = []
+        if clean:
+            run.append(hour)
+            run_day = day
+        else:
+            found.append(_bucket(hour, HOUR_WIDTH_S))
+    if run:
+        found.append(_run_bucket(run))
+    return found
+
+
+def _bucket(hour: HourStates, width_s: float) -> BucketCounts:
+    return BucketCounts(
+        _at(hour.start_s),
+        width_s,
+        hour.ok,
+        hour.warning,
+        hour.critical,
+        hour.unknown,
+        hour.stages,
+    )
+
+
+def _run_bucket(run: Sequence[HourStates]) -> BucketCounts:
+    return BucketCounts(
+        _at(run[0].start_s),
+        len(run) * HOUR_WIDTH_S,
+        ok=sum(h.ok for h in run),
+        unknown=sum(h.unknown for h in run),
+    )
+
+
 def _at(start_s: int) -> datetime:
     return datetime.fromtimestamp(start_s, UTC)
 
@@ -107,22 +174,13 @@ async def load_histories(
 ) -> list[CheckHistory]:
     """What ``report.model.build_report`` needs of ``checks`` over [start, end)."""
     starts = month_starts(start, end, zone)
+    days_s = day_starts(start, end, zone)
     found = []
     async with store.read() as conn:
         tickets = await tickets_opened_between(conn, start, end, [c.name for c in checks])
         for check in checks:
-            states = [
-                BucketCounts(
-                    _at(h.start_s),
-                    HOUR_WIDTH_S,
-                    h.ok,
-                    h.warning,
-                    h.critical,
-                    h.unknown,
-                    h.stages,
-                )
-                for h in await hourly_states(conn, check.name, start, end)
-            ]
+            hourly = await hourly_states(conn, check.name, start, end)
+            states = compact_states(hourly, days_s, check.interval_s)
             figure = latency_figure(check)
             latency = await hourly_figure(conn, check.name, figure, start, end, sketch=True)
             days_left: list[Sample] = []
