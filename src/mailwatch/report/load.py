@@ -12,7 +12,13 @@ from mailwatch.config.checks.base import CheckBase
 from mailwatch.config.model import MailwatchConfig
 from mailwatch.domain.history import DURATION_FIGURE, HOUR_WIDTH_S, Sketch
 from mailwatch.report.model import BucketCounts, CheckHistory, Percentiles, Sample, Window
-from mailwatch.store.history_rows import HourFigure, HourStates, hourly_figure, hourly_states
+from mailwatch.store.history_rows import (
+    HourStates,
+    PeriodFigure,
+    figure_by_period,
+    hourly_figure,
+    hourly_states,
+)
 from mailwatch.store.store import Store
 from mailwatch.store.tickets import tickets_opened_between
 
@@ -44,37 +50,28 @@ def month_starts(start: datetime, end: datetime, zone: tzinfo) -> list[datetime]
 
 
 def monthly_percentiles(
-    hours: Sequence[HourFigure], starts: Sequence[datetime], zone: tzinfo
+    months: Sequence[PeriodFigure], starts: Sequence[datetime], zone: tzinfo
 ) -> list[Percentiles]:
-    """The hours' sketches added up per month (``starts`` from ``month_starts``), and each
-    month's p50, p95 and p99 read from its sum: within the sketch's relative error
+    """Each month's p50, p95 and p99 read from the sum of its hours' sketches
+    (``figure_by_period`` over ``month_starts``): within the sketch's relative error
     (``domain.history.RELATIVE_ERROR``) of the true percentiles of the month's values."""
-    starts_s = [at.timestamp() for at in starts]
-    months: dict[int, tuple[dict[str, int], int, float, float]] = {}
-    for hour in hours:
-        index = bisect.bisect_right(starts_s, hour.start_s) - 1
-        if index < 0 or hour.bins is None:
-            continue
-        bins, count, total, peak = months.get(index, ({}, 0, 0.0, float("-inf")))
-        for key, n in hour.bins.items():
-            bins[key] = bins.get(key, 0) + n
-        months[index] = (bins, count + hour.count, total + hour.total, max(peak, hour.max))
     found = []
-    for index in sorted(months):
-        bins, count, total, peak = months[index]
-        sketch = Sketch(bins)
+    for month in months:
+        if month.count == 0:
+            continue
+        sketch = Sketch(month.bins)
         p50, p95, p99 = (sketch.quantile(q) for q in (0.5, 0.95, 0.99))
         assert p50 is not None and p95 is not None and p99 is not None
-        first = starts[index].astimezone(zone).date()
+        first = starts[month.index].astimezone(zone).date()
         found.append(
             Percentiles(
                 date(first.year, first.month, 1),
-                count,
-                min(p50, peak),
-                min(p95, peak),
-                min(p99, peak),
-                total / count,
-                peak,
+                month.count,
+                min(p50, month.max),
+                min(p95, month.max),
+                min(p99, month.max),
+                month.total / month.count,
+                month.max,
             )
         )
     return found
@@ -182,7 +179,7 @@ async def load_histories(
             hourly = await hourly_states(conn, check.name, start, end)
             states = compact_states(hourly, days_s, check.interval_s)
             figure = latency_figure(check)
-            latency = await hourly_figure(conn, check.name, figure, start, end, sketch=True)
+            latency = await figure_by_period(conn, check.name, figure, starts, end)
             days_left: list[Sample] = []
             listings: list[Sample] = []
             if check.kind == "tls":
