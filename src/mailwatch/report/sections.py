@@ -301,6 +301,8 @@ def check_sections(check: CheckReport, report: HealthReport) -> list[Section]:
             latency.charts.append(_latency_chart(check, report))
         if not check.latency:
             latency.lines.append("No results in the period.")
+        elif yearly:
+            latency.lines.append("Its p50, p95, p99 and max by month are in the months' table.")
         found.append(latency)
 
     tickets = Section(f"Tickets ({len(check.tickets)})", level=3)
