@@ -1,6 +1,6 @@
 """The health report's reads of the store, on SQLite and PostgreSQL: an hour's results of two
 sites added together, the stages of failed ones, a figure's count, sum, min, max and sketch,
-and the tickets opened in a period."""
+the same figure added up per period by the database, and the tickets opened in a period."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from mailwatch.domain.history import Sketch
 from mailwatch.domain.results import CheckResult, State
 from mailwatch.domain.tickets import Ticket, TicketStatus
 from mailwatch.store.history import record_result
-from mailwatch.store.history_rows import hourly_figure, hourly_states
+from mailwatch.store.history_rows import figure_by_period, hourly_figure, hourly_states
 from mailwatch.store.store import Store
 from mailwatch.store.tickets import save_ticket, tickets_opened_between
 
@@ -50,6 +50,13 @@ async def test_hours_of_two_sites_add_up_and_figures_keep_their_sketch(store_url
             bare = await hourly_figure(
                 conn, "mx-main", "connect_s", HOUR, HOUR + timedelta(hours=1), sketch=False
             )
+            # The second period starts mid-hour: the 10:00 hour is the first's, and no hour
+            # starts in the second.
+            periods = await figure_by_period(
+                conn, "mx-main", "connect_s",
+                [HOUR, HOUR + timedelta(minutes=30), HOUR + timedelta(hours=1)],
+                HOUR + timedelta(hours=2),
+            )  # fmt: skip
             opened = await tickets_opened_between(
                 conn, HOUR, HOUR + timedelta(days=30), ["mx-main"]
             )
@@ -66,4 +73,10 @@ async def test_hours_of_two_sites_add_up_and_figures_keep_their_sketch(store_url
     ]
     assert figure[0].bins == dict(Sketch.of([0.2, 0.4, 3.0]).bins)
     assert [(f.count, f.bins) for f in bare] == [(3, None)]
+    assert [(p.index, p.count, p.total, p.max) for p in periods] == [
+        (0, 3, 3.6, 3.0),
+        (2, 1, 1.0, 1.0),
+    ]
+    assert periods[0].bins == dict(Sketch.of([0.2, 0.4, 3.0]).bins)
+    assert periods[1].bins == dict(Sketch.of([1.0]).bins)
     assert [t.number for t in opened] == [1]

@@ -6,13 +6,19 @@ from __future__ import annotations
 
 import bisect
 from collections.abc import Sequence
-from datetime import UTC, date, datetime, tzinfo
+from datetime import UTC, date, datetime, timedelta, tzinfo
 
 from mailwatch.config.checks.base import CheckBase
 from mailwatch.config.model import MailwatchConfig
 from mailwatch.domain.history import DURATION_FIGURE, HOUR_WIDTH_S, Sketch
 from mailwatch.report.model import BucketCounts, CheckHistory, Percentiles, Sample, Window
-from mailwatch.store.history_rows import HourFigure, hourly_figure, hourly_states
+from mailwatch.store.history_rows import (
+    HourStates,
+    PeriodFigure,
+    figure_by_period,
+    hourly_figure,
+    hourly_states,
+)
 from mailwatch.store.store import Store
 from mailwatch.store.tickets import tickets_opened_between
 
@@ -44,40 +50,98 @@ def month_starts(start: datetime, end: datetime, zone: tzinfo) -> list[datetime]
 
 
 def monthly_percentiles(
-    hours: Sequence[HourFigure], starts: Sequence[datetime], zone: tzinfo
+    months: Sequence[PeriodFigure], starts: Sequence[datetime], zone: tzinfo
 ) -> list[Percentiles]:
-    """The hours' sketches added up per month (``starts`` from ``month_starts``), and each
-    month's p50, p95 and p99 read from its sum: within the sketch's relative error
+    """Each month's p50, p95 and p99 read from the sum of its hours' sketches
+    (``figure_by_period`` over ``month_starts``): within the sketch's relative error
     (``domain.history.RELATIVE_ERROR``) of the true percentiles of the month's values."""
-    starts_s = [at.timestamp() for at in starts]
-    months: dict[int, tuple[dict[str, int], int, float, float]] = {}
-    for hour in hours:
-        index = bisect.bisect_right(starts_s, hour.start_s) - 1
-        if index < 0 or hour.bins is None:
-            continue
-        bins, count, total, peak = months.get(index, ({}, 0, 0.0, float("-inf")))
-        for key, n in hour.bins.items():
-            bins[key] = bins.get(key, 0) + n
-        months[index] = (bins, count + hour.count, total + hour.total, max(peak, hour.max))
     found = []
-    for index in sorted(months):
-        bins, count, total, peak = months[index]
-        sketch = Sketch(bins)
+    for month in months:
+        if month.count == 0:
+            continue
+        sketch = Sketch(month.bins)
         p50, p95, p99 = (sketch.quantile(q) for q in (0.5, 0.95, 0.99))
         assert p50 is not None and p95 is not None and p99 is not None
-        first = starts[index].astimezone(zone).date()
+        first = starts[month.index].astimezone(zone).date()
         found.append(
             Percentiles(
                 date(first.year, first.month, 1),
-                count,
-                min(p50, peak),
-                min(p95, peak),
-                min(p99, peak),
-                total / count,
-                peak,
+                month.count,
+                min(p50, month.max),
+                min(p95, month.max),
+                min(p99, month.max),
+                month.total / month.count,
+                month.max,
             )
         )
     return found
+
+
+def day_starts(start: datetime, end: datetime, zone: tzinfo) -> list[float]:
+    """The first instants of the days of ``zone`` that [start, end) touches (the first
+    clipped to ``start``), as POSIX seconds."""
+    day = start.astimezone(zone).date()
+    found = [start.timestamp()]
+    while True:
+        day += timedelta(days=1)
+        at = datetime(day.year, day.month, day.day, tzinfo=zone).timestamp()
+        if at >= end.timestamp():
+            return found
+        found.append(at)
+
+
+def compact_states(
+    hours: Sequence[HourStates], days_s: Sequence[float], interval_s: float
+) -> list[BucketCounts]:
+    """The hours as the report's buckets, each run of consecutive hours with ok results only
+    (no warning, critical or failure stage) inside one day of ``days_s`` (``day_starts``)
+    becoming one bucket as wide as the run. The report's figures stay the same: such an hour
+    is measured time minus maintenance, none of it down or degraded, whether alone or in a
+    run, and a run never crosses a day or month; a year of a healthy check is then about 400
+    buckets instead of 8,760. A check run less often than hourly is left as it is: its last
+    bucket before a gap speaks for its whole interval."""
+    if interval_s > HOUR_WIDTH_S:
+        return [_bucket(h, HOUR_WIDTH_S) for h in hours]
+    found: list[BucketCounts] = []
+    run: list[HourStates] = []
+    run_day = -1
+    for hour in hours:
+        clean = hour.ok > 0 and not (hour.warning or hour.critical or hour.stages)
+        day = bisect.bisect_right(days_s, hour.start_s) - 1
+        if run and not (
+            clean and day == run_day and hour.start_s == run[-1].start_s + HOUR_WIDTH_S
+        ):
+            found.append(_run_bucket(run))
+            run = []
+        if clean:
+            run.append(hour)
+            run_day = day
+        else:
+            found.append(_bucket(hour, HOUR_WIDTH_S))
+    if run:
+        found.append(_run_bucket(run))
+    return found
+
+
+def _bucket(hour: HourStates, width_s: float) -> BucketCounts:
+    return BucketCounts(
+        _at(hour.start_s),
+        width_s,
+        hour.ok,
+        hour.warning,
+        hour.critical,
+        hour.unknown,
+        hour.stages,
+    )
+
+
+def _run_bucket(run: Sequence[HourStates]) -> BucketCounts:
+    return BucketCounts(
+        _at(run[0].start_s),
+        len(run) * HOUR_WIDTH_S,
+        ok=sum(h.ok for h in run),
+        unknown=sum(h.unknown for h in run),
+    )
 
 
 def _at(start_s: int) -> datetime:
@@ -107,24 +171,15 @@ async def load_histories(
 ) -> list[CheckHistory]:
     """What ``report.model.build_report`` needs of ``checks`` over [start, end)."""
     starts = month_starts(start, end, zone)
+    days_s = day_starts(start, end, zone)
     found = []
     async with store.read() as conn:
         tickets = await tickets_opened_between(conn, start, end, [c.name for c in checks])
         for check in checks:
-            states = [
-                BucketCounts(
-                    _at(h.start_s),
-                    HOUR_WIDTH_S,
-                    h.ok,
-                    h.warning,
-                    h.critical,
-                    h.unknown,
-                    h.stages,
-                )
-                for h in await hourly_states(conn, check.name, start, end)
-            ]
+            hourly = await hourly_states(conn, check.name, start, end)
+            states = compact_states(hourly, days_s, check.interval_s)
             figure = latency_figure(check)
-            latency = await hourly_figure(conn, check.name, figure, start, end, sketch=True)
+            latency = await figure_by_period(conn, check.name, figure, starts, end)
             days_left: list[Sample] = []
             listings: list[Sample] = []
             if check.kind == "tls":

@@ -3,7 +3,7 @@ Markdown leaves the charts out, HTML (and the PDF made from it) draws them."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, tzinfo
 
@@ -211,6 +211,61 @@ def _figure_chart(
     )
 
 
+def _days(check: CheckReport) -> Table:
+    """The monthly layout's days with anything to say."""
+    return Table(
+        ("period", "availability", "down", "degraded", "maintenance", "not measured"),
+        [
+            (
+                p.label,
+                percent(p.availability.ratio),
+                duration(p.availability.down_s),
+                duration(p.availability.degraded_s),
+                duration(p.availability.maintenance_s),
+                duration(p.availability.unmeasured_s),
+            )
+            for p in check.bars
+            if p.availability.down_s
+            or p.availability.degraded_s
+            or p.availability.maintenance_s
+            or p.availability.unmeasured_s
+        ],
+    )
+
+
+def _by_month(check: CheckReport) -> Table:
+    """The yearly layout's months in one table: availability and latency side by side, and
+    degraded or not measured time only when some month has any. Every table cell costs the
+    PDF about half a millisecond, so a year of 20 checks keeps to what says something."""
+    months = [p.availability for p in check.months]
+    choices: list[tuple[str, Callable[[Availability], float]]] = [
+        ("degraded", lambda a: a.degraded_s),
+        ("not measured", lambda a: a.unmeasured_s),
+    ]
+    optional = [(title, pick) for title, pick in choices if any(pick(a) for a in months)]
+    latency = {p.month.strftime("%Y-%m"): p for p in check.latency}
+    rows = []
+    for p in check.months:
+        a = p.availability
+        found = latency.get(p.label)
+        rows.append(
+            (
+                p.label,
+                percent(a.ratio),
+                duration(a.down_s),
+                duration(a.maintenance_s),
+                *(duration(pick(a)) for _, pick in optional),
+                *(
+                    (figure(found.p50), figure(found.p95), figure(found.p99), figure(found.max))
+                    if found
+                    else ("-", "-", "-", "-")
+                ),
+            )
+        )
+    headers = ("month", "availability", "down", "maintenance", *(t for t, _ in optional))
+    return Table((*headers, "p50", "p95", "p99", "max"), rows)
+
+
 def check_sections(check: CheckReport, report: HealthReport) -> list[Section]:
     zone = report.zone
     head = Section(f"{check.name}", anchor=f"check-{check.name}")
@@ -218,33 +273,13 @@ def check_sections(check: CheckReport, report: HealthReport) -> list[Section]:
     head.lines.append(_availability_words(check.availability))
     if check.bars:
         head.charts.append(_downtime_chart(check, report))
-    head.tables.append(
-        Table(
-            ("period", "availability", "down", "degraded", "maintenance", "not measured"),
-            [
-                (
-                    p.label,
-                    percent(p.availability.ratio),
-                    duration(p.availability.down_s),
-                    duration(p.availability.degraded_s),
-                    duration(p.availability.maintenance_s),
-                    duration(p.availability.unmeasured_s),
-                )
-                for p in check.bars
-                # A month's days: those with anything to say.
-                if report.layout is Layout.YEARLY
-                or p.availability.down_s
-                or p.availability.degraded_s
-                or p.availability.maintenance_s
-                or p.availability.unmeasured_s
-            ],
-        )
-    )
+    yearly = report.layout is Layout.YEARLY
+    head.tables.append(_by_month(check) if yearly else _days(check))
     found = [head]
 
     if check.latency_figure is not None:
         latency = Section(f"Latency ({check.latency_figure}) by month", level=3)
-        if check.latency:
+        if check.latency and not yearly:
             latency.tables.append(
                 Table(
                     ("month", "results", "p50", "p95", "p99", "mean", "max"),
@@ -262,10 +297,12 @@ def check_sections(check: CheckReport, report: HealthReport) -> list[Section]:
                     ],
                 )
             )
-            if len(check.latency) > 1:
-                latency.charts.append(_latency_chart(check, report))
-        else:
+        if len(check.latency) > 1:
+            latency.charts.append(_latency_chart(check, report))
+        if not check.latency:
             latency.lines.append("No results in the period.")
+        elif yearly:
+            latency.lines.append("Its p50, p95, p99 and max by month are in the months' table.")
         found.append(latency)
 
     tickets = Section(f"Tickets ({len(check.tickets)})", level=3)
