@@ -57,7 +57,9 @@ _UPDATE_STATE = (
             bindparam("result_id", type_=Integer), check_states.c.last_result_id
         ),
         # A result whose state or stage differs from the one shown so far (or with nothing
-        # shown to compare: none yet, or pruned already) marks the row changed.
+        # shown to compare: none yet, or pruned already) marks the row changed. With
+        # ``result_retention = 1`` the previous result is pruned before this compares, so
+        # every result counts: a watching daemon then snapshots each second (docs/web.md).
         changed_result_id=case(
             (
                 and_(
