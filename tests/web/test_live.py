@@ -42,6 +42,8 @@ class Greeter(socketserver.ThreadingTCPServer):
 
     def __init__(self) -> None:
         self.greeting = b"220 GOOD\r\n"
+        self.greeted = 0
+        """Connections greeted so far: one per run of the check."""
         super().__init__(("127.0.0.1", 0), _Greet)
 
     @property
@@ -53,6 +55,7 @@ class _Greet(socketserver.BaseRequestHandler):
     def handle(self) -> None:
         assert isinstance(self.server, Greeter)
         self.request.sendall(self.server.greeting)
+        self.server.greeted += 1
 
 
 @dataclass
@@ -69,14 +72,12 @@ class Watched:
         found = self.process.check_status("gate")
         return None if found is None else str(found["state"])
 
-    def last_run(self) -> str | None:
-        found = self.process.check_status("gate")
-        return None if found is None else str(found["last_run_at"])
-
-    def next_run(self) -> Callable[[], bool]:
-        """A probe: true once ``gate`` has a result newer than its last one now."""
-        before = self.last_run()
-        return lambda: self.last_run() != before
+    def runs_after(self, count: int) -> Callable[[], bool]:
+        """A probe: true once ``count`` more runs of ``gate`` have ended with a result (the
+        status file is not rewritten for results that change nothing, so the greeter counts:
+        a run's result is in once the next run connects)."""
+        before = self.greeter.greeted
+        return lambda: self.greeter.greeted > before + count
 
     def calm(self) -> bool:
         """``gate`` ok and no ticket open: nothing left to happen while it stays so."""
@@ -124,7 +125,9 @@ cookie_secure = false
 [web.users.alice]
 password_hash = "{HASH}"
 """
-    process = DaemonProcess(tmp_path, config, {}).start()
+    # No systemd watchdog: its 1 s ping would rebuild the status every second, and the tests
+    # must see that what moves the version is the change itself (status_interval_s is 30 s).
+    process = DaemonProcess(tmp_path, config, {"WATCHDOG_USEC": ""}).start()
     try:
         wait_for("the web server", lambda: _healthy(f"http://127.0.0.1:{port}/healthz"))
         yield Watched(process, greeter, port)
@@ -212,12 +215,13 @@ async def test_a_result_turning_a_check_critical_reaches_the_stream_in_time(
 async def test_results_that_change_nothing_send_nothing(
     watched: Watched, client: aiohttp.ClientSession
 ) -> None:
+    """Also while the stream is open the daemon looks at the store once a second: with
+    nothing changed elsewhere, those looks send nothing either."""
     calm(watched)
     stream = await open_stream(client, watched)
     first = await stream.next(5)
     # Three more results of the same state (each run is news to nobody)...
-    for _ in range(3):
-        wait_for("another result of gate", watched.next_run())
+    wait_for("three more results of gate", watched.runs_after(3))
     # ...then a change: the next thing the stream says is the very next version.
     watched.greeter.greeting = b"554 GO AWAY\r\n"
     moved = await stream.next(INTERVAL_S + TIMEOUT_S + LIVE_BOUND_S)
@@ -228,6 +232,43 @@ async def test_results_that_change_nothing_send_nothing(
     assert 'data-check="gate" data-state="critical"' in text
     assert page_version(text) == int(moved.data)
     stream.answer.close()
+
+
+def open_ticket(watched: Watched) -> str | None:
+    """The number of ``gate``'s open ticket, once the status file shows one."""
+    document = watched.process.status()
+    tickets = [] if document is None else document["tickets"]
+    return str(tickets[0]["id"]) if tickets else None
+
+
+async def test_an_ack_from_the_cli_reaches_the_stream_in_time(
+    watched: Watched, client: aiohttp.ClientSession
+) -> None:
+    """``mailwatch ack`` in another process tells the daemon nothing: while a browser watches,
+    the daemon's look at the store (once a second) finds the ack and moves the version."""
+    calm(watched)
+    watched.greeter.greeting = b"554 GO AWAY\r\n"
+    number = wait_for("a ticket open for gate", lambda: open_ticket(watched))
+    stream = await open_stream(client, watched)
+    first = await stream.next(5)
+    async with client.get(f"{watched.base}/") as page:
+        before = await page.text()
+    assert number in before and "not acknowledged" in before
+    # The page was rendered at the stream's version: nothing unseen is pending.
+    assert page_version(before) == int(first.data)
+
+    acked = await asyncio.to_thread(watched.process.mailwatch, "ack", number, "--note", "on it")
+    assert acked.returncode == 0, acked.stderr
+    # From the moment the other process committed: the live bound, and a second's slack for
+    # the fresh snapshot on a busy test machine.
+    moved = await stream.next(LIVE_BOUND_S + 1.0)
+    assert moved.name == "version" and int(moved.data) > int(first.data)
+    async with client.get(f"{watched.base}/") as page:
+        after = await page.text()
+    assert number in after and "not acknowledged" not in after
+    assert "acknowledged by" in after
+    stream.answer.close()
+    calm(watched)
 
 
 async def test_the_stream_needs_a_login_without_public_status(watched: Watched) -> None:

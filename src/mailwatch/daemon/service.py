@@ -19,7 +19,7 @@ import json
 import logging
 import os
 import signal
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from typing import Any
@@ -50,6 +50,7 @@ from mailwatch.status.changes import StatusVersion
 from mailwatch.status.files import StatusWriteError, write_status
 from mailwatch.status.live import CheckStatus
 from mailwatch.status.model import DaemonInfo, StatusSnapshot, assemble
+from mailwatch.store.changes import change_marker
 from mailwatch.store.memory import load_memory
 from mailwatch.store.nodes import LeaseKey
 from mailwatch.store.outage import unavailable
@@ -61,6 +62,9 @@ log = logging.getLogger("mailwatch.daemon")
 
 MIN_STATUS_GAP_S = 1.0
 """Results arriving faster than this are folded into one status write."""
+STORE_LOOK_S = 1.0
+"""While a browser watches (``/live``), the daemon asks the store this often whether another
+process (the CLI, another node) changed anything people act on (``store.changes``)."""
 
 
 class Daemon:
@@ -85,6 +89,8 @@ class Daemon:
         self._web: WebServer | None = None
         self._last_heartbeat: datetime | None = None
         self._status_version = StatusVersion()
+        self._snapshot_marker: Hashable = None
+        """The store's change marker as the last snapshot read it."""
 
     @property
     def scheduler(self) -> CheckScheduler | None:
@@ -195,6 +201,7 @@ class Daemon:
             self._tasks = [
                 asyncio.create_task(self._heartbeat(), name="heartbeat"),
                 asyncio.create_task(self._status_writer(), name="status-writer"),
+                asyncio.create_task(self._store_watcher(), name="store-watcher"),
             ]
             node_task = asyncio.create_task(self._node.run(), name="node")
             self._sender = OutboxSender(self._store, lambda: self.config)
@@ -504,6 +511,25 @@ class Daemon:
                     log.exception("writing the status file failed")
             await asyncio.sleep(MIN_STATUS_GAP_S)
 
+    async def _store_watcher(self) -> None:
+        """While a browser watches, look at the store about once a second, and take a fresh
+        snapshot (moving the version) when another process changed something since the
+        last one: an ack from the CLI, another node's result, ticket or silence."""
+        while True:
+            await self._status_version.wait_watched()
+            await asyncio.sleep(STORE_LOOK_S)
+            if not self._status_version.watchers:
+                continue
+            try:
+                async with self.store.read() as conn:
+                    marker = await change_marker(conn)
+                if marker != self._snapshot_marker:
+                    await self.snapshot()
+                    self._status_dirty.set()
+            except Exception as exc:
+                if not unavailable(exc):
+                    log.exception("looking for changes in the store failed")
+
     async def snapshot(self) -> StatusSnapshot:
         """The status model now (the web pages' source, as the status file's)."""
         snapshot, _ = await self._snapshot_and_backlog(datetime.now(UTC))
@@ -512,8 +538,11 @@ class Daemon:
     async def _snapshot_and_backlog(self, now: datetime) -> tuple[StatusSnapshot, int]:
         assert self._store is not None
         async with self._store.read() as conn:
+            # Read before the facts: a change after it is in them or moves it again.
+            marker = await change_marker(conn)
             stored = await read_stored_facts(conn, now)
             backlog = await outbox_backlog(conn)
+        self._snapshot_marker = marker
         catch_up(self.checks, stored, self.flapping)
         votes = count_site_votes(self.config, stored.sites, now)
         self.metrics.set_votes(votes)

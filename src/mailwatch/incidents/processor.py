@@ -260,7 +260,7 @@ async def write_decision(
         await take_number(conn, opened.number)
     for changed in decision.tickets:
         await save_ticket(conn, changed, now)
-    await save_state(conn, decision.state, now, result_id)
+    await save_state(conn, decision.state, now, result_id, result)
     stored = await insert_events(conn, decision.events, result_id)
     if opened is not None and result is not None:
         await record_opening(conn, config, opened.number, result, now)

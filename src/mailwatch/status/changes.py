@@ -10,7 +10,8 @@ minute would cost more than the daemon's probes (docs/web.md, "Live updates").
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Hashable
+from collections.abc import Hashable, Iterator
+from contextlib import contextmanager
 
 from mailwatch.status.model import StatusSnapshot
 
@@ -51,6 +52,26 @@ class StatusVersion:
         self.number = 0
         self._last: Hashable = None
         self._moved = asyncio.Event()
+        self.watchers = 0
+        """How many are waiting on the version now (the pages' open live streams)."""
+        self._watched = asyncio.Event()
+
+    @contextmanager
+    def watching(self) -> Iterator[None]:
+        """Count a watcher while the block runs: the daemon looks at the store for changes
+        made elsewhere only while someone watches."""
+        self.watchers += 1
+        self._watched.set()
+        try:
+            yield
+        finally:
+            self.watchers -= 1
+            if self.watchers == 0:
+                self._watched.clear()
+
+    async def wait_watched(self) -> None:
+        """Return once at least one watcher is counted."""
+        await self._watched.wait()
 
     def observe(self, snapshot: StatusSnapshot) -> bool:
         """Take a fresh snapshot; True when it moved the version."""

@@ -7,7 +7,19 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Integer, bindparam, delete, func, insert, select, update
+from sqlalchemy import (
+    Integer,
+    String,
+    and_,
+    bindparam,
+    case,
+    delete,
+    exists,
+    func,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from mailwatch.domain.checkstate import CheckState
@@ -31,6 +43,7 @@ _PRUNE_RESULTS = delete(check_results).where(
         .scalar_subquery()
     ),
 )
+_PREVIOUS = check_results.alias("previous")
 _LOAD_STATE = select(check_states.c.state).where(check_states.c.dedup_key == bindparam("key"))
 _UPDATE_STATE = (
     update(check_states)
@@ -42,6 +55,26 @@ _UPDATE_STATE = (
         updated_at=bindparam("updated_at"),
         last_result_id=func.coalesce(
             bindparam("result_id", type_=Integer), check_states.c.last_result_id
+        ),
+        # A result whose state or stage differs from the one shown so far (or with nothing
+        # shown to compare: none yet, or pruned already) marks the row changed. With
+        # ``result_retention = 1`` the previous result is pruned before this compares, so
+        # every result counts: a watching daemon then snapshots each second (docs/web.md).
+        changed_result_id=case(
+            (
+                and_(
+                    bindparam("result_id", type_=Integer).is_not(None),
+                    ~exists().where(
+                        _PREVIOUS.c.id == check_states.c.last_result_id,
+                        _PREVIOUS.c.state == bindparam("shown_state", type_=Integer),
+                        _PREVIOUS.c.stage.is_not_distinct_from(
+                            bindparam("shown_stage", type_=String)
+                        ),
+                    ),
+                ),
+                bindparam("result_id", type_=Integer),
+            ),
+            else_=check_states.c.changed_result_id,
         ),
     )
 )
@@ -148,21 +181,31 @@ async def load_state(
 
 
 async def save_state(
-    conn: AsyncConnection, state: CheckState, now: datetime, result_id: int | None
+    conn: AsyncConnection,
+    state: CheckState,
+    now: datetime,
+    result_id: int | None,
+    result: CheckResult | None = None,
 ) -> None:
-    """Insert or update the state row (the caller holds the write lock, so no race)."""
+    """Insert or update the state row (the caller holds the write lock, so no race);
+    ``result`` is the one stored as ``result_id``, which the pages show from now on."""
     values: dict[str, Any] = {
         "check_name": state.check,
         "target": state.target,
         "state": state.to_json(),
         "updated_at": now,
     }
+    shown = {
+        "shown_state": None if result is None else int(result.state),
+        "shown_stage": None if result is None else result.stage,
+    }
     updated = await conn.execute(
-        _UPDATE_STATE, {"key": state.dedup_key, "result_id": result_id, **values}
+        _UPDATE_STATE, {"key": state.dedup_key, "result_id": result_id, **shown, **values}
     )
     if updated.rowcount == 0:
         if result_id is not None:
             values["last_result_id"] = result_id
+            values["changed_result_id"] = result_id
         await conn.execute(insert(check_states).values(dedup_key=state.dedup_key, **values))
 
 

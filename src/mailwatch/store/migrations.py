@@ -397,6 +397,18 @@ def _create_ticket_evidence(conn: Connection) -> None:
     table.create(conn)
 
 
+# --------------------------------------------------------------------------------------------
+# Version 9, frozen: each check state row marks the last result that changed the check's shown
+# state or stage, indexed, so a daemon with a browser watching can ask once a second whether
+# another process changed anything (``store/changes.py``) with one index lookup.
+# --------------------------------------------------------------------------------------------
+
+
+def _mark_state_changes(conn: Connection) -> None:
+    conn.execute(text("ALTER TABLE check_states ADD COLUMN changed_result_id INTEGER"))
+    conn.execute(text("CREATE INDEX check_states_by_change ON check_states (changed_result_id)"))
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         1,
@@ -422,6 +434,7 @@ MIGRATIONS: tuple[Migration, ...] = (
         7, "history: 5-minute and 1-hour buckets per check, figure and site", _create_history
     ),
     Migration(8, "evidence recorded when a ticket opens", _create_ticket_evidence),
+    Migration(9, "check states mark the last result that changed them", _mark_state_changes),
 )
 LATEST_VERSION = MIGRATIONS[-1].version
 

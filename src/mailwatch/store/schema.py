@@ -101,8 +101,13 @@ check_states = Table(
     Column("state", Text, nullable=False),
     Column("last_result_id", Integer),
     Column("updated_at", UtcDateTime, nullable=False),
+    Column("changed_result_id", Integer),
+    Index("check_states_by_change", "changed_result_id"),
 )
-"""The engine's memory per dedup key (``CheckState.to_json``)."""
+"""The engine's memory per dedup key (``CheckState.to_json``). ``changed_result_id`` is the
+last result that changed the state or stage the pages show (the one at ``last_result_id``
+differed from it): its indexed maximum tells a watching daemon cheaply that another process
+changed a check (``store/changes.py``); NULL before version 9."""
 
 site_states = Table(
     "site_states",

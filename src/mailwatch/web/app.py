@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
@@ -14,6 +13,7 @@ from mailwatch.web.api import api_app
 from mailwatch.web.assets import asset_routes
 from mailwatch.web.check_page import check_routes
 from mailwatch.web.graphs import graph_routes
+from mailwatch.web.headers import add_security_headers
 from mailwatch.web.health import healthz
 from mailwatch.web.host import WebHost
 from mailwatch.web.keys import HOST, LIVE_CLOSING, LOGIN_FAILURES, SESSIONS, TOKEN_FAILURES
@@ -26,34 +26,17 @@ from mailwatch.web.sessions import SessionStore
 from mailwatch.web.ticket_actions import ticket_routes
 from mailwatch.web.unavailable import database_away
 
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-
 MAX_BODY_BYTES = 64 * 1024
 """Forms carry a note at most; a larger body is refused (413) before it is read."""
-
-
-@web.middleware
-async def security_headers(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Headers every answer carries: no framing, no sniffing, no Referer (an ack link's token
-    is in its path), no caching of pages that show tickets."""
-    response = await handler(request)
-    response.headers.setdefault(
-        "Content-Security-Policy",
-        "default-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
-    )
-    response.headers.setdefault("X-Content-Type-Options", "nosniff")
-    response.headers.setdefault("X-Frame-Options", "DENY")
-    response.headers.setdefault("Referrer-Policy", "no-referrer")
-    response.headers.setdefault("Cache-Control", "no-store")
-    return response
 
 
 def build_app(host: WebHost) -> web.Application:
     """The web application serving ``host``."""
     app = web.Application(
-        middlewares=[security_headers, database_away, access_control],
+        middlewares=[database_away, access_control],
         client_max_size=MAX_BODY_BYTES,
     )
+    app.on_response_prepare.append(add_security_headers)
     app[HOST] = host
     app[SESSIONS] = SessionStore(
         idle_s=lambda: host.config.web.session_idle_s,

@@ -3,8 +3,9 @@
 The stream says one thing: the status model's version (``status.changes``), once when it
 opens and again each time it moves. A page holding it (``static/live.js``) fetches itself
 again only when the number differs from the one it was rendered with; while nothing
-changes, nothing but a comment every ``KEEPALIVE_S`` crosses the wire and the daemon does
-no work for the watcher. Why not polling: a poll every second to meet the 2 s bound would
+changes, nothing but a comment every ``KEEPALIVE_S`` crosses the wire, and the daemon's only
+work for the watchers is one cheap look at the store a second (``store.changes``), for
+changes other processes made. Why not polling: a poll every second to meet the 2 s bound would
 render the overview (1,000 checks) a second per browser even when nothing moved; an event
 costs nothing until something does, and arrives at once.
 """
@@ -13,9 +14,11 @@ from __future__ import annotations
 
 import asyncio
 import time
+from typing import Any
 
 from aiohttp import web
 
+from mailwatch.status.changes import StatusVersion
 from mailwatch.web.access import public_status
 from mailwatch.web.keys import HOST, LIVE_CLOSING
 
@@ -49,26 +52,38 @@ async def live(request: web.Request) -> web.StreamResponse:
     await response.prepare(request)
     seen = version.number
     await response.write(f"retry: {RETRY_MS}\n".encode() + version_event(seen))
-    ends_at = time.monotonic() + STREAM_S
     closed = asyncio.ensure_future(closing.wait())
     try:
-        while not closing.is_set() and (left := ends_at - time.monotonic()) > 0:
-            moved = asyncio.ensure_future(version.wait_past(seen, min(KEEPALIVE_S, left)))
-            await asyncio.wait((moved, closed), return_when=asyncio.FIRST_COMPLETED)
-            if not moved.done():
-                moved.cancel()
-                break
-            number = moved.result()
-            if number != seen:
-                seen = number
-                await response.write(version_event(seen))
-            elif not closing.is_set():
-                await response.write(b": keepalive\n\n")
+        with version.watching():
+            await _follow(response, version, closing, closed, seen)
     except ConnectionResetError:
         pass  # the browser went away
     finally:
         closed.cancel()
     return response
+
+
+async def _follow(
+    response: web.StreamResponse,
+    version: StatusVersion,
+    closing: asyncio.Event,
+    closed: asyncio.Future[Any],
+    seen: int,
+) -> None:
+    """Say each new version until the stream's time is up or the server stops."""
+    ends_at = time.monotonic() + STREAM_S
+    while not closing.is_set() and (left := ends_at - time.monotonic()) > 0:
+        moved = asyncio.ensure_future(version.wait_past(seen, min(KEEPALIVE_S, left)))
+        await asyncio.wait((moved, closed), return_when=asyncio.FIRST_COMPLETED)
+        if not moved.done():
+            moved.cancel()
+            break
+        number = moved.result()
+        if number != seen:
+            seen = number
+            await response.write(version_event(seen))
+        elif not closing.is_set():
+            await response.write(b": keepalive\n\n")
 
 
 async def close_streams(app: web.Application) -> None:
