@@ -133,12 +133,14 @@ async def process_result(
             check = config.check_named(result.check)
             # A voting check's history is kept per site; any other check's under one site
             # whichever node ran it, so a failover does not split its graphs.
-            voting = check is not None and check.votes and vantage is not None
-            history_site = vantage.site if voting and vantage is not None else OWNER_SITE
-            await record_history(conn, result, history_site, context.quiet is not None)
+            voter = None  # the check and the node that ran it, when the sites vote on it
             if check is not None and check.votes and vantage is not None:
+                voter = (check, vantage)
+            history_site = voter[1].site if voter is not None else OWNER_SITE
+            await record_history(conn, result, history_site, context.quiet is not None)
+            if voter is not None:
                 return await _vote(
-                    conn, config, check, result, vantage, state, context, now, result_id
+                    conn, config, voter[0], result, voter[1], state, context, now, result_id
                 )
             decision = evaluate(state, result, policy, now, context)
             return await write_decision(conn, config, decision, now, result_id, result)
