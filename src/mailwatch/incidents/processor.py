@@ -3,7 +3,9 @@ planner, and writes their decisions, one transaction per processed result, tick 
 
 Each transaction writes the result row, the result's share of the check's history (its
 buckets, ``store.history``), the check's new state, the ticket rows, the timeline events and
-the outbox rows together, so a crash leaves either all of them or none. This is
+the outbox rows together, so a crash leaves either all of them or none. The history and a new
+ticket's evidence are written in savepoints (``mailwatch.store.savepoint``): an ordinary error
+there loses only them, not the result and its ticket. This is
 the one module of ``mailwatch.incidents`` that talks to the store.
 """
 
@@ -37,6 +39,7 @@ from mailwatch.store.memory import save_memory
 from mailwatch.store.nodes import LeaseKey, holds
 from mailwatch.store.outbox import OutboxRow, cancel_entries, insert_outbox, ticket_entries
 from mailwatch.store.retry import retrying
+from mailwatch.store.savepoint import apart
 from mailwatch.store.silences import active_silences, add_silence, end_silences, load_silence
 from mailwatch.store.sites import load_sites, save_site
 from mailwatch.store.store import Store
@@ -137,7 +140,12 @@ async def process_result(
             if check is not None and check.votes and vantage is not None:
                 voter = (check, vantage)
             history_site = voter[1].site if voter is not None else OWNER_SITE
-            await record_history(conn, result, history_site, context.quiet is not None)
+            quiet = context.quiet is not None
+            await apart(
+                conn,
+                f"check {result.check}: history",
+                lambda: record_history(conn, result, history_site, quiet),
+            )
             if voter is not None:
                 return await _vote(
                     conn, config, voter[0], result, voter[1], state, context, now, result_id
@@ -265,7 +273,13 @@ async def write_decision(
     await save_state(conn, decision.state, now, result_id, result)
     stored = await insert_events(conn, decision.events, result_id)
     if opened is not None and result is not None:
-        await record_opening(conn, config, opened.number, result, now)
+        opened_number, opening = opened.number, result
+        shown = format_number(opened_number, config.incidents.ticket_prefix)
+        await apart(
+            conn,
+            f"check {result.check}: root-cause evidence of ticket {shown}",
+            lambda: record_opening(conn, config, opened_number, opening, now),
+        )
     rows: list[OutboxRow] = []
     own = {ticket.number: ticket for ticket in decision.tickets}
     by_ticket: dict[int | None, list[StoredEvent]] = {}

@@ -388,6 +388,20 @@ def _translate(exc: BaseException | None, location: str) -> StoreError:
     return StoreError(f"{location}: {message}")
 
 
+def ends_transaction(exc: BaseException) -> bool:
+    """Whether ``exc``, raised inside a transaction, is one the whole transaction must end on
+    rather than a savepoint absorb: a conflict with a concurrent transaction (which
+    ``mailwatch.store.retry`` runs again) or the database going away (told by ``Outage``)."""
+    if isinstance(exc, StoreConflictError | StoreUnavailableError | OSError):
+        return True
+    if isinstance(exc, DBAPIError):
+        if exc.connection_invalidated:
+            return True
+        translated = _translate(exc.orig, "")
+        return isinstance(translated, StoreConflictError | StoreUnavailableError)
+    return False
+
+
 CONFLICT_SQLSTATES = ("40001", "40P01")
 """serialization_failure and deadlock_detected: the transaction lost to a concurrent one and
 left nothing behind; ``mailwatch.store.retry`` runs it again."""
