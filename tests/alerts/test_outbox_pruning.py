@@ -23,7 +23,9 @@ from helpers.outbox_support import (
     sender,
     timeline_types,
 )
+from mailwatch.alerts import upkeep
 from mailwatch.alerts.sender import PRUNE_EVERY
+from mailwatch.domain.errors import StoreUnavailableError
 
 
 async def test_delivered_rows_of_a_resolved_ticket_go_after_the_retention(
@@ -65,3 +67,28 @@ async def test_delivered_rows_of_a_resolved_ticket_go_after_the_retention(
             # Nothing was sent again.
             assert (await out.run_once(T0 + week + PRUNE_EVERY)).handled == 0
             assert len(receiver.requests) == 3
+
+
+async def test_the_hourly_history_prune_during_an_outage_adds_no_traceback(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The store tells an outage once; the history prune failing on it says nothing more,
+    while any other failure of it is still logged with its traceback. The failures are
+    injected: a real outage would stop the outbox prune just before it first."""
+    cfg = alert_config({"team": {"urls": ["json://127.0.0.1:9/team"]}}, plan=False)
+    failure: Exception = StoreUnavailableError("lost the database at db.example.org:5432/mw")
+
+    async def failing(*args: object) -> int:
+        raise failure
+
+    monkeypatch.setattr(upkeep, "prune_history", failing)
+    async with open_store(tmp_path) as store:
+        out = sender(store, cfg)
+        with caplog.at_level(logging.DEBUG, logger="mailwatch"):
+            assert await out.prune(T0) == 0
+            assert caplog.records == []
+            failure = RuntimeError("bucket query broke")
+            assert await out.prune(T0 + PRUNE_EVERY) == 0
+    (record,) = caplog.records
+    assert record.getMessage() == "history: deleting old buckets failed"
+    assert record.exc_info is not None

@@ -184,8 +184,9 @@ class OutboxSender:
         removed = await upkeep.prune(self.store, now, config.outbox.retention_days)
         try:
             await upkeep.prune_history(self.store, now, config.store.history_days)
-        except Exception:
-            log.exception("history: deleting old buckets failed")
+        except Exception as exc:
+            if not unavailable(exc):  # the store told the outage once
+                log.exception("history: deleting old buckets failed")
         return removed
 
     async def _keep_claim(self, ids: list[int]) -> None:
