@@ -512,10 +512,9 @@ class Daemon:
             await asyncio.sleep(MIN_STATUS_GAP_S)
 
     async def _store_watcher(self) -> None:
-        """While a browser watches, look at the store about once a second, and have the status
-        writer take a fresh snapshot (moving the version; one snapshot serves the pages and
-        the status file) when another process changed something since the last one: an ack
-        from the CLI, another node's result, ticket or silence."""
+        """While a browser watches, look at the store about once a second, and take a fresh
+        snapshot (moving the version) when another process changed something since the
+        last one: an ack from the CLI, another node's result, ticket or silence."""
         while True:
             await self._status_version.wait_watched()
             await asyncio.sleep(STORE_LOOK_S)
@@ -525,6 +524,7 @@ class Daemon:
                 async with self.store.read() as conn:
                     marker = await change_marker(conn)
                 if marker != self._snapshot_marker:
+                    await self.snapshot()
                     self._status_dirty.set()
             except Exception as exc:
                 if not unavailable(exc):
