@@ -136,7 +136,7 @@ def _one(evidence: Sequence[Evidence], kind: EvidenceKind) -> Evidence | None:
 
 
 def _first_failure(evidence: Sequence[Evidence], timeline: Sequence[StoredEvent]) -> FirstFailure:
-    record = _one(evidence, EvidenceKind.FIRST_FAILURE) or _one(evidence, EvidenceKind.OPENING)
+    record = _one(evidence, EvidenceKind.FIRST_FAILURE)
     if record is not None:
         data = record.data
         return FirstFailure(
@@ -147,6 +147,17 @@ def _first_failure(evidence: Sequence[Evidence], timeline: Sequence[StoredEvent]
         )
     opened = next((s.event for s in timeline if s.event.type is EventType.TICKET_OPENED), None)
     payload = opened.payload if opened is not None else {}
+    record = _one(evidence, EvidenceKind.OPENING)
+    if record is not None:
+        # No first failure kept (the streak began with the opening result, or its start was
+        # pruned): the stage is the opening result's, the time the engine's failing_since.
+        data = record.data
+        return FirstFailure(
+            data.get("stage"),
+            str(data.get("summary", "")),
+            parse_instant(payload.get("failing_since")) or parse_instant(data.get("finished_at")),
+            recorded=True,
+        )
     return FirstFailure(
         payload.get("stage"),
         str(payload.get("summary", "")),
