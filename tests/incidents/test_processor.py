@@ -4,7 +4,9 @@ actions through the same store."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator, Sequence
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -31,7 +33,7 @@ from mailwatch.incidents.actions import (
     unsilence_check,
 )
 from mailwatch.incidents.processor import process_result, tick
-from mailwatch.status.rca import read_root_cause
+from mailwatch.status.rca import rca_document, read_root_cause
 from mailwatch.store.evidence import load_evidence
 from mailwatch.store.outbox import OutboxRow
 from mailwatch.store.schema import check_results, outbox, ticket_events
@@ -303,3 +305,30 @@ async def test_the_first_failure_is_recorded_when_the_streak_is_kept(store: Stor
     assert [record.data["finished_at"] for record in first] == [iso(T0 + minutes(1))]
     pack = await read_root_cause(store, cfg, 1, T0 + minutes(10))
     assert pack is not None and pack.first.at == T0 + minutes(1)
+
+
+async def test_show_rca_json_masks_a_related_checks_password_in_its_window(store: Store) -> None:
+    secret = "s3cret-imap-pass"
+    cfg = config(
+        checks={
+            "roundtrip": [
+                roundtrip("mailbox", imap={**IMAP, "password": secret}),
+                roundtrip("relay", depends_on=["mailbox"]),
+            ]
+        }
+    )
+    mailbox = cfg.check_named("mailbox")
+    assert mailbox is not None
+    echoed = replace(
+        result(OK, T0, "mailbox", target=mailbox.target),
+        details={"server_reply": f"a LOGIN u {secret} accepted"},
+    )
+    await process_result(store, cfg, echoed, T0)
+    await feed(store, cfg, "relay", [CRIT, CRIT], start=T0 + minutes(1))
+    pack = await read_root_cause(store, cfg, 1, T0 + minutes(5))
+    assert pack is not None and pack.ticket.check == "relay"
+    [related] = rca_document(pack, "MW")["related"]
+    [window] = related["window_results"]
+    text = json.dumps(related)
+    assert secret not in text
+    assert window["details"]["server_reply"] == "a LOGIN u **** accepted"
