@@ -9,6 +9,7 @@ from datetime import timedelta
 from helpers.builders import T0
 from mailwatch.domain.evidence import MAX_RECORD_CHARS, MAX_TEXT_CHARS, result_evidence
 from mailwatch.domain.results import CheckResult, State
+from mailwatch.web.rca_section import _evidence
 
 
 def a_result(summary: str = "canary late", **details: object) -> CheckResult:
@@ -58,3 +59,15 @@ def test_the_record_stays_bounded() -> None:
     assert len(json.dumps(data)) <= MAX_RECORD_CHARS
     assert len(data["summary"]) == MAX_TEXT_CHARS
     assert data["figures"] == {"send_s": 0.25}  # the summary and figures stay
+
+
+def test_a_late_canarys_received_hops_survive_and_render() -> None:
+    hop = {"by": "mx.example.org", "from": "relay.example.org", "with": "ESMTPS", "id": "4XyZ"}
+    late = [{"canary": "c0ffee", "folder": "INBOX", "delay_s": 95.0, "hops": [hop]}]
+    data = result_evidence(a_result(late=late))
+    assert data["details"]["late"][0]["hops"] == [hop]
+    rows = dict(_evidence(data))
+    assert (
+        "<li>by mx.example.org from relay.example.org with ESMTPS id 4XyZ</li>"
+        in (rows["late canaries"])
+    )

@@ -4,7 +4,9 @@ actions through the same store."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator, Sequence
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -18,8 +20,10 @@ from helpers.builders import PLANS, T0, assert_consistent, config, minutes, resu
 from helpers.store_queries import all_tickets
 from mailwatch.config.model import MailwatchConfig
 from mailwatch.domain.errors import TicketActionError, TicketNotFoundError
+from mailwatch.domain.evidence import EvidenceKind
 from mailwatch.domain.results import State
 from mailwatch.domain.tickets import TicketStatus
+from mailwatch.domain.time import iso
 from mailwatch.domain.timeline import EventType
 from mailwatch.incidents import processor
 from mailwatch.incidents.actions import (
@@ -29,6 +33,8 @@ from mailwatch.incidents.actions import (
     unsilence_check,
 )
 from mailwatch.incidents.processor import process_result, tick
+from mailwatch.status.rca import rca_document, read_root_cause
+from mailwatch.store.evidence import load_evidence
 from mailwatch.store.outbox import OutboxRow
 from mailwatch.store.schema import check_results, outbox, ticket_events
 from mailwatch.store.store import Store
@@ -274,3 +280,55 @@ async def test_window_holds_notifications_and_its_end_reannounces(tmp_path: Path
         assert await tick(store, cfg, end + minutes(1)) == []
     finally:
         await store.close()
+
+
+async def test_the_first_failure_is_the_streaks_even_when_results_were_pruned(
+    store: Store,
+) -> None:
+    # Six failures before the ticket opens, but only three results kept: the oldest kept
+    # failure is the streak's fourth, so the pack names the engine's failing_since instead.
+    cfg = config(incidents={"result_retention": 3, "open_after": 6})
+    await feed(store, cfg, "canary", [OK, *[CRIT] * 6])
+    async with store.read() as conn:
+        evidence = await load_evidence(conn, 1)
+    assert EvidenceKind.FIRST_FAILURE not in {record.kind for record in evidence}
+    pack = await read_root_cause(store, cfg, 1, T0 + minutes(10))
+    assert pack is not None and pack.first.at == T0 + minutes(1)
+
+
+async def test_the_first_failure_is_recorded_when_the_streak_is_kept(store: Store) -> None:
+    cfg = config(incidents={"result_retention": 50, "open_after": 3})
+    await feed(store, cfg, "canary", [OK, *[CRIT] * 3])
+    async with store.read() as conn:
+        evidence = await load_evidence(conn, 1)
+    first = [record for record in evidence if record.kind is EvidenceKind.FIRST_FAILURE]
+    assert [record.data["finished_at"] for record in first] == [iso(T0 + minutes(1))]
+    pack = await read_root_cause(store, cfg, 1, T0 + minutes(10))
+    assert pack is not None and pack.first.at == T0 + minutes(1)
+
+
+async def test_show_rca_json_masks_a_related_checks_password_in_its_window(store: Store) -> None:
+    secret = "s3cret-imap-pass"
+    cfg = config(
+        checks={
+            "roundtrip": [
+                roundtrip("mailbox", imap={**IMAP, "password": secret}),
+                roundtrip("relay", depends_on=["mailbox"]),
+            ]
+        }
+    )
+    mailbox = cfg.check_named("mailbox")
+    assert mailbox is not None
+    echoed = replace(
+        result(OK, T0, "mailbox", target=mailbox.target),
+        details={"server_reply": f"a LOGIN u {secret} accepted"},
+    )
+    await process_result(store, cfg, echoed, T0)
+    await feed(store, cfg, "relay", [CRIT, CRIT], start=T0 + minutes(1))
+    pack = await read_root_cause(store, cfg, 1, T0 + minutes(5))
+    assert pack is not None and pack.ticket.check == "relay"
+    [related] = rca_document(pack, "MW")["related"]
+    [window] = related["window_results"]
+    text = json.dumps(related)
+    assert secret not in text
+    assert window["details"]["server_reply"] == "a LOGIN u **** accepted"

@@ -175,6 +175,9 @@ def test_the_pdf_renders_pages_with_the_figures(config_file: Path, tmp_path: Pat
         (("--from", "2025-13-01", "--to", "2025-12-31"), "--from '2025-13-01' is not a date"),
         (("--from", "2025-02-01", "--to", "2025-01-31"), "--to 2025-01-31 is before --from"),
         (("--from", "2025-01-01", "--to", "2025-01-31", "--check", "nope"), "no check 'nope'"),
+        (("--from", "2025-01-01", "--to", "9999-12-31"), "give at most 431"),
+        (("--from", "9999-12-01", "--to", "9999-12-31"), "outside the calendar"),
+        (("--from", "0001-01-01", "--to", "2025-01-01"), "the history keeps 400"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(
@@ -204,6 +207,14 @@ async def test_the_web_report_needs_a_login_and_shows_the_year(config_file: Path
                 disposition = download.headers["Content-Disposition"]
             async with client.get(base + "/report?from=2025-02-30&to=2025-03-01") as bad:
                 bad_text = await bad.text()
+            refused = []
+            for period in (
+                "from=2025-01-01&to=9999-12-31",
+                "from=0001-01-01&to=2025-12-31",
+                "from=9999-12-30&to=9999-12-31",
+            ):
+                async with client.get(base + "/report?" + period) as out:
+                    refused.append((out.status, await out.text()))
     finally:
         await store.close()
     assert page.status == 200
@@ -212,3 +223,8 @@ async def test_the_web_report_needs_a_login_and_shows_the_year(config_file: Path
     assert download.status == 200 and body.startswith(b"%PDF-")
     assert "attachment" in disposition
     assert bad.status == 400 and "YYYY-MM-DD" in bad_text
+    # Too long for the kept history, or past the calendar's end: the form again, with why.
+    assert [status for status, _ in refused] == [400, 400, 400]
+    assert "give at most 431" in refused[0][1] and "give at most 431" in refused[1][1]
+    assert "outside the calendar" in refused[2][1]
+    assert all('name="from"' in text for _, text in refused)

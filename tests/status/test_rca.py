@@ -240,8 +240,14 @@ async def test_the_ticket_page_shows_the_root_cause_section(opened: Opened) -> N
             await log_in(client, base)
             async with client.get(f"{base}/tickets/MW-000001") as page:
                 text = await page.text()
+            # The page's live script fetching it again gets the live regions, not the pack.
+            headers = {"Sec-Fetch-Mode": "cors"}
+            async with client.get(f"{base}/tickets/MW-000001", headers=headers) as refetch:
+                again = await refetch.text()
     finally:
         await store.close()
+    assert refetch.status == 200
+    assert "data-live-region" in again and "Root cause" not in again
     assert page.status == 200
     section = text[text.index('<section class="rca"') :]
     assert "<h2>Root cause</h2>" in section

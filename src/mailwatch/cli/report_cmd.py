@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from datetime import UTC, date, datetime, timedelta, tzinfo
+from datetime import UTC, date, datetime, tzinfo
 from pathlib import Path
 from typing import Any
 
@@ -66,17 +66,16 @@ def parse_day(text: str, option: str) -> date:
         raise ValueError(f"{option} {text!r} is not a date: expected YYYY-MM-DD") from None
 
 
-def period(start: str, end: str, zone: tzinfo) -> tuple[datetime, datetime]:
-    """[first day 00:00, the day after the last 00:00) in ``zone``, as UTC instants."""
+def period(start: str, end: str, zone: tzinfo, history_days: int) -> tuple[datetime, datetime]:
+    """[first day 00:00, the day after the last 00:00) in ``zone``, as UTC instants;
+    ``ValueError`` for bad days or a period the history cannot cover."""
+    from mailwatch.report.period import period_instants
+
     first = parse_day(start, "--from")
     last = parse_day(end, "--to")
     if last < first:
         raise ValueError(f"--to {last.isoformat()} is before --from {first.isoformat()}")
-    after = last + timedelta(days=1)
-    return (
-        datetime(first.year, first.month, first.day, tzinfo=zone).astimezone(UTC),
-        datetime(after.year, after.month, after.day, tzinfo=zone).astimezone(UTC),
-    )
+    return period_instants(first, last, zone, history_days)
 
 
 _SUFFIXES = {".md": "md", ".markdown": "md", ".html": "html", ".htm": "html", ".pdf": "pdf"}
@@ -99,7 +98,7 @@ def run(args: argparse.Namespace) -> int:
     config = load_or_exit(args.config)
     zone: tzinfo = load_zone(config.incidents.timezone) if config.incidents.timezone else UTC
     try:
-        start, end = period(args.start, args.end, zone)
+        start, end = period(args.start, args.end, zone, config.store.history_days)
     except ValueError as exc:
         return fail(str(exc), EXIT_BAD_INPUT)
     names = args.check or [check.name for check in config.checks]

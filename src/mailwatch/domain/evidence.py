@@ -20,7 +20,9 @@ MAX_TEXT_CHARS = 600
 """Longer strings (a server's reply, a summary) are cut here, with an ellipsis."""
 MAX_ITEMS = 12
 """Lists (Received hops, late canaries) keep their first this many items."""
-MAX_DEPTH = 4
+MAX_DEPTH = 6
+"""Nesting kept as structure; deeper values become a JSON string. A late canary's Received
+hops are ``details.late[i].hops[j]`` (a hop's mapping at depth 5), which the ticket page lists."""
 MAX_RELATED = 12
 """At most this many related checks are recorded per ticket."""
 REMOVED = "[removed]"

@@ -14,6 +14,7 @@ from mailwatch.domain.evidence import MAX_RELATED, Evidence, EvidenceKind, resul
 from mailwatch.domain.results import CheckResult
 from mailwatch.domain.tickets import dedup_key
 from mailwatch.incidents.related import related_checks, secrets_of
+from mailwatch.store.checks import load_state
 from mailwatch.store.evidence import first_failure, insert_evidence, latest_result
 
 if TYPE_CHECKING:
@@ -35,8 +36,18 @@ async def record_opening(
     records = [
         Evidence(ticket, now, EvidenceKind.OPENING, result.check, result_evidence(result, secrets))
     ]
-    first = await first_failure(conn, dedup_key(result.check, result.target))
-    if first is not None and first.finished_at < result.finished_at:
+    key = dedup_key(result.check, result.target)
+    first = await first_failure(conn, key)
+    # Results are pruned to result_retention: the oldest failure kept is the streak's first only
+    # when it is no later than the engine's failing_since (saved by the caller just before).
+    state = await load_state(conn, key, result.check, result.target, None)
+    since = state.failing_since if state is not None else None
+    if (
+        first is not None
+        and first.finished_at < result.finished_at
+        and since is not None
+        and first.finished_at <= since
+    ):
         data = result_evidence(first, secrets)
         records.append(Evidence(ticket, now, EvidenceKind.FIRST_FAILURE, result.check, data))
     for item in related:

@@ -7,16 +7,16 @@ and the CLI and the ticket page render it as text and HTML.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from mailwatch.domain.evidence import MAX_RELATED, Evidence, EvidenceKind
+from mailwatch.domain.evidence import MAX_RELATED, Evidence, EvidenceKind, result_evidence
 from mailwatch.domain.results import CheckResult, State
 from mailwatch.domain.tickets import Ticket, dedup_key
 from mailwatch.domain.time import iso, parse_instant, span
 from mailwatch.domain.timeline import EventType
-from mailwatch.incidents.related import related_checks
+from mailwatch.incidents.related import related_checks, secrets_of
 from mailwatch.status.ticket_json import event_dict, ticket_dict
 from mailwatch.store.evidence import load_evidence, results_between
 from mailwatch.store.store import Store
@@ -94,6 +94,9 @@ async def read_root_cause(
         evidence = await load_evidence(conn, number)
         start, end = ticket.opened_at - WINDOW, ticket.opened_at + WINDOW
         names = _related_names(config, ticket.check, evidence)
+        own = config.check_named(ticket.check)
+        configured_checks = [own, *(config.check_named(name) for name in names)]
+        secrets = secrets_of([c for c in configured_checks if c is not None])
         views = []
         for name, (relation, kind, recorded) in names.items():
             configured = config.check_named(name)
@@ -102,7 +105,8 @@ async def read_root_cause(
             if target is not None:
                 keys = [dedup_key(name, target)]
                 kept = await results_between(conn, keys, start, end, WINDOW_RESULTS)
-            views.append(RelatedView(name, relation, kind, recorded, tuple(kept)))
+            masked = tuple(_masked(r, secrets) for r in kept)
+            views.append(RelatedView(name, relation, kind, recorded, masked))
     opening = _one(evidence, EvidenceKind.OPENING)
     return RootCause(
         ticket=ticket,
@@ -114,6 +118,13 @@ async def read_root_cause(
         timeline=timeline,
         sla=sla_outcome(ticket, now),
     )
+
+
+def _masked(result: CheckResult, secrets: Sequence[str]) -> CheckResult:
+    """``result`` with its summary and details as the evidence keeps them: the checks'
+    secrets and URL passwords masked, the details bounded (``result_evidence``)."""
+    data = result_evidence(result, secrets)
+    return replace(result, summary=str(data["summary"]), details=data["details"])
 
 
 def _related_names(
@@ -136,7 +147,7 @@ def _one(evidence: Sequence[Evidence], kind: EvidenceKind) -> Evidence | None:
 
 
 def _first_failure(evidence: Sequence[Evidence], timeline: Sequence[StoredEvent]) -> FirstFailure:
-    record = _one(evidence, EvidenceKind.FIRST_FAILURE) or _one(evidence, EvidenceKind.OPENING)
+    record = _one(evidence, EvidenceKind.FIRST_FAILURE)
     if record is not None:
         data = record.data
         return FirstFailure(
@@ -147,6 +158,17 @@ def _first_failure(evidence: Sequence[Evidence], timeline: Sequence[StoredEvent]
         )
     opened = next((s.event for s in timeline if s.event.type is EventType.TICKET_OPENED), None)
     payload = opened.payload if opened is not None else {}
+    record = _one(evidence, EvidenceKind.OPENING)
+    if record is not None:
+        # No first failure kept (the streak began with the opening result, or its start was
+        # pruned): the stage is the opening result's, the time the engine's failing_since.
+        data = record.data
+        return FirstFailure(
+            data.get("stage"),
+            str(data.get("summary", "")),
+            parse_instant(payload.get("failing_since")) or parse_instant(data.get("finished_at")),
+            recorded=True,
+        )
     return FirstFailure(
         payload.get("stage"),
         str(payload.get("summary", "")),

@@ -13,6 +13,7 @@ from mailwatch.domain.time import load_zone
 from mailwatch.report.html import render_body, stylesheet
 from mailwatch.report.load import load_histories
 from mailwatch.report.model import HealthReport, Layout, build_report
+from mailwatch.report.period import period_instants
 from mailwatch.web.access import public
 from mailwatch.web.html import Viewer, esc, page
 from mailwatch.web.keys import HOST, session_of
@@ -48,18 +49,14 @@ def _form(config: MailwatchConfig, first: str, last: str, chosen: set[str], erro
 </form>"""
 
 
-def _period(first: str, last: str, zone: tzinfo) -> tuple[datetime, datetime]:
+def _period(first: str, last: str, zone: tzinfo, history_days: int) -> tuple[datetime, datetime]:
     try:
         start_day, last_day = date.fromisoformat(first), date.fromisoformat(last)
     except ValueError:
         raise ValueError("give the first and last day as YYYY-MM-DD") from None
     if last_day < start_day:
         raise ValueError("the last day is before the first")
-    after = last_day + timedelta(days=1)
-    return (
-        datetime(start_day.year, start_day.month, start_day.day, tzinfo=zone).astimezone(UTC),
-        datetime(after.year, after.month, after.day, tzinfo=zone).astimezone(UTC),
-    )
+    return period_instants(start_day, last_day, zone, history_days)
 
 
 async def report_page(request: web.Request) -> web.StreamResponse:
@@ -77,7 +74,7 @@ async def report_page(request: web.Request) -> web.StreamResponse:
     first_text, last_text = query["from"], query["to"]
     checks = [c for c in config.checks if not chosen or c.name in chosen]
     try:
-        start, end = _period(first_text, last_text, zone)
+        start, end = _period(first_text, last_text, zone, config.store.history_days)
         unknown = chosen - {c.name for c in config.checks}
         if unknown:
             raise ValueError(f"no such check: {', '.join(sorted(unknown))}")

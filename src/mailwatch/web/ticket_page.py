@@ -224,6 +224,10 @@ async def ticket_page(request: web.Request) -> web.Response:
     session = session_of(request)
     assert session is not None  # login-only page
     zone = display_zone(host.config.incidents.timezone)
+    # live.js fetching the page again (Sec-Fetch-Mode other than navigate) swaps only the live
+    # regions: the root-cause section is not one, so reading it again would be work thrown away.
+    refetch = request.headers.get("Sec-Fetch-Mode", "navigate") != "navigate"
+    sections = "" if refetch else await rca_section(host, number, datetime.now(UTC), zone)
     return web.Response(
         text=render_ticket(
             detail,
@@ -232,7 +236,7 @@ async def ticket_page(request: web.Request) -> web.Response:
             Viewer(session.user, session.csrf),
             datetime.now(UTC),
             flash=FLASH.get(request.query.get("done", "")),
-            sections=await rca_section(host, number, datetime.now(UTC), zone),
+            sections=sections,
             version=host.status_version.number,
         ),
         content_type="text/html",
