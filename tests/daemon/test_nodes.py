@@ -266,6 +266,14 @@ def test_three_nodes_one_config_each_check_runs_on_exactly_one_node(
         try:
             for node in nodes:
                 wait_for(f"{node.name} telling the outage", partial(_told_outage, node))
+            # The nodes stay alive for systemd too: their watchdog is still pinged, so an
+            # outage longer than WatchdogSec does not turn into restarts that exit 74.
+            pings = {node.name: _watchdog_pings(node) for node in nodes}
+            for node in nodes:
+                wait_for(
+                    f"{node.name} pinging the watchdog during the outage",
+                    partial(_pinged_since, node, pings[node.name] + 2),
+                )
         finally:
             server.resume()
         for node in nodes:
@@ -288,6 +296,14 @@ OUTAGE = "mailwatch keeps running and trying"
 
 def _told_outage(node: Node) -> bool:
     return OUTAGE in node.stderr
+
+
+def _watchdog_pings(node: Node) -> int:
+    return node.read_notify().count("WATCHDOG=1")
+
+
+def _pinged_since(node: Node, pings: int) -> bool:
+    return _watchdog_pings(node) >= pings
 
 
 def _told_back(node: Node) -> bool:

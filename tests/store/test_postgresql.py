@@ -23,12 +23,14 @@ from sqlalchemy import func, inspect, select, text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from harness.postgres import HOST, PASSWORD, PostgresCluster
+from helpers.tcp_responders import Responder, forwards_until_frozen
 from mailwatch.domain.errors import (
     DatabaseMissingError,
     NewerSchemaError,
     NotMailwatchDatabaseError,
     OlderSchemaError,
     StoreError,
+    StoreUnavailableError,
 )
 from mailwatch.store.migrations import LATEST_VERSION, migrate
 from mailwatch.store.schema import metadata, schema_version
@@ -298,3 +300,86 @@ async def test_a_multi_host_url_reaches_the_writable_server_and_names_every_host
     finally:
         await store.close()
     assert PASSWORD not in store.location
+
+
+async def test_a_connection_the_driver_left_stuck_is_thrown_away_and_told_as_an_outage(
+    postgres_url: str, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A server shutting down under a session can leave asyncpg holding a connection that is
+    not closed but whose protocol is stuck mid-operation; every statement on it then raises
+    "cannot switch to state 15; another operation (2) is in progress". That state cannot be
+    produced on demand, so this test makes one pooled connection raise what asyncpg raises in
+    it (a stand-in for the driver, the server is real). The transaction on it is the database
+    being away, told once; the connection is not handed out again, so the next one works."""
+    import asyncpg  # the server's driver, an extra
+    from asyncpg.exceptions._base import InternalClientError
+
+    store = await Store.open(postgres_url, create=True)
+    store.outage.active = True
+    try:
+        async with store.read() as conn:
+            raw = await conn.get_raw_connection()
+            stuck = raw.driver_connection
+            stuck_pid = (await conn.execute(text("SELECT pg_backend_pid()"))).scalar_one()
+        real_execute = asyncpg.Connection.execute
+
+        async def execute(self: asyncpg.Connection, *args: Any, **kwargs: Any) -> Any:
+            if self is stuck:
+                raise InternalClientError(
+                    "cannot switch to state 15; another operation (2) is in progress"
+                )
+            return await real_execute(self, *args, **kwargs)
+
+        monkeypatch.setattr(asyncpg.Connection, "execute", execute)
+        with caplog.at_level("WARNING", logger="mailwatch.store"):
+            with pytest.raises(StoreUnavailableError, match="another operation"):
+                async with store.write() as conn:
+                    await conn.execute(text("SELECT 1"))
+            for _ in range(3):
+                async with store.write() as conn:
+                    pid = (await conn.execute(text("SELECT pg_backend_pid()"))).scalar_one()
+                assert pid != stuck_pid
+        told = [r.getMessage() for r in caplog.records]
+        assert len(told) == 2, told  # away once, back once
+        assert "another operation" in told[0] and "is back" in told[1]
+        assert PASSWORD not in " ".join(told)
+    finally:
+        await store.close()
+
+
+async def test_a_database_that_stops_answering_is_cut_off_and_told_as_an_outage(
+    postgres_cluster: PostgresCluster, postgres_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The path to the server stops passing packets mid-transaction (a frozen VM, a network
+    partition without a reset): the transaction is cut off after the store's answer bound,
+    not waited on forever, and told as the database being away, once; once the path is back,
+    the next transaction works on a fresh connection."""
+    frozen = asyncio.Event()
+    behaviour = forwards_until_frozen(HOST, PostgresCluster.port, frozen)
+    async with Responder(behaviour) as path:
+        url = postgres_cluster.url(dbname(postgres_url), port=path.port)
+        store = await Store.open(url, create=True)
+        store.answer_timeout_s = 1.0
+        try:
+            async with store.write() as conn:
+                await conn.execute(text("SELECT 1"))
+            with caplog.at_level("WARNING", logger="mailwatch.store"):
+                with pytest.raises(StoreUnavailableError) as caught:
+                    async with asyncio.timeout(WAIT_S), store.write() as conn:
+                        await conn.execute(text("SELECT 1"))
+                        frozen.set()
+                        await conn.execute(text("SELECT pg_backend_pid()"))
+                location = f"{HOST}:{path.port}/{dbname(postgres_url)}"
+                assert str(caught.value) == (
+                    f"no answer from the database at {location} within 1 s"
+                )
+                frozen.clear()
+                async with asyncio.timeout(WAIT_S), store.write() as conn:
+                    assert (await conn.execute(text("SELECT 2"))).scalar_one() == 2
+            told = [r.getMessage() for r in caplog.records]
+            assert len(told) == 2, told
+            assert told[0].startswith(f"no answer from the database at {location} within 1 s")
+            assert "is back" in told[1]
+            assert PASSWORD not in " ".join(told)
+        finally:
+            await store.close()

@@ -17,6 +17,8 @@ from helpers.builders import result
 from helpers.web import PASSWORD, PagesHost, browser, hidden, log_in, serving, web_config
 from mailwatch.domain.results import State
 from mailwatch.store.store import Store
+from mailwatch.web.access import SESSION_COOKIE
+from mailwatch.web.devices import DEVICE_COOKIE
 
 
 @pytest.fixture
@@ -216,3 +218,49 @@ async def test_no_password_session_id_or_token_reaches_the_log(
     assert "alice logged in" in logged
     for secret in (PASSWORD, session_id, csrf, "query-secret", "header-secret", "imap-secret"):
         assert secret not in logged, secret
+
+
+async def test_failures_under_a_name_elsewhere_do_not_lock_out_the_users_own_browser(
+    tmp_path: Path, store: Store
+) -> None:
+    """Anyone who knows the name ``alice`` can fail her logins; that locks the name for every
+    browser she never logged in from, but not for the one she did (its failures are counted
+    apart, under its device cookie, with the same limit)."""
+    config = web_config(tmp_path, login_attempts=2, trusted_proxies=["127.0.0.1"])
+    host = PagesHost(config, store)
+    async with serving(host) as base, browser() as alice, browser() as attacker:
+        alice.headers["X-Forwarded-For"] = "198.51.100.7"
+        attacker.headers["X-Forwarded-For"] = "203.0.113.9"
+        assert (await log_in(alice, base)).status == 303
+        device = [c for c in alice.cookie_jar if c.key == DEVICE_COOKIE]
+        assert len(device) == 1 and device[0]["httponly"] and device[0]["path"] == "/login"
+        # A new visit (the session cookie gone), the device cookie kept.
+        alice.cookie_jar.clear(lambda c: c.key == SESSION_COOKIE)
+
+        for _ in range(2):
+            assert (await log_in(attacker, base, password="guess")).status == 401
+        assert (await log_in(attacker, base)).status == 429
+        async with browser() as stranger:
+            stranger.headers["X-Forwarded-For"] = "192.0.2.44"
+            assert (await log_in(stranger, base)).status == 429  # the name is locked
+
+        assert (await log_in(alice, base)).status == 303  # but not for her browser
+        alice.cookie_jar.clear(lambda c: c.key == SESSION_COOKIE)
+        for _ in range(2):
+            assert (await log_in(alice, base, password="typo")).status == 401
+        assert (await log_in(alice, base)).status == 429  # which has a limit of its own
+
+
+async def test_a_device_cookie_of_another_user_or_made_up_does_not_lift_the_lock(
+    tmp_path: Path, store: Store
+) -> None:
+    config = web_config(tmp_path, login_attempts=2, trusted_proxies=["127.0.0.1"])
+    host = PagesHost(config, store)
+    async with serving(host) as base, browser() as attacker:
+        attacker.headers["X-Forwarded-For"] = "203.0.113.9"
+        for _ in range(2):
+            assert (await log_in(attacker, base, password="guess")).status == 401
+        async with browser() as forger:
+            forger.headers["X-Forwarded-For"] = "192.0.2.44"
+            forger.cookie_jar.update_cookies({DEVICE_COOKIE: "made-up-token-made-up-token-1234"})
+            assert (await log_in(forger, base)).status == 429

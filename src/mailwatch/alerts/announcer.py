@@ -38,7 +38,7 @@ from mailwatch.store.announcements import (
     requeue_interrupted,
     stored_keys,
 )
-from mailwatch.store.outage import unavailable
+from mailwatch.store.outage import log_failure
 from mailwatch.store.retry import retrying
 from mailwatch.store.store import Store
 
@@ -89,8 +89,7 @@ class Announcer:
         try:
             interrupted = await retrying("maintenance: requeueing interrupted", requeue)
         except Exception as exc:
-            if not unavailable(exc):  # the store told the outage once
-                log.exception("maintenance: requeueing interrupted announcements failed")
+            log_failure(log, "maintenance: requeueing interrupted announcements failed", exc)
             interrupted = 0
         if interrupted:
             log.warning("maintenance: %d announcement(s) interrupted: sending again", interrupted)
@@ -98,8 +97,7 @@ class Announcer:
             try:
                 await self.run_once(self.clock())
             except Exception as exc:
-                if not unavailable(exc):
-                    log.exception("maintenance: announcing failed")
+                log_failure(log, "maintenance: announcing failed", exc)
             await asyncio.sleep(PASS_EVERY_S)
 
     async def run_once(self, now: datetime) -> AnnounceReport:

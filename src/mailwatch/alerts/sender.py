@@ -29,7 +29,7 @@ from mailwatch.alerts.attempt import Job, attempt
 from mailwatch.alerts.backoff import draw_jitter
 from mailwatch.alerts.claiming import claim_due
 from mailwatch.alerts.settling import SendReport, Settler
-from mailwatch.store.outage import unavailable
+from mailwatch.store.outage import log_failure
 from mailwatch.store.outbox import Interrupted, mark_attempt_started, renew_claims
 from mailwatch.store.retry import retrying
 from mailwatch.store.store import Store
@@ -96,29 +96,30 @@ class OutboxSender:
         the deliveries in flight) or cancelled."""
         # Loaded before anything is claimed, so the first claim is not held up by it.
         await asyncio.to_thread(load_apprise)
-        interrupted = await self.recover(self.clock())
-        self._report_interrupted(interrupted)
+        # This node's own rows left in ``sending`` by its last stop, before anything is sent;
+        # tried again on each pass while the database is away.
+        restarted = True
         while not self._stopping:
             self._wake.clear()
             busy = False
             try:
-                await self.prune(self.clock())
-            except Exception as exc:
-                if not unavailable(exc):  # the store told the outage once
-                    log.exception("outbox: deleting finished notifications failed")
-            try:
+                if restarted:
+                    self._report_interrupted(await self.recover(self.clock()))
+                    restarted = False
                 await self._recover_lapsed(self.clock())
             except Exception as exc:
-                if not unavailable(exc):
-                    log.exception("outbox: settling notifications of a stopped node failed")
+                log_failure(log, "outbox: settling interrupted notifications failed", exc)
+            try:
+                await self.prune(self.clock())
+            except Exception as exc:
+                log_failure(log, "outbox: deleting finished notifications failed", exc)
             if self._stopping:
                 break
             try:
                 report = await self.run_once(self.clock())
                 busy = report.handled + len(report.deferred) >= self.config().outbox.max_parallel
             except Exception as exc:
-                if not unavailable(exc):
-                    log.exception("outbox: sending failed")
+                log_failure(log, "outbox: sending failed", exc)
             if busy or self._stopping:
                 continue
             try:
@@ -185,8 +186,7 @@ class OutboxSender:
         try:
             await upkeep.prune_history(self.store, now, config.store.history_days)
         except Exception as exc:
-            if not unavailable(exc):  # the store told the outage once
-                log.exception("history: deleting old buckets failed")
+            log_failure(log, "history: deleting old buckets failed", exc)
         return removed
 
     async def _keep_claim(self, ids: list[int]) -> None:

@@ -23,7 +23,7 @@ from mailwatch.domain.results import CheckResult
 from mailwatch.domain.tickets import dedup_key
 from mailwatch.domain.time import iso
 from mailwatch.incidents.processor import load_check_state
-from mailwatch.store.outage import unavailable
+from mailwatch.store.outage import log_failure
 from mailwatch.store.store import Store
 
 log = logging.getLogger("mailwatch.daemon")
@@ -117,8 +117,7 @@ class RouteTester:
         except Exception as exc:
             # Not stored, so the store would say the test is still due: hold it back as if
             # it had failed, rather than send a test notice on every turn of the loop.
-            if not unavailable(exc):  # the store told the outage once
-                log.exception("route %s: the test notice's outcome could not be recorded", name)
+            log_failure(log, f"route {name}: the test notice's outcome could not be recorded", exc)
             self._held_until[name] = next_test_at(datetime.now(UTC), True, every, datetime.now(UTC))
             return
         self._held_until.pop(name, None)

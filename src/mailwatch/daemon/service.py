@@ -53,7 +53,7 @@ from mailwatch.status.model import DaemonInfo, StatusSnapshot, assemble
 from mailwatch.store.changes import change_marker
 from mailwatch.store.memory import load_memory
 from mailwatch.store.nodes import LeaseKey
-from mailwatch.store.outage import unavailable
+from mailwatch.store.outage import log_failure, unavailable
 from mailwatch.store.outbox import outbox_backlog
 from mailwatch.store.store import Store
 from mailwatch.web.server import WebServer, web_url
@@ -482,8 +482,13 @@ class Daemon:
                 await tick(self._store, self.config, datetime.now(UTC), self._ticker())
                 await self.write_status()
             except Exception as exc:
-                if not unavailable(exc):  # the store told the outage once
-                    log.exception("heartbeat failed")
+                log_failure(log, "heartbeat failed", exc)
+                if unavailable(exc):
+                    # This loop is alive and the store told the outage: systemd's watchdog is
+                    # for a hung daemon, and a restart would only exit 74 until the database
+                    # is back (a hung database is cut off within ANSWER_TIMEOUT_S).
+                    reason = " ".join(str(exc).split())
+                    self.notifier.notify("WATCHDOG=1", f"STATUS=database away: {reason}")
             else:
                 self._last_heartbeat = datetime.now(UTC)
                 # Only a loop that could do its work says it is alive.
@@ -507,8 +512,7 @@ class Daemon:
             try:
                 await self.write_status()
             except Exception as exc:
-                if not unavailable(exc):
-                    log.exception("writing the status file failed")
+                log_failure(log, "writing the status file failed", exc)
             await asyncio.sleep(MIN_STATUS_GAP_S)
 
     async def _store_watcher(self) -> None:
@@ -527,8 +531,7 @@ class Daemon:
                     await self.snapshot()
                     self._status_dirty.set()
             except Exception as exc:
-                if not unavailable(exc):
-                    log.exception("looking for changes in the store failed")
+                log_failure(log, "looking for changes in the store failed", exc)
 
     async def snapshot(self) -> StatusSnapshot:
         """The status model now (the web pages' source, as the status file's)."""

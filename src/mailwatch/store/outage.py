@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import time
 
-from mailwatch.domain.errors import StoreUnavailableError
+from mailwatch.domain.errors import StoreError, StoreUnavailableError
 
 log = logging.getLogger("mailwatch.store")
 
@@ -65,3 +65,19 @@ class Outage:
 def unavailable(exc: BaseException) -> bool:
     """True for a failure that is the database being away (already told by ``Outage``)."""
     return isinstance(exc, StoreUnavailableError)
+
+
+def log_failure(logger: logging.Logger, what: str, exc: BaseException) -> None:
+    """Log a failed pass of one of the daemon's loops, which then goes on.
+
+    The database being away was told once by ``Outage``: debug only. Any other store error is
+    one line with the database's own words (which name it as host:port/dbname or a path, never
+    the URL): the operator needs what went wrong, not SQLAlchemy's chained traceback. Only a
+    failure mailwatch did not foresee, a bug, gets its traceback.
+    """
+    if unavailable(exc):
+        logger.debug("%s: %s", what, exc)
+    elif isinstance(exc, StoreError):
+        logger.error("%s: %s", what, exc)
+    else:
+        logger.error("%s", what, exc_info=exc)

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event, text
-from sqlalchemy.engine import URL, make_url
+from sqlalchemy.engine import URL, ExceptionContext, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
@@ -36,6 +36,11 @@ from mailwatch.domain.errors import (
     StoreConflictError,
     StoreError,
     StoreUnavailableError,
+)
+from mailwatch.store.answer_bound import (
+    ANSWER_TIMEOUT_S,
+    MIGRATION_ANSWER_TIMEOUT_S,
+    AnswerBound,
 )
 from mailwatch.store.migrations import existing_version, installed_version, migrate, require_latest
 from mailwatch.store.outage import Outage
@@ -74,6 +79,10 @@ class Store:
         # new connection and thread). Other processes (the CLI) still meet busy_timeout.
         self._write_lock = asyncio.Lock()
         self.outage = Outage(location)
+        self.answer_timeout_s: float | None = None
+        """A server's transactions are cut off after this long (``AnswerBound``): longer while
+        the daemon migrates the schema at start. None for SQLite, whose busy timeout bounds
+        waiting for another writer."""
 
     @classmethod
     async def open(cls, url: str, *, create: bool = True) -> Store:
@@ -108,7 +117,11 @@ class Store:
         engine = create_async_engine(url, **kwargs)
         if sqlite:
             _configure_sqlite(engine)
+        else:
+            _configure_server(engine)
         store = cls(engine, location)
+        if not sqlite:
+            store.answer_timeout_s = MIGRATION_ANSWER_TIMEOUT_S if create else ANSWER_TIMEOUT_S
         try:
             if create:
                 # A server database is created empty by its administrator; a SQLite file
@@ -123,6 +136,8 @@ class Store:
             await engine.dispose()
             raise
         store.outage.active = True
+        if not sqlite:
+            store.answer_timeout_s = ANSWER_TIMEOUT_S
         return store
 
     async def _migrate(self, sqlite: bool, *, schema_may_be_new: bool) -> None:
@@ -140,19 +155,26 @@ class Store:
         whichever node migrated first has committed: it then finds the schema complete. A
         node that dies while holding it loses its session, and the lock with it.
         """
+        bound = AnswerBound(self.answer_timeout_s)
         try:
             async with self.engine.connect() as conn:
-                await conn.execution_options(isolation_level="AUTOCOMMIT")
-                await conn.execute(text(f"SET lock_timeout = '{MIGRATION_LOCK_TIMEOUT}'"))
-                await conn.execute(text("SELECT pg_advisory_lock(:key)"), {"key": MIGRATION_LOCK})
+                await bound.arm(conn)
                 try:
-                    yield
-                finally:
+                    await conn.execution_options(isolation_level="AUTOCOMMIT")
+                    await conn.execute(text(f"SET lock_timeout = '{MIGRATION_LOCK_TIMEOUT}'"))
                     await conn.execute(
-                        text("SELECT pg_advisory_unlock(:key)"), {"key": MIGRATION_LOCK}
+                        text("SELECT pg_advisory_lock(:key)"), {"key": MIGRATION_LOCK}
                     )
+                    try:
+                        yield
+                    finally:
+                        await conn.execute(
+                            text("SELECT pg_advisory_unlock(:key)"), {"key": MIGRATION_LOCK}
+                        )
+                finally:
+                    bound.disarm()
         except DBAPIError as exc:
-            raise _translate(exc.orig, self.location) from exc
+            raise bound.error(self.location) or _translate(exc.orig, self.location) from exc
 
     async def _migrate_schema(self, sqlite: bool, *, schema_may_be_new: bool) -> None:
         async with self.write() as conn:
@@ -197,22 +219,29 @@ class Store:
 
     @asynccontextmanager
     async def _transaction(self, mode: str) -> AsyncIterator[AsyncConnection]:
+        bound = AnswerBound(self.answer_timeout_s)
         try:
             async with self.engine.connect() as conn:
-                await conn.execution_options(**{_BEGIN_OPTION: mode})
-                async with conn.begin():
-                    yield conn
+                await bound.arm(conn)
+                try:
+                    await conn.execution_options(**{_BEGIN_OPTION: mode})
+                    async with conn.begin():
+                        yield conn
+                finally:
+                    bound.disarm()
         except IntegrityError:
             raise
         except DBAPIError as exc:
-            raise self._failed(_translate(exc.orig, self.location)) from exc
+            error = bound.error(self.location) or _translate(exc.orig, self.location)
+            raise self._failed(error) from exc
         except sqlite3.Error as exc:
             raise _translate(exc, self.location) from exc
         except OSError as exc:
             if self.engine.dialect.name == "sqlite":
                 raise
             # The server refused or dropped the connection (stopped, restarting, unreachable).
-            raise self._failed(_unreachable(exc, self.location)) from exc
+            error = bound.error(self.location) or _unreachable(exc, self.location)
+            raise self._failed(error) from exc
         if self.outage.down:
             self.outage.succeeded()
 
@@ -339,6 +368,24 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         conn.exec_driver_sql(f"BEGIN {mode}")
 
 
+def _configure_server(engine: AsyncEngine) -> None:
+    """A connection the driver can no longer use is a lost connection.
+
+    When the server shuts down under an idle or busy session, asyncpg can be left holding a
+    connection that is not closed but whose protocol is stuck mid-operation ("cannot switch to
+    state 15; another operation (2) is in progress"). SQLAlchemy's asyncpg dialect counts only
+    a closed connection as a disconnect, so such a connection went back to the pool and the
+    next transaction failed on it too. Marking it a disconnect makes SQLAlchemy throw it (and
+    every connection pooled before it) away, and the store tells it as the database being
+    away.
+    """
+
+    @event.listens_for(engine.sync_engine, "handle_error")
+    def _on_error(context: ExceptionContext) -> None:
+        if _is_broken_protocol(context.original_exception):
+            context.is_disconnect = True
+
+
 def server_location(url: URL) -> str:
     """How messages name the database of ``url``: a SQLite file's path, or a server's
     ``host:port/dbname`` (never the user's password, nor the rest of the URL)."""
@@ -428,7 +475,25 @@ def _is_disconnect(exc: BaseException | None) -> bool:
         return True
     # asyncpg's ConnectionDoesNotExistError / "connection is closed" (an InterfaceError).
     name = type(exc).__name__
-    return "ConnectionDoesNotExist" in name or "connection is closed" in str(exc)
+    return (
+        "ConnectionDoesNotExist" in name
+        or "connection is closed" in str(exc)
+        or _is_broken_protocol(exc)
+    )
+
+
+def _is_broken_protocol(exc: BaseException | None) -> bool:
+    """asyncpg's connection is stuck mid-operation and cannot run another statement: its
+    ``InternalClientError`` "cannot switch to state N; another operation (M) is in progress",
+    or the ``InterfaceError`` "cannot perform operation: another operation is in progress"
+    (mailwatch never shares a connection between tasks, so only a connection left behind by
+    an interrupted operation says that). SQLAlchemy's adapter keeps the class name and
+    message."""
+    return (
+        exc is not None
+        and type(exc).__name__ in ("InternalClientError", "InterfaceError")
+        and "another operation" in str(exc)
+    )
 
 
 def _is_login_refusal(exc: BaseException) -> bool:

@@ -12,11 +12,19 @@ from mailwatch.web.api import PREFIX as API_PREFIX
 from mailwatch.web.api import api_app
 from mailwatch.web.assets import asset_routes
 from mailwatch.web.check_page import check_routes
+from mailwatch.web.devices import KnownDevices
 from mailwatch.web.graphs import graph_routes
 from mailwatch.web.headers import add_security_headers
 from mailwatch.web.health import healthz
 from mailwatch.web.host import WebHost
-from mailwatch.web.keys import HOST, LIVE_CLOSING, LOGIN_FAILURES, SESSIONS, TOKEN_FAILURES
+from mailwatch.web.keys import (
+    HOST,
+    KNOWN_DEVICES,
+    LIVE_CLOSING,
+    LOGIN_FAILURES,
+    SESSIONS,
+    TOKEN_FAILURES,
+)
 from mailwatch.web.live import close_streams, live_routes
 from mailwatch.web.login import login_routes
 from mailwatch.web.overview import overview
@@ -46,6 +54,7 @@ def build_app(host: WebHost) -> web.Application:
         attempts=lambda: host.config.web.login_attempts,
         window_s=lambda: host.config.web.login_window_s,
     )
+    app[KNOWN_DEVICES] = KnownDevices()
     # Wrong API tokens are counted apart from failed logins, under the same limit.
     app[TOKEN_FAILURES] = FailureLimiter(
         attempts=lambda: host.config.web.login_attempts,

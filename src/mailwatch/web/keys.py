@@ -6,6 +6,7 @@ import asyncio
 
 from aiohttp import web
 
+from mailwatch.web.devices import KnownDevices
 from mailwatch.web.host import WebHost
 from mailwatch.web.ratelimit import FailureLimiter
 from mailwatch.web.sessions import Session, SessionStore
@@ -14,6 +15,8 @@ HOST = web.AppKey("host", WebHost)
 """The daemon serving the application."""
 SESSIONS = web.AppKey("sessions", SessionStore)
 LOGIN_FAILURES = web.AppKey("login_failures", FailureLimiter)
+KNOWN_DEVICES = web.AppKey("known_devices", KnownDevices)
+"""Browsers users logged in from (``devices.py``): their failures count apart."""
 TOKEN_FAILURES = web.AppKey("token_failures", FailureLimiter)
 """Wrong API bearer tokens, per client address (``api.py``)."""
 LIVE_CLOSING = web.AppKey("live_closing", asyncio.Event)

@@ -10,14 +10,18 @@ from aiohttp import web
 
 from mailwatch.web.access import SESSION_COOKIE, public
 from mailwatch.web.clients import client_address
+from mailwatch.web.devices import DEVICE_COOKIE
 from mailwatch.web.forms import form_nonce, nonce_matches, set_nonce_cookie
 from mailwatch.web.html import esc, page
-from mailwatch.web.keys import HOST, LOGIN_FAILURES, SESSIONS, session_of
+from mailwatch.web.keys import HOST, KNOWN_DEVICES, LOGIN_FAILURES, SESSIONS, session_of
 from mailwatch.web.passwords import verify_password
 
 log = logging.getLogger("mailwatch.web")
 
 MAX_FIELD_CHARS = 1024
+
+DEVICE_COOKIE_MAX_AGE_S = 400 * 86400
+"""Browsers keep a cookie at most 400 days; the token lives in the daemon's memory anyway."""
 
 
 def safe_next(target: str | None) -> str:
@@ -66,7 +70,12 @@ async def login(request: web.Request) -> web.StreamResponse:
     user = str(form.get("user", ""))[:MAX_FIELD_CHARS].strip()
     password = str(form.get("password", ""))[:MAX_FIELD_CHARS]
     address = client_address(request, config.trusted_proxies)
-    keys = (f"user:{user.casefold()}", f"address:{address}")
+    devices = request.app[KNOWN_DEVICES]
+    device = request.cookies.get(DEVICE_COOKIE)
+    # A browser this user logged in from counts its failures apart from the user name's, so
+    # failures elsewhere under the name do not lock the user out (devices.py).
+    known = devices.knows(device, user)
+    keys = (f"device:{device}" if known else f"user:{user.casefold()}", f"address:{address}")
     limiter = request.app[LOGIN_FAILURES]
     wait_s = limiter.retry_after_s(keys)
     if wait_s is not None:
@@ -103,6 +112,15 @@ async def login(request: web.Request) -> web.StreamResponse:
         secure=config.cookie_secure,
         samesite="Lax",
         path="/",
+    )
+    response.set_cookie(
+        DEVICE_COOKIE,
+        devices.remember(device, user),
+        max_age=DEVICE_COOKIE_MAX_AGE_S,
+        httponly=True,
+        secure=config.cookie_secure,
+        samesite="Strict",
+        path="/login",
     )
     raise response
 
