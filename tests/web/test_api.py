@@ -114,6 +114,8 @@ def test_ticket_actions_refuse_what_the_cli_refuses(api: ApiDaemon) -> None:
     assert "MW-000003: it was resolved at" in resolved.body["error"]
     missing = api.call("POST", "/api/v1/tickets/MW-000099/ack", {})
     assert (missing.status, missing.body) == (404, {"error": "there is no ticket MW-000099"})
+    huge = api.call("GET", f"/api/v1/tickets/MW-{2**40}")
+    assert huge.status == 404 and "no ticket has a number that high" in huge.body["error"]
     foreign = api.call("GET", "/api/v1/tickets/XY-000001")
     assert foreign.status == 404 and "its prefix is 'MW-'" in foreign.body["error"]
     no_note = api.call("POST", "/api/v1/tickets/MW-000002/mitigate", {"by": "bob"})
@@ -173,3 +175,7 @@ def test_silences_are_listed_created_and_expired(api: ApiDaemon) -> None:
     assert api.call("GET", "/api/v1/silences").body == []
     missing = api.call("POST", "/api/v1/silences/999/expire")
     assert (missing.status, missing.body) == (404, {"error": "there is no silence 999"})
+    # Past what the database's INTEGER column holds (32 bits on PostgreSQL): nothing, not an
+    # error from the database.
+    huge = api.call("POST", f"/api/v1/silences/{2**40}/expire")
+    assert huge.status == 404

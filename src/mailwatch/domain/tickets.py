@@ -65,6 +65,10 @@ def dedup_key(check: str, target: str) -> str:
     return f"{check}|{target}"
 
 
+MAX_NUMBER = 2**31 - 1
+"""The highest number a ticket can have (the store's INTEGER column on PostgreSQL)."""
+
+
 def format_number(number: int, prefix: str) -> str:
     """``MW-000123``; numbers past 999999 simply grow a digit."""
     return f"{prefix}{number:0{NUMBER_DIGITS}d}"
@@ -88,4 +92,6 @@ def parse_number(text: str, prefix: str) -> int:
     number = int(match["digits"])
     if number < 1:
         raise ValueError(f"{text!r} is not a ticket number; numbers start at 1")
+    if number > MAX_NUMBER:
+        raise ValueError(f"{text!r} is not a ticket number; no ticket has a number that high")
     return number

@@ -25,7 +25,7 @@ from mailwatch.domain.errors import (
     UnknownCheckError,
 )
 from mailwatch.domain.quiet import SILENCE_AT_MOST
-from mailwatch.domain.tickets import format_number, parse_number
+from mailwatch.domain.tickets import MAX_NUMBER, format_number, parse_number
 from mailwatch.incidents.actions import (
     acknowledge_ticket,
     expire_silence,
@@ -52,8 +52,9 @@ log = logging.getLogger("mailwatch.web.api")
 PREFIX = "/api/v1"
 MAX_BODY_BYTES = 64 * 1024
 """A note is a few lines; anything near this is not a request the API means to take."""
-LARGEST_ID = 2**63 - 1
-"""Ticket and silence ids are 64-bit integers in the database: larger ones name nothing."""
+LARGEST_ID = MAX_NUMBER
+"""Ticket and silence ids are INTEGER columns (32-bit on PostgreSQL): larger ones name nothing
+(and asking PostgreSQL for one would be an error, not "no such ticket")."""
 SILENCE_AT_MOST_S = int(SILENCE_AT_MOST.total_seconds())
 """A silence lasts at most a year: longer quiet belongs in a maintenance window."""
 
@@ -293,12 +294,9 @@ def _flag(request: web.Request, key: str) -> bool:
 def _ticket_number(request: web.Request, prefix: str) -> int:
     text = request.match_info["id"]
     try:
-        number = parse_number(text, prefix)
+        return parse_number(text, prefix)
     except ValueError as exc:
         raise ApiError(404, str(exc)) from None
-    if number > LARGEST_ID:
-        raise ApiError(404, f"there is no ticket {format_number(number, prefix)}")
-    return number
 
 
 def _silence_id(request: web.Request) -> int:

@@ -10,6 +10,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from aiohttp import web
 
 from mailwatch.domain.errors import StoreError
+from mailwatch.web.failures import request_line
 
 log = logging.getLogger("mailwatch.web.api")
 
@@ -46,8 +47,10 @@ async def json_errors(request: web.Request, handler: Handler) -> web.StreamRespo
         headers = {"Allow": exc.headers["Allow"]} if "Allow" in exc.headers else None
         return error_response(exc.status, exc.reason.lower(), headers)
     except StoreError as exc:
-        log.error("api: %s %s: the database cannot be used: %s", request.method, request.path, exc)
+        log.error("api: %s: the database cannot be used: %s", request_line(request), exc)
         return error_response(503, "the database cannot be used now; see the daemon's log")
-    except Exception:
-        log.exception("api: %s %s failed", request.method, request.path)
+    except Exception as exc:
+        # One line; the traceback at debug level (``failures.py``).
+        log.error("api: %s failed: %s: %s", request_line(request), type(exc).__name__, exc)
+        log.debug("api: %s failed", request_line(request), exc_info=exc)
         return error_response(500, "internal error; see the daemon's log")

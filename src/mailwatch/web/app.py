@@ -13,6 +13,7 @@ from mailwatch.web.api import api_app
 from mailwatch.web.assets import asset_routes
 from mailwatch.web.check_page import check_routes
 from mailwatch.web.devices import KnownDevices
+from mailwatch.web.failures import page_failures
 from mailwatch.web.graphs import graph_routes
 from mailwatch.web.headers import add_security_headers
 from mailwatch.web.health import healthz
@@ -41,7 +42,7 @@ MAX_BODY_BYTES = 64 * 1024
 def build_app(host: WebHost) -> web.Application:
     """The web application serving ``host``."""
     app = web.Application(
-        middlewares=[database_away, access_control],
+        middlewares=[database_away, page_failures, access_control],
         client_max_size=MAX_BODY_BYTES,
     )
     app.on_response_prepare.append(add_security_headers)

@@ -8,6 +8,7 @@ from aiohttp import web
 
 from mailwatch.web.access_log import ACCESS_LOG, MaskedAccessLogger
 from mailwatch.web.app import build_app
+from mailwatch.web.failures import SERVER_LOG
 from mailwatch.web.host import WebHost
 
 log = logging.getLogger("mailwatch.web")
@@ -28,6 +29,7 @@ class WebServer:
             access_log_class=MaskedAccessLogger,
             access_log=ACCESS_LOG,
             handle_signals=False,
+            logger=SERVER_LOG,
             # Headers or a body arriving slower than this end the connection (slowloris).
             keepalive_timeout=15.0,
             shutdown_timeout=2.0,
