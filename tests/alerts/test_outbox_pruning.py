@@ -86,9 +86,9 @@ async def test_the_hourly_history_prune_during_an_outage_adds_no_traceback(
         out = sender(store, cfg)
         with caplog.at_level(logging.DEBUG, logger="mailwatch"):
             assert await out.prune(T0) == 0
-            assert caplog.records == []
+            assert [r for r in caplog.records if r.levelno > logging.DEBUG] == []
             failure = RuntimeError("bucket query broke")
             assert await out.prune(T0 + PRUNE_EVERY) == 0
-    (record,) = caplog.records
+    (record,) = [r for r in caplog.records if r.levelno > logging.DEBUG]
     assert record.getMessage() == "history: deleting old buckets failed"
     assert record.exc_info is not None

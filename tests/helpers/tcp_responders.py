@@ -164,21 +164,20 @@ def clamd_like(requests: list[bytes] | None = None) -> Behaviour:
     return behaviour
 
 
-def forwards_until_frozen(host: str, port: int, frozen: asyncio.Event) -> Behaviour:
-    """Forward the connection to ``host:port`` both ways until ``frozen`` is set; from then on
-    stop passing anything, in either direction, without closing: a network path that drops
-    packets, or a server that stopped answering (a frozen VM), as a client sees it."""
+def forwards_while(passing: asyncio.Event, host: str, port: int) -> Behaviour:
+    """Forward the connection to ``host:port`` both ways while ``passing`` is set; while it is
+    clear, hold everything, in either direction, without closing (a network path that drops
+    packets, or a server that stopped answering, as a client sees it), and pass it on once it
+    is set again (the path healed)."""
 
     async def pipe(source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> None:
         while data := await source.read(65536):
-            if frozen.is_set():
-                await asyncio.Event().wait()
+            await passing.wait()
             sink.write(data)
             await sink.drain()
 
     async def behaviour(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        if frozen.is_set():
-            await asyncio.Event().wait()
+        await passing.wait()
         upstream_reader, upstream_writer = await asyncio.open_connection(host, port)
         try:
             await asyncio.gather(pipe(reader, upstream_writer), pipe(upstream_reader, writer))

@@ -23,7 +23,7 @@ from sqlalchemy import func, inspect, select, text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from harness.postgres import HOST, PASSWORD, PostgresCluster
-from helpers.tcp_responders import Responder, forwards_until_frozen
+from helpers.tcp_responders import Responder, forwards_while
 from mailwatch.domain.errors import (
     DatabaseMissingError,
     NewerSchemaError,
@@ -317,6 +317,7 @@ async def test_a_connection_the_driver_left_stuck_is_thrown_away_and_told_as_an_
     store = await Store.open(postgres_url, create=True)
     store.outage.active = True
     try:
+        await store.engine.dispose()  # the pool holds one connection from here: the stuck one
         async with store.read() as conn:
             raw = await conn.get_raw_connection()
             stuck = raw.driver_connection
@@ -354,8 +355,9 @@ async def test_a_database_that_stops_answering_is_cut_off_and_told_as_an_outage(
     partition without a reset): the transaction is cut off after the store's answer bound,
     not waited on forever, and told as the database being away, once; once the path is back,
     the next transaction works on a fresh connection."""
-    frozen = asyncio.Event()
-    behaviour = forwards_until_frozen(HOST, PostgresCluster.port, frozen)
+    passing = asyncio.Event()
+    passing.set()
+    behaviour = forwards_while(passing, HOST, PostgresCluster.port)
     async with Responder(behaviour) as path:
         url = postgres_cluster.url(dbname(postgres_url), port=path.port)
         store = await Store.open(url, create=True)
@@ -367,13 +369,13 @@ async def test_a_database_that_stops_answering_is_cut_off_and_told_as_an_outage(
                 with pytest.raises(StoreUnavailableError) as caught:
                     async with asyncio.timeout(WAIT_S), store.write() as conn:
                         await conn.execute(text("SELECT 1"))
-                        frozen.set()
+                        passing.clear()
                         await conn.execute(text("SELECT pg_backend_pid()"))
                 location = f"{HOST}:{path.port}/{dbname(postgres_url)}"
                 assert str(caught.value) == (
                     f"no answer from the database at {location} within 1 s"
                 )
-                frozen.clear()
+                passing.set()
                 async with asyncio.timeout(WAIT_S), store.write() as conn:
                     assert (await conn.execute(text("SELECT 2"))).scalar_one() == 2
             told = [r.getMessage() for r in caplog.records]
@@ -381,5 +383,11 @@ async def test_a_database_that_stops_answering_is_cut_off_and_told_as_an_outage(
             assert told[0].startswith(f"no answer from the database at {location} within 1 s")
             assert "is back" in told[1]
             assert PASSWORD not in " ".join(told)
+            # A daemon stopping (or a command ending) while the path is down again does not
+            # hang on closing its connections.
+            passing.clear()
+            async with asyncio.timeout(WAIT_S):
+                await store.close()
         finally:
+            passing.set()
             await store.close()

@@ -114,6 +114,10 @@ class Store:
             # The ticket counter and the one-open-ticket rule need serialisable transactions.
             kwargs["isolation_level"] = "SERIALIZABLE"
             kwargs["connect_args"] = {"timeout": CONNECT_TIMEOUT_S}
+            if parsed.get_driver_name() == "asyncpg":
+                from mailwatch.store.server_connection import BoundedConnection
+
+                kwargs["connect_args"]["connection_class"] = BoundedConnection
         engine = create_async_engine(url, **kwargs)
         if sqlite:
             _configure_sqlite(engine)
