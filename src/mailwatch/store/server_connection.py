@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncpg
 
-CLOSE_TIMEOUT_S = 2.0
+CLOSE_TIMEOUT_S = 1.0
 
 
 class BoundedConnection(asyncpg.Connection):  # type: ignore[misc]
