@@ -57,6 +57,17 @@ async def run_check(
         log.exception(
             "probe %s (%s) failed unexpectedly", check.name, check.kind, extra={"check": check.name}
         )
+        if ctx.memory:
+            # What it remembered may be what broke it (kept by another mailwatch version, or
+            # damaged in the database): forgotten, so the next run starts afresh instead of
+            # every run failing the same way. It is only learned figures and pending canaries.
+            log.warning(
+                "check %s: forgetting what it remembered between runs (%s), in case that broke it",
+                check.name,
+                ", ".join(sorted(ctx.memory)),
+                extra={"check": check.name},
+            )
+            ctx.memory.clear()
         return ctx.result(
             State.UNKNOWN,
             f"internal error in the {check.kind} probe: {type(exc).__name__}: {exc}",

@@ -704,3 +704,20 @@ async def test_canary_with_subject_variants_is_found_and_deleted(servers: MailSe
         assert result.state is State.OK, result.summary
         assert result.metrics["latency_s"] > 0
     assert_mailbox_empty(servers)
+
+
+async def test_memory_the_probe_cannot_use_is_forgotten_after_one_unknown_run(
+    servers: MailServers,
+) -> None:
+    """What a route remembers comes from the database, where another mailwatch version or
+    damage may have left something the probe cannot use: one run fails on it (UNKNOWN, the
+    reason in the summary), the memory is forgotten, and the next run works, instead of every
+    run failing the same way."""
+    check = route(servers)
+    memory: dict[str, Any] = {"healthy_latencies_s": "not a list of seconds"}
+    broken = await run_check(check, memory)
+    assert broken.state is State.UNKNOWN
+    assert broken.summary.startswith("internal error in the roundtrip probe: TypeError")
+    assert memory == {}
+    healed = await run_check(check, memory)
+    assert healed.state is State.OK, healed.summary

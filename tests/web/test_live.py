@@ -25,6 +25,7 @@ from helpers.daemon import DaemonProcess, free_port, wait_for
 from helpers.web import HASH, PagesHost, browser, log_in, serving, web_config
 from mailwatch.domain.results import State
 from mailwatch.store.store import Store
+from mailwatch.web import live
 
 LIVE_BOUND_S = 2.0
 """Issue 15: the overview updates within 2 s of a change."""
@@ -339,3 +340,37 @@ async def test_a_tickets_page_is_live_but_never_reloads_its_forms(tmp_path: Path
     assert 'http-equiv="refresh"' not in text
     forms = text[text.index("<h2>Act</h2>") : text.index("<h2>Timeline</h2>")]
     assert "<form" in forms and "data-live-region" not in forms
+
+
+async def test_streams_past_the_cap_are_refused_until_one_ends(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With ``public_status`` anyone may open a stream; past ``MAX_STREAMS`` open at once the
+    next is refused with 503 and Retry-After (here the cap is 2), and once one ends another
+    may open."""
+    monkeypatch.setattr(live, "MAX_STREAMS", 2)
+    monkeypatch.setattr(live, "KEEPALIVE_S", 0.1)
+    store = await Store.open(f"sqlite+aiosqlite:///{tmp_path / 'state' / 'mailwatch.db'}")
+    host = PagesHost(web_config(tmp_path, public_status=True), store)
+    try:
+        async with serving(host) as base, browser() as client:
+            first = Stream(await client.get(f"{base}/live"))
+            second = Stream(await client.get(f"{base}/live"))
+            for stream in (first, second):
+                assert (await stream.next(5)).name == "version"
+            async with client.get(f"{base}/live") as refused:
+                assert refused.status == 503
+                assert refused.headers["Retry-After"] == "60"
+            first.answer.close()
+            # The server notices a closed stream at its next write (a keepalive, made
+            # frequent here); then a third may open.
+            await asyncio.to_thread(
+                wait_for, "the closed stream to end", lambda: host.status_version.watchers <= 1, 10
+            )
+            third = Stream(await client.get(f"{base}/live"))
+            assert third.answer.status == 200
+            assert (await third.next(5)).name == "version"
+            third.answer.close()
+            second.answer.close()
+    finally:
+        await store.close()

@@ -20,12 +20,14 @@ def run(args: argparse.Namespace) -> int:
     from mailwatch.cli.loading import load_or_exit
     from mailwatch.cli.store_session import EXIT_STORE
     from mailwatch.config import config_path
+    from mailwatch.daemon.open_files import raise_open_files_limit
     from mailwatch.daemon.service import Daemon
     from mailwatch.domain.errors import StoreError
     from mailwatch.logsetup import setup_logging
 
     config = load_or_exit(args.config, route_urls=True, secrets=True)
     setup_logging(args.verbose, config.daemon.log_format)
+    raise_open_files_limit()
     daemon = Daemon(config_path(args.config), config)
     try:
         with asyncio.Runner(loop_factory=loop_factory(config.daemon.event_loop)) as runner:

@@ -30,6 +30,10 @@ STREAM_S = 600.0
 is checked again then, so a logged-out or removed user stops hearing within this time."""
 RETRY_MS = 2000
 """How soon a browser reconnects after a stream ends or the daemon restarts."""
+MAX_STREAMS = 200
+"""Streams open at once, all browsers together: a team watching needs tens; past this, a
+stream is refused (503) rather than letting clients (anyone, with ``public_status``) hold
+the daemon's sockets. A page whose stream was refused still refreshes its clocks every 30 s."""
 
 
 def version_event(number: int) -> bytes:
@@ -40,6 +44,11 @@ def version_event(number: int) -> bytes:
 async def live(request: web.Request) -> web.StreamResponse:
     version = request.app[HOST].status_version
     closing = request.app[LIVE_CLOSING]
+    if version.watchers >= MAX_STREAMS:
+        raise web.HTTPServiceUnavailable(
+            text=f"too many live streams open ({MAX_STREAMS}); the page refreshes itself\n",
+            headers={"Retry-After": "60"},
+        )
     response = web.StreamResponse(
         headers={
             "Content-Type": "text/event-stream",
