@@ -46,13 +46,26 @@ def test_runtime_imports_are_runtime_dependencies() -> None:
     files = [
         p
         for p in SRC.rglob("*.py")
-        if "demo" not in p.relative_to(SRC).parts and p not in REPORT_EXTRA_MODULES
+        if "demo" not in p.relative_to(SRC).parts
+        and p not in REPORT_EXTRA_MODULES
+        and p not in POSTGRESQL_EXTRA_MODULES
     ]
     assert imported_distributions(files) - runtime == set()
 
 
 REPORT_EXTRA_MODULES = [SRC / "report" / "pdf.py"]
 """Modules that import the report extra's libraries (WeasyPrint), only when a PDF is asked for."""
+
+POSTGRESQL_EXTRA_MODULES = [SRC / "store" / "server_connection.py"]
+"""Modules that import the postgresql extra's driver (asyncpg), only for a PostgreSQL URL."""
+
+
+def test_driver_imports_are_in_the_postgresql_extra() -> None:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    allowed = declared(project["dependencies"]) | declared(
+        project["optional-dependencies"]["postgresql"]
+    )
+    assert imported_distributions(POSTGRESQL_EXTRA_MODULES) - allowed == set()
 
 
 def test_pdf_imports_are_in_the_report_extra() -> None:
