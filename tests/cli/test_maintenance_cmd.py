@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import subprocess
-import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from helpers.cli import in_process
 from helpers.http_receiver import HttpReceiver
 from mailwatch.alerts.announcer import Announcer
 from mailwatch.config.loader import load_config
@@ -53,14 +52,7 @@ timezone = "UTC"
 
 
 def mailwatch(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "mailwatch", "maintenance", "list", "-c", str(config), *args],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=60,
-        env=os.environ.copy(),
-    )
+    return in_process(["maintenance", "list", "-c", str(config), *args])
 
 
 def upgrade(rows: list[dict[str, Any]]) -> dict[str, Any]:

@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from helpers.builders import result
+from helpers.cli import in_process
 from mailwatch.config.loader import load_config
 from mailwatch.config.secrets import SecretMode
 from mailwatch.domain.results import State
@@ -113,14 +114,7 @@ def mailwatch(config_file: Path, *args: str) -> subprocess.CompletedProcess[str]
         if key not in {"CREDENTIALS_DIRECTORY", IMAP_VARIABLE, "MAILWATCH_CONFIG", "SUDO_USER"}
     }
     env["USER"] = "admin"
-    done = subprocess.run(
-        [sys.executable, "-m", "mailwatch", *args, "-c", str(config_file)],
-        capture_output=True,
-        text=True,
-        check=False,
-        env=env,
-        timeout=60,
-    )
+    done = in_process([*args, "-c", str(config_file)], env)
     assert SMTP_PASSWORD not in done.stdout + done.stderr
     return done
 

@@ -8,8 +8,6 @@ import asyncio
 import json
 import os
 import sqlite3
-import subprocess
-import sys
 from contextlib import closing
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -18,6 +16,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from helpers.builders import result
+from helpers.cli import in_process
 from helpers.http_receiver import HttpReceiver
 from mailwatch.alerts.sender import OutboxSender
 from mailwatch.config.loader import load_config
@@ -78,14 +77,7 @@ def feed(
 def mailwatch(config_file: Path, *args: str) -> str:
     env = {**os.environ, "USER": "carol"}
     env.pop("SUDO_USER", None)
-    proc = subprocess.run(
-        [sys.executable, "-m", "mailwatch", *args, "-c", str(config_file)],
-        capture_output=True,
-        text=True,
-        check=False,
-        env=env,
-        timeout=60,
-    )
+    proc = in_process([*args, "-c", str(config_file)], env)
     assert proc.returncode == 0, proc.stderr
     return proc.stdout
 

@@ -9,7 +9,6 @@ import json
 import os
 import re
 import subprocess
-import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -18,6 +17,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from helpers.builders import result
+from helpers.cli import in_process
 from helpers.store_engines import sqlite_only
 from mailwatch.config.loader import load_config
 from mailwatch.domain.results import State
@@ -77,14 +77,7 @@ def mailwatch(
 ) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "USER": user}
     env.pop("SUDO_USER", None)
-    return subprocess.run(
-        [sys.executable, "-m", "mailwatch", *args, "-c", str(config_file)],
-        capture_output=True,
-        text=True,
-        check=False,
-        env=env,
-        timeout=60,
-    )
+    return in_process([*args, "-c", str(config_file)], env)
 
 
 def test_tickets_lists_open_tickets(config_file: Path) -> None:
